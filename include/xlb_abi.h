@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one ABI between the XDP programs (bpf/) and the control plane (ctl/):
+ * map keys, map values and the constants both sides must agree on.
+ *
+ * Rules: fixed-width types only, explicit padding, every struct's size pinned
+ * with _Static_assert, all multi-byte protocol fields (addresses, ports) in
+ * network byte order, everything else in host order.
+ */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+#include <linux/types.h>
+
+/* Address families, same values as the C library's AF_INET/AF_INET6. */
+#define XLB_AF_INET	2
+#define XLB_AF_INET6	10
+
+/* Default capacities; the daemon may resize maps before loading. */
+#define XLB_MAX_VIPS		4096	/* vips, rings (outer), vip_stats */
+#define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats */
+#define XLB_MAX_VIP_ADDRS	4096	/* vip_addrs */
+#define XLB_MAX_TX_PORTS	64	/* tx_ports (devmap) */
+#define XLB_CONNS_DEFAULT	262144	/* conns, split over the CPUs */
+
+/* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
+#define XLB_RING_DEFAULT	65537
+#define XLB_RING_MIN		1021
+#define XLB_RING_MAX		1048573
+
+/* Backend id 0 is never handed out: a ring slot holding 0 means "nobody". */
+#define XLB_BACKEND_NONE	0
+
+/* Refresh a connection's last_seen_ns at most this often (one write/s/flow). */
+#define XLB_CONN_TOUCH_NS	1000000000ULL
+
+/* The VIP-address prefilter is a bitmap of this many bits (power of two). */
+#define XLB_FILTER_BITS		32768
+
+/*
+ * IPv4 addresses live in v4 (== w[0]) with w[1..3] zero, so one key type
+ * serves both families.
+ */
+struct xlb_addr {
+	union {
+		__be32 v4;
+		__be32 w[4];
+		__u8 b[16];
+	};
+};
+_Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
+
+/* vips: {addr, port, proto} -> struct xlb_vip. Port 0 = every port. */
+struct xlb_vip_key {
+	struct xlb_addr addr;
+	__be16 port;
+	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;	/* XLB_AF_* */
+};
+_Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key");
+
+enum xlb_method {
+	XLB_METHOD_IPIP = 0,	/* IPv4-in-IPv4 / IPv6-in-IPv6 towards the backend */
+	XLB_METHOD_L2 = 1,	/* rewrite the destination MAC, same L2 segment */
+};
+
+/* struct xlb_vip.flags */
+#define XLB_VIP_HASH_SRC	(1U << 0)	/* Maglev on the source address only */
+#define XLB_VIP_RATELIMIT	(1U << 1)	/* reserved for the rate-limit stage */
+
+struct xlb_vip {
+	__u32 id;		/* index into rings, vip_stats; 0 .. XLB_MAX_VIPS-1 */
+	__u32 ring_size;	/* entries of this VIP's inner ring map (prime) */
+	__u32 flags;		/* XLB_VIP_* */
+	__u8 method;		/* enum xlb_method */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip");
+
+/*
+ * vip_addrs: every address that at least one VIP uses -> what the data plane
+ * does for traffic to that address that is not a TCP/UDP flow: answer echo
+ * requests, and pick the VIP that takes IP fragments (fragments after the
+ * first carry no ports, so they cannot find a port VIP by themselves).
+ */
+struct xlb_vip_addr_key {
+	struct xlb_addr addr;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_vip_addr_key) == 20, "xlb_vip_addr_key");
+
+#define XLB_ADDR_ECHO		(1U << 0)	/* answer ICMP/ICMPv6 echo requests */
+#define XLB_ADDR_FRAG_TCP	(1U << 1)	/* TCP fragments go to {addr, frag_port_tcp} */
+#define XLB_ADDR_FRAG_UDP	(1U << 2)	/* UDP fragments go to {addr, frag_port_udp} */
+
+struct xlb_vip_addr {
+	__u32 flags;		/* XLB_ADDR_* */
+	__be16 frag_port_tcp;	/* port of the hash-src VIP taking TCP fragments */
+	__be16 frag_port_udp;	/* same for UDP */
+};
+_Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr");
+
+/*
+ * filter: one bit per hash of a VIP address (xlb_filter_bit()). A clear bit
+ * proves the packet is not for us, which is all non-VIP traffic pays for.
+ */
+struct xlb_filter {
+	__u64 bits[XLB_FILTER_BITS / 64];
+};
+
+/*
+ * backends: backend id -> where it is. An id belongs to one VIP; gen changes
+ * every time the id is handed out again, so a connection-table entry left by
+ * a removed backend can never follow the id to its next owner.
+ */
+#define XLB_BACKEND_ACTIVE	(1U << 0)	/* in the VIP (weight may be 0: draining) */
+
+struct xlb_backend {
+	struct xlb_addr addr;
+	__u32 vip_id;
+	__u32 gen;
+	__u8 family;
+	__u8 flags;		/* XLB_BACKEND_* */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
+
+/* health: backend id -> __u32. All-zero means up, so a fresh map is "all up". */
+#define XLB_HEALTH_UP	0
+#define XLB_HEALTH_DOWN	1
+
+/* conns: the flow's 5-tuple as it arrived -> the backend it is bound to. */
+struct xlb_flow {
+	struct xlb_addr src;
+	struct xlb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow");
+
+struct xlb_conn {
+	__u32 backend_id;
+	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
+	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns(), refreshed ~1/s */
+};
+_Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
+
+/* config: one entry, written by the daemon. */
+struct xlb_config {
+	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
+	struct xlb_addr src_v6;	/* outer source of IPv6-in-IPv6 */
+	__u8 encap_ttl;		/* outer TTL / hop limit; 0 means 64 */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct xlb_config) == 40, "xlb_config");
+
+/* Per-CPU counters. Each map holds one struct per key; sum over CPUs. */
+struct xlb_vip_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 drops;		/* packets to this VIP dropped for any reason */
+};
+_Static_assert(sizeof(struct xlb_vip_stats) == 32, "xlb_vip_stats");
+
+struct xlb_backend_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct xlb_backend_stats) == 16, "xlb_backend_stats");
+
+/*
+ * outcomes: what happened to every packet the program saw, one field per
+ * reason. The pass_* fields plus tx, redirect and drop_* add up to the number
+ * of packets seen.
+ */
+struct xlb_outcomes {
+	__u64 pass_not_ip;	/* not IPv4/IPv6 (ARP, LLDP, ...) */
+	__u64 pass_not_vip;	/* IP traffic for an address that is not a VIP */
+	__u64 pass_truncated;	/* headers cut before the destination is known */
+	__u64 pass_no_neigh;	/* encapsulated, handed to the kernel to resolve the next hop */
+	__u64 pass_other;	/* to a VIP address but nothing for us (other protocol, ICMP type) */
+	__u64 tx;		/* sent back out the receiving interface */
+	__u64 redirect;		/* sent out another interface */
+	__u64 drop_malformed;	/* to a VIP address, headers inconsistent or cut */
+	__u64 drop_no_backend;	/* VIP has no backend to give the flow */
+	__u64 drop_fragment;	/* IP fragment for a VIP that cannot take fragments */
+	__u64 drop_no_route;	/* FIB: unreachable, blackhole, prohibited, ... */
+	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU */
+	__u64 drop_no_tx_port;	/* egress interface not in tx_ports */
+	__u64 drop_ratelimit;	/* reserved: over the per-source rate limit */
+	__u64 drop_internal;	/* helper failure (adjust_head, bad config) */
+	__u64 icmp_echo;	/* echo requests answered (also counted in tx) */
+	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct xlb_outcomes) == 18 * 8, "xlb_outcomes");
+
+/*
+ * decap program (backend hosts): decap_addrs holds the host's own addresses
+ * (key struct xlb_vip_addr_key, value __u32 unused = 1); decap_stats one
+ * per-CPU struct xlb_decap_stats.
+ */
+#define XLB_MAX_DECAP_ADDRS	256
+
+struct xlb_decap_stats {
+	__u64 decapped;		/* outer header stripped, inner packet passed up */
+	__u64 pass_not_encap;	/* not IPIP/IP6IP6: passed untouched */
+	__u64 pass_not_local;	/* IPIP/IP6IP6 whose outer destination is not ours */
+	__u64 pass_fragment;	/* outer header is a fragment: left to the kernel */
+	__u64 pass_malformed;	/* cut or inconsistent headers: left to the kernel */
+	__u64 drop_internal;	/* helper failure */
+};
+_Static_assert(sizeof(struct xlb_decap_stats) == 6 * 8, "xlb_decap_stats");
+
+#endif /* XLB_ABI_H */

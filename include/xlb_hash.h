@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Hashes the data plane and the control plane must compute identically:
+ * the flow hash that picks a Maglev slot (the tests and `vip show` predict
+ * the data plane's choice with it) and the VIP-address prefilter bit.
+ *
+ * The mixing steps are Bob Jenkins' lookup3 mix/final (public domain), the
+ * same arithmetic as the kernel's jhash; it is a handful of ALU operations
+ * per 32-bit word and no memory access, which is what an XDP fast path wants.
+ */
+#ifndef XLB_HASH_H
+#define XLB_HASH_H
+
+#include "xlb_abi.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+#define XLB_HASH_SEED 0x9e3779b9U	/* 2^32 / golden ratio, lookup3's initval */
+
+static __always_inline __u32 xlb_rol32(__u32 w, unsigned int s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+#define XLB_MIX(a, b, c)                                    \
+	do {                                                \
+		a -= c; a ^= xlb_rol32(c, 4);  c += b;      \
+		b -= a; b ^= xlb_rol32(a, 6);  a += c;      \
+		c -= b; c ^= xlb_rol32(b, 8);  b += a;      \
+		a -= c; a ^= xlb_rol32(c, 16); c += b;      \
+		b -= a; b ^= xlb_rol32(a, 19); a += c;      \
+		c -= b; c ^= xlb_rol32(b, 4);  b += a;      \
+	} while (0)
+
+#define XLB_FINAL(a, b, c)                                  \
+	do {                                                \
+		c ^= b; c -= xlb_rol32(b, 14);              \
+		a ^= c; a -= xlb_rol32(c, 11);              \
+		b ^= a; b -= xlb_rol32(a, 25);              \
+		c ^= b; c -= xlb_rol32(b, 16);              \
+		a ^= c; a -= xlb_rol32(c, 4);               \
+		b ^= a; b -= xlb_rol32(a, 14);              \
+		c ^= b; c -= xlb_rol32(b, 24);              \
+	} while (0)
+
+/*
+ * Hash of a flow for the Maglev lookup. src_only hashes the source address
+ * alone (`hash src`: every flow of a client lands on the same backend).
+ * Words are taken as stored (network order), identically on both sides.
+ */
+static __always_inline __u32 xlb_flow_hash(const struct xlb_flow *f, int src_only)
+{
+	__u32 a, b, c;
+
+	a = b = c = XLB_HASH_SEED;
+	if (f->family == XLB_AF_INET) {
+		a += f->src.v4;
+		if (!src_only) {
+			b += f->dst.v4;
+			c += ((__u32)f->sport << 16 | f->dport) ^ f->proto;
+		}
+		XLB_FINAL(a, b, c);
+		return c;
+	}
+	a += f->src.w[0];
+	b += f->src.w[1];
+	c += f->src.w[2];
+	XLB_MIX(a, b, c);
+	a += f->src.w[3];
+	if (!src_only) {
+		b += f->dst.w[0];
+		c += f->dst.w[1];
+		XLB_MIX(a, b, c);
+		a += f->dst.w[2];
+		b += f->dst.w[3];
+		c += ((__u32)f->sport << 16 | f->dport) ^ f->proto;
+	}
+	XLB_FINAL(a, b, c);
+	return c;
+}
+
+/* Bit of struct xlb_filter for an address; IPv4 uses w[0] only (rest is 0). */
+static __always_inline __u32 xlb_filter_bit(const struct xlb_addr *addr)
+{
+	__u32 h = addr->w[0] ^ addr->w[1] ^ addr->w[2] ^ addr->w[3];
+
+	/* Fibonacci hashing: the top bits of h * 2^32/phi are well spread. */
+	return (h * 0x9e3779b1U) >> (32 - 15);
+}
+_Static_assert(XLB_FILTER_BITS == 1 << 15, "xlb_filter_bit() shift");
+
+#endif /* XLB_HASH_H */
