@@ -81,13 +81,19 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow *f, int src_onl
 	return c;
 }
 
-/* Bit of struct xlb_filter for an address; IPv4 uses w[0] only (rest is 0). */
+/*
+ * Bit of struct xlb_filter for a 32-bit fold of an address. Fibonacci
+ * hashing: the top bits of h * 2^32/phi are well spread.
+ */
+static __always_inline __u32 xlb_filter_bit_word(__u32 h)
+{
+	return (h * 0x9e3779b1U) >> (32 - 15);
+}
+
+/* IPv4 folds to its one word (w[1..3] are zero). */
 static __always_inline __u32 xlb_filter_bit(const struct xlb_addr *addr)
 {
-	__u32 h = addr->w[0] ^ addr->w[1] ^ addr->w[2] ^ addr->w[3];
-
-	/* Fibonacci hashing: the top bits of h * 2^32/phi are well spread. */
-	return (h * 0x9e3779b1U) >> (32 - 15);
+	return xlb_filter_bit_word(addr->w[0] ^ addr->w[1] ^ addr->w[2] ^ addr->w[3]);
 }
 _Static_assert(XLB_FILTER_BITS == 1 << 15, "xlb_filter_bit() shift");
 

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Decapsulation on backend hosts whose kernel has no ipip / ip6_tunnel
+ * module: strip the outer header the balancer added and hand the client's
+ * packet to the stack as if it had arrived unencapsulated.
+ *
+ * Rules. A frame is decapsulated when it is Ethernet with at most one 802.1Q
+ * tag, then IPv4 with protocol 4 (options allowed) carrying IPv4, or IPv6
+ * with next header 41 right after the fixed header carrying IPv6, and the
+ * outer destination is in decap_addrs. The outer IP header goes, the MACs,
+ * the tag and the EtherType stay, and the inner packet is not touched: not
+ * its TTL, not its ECN bits, not any Ethernet padding after it (the stack
+ * trims that by the inner length). Everything else is passed untouched and
+ * counted under the first rule below that applies, in this order:
+ *   pass_not_encap  not IPv4/IPv6, or not 4-in-4 / 6-in-6 (6-in-4, 4-in-6,
+ *                   GRE, IPv6 extension headers other than Fragment, ...);
+ *   pass_malformed  outer header cut, bad version, ihl, length or IPv4
+ *                   header checksum: the stack drops what it would drop;
+ *   pass_not_local  outer destination not one of ours: maybe routed on;
+ *   pass_fragment   outer IPv4 with MF or an offset, outer IPv6 with a
+ *                   Fragment header (atomic fragments too): reassembly is the
+ *                   stack's job, and then it is its packet;
+ *   pass_malformed  inner header cut, or not of the outer's family.
+ * A helper failure drops the frame (drop_internal): once adjust_head has
+ * moved the start, the frame is no longer one the stack could parse.
+ * The verdict is XDP_PASS or XDP_DROP, never XDP_ABORTED.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xlb_abi.h"
+
+/* From the kernel's private net/ip.h. */
+#define DECAP_IP_MF		0x2000
+#define DECAP_IP_OFFSET		0x1fff
+
+/* The largest Ethernet header we keep: 14 bytes plus one 802.1Q tag. */
+#define DECAP_L2_MAX		(ETH_HLEN + 4)
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_DECAP_ADDRS);
+	__type(key, struct xlb_vip_addr_key);
+	__type(value, __u32);
+} decap_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_decap_stats);
+} decap_stats SEC(".maps");
+
+/* What happened to a frame: one per struct xlb_decap_stats field. */
+enum decap_outcome {
+	DECAP_DONE,
+	DECAP_NOT_ENCAP,
+	DECAP_NOT_LOCAL,
+	DECAP_FRAGMENT,
+	DECAP_MALFORMED,
+	DECAP_INTERNAL,
+};
+
+struct decap_cursor {
+	void *pos;
+	void *end;
+};
+
+struct decap_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+struct decap_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 identification;
+};
+
+/* len bytes at the cursor, which moves past them; NULL if the frame ends first. */
+static __always_inline void *decap_pull(struct decap_cursor *c, __u32 len)
+{
+	void *p = c->pos;
+
+	if (p + len > c->end)
+		return NULL;
+	c->pos = p + len;
+	return p;
+}
+
+/* EtherType after at most one 802.1Q tag, and the header length; -1 if cut. */
+static __always_inline int decap_parse_eth(struct decap_cursor *c, __be16 *proto, __u32 *l2_len)
+{
+	struct ethhdr *eth = decap_pull(c, sizeof(*eth));
+	struct decap_vlan_hdr *vh;
+
+	if (!eth)
+		return -1;
+	*proto = eth->h_proto;
+	*l2_len = sizeof(*eth);
+	if (*proto != bpf_htons(ETH_P_8021Q))
+		return 0;
+	vh = decap_pull(c, sizeof(*vh));
+	if (!vh)
+		return -1;
+	*proto = vh->encap_proto;
+	*l2_len += sizeof(*vh);
+	return 0;
+}
+
+static __always_inline bool decap_is_local(const struct xlb_vip_addr_key *key)
+{
+	return bpf_map_lookup_elem(&decap_addrs, key) != NULL;
+}
+
+/*
+ * IPv4 header checksum over hlen bytes (20..60). The ones' complement sum of a
+ * correct header, checksum included, is 0xffff in either byte order.
+ */
+static __always_inline bool decap_ipv4_csum_ok(const struct iphdr *iph, __u32 hlen, void *end)
+{
+	const __u16 *w;
+	__u32 sum = 0, i;
+
+	for (i = 0; i < 60 / 2; i++) {
+		if (i >= hlen / 2)
+			break;
+		/*
+		 * Hide w's origin from clang: otherwise it folds the per-word
+		 * checks into one trip count the verifier cannot follow, and
+		 * every access needs its own check.
+		 */
+		w = (const __u16 *)iph + i;
+		asm volatile("" : "+r"(w));
+		if ((void *)(w + 1) > end)
+			return false;
+		sum += *w;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+static __always_inline enum decap_outcome decap_parse_ipv4(struct decap_cursor *c,
+							   __u32 *outer_len)
+{
+	struct iphdr *iph = decap_pull(c, sizeof(*iph)), *inner;
+	struct xlb_vip_addr_key key = {};
+	__u32 hlen, tot_len;
+
+	if (!iph)
+		return DECAP_MALFORMED;
+	if (iph->protocol != IPPROTO_IPIP)
+		return DECAP_NOT_ENCAP;
+	hlen = iph->ihl * 4;
+	tot_len = bpf_ntohs(iph->tot_len);
+	if (iph->version != 4 || hlen < sizeof(*iph) || !decap_pull(c, hlen - sizeof(*iph)) ||
+	    tot_len < hlen || (void *)iph + tot_len > c->end ||
+	    !decap_ipv4_csum_ok(iph, hlen, c->end))
+		return DECAP_MALFORMED;
+
+	key.family = XLB_AF_INET;
+	key.addr.v4 = iph->daddr;
+	if (!decap_is_local(&key))
+		return DECAP_NOT_LOCAL;
+	if (iph->frag_off & bpf_htons(DECAP_IP_MF | DECAP_IP_OFFSET))
+		return DECAP_FRAGMENT;
+
+	/* tot_len bounds the inner packet; the pull proves it to the verifier. */
+	inner = decap_pull(c, sizeof(*inner));
+	if (tot_len < hlen + sizeof(*inner) || !inner || inner->version != 4)
+		return DECAP_MALFORMED;
+	*outer_len = hlen;
+	return DECAP_DONE;
+}
+
+static __always_inline enum decap_outcome decap_parse_ipv6(struct decap_cursor *c,
+							   __u32 *outer_len)
+{
+	struct ipv6hdr *ip6h = decap_pull(c, sizeof(*ip6h)), *inner;
+	struct xlb_vip_addr_key key = {};
+	struct decap_frag_hdr *fh = NULL;
+	__u32 plen;
+
+	if (!ip6h)
+		return DECAP_MALFORMED;
+	/* Every fragment's Fragment header names the original next header. */
+	if (ip6h->nexthdr == IPPROTO_FRAGMENT) {
+		fh = decap_pull(c, sizeof(*fh));
+		if (!fh)
+			return DECAP_MALFORMED;
+		if (fh->nexthdr != IPPROTO_IPV6)
+			return DECAP_NOT_ENCAP;
+	} else if (ip6h->nexthdr != IPPROTO_IPV6) {
+		return DECAP_NOT_ENCAP;
+	}
+	plen = bpf_ntohs(ip6h->payload_len);
+	if (ip6h->version != 6 || (fh && plen < sizeof(*fh)) || (void *)(ip6h + 1) + plen > c->end)
+		return DECAP_MALFORMED;
+
+	key.family = XLB_AF_INET6;
+	__builtin_memcpy(&key.addr, &ip6h->daddr, sizeof(key.addr));
+	if (fh)
+		return DECAP_FRAGMENT;
+
+	inner = decap_pull(c, sizeof(*inner));
+	if (plen < sizeof(*inner) || !inner || inner->version != 6)
+		return DECAP_MALFORMED;
+	*outer_len = sizeof(*ip6h);
+	return DECAP_DONE;
+}
+
+/*
+ * Move the Ethernet header over the outer IP header's last bytes and start
+ * the frame there. outer_len >= 20 >= l2_len, so the header's old and new
+ * places never overlap: a copy through the stack is enough, and it keeps
+ * every packet access at a constant offset from the frame start.
+ */
+static __always_inline int decap_strip(struct xdp_md *ctx, __u32 l2_len, __u32 outer_len)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u8 l2[DECAP_L2_MAX];
+
+	/* The parser saw l2_len + outer_len + an inner header: 18 bytes exist. */
+	if (data + sizeof(l2) > end)
+		return -1;
+	__builtin_memcpy(l2, data, sizeof(l2));
+	if (bpf_xdp_adjust_head(ctx, outer_len))
+		return -1;
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + sizeof(l2) > end)
+		return -1;
+	if (l2_len == ETH_HLEN)
+		__builtin_memcpy(data, l2, ETH_HLEN);
+	else
+		__builtin_memcpy(data, l2, sizeof(l2));
+	return 0;
+}
+
+static __always_inline enum decap_outcome decap(struct xdp_md *ctx)
+{
+	struct decap_cursor c = {
+		.pos = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+	};
+	enum decap_outcome r;
+	__u32 l2_len = 0, outer_len = 0;
+	__be16 proto;
+
+	if (decap_parse_eth(&c, &proto, &l2_len))
+		return DECAP_MALFORMED;
+	if (proto == bpf_htons(ETH_P_IP))
+		r = decap_parse_ipv4(&c, &outer_len);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		r = decap_parse_ipv6(&c, &outer_len);
+	else
+		return DECAP_NOT_ENCAP;
+
+	if (r == DECAP_DONE && decap_strip(ctx, l2_len, outer_len))
+		r = DECAP_INTERNAL;
+	return r;
+}
+
+static __always_inline void decap_count(enum decap_outcome r)
+{
+	struct xlb_decap_stats *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&decap_stats, &zero);
+	if (!st)
+		return;
+	switch (r) {
+	case DECAP_DONE:
+		st->decapped++;
+		break;
+	case DECAP_NOT_ENCAP:
+		st->pass_not_encap++;
+		break;
+	case DECAP_NOT_LOCAL:
+		st->pass_not_local++;
+		break;
+	case DECAP_FRAGMENT:
+		st->pass_fragment++;
+		break;
+	case DECAP_MALFORMED:
+		st->pass_malformed++;
+		break;
+	case DECAP_INTERNAL:
+		st->drop_internal++;
+		break;
+	}
+}
+
+SEC("xdp")
+int xlb_decap(struct xdp_md *ctx)
+{
+	enum decap_outcome r = decap(ctx);
+
+	decap_count(r);
+	return r == DECAP_INTERNAL ? XDP_DROP : XDP_PASS;
+}

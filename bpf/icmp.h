@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ICMP for VIP addresses.
+ *
+ * Echo requests are answered here (XDP_TX): the balancer owns the VIP as
+ * far as the network can tell, and a VIP that does not answer ping looks
+ * down to every operator.
+ *
+ * "Fragmentation needed" (ICMPv4 3/4) and "packet too big" (ICMPv6 2) come
+ * back to the VIP from a router on the path between a backend and a client,
+ * because the backend answers the client directly with the VIP as source.
+ * They quote the backend's packet: reversing its tuple gives the client's
+ * flow, which goes to the backend that owns it, so that path-MTU discovery
+ * works through the balancer.
+ */
+#ifndef XLB_BPF_ICMP_H
+#define XLB_BPF_ICMP_H
+
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include "lb.h"
+#include "forward.h"
+
+#define XLB_ECHO_TTL 64
+
+static __always_inline int swap_macs(struct xdp_md *ctx)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	__u8 tmp[ETH_ALEN];
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+	return 0;
+}
+
+static __always_inline int echo_reply4(struct xdp_md *ctx, struct iphdr *iph, struct icmphdr *ic)
+{
+	__be32 addr = iph->saddr;
+	__u16 old = *(__u16 *)ic;
+
+	/* Options (record route, timestamps) would need answering too. */
+	if (iph->ihl != 5)
+		return done(XDP_PASS, pass_other);
+	if (swap_macs(ctx))
+		return done(XDP_DROP, drop_internal);
+	iph->saddr = iph->daddr;
+	iph->daddr = addr;
+	iph->ttl = XLB_ECHO_TTL;
+	ipv4_csum_set(iph);
+	ic->type = ICMP_ECHOREPLY;
+	ic->checksum = csum_replace2(ic->checksum, old, *(__u16 *)ic);
+	done(0, icmp_echo);
+	return done(XDP_TX, tx);
+}
+
+static __always_inline int echo_reply6(struct xdp_md *ctx, struct ipv6hdr *ip6,
+				       struct icmp6hdr *ic)
+{
+	struct in6_addr addr = ip6->saddr;
+	__u16 old = *(__u16 *)ic;
+
+	if (swap_macs(ctx))
+		return done(XDP_DROP, drop_internal);
+	/* The pseudo-header sum does not change when the addresses swap. */
+	ip6->saddr = ip6->daddr;
+	ip6->daddr = addr;
+	ip6->hop_limit = XLB_ECHO_TTL;
+	ic->icmp6_type = ICMPV6_ECHO_REPLY;
+	ic->icmp6_cksum = csum_replace2(ic->icmp6_cksum, old, *(__u16 *)ic);
+	done(0, icmp_echo);
+	return done(XDP_TX, tx);
+}
+
+/*
+ * Steer a too-big error quoting `f` (already reversed into the client's
+ * direction) to the backend that owns that flow. Nothing is bound: an error
+ * must not create a connection.
+ */
+static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *m,
+					 const struct xlb_flow *f)
+{
+	struct xlb_backend *be;
+	struct xlb_vip *vip;
+	int new_flow;
+	__u32 id;
+
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
+		return done(XDP_PASS, pass_other);
+	vip = vip_lookup(f, f->dport);
+	if (!vip)
+		return done(XDP_PASS, pass_other);
+	be = pick_backend(vip, f, 0, &id, &new_flow);
+	if (!be)
+		return vip_drop(vip->id, drop_no_backend);
+	count_backend(id, ctx->data_end - ctx->data);
+	done(0, icmp_too_big);
+	return forward(ctx, m, vip, be);
+}
+
+static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
+				    struct icmphdr *ic, void *end)
+{
+	struct iphdr *in = (void *)(ic + 1);
+	struct xlb_flow f = {};
+	struct udphdr *ports;
+
+	if ((void *)(in + 1) > end || in->ihl < 5)
+		return done(XDP_PASS, pass_other);
+	ports = (void *)in + in->ihl * 4;
+	/* RFC 792: the error quotes the header and 64 bits of the datagram. */
+	if ((void *)ports + 4 > end)
+		return done(XDP_PASS, pass_other);
+	f.family = XLB_AF_INET;
+	f.proto = in->protocol;
+	f.src.v4 = in->daddr;
+	f.dst.v4 = in->saddr;
+	f.sport = ports->dest;
+	f.dport = ports->source;
+	return steer_too_big(ctx, m, &f);
+}
+
+static __always_inline int too_big6(struct xdp_md *ctx, const struct meta *m,
+				    struct icmp6hdr *ic, void *end)
+{
+	struct ipv6hdr *in = (void *)(ic + 1);
+	struct xlb_flow f = {};
+	struct udphdr *ports;
+
+	ports = (void *)(in + 1);
+	if ((void *)ports + 4 > end)
+		return done(XDP_PASS, pass_other);
+	f.family = XLB_AF_INET6;
+	f.proto = in->nexthdr;
+	__builtin_memcpy(&f.src, &in->daddr, sizeof(f.src));
+	__builtin_memcpy(&f.dst, &in->saddr, sizeof(f.dst));
+	f.sport = ports->dest;
+	f.dport = ports->source;
+	return steer_too_big(ctx, m, &f);
+}
+
+#endif /* XLB_BPF_ICMP_H */

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parsing for the balancer: a cursor over the frame and one small
+ * helper per header, each checking its bounds once.
+ *
+ * What the parser promises the later stages (struct meta): the frame holds
+ * the whole L3 packet as its header claims (l3off + l3len <= frame length),
+ * and the L4 header the flow came from was inside it.
+ */
+#ifndef XLB_BPF_PARSE_H
+#define XLB_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xlb_abi.h"
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define IP_MF		0x2000
+#define IP_DF		0x4000
+#define IP_OFFSET	0x1FFF
+
+/* IPv6 extension headers we step over on the way to L4 (RFC 8200 4.1). */
+#define XLB_IPV6_EXT_MAX 3
+
+struct cursor {
+	void *pos;
+	void *end;
+};
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+struct ipv6_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;	/* offset << 3 | M */
+	__be32 identification;
+};
+
+/* Everything the stages after parsing need to know about one packet. */
+struct meta {
+	struct xlb_flow flow;	/* as it arrived: src/dst/ports/proto/family */
+	__u32 l3off;		/* Ethernet (+ VLAN) header length: 14 or 18 */
+	__u32 l3len;		/* IP packet length from its header */
+	__u8 tos;		/* IPv4 TOS (copied to the outer header) */
+	__u8 df;		/* IPv4 DF set (copied to the outer header) */
+	__u8 pad[2];
+};
+
+static __always_inline void *cursor_pull(struct cursor *c, __u32 len)
+{
+	void *p = c->pos;
+
+	if (p + len > c->end)
+		return NULL;
+	c->pos = p + len;
+	return p;
+}
+
+/* Ethernet, one 802.1Q (or 802.1ad) tag allowed. Returns the ethertype, 0 if cut. */
+static __always_inline __be16 parse_eth(struct cursor *c)
+{
+	struct ethhdr *eth = cursor_pull(c, sizeof(*eth));
+	struct vlan_hdr *vh;
+	__be16 proto;
+
+	if (!eth)
+		return 0;
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		vh = cursor_pull(c, sizeof(*vh));
+		if (!vh)
+			return 0;
+		proto = vh->encap_proto;
+	}
+	return proto;
+}
+
+/* TCP or UDP ports at l4, which must lie inside the packet [.., l3end). */
+static __always_inline int parse_ports(struct meta *m, void *l4, void *l3end, void *end)
+{
+	__u32 need = m->flow.proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr);
+	struct udphdr *uh = l4;	/* ports sit at the same place in both */
+
+	if (l4 + need > end || l4 + need > l3end)
+		return -1;
+	m->flow.sport = uh->source;
+	m->flow.dport = uh->dest;
+	return 0;
+}
+
+/*
+ * Step over IPv6 extension headers (hop-by-hop, routing, destination
+ * options) up to a fixed count, so the verifier sees a bounded loop. Returns
+ * the next header after them, or -1 if they are cut or too many.
+ */
+static __always_inline int ipv6_skip_ext(struct cursor *c, __u8 nexthdr)
+{
+	struct ipv6_opt_hdr *oh;
+
+#pragma unroll
+	for (int i = 0; i < XLB_IPV6_EXT_MAX; i++) {
+		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
+		    nexthdr != IPPROTO_DSTOPTS)
+			return nexthdr;
+		oh = c->pos;
+		if ((void *)(oh + 1) > c->end)
+			return -1;
+		nexthdr = oh->nexthdr;
+		if (!cursor_pull(c, (oh->hdrlen + 1) * 8))
+			return -1;
+	}
+	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING || nexthdr == IPPROTO_DSTOPTS)
+		return -1;
+	return nexthdr;
+}
+
+#endif /* XLB_BPF_PARSE_H */

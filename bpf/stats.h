@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Per-CPU counters: one named struct per purpose (include/xlb_abi.h). */
+#ifndef XLB_BPF_STATS_H
+#define XLB_BPF_STATS_H
+
+#include "maps.h"
+
+static __always_inline struct xlb_outcomes *outcomes_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&outcomes, &zero);
+}
+
+/* Count one packet under `field` of struct xlb_outcomes and return `verdict`. */
+#define done(verdict, field)                                      \
+	({                                                        \
+		struct xlb_outcomes *__o = outcomes_get();        \
+		if (__o)                                          \
+			__o->field++;                             \
+		(verdict);                                        \
+	})
+
+static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
+{
+	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
+
+	if (!s)
+		return;
+	s->packets++;
+	s->bytes += bytes;
+	if (new_flow)
+		s->new_flows++;
+}
+
+static __always_inline void count_vip_drop(__u32 vip_id)
+{
+	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
+
+	if (s)
+		s->drops++;
+}
+
+static __always_inline void count_backend(__u32 id, __u64 bytes)
+{
+	struct xlb_backend_stats *s = bpf_map_lookup_elem(&backend_stats, &id);
+
+	if (!s)
+		return;
+	s->packets++;
+	s->bytes += bytes;
+}
+
+#endif /* XLB_BPF_STATS_H */

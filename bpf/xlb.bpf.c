@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlb: the balancer's XDP program.
+ *
+ * Stages, each cheap and bounded (DESIGN.md "Packet path"):
+ *   parse -> VIP lookup -> [rate limit] -> connection table / Maglev ring
+ *         -> forward (IPIP or L2) -> count
+ *
+ * Rules for what is not a clean VIP flow, all counted in `outcomes`:
+ * - not IPv4/IPv6, or not to a VIP address: XDP_PASS untouched;
+ * - headers cut before the destination address is known: XDP_PASS (the
+ *   kernel judges it, as it would without us);
+ * - to a VIP address with inconsistent or cut headers: XDP_DROP
+ *   (drop_malformed): it cannot be forwarded faithfully and the kernel has
+ *   no use for a packet to an address it does not own;
+ * - to a VIP address but not a VIP's protocol/port, or an ICMP type we do
+ *   not handle: XDP_PASS (pass_other / pass_not_vip);
+ * - IP fragments to a VIP address: forwarded when the address names a
+ *   `hash src` VIP for that protocol (fragments after the first carry no
+ *   ports, so only a source hash sends all of a datagram's pieces to one
+ *   backend); otherwise XDP_DROP (drop_fragment).
+ */
+#include "parse.h"
+#include "lb.h"
+#include "forward.h"
+#include "icmp.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Only the prefilter runs for traffic that is not ours. */
+static __always_inline int maybe_vip(__u32 fold)
+{
+	__u32 zero = 0, bit = xlb_filter_bit_word(fold);
+	struct xlb_filter *f = bpf_map_lookup_elem(&filter, &zero);
+
+	return f && (f->bits[bit / 64] & (1ULL << (bit % 64)));
+}
+
+/* Drop if the destination really is a VIP address, pass untouched if not. */
+static __always_inline int malformed(const struct meta *m)
+{
+	if (vip_addr_lookup(&m->flow.dst, m->flow.family))
+		return done(XDP_DROP, drop_malformed);
+	return done(XDP_PASS, pass_not_vip);
+}
+
+static __always_inline int not_ours(const struct meta *m)
+{
+	if (vip_addr_lookup(&m->flow.dst, m->flow.family))
+		return done(XDP_PASS, pass_other);
+	return done(XDP_PASS, pass_not_vip);
+}
+
+static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
+{
+	struct xlb_backend *be;
+	struct xlb_vip *vip;
+	int new_flow;
+	__u64 bytes;
+	__u32 id;
+
+	vip = vip_lookup(&m->flow, m->flow.dport);
+	if (!vip)
+		return done(XDP_PASS, pass_not_vip);
+
+	/* The per-source rate limit (XLB_VIP_RATELIMIT) goes here: before any
+	 * other per-flow work, so that a flood costs as little as possible. */
+
+	be = pick_backend(vip, &m->flow, 1, &id, &new_flow);
+	if (!be)
+		return vip_drop(vip->id, drop_no_backend);
+	bytes = ctx->data_end - ctx->data;
+	count_vip(vip->id, bytes, new_flow);
+	count_backend(id, bytes);
+	return forward(ctx, m, vip, be);
+}
+
+static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
+{
+	struct xlb_vip_addr *addr = vip_addr_lookup(&m->flow.dst, m->flow.family);
+	struct xlb_backend *be;
+	struct xlb_vip *vip;
+	__be16 port;
+	__u32 id;
+
+	if (!addr)
+		return done(XDP_PASS, pass_not_vip);
+	if (m->flow.proto == IPPROTO_TCP && (addr->flags & XLB_ADDR_FRAG_TCP))
+		port = addr->frag_port_tcp;
+	else if (m->flow.proto == IPPROTO_UDP && (addr->flags & XLB_ADDR_FRAG_UDP))
+		port = addr->frag_port_udp;
+	else
+		return done(XDP_DROP, drop_fragment);
+
+	vip = vip_lookup(&m->flow, port);
+	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC))
+		return done(XDP_DROP, drop_fragment);
+	/* Source hash only: the connection table (keyed by ports) has no say. */
+	id = ring_pick(vip, &m->flow);
+	be = backend_of(id, vip->id);
+	if (!be)
+		return vip_drop(vip->id, drop_no_backend);
+	count_vip(vip->id, ctx->data_end - ctx->data, 0);
+	count_backend(id, ctx->data_end - ctx->data);
+	return forward(ctx, m, vip, be);
+}
+
+static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,
+				    struct icmphdr *ic, void *end)
+{
+	struct xlb_vip_addr *addr;
+
+	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)iph + m->l3len)
+		return malformed(m);
+	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET);
+	if (!addr)
+		return done(XDP_PASS, pass_not_vip);
+	if (ic->type == ICMP_ECHO && (addr->flags & XLB_ADDR_ECHO))
+		return echo_reply4(ctx, iph, ic);
+	if (ic->type == ICMP_DEST_UNREACH && ic->code == ICMP_FRAG_NEEDED)
+		return too_big4(ctx, m, ic, end);
+	return done(XDP_PASS, pass_other);
+}
+
+static __always_inline int lb_icmp6(struct xdp_md *ctx, const struct meta *m,
+				    struct ipv6hdr *ip6, struct icmp6hdr *ic, void *end)
+{
+	struct xlb_vip_addr *addr;
+
+	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)ip6 + m->l3len)
+		return malformed(m);
+	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET6);
+	if (!addr)
+		return done(XDP_PASS, pass_not_vip);
+	if (ic->icmp6_type == ICMPV6_ECHO_REQUEST && (addr->flags & XLB_ADDR_ECHO))
+		return echo_reply6(ctx, ip6, ic);
+	if (ic->icmp6_type == ICMPV6_PKT_TOOBIG)
+		return too_big6(ctx, m, ic, end);
+	return done(XDP_PASS, pass_other);
+}
+
+static __always_inline int lb_ipv4(struct xdp_md *ctx, struct cursor *c, __u32 l3off)
+{
+	struct iphdr *iph = c->pos;
+	struct meta m = {};
+	void *l4, *l3end;
+	__u32 ihl;
+
+	if ((void *)(iph + 1) > c->end)
+		return done(XDP_PASS, pass_truncated);
+	if (!maybe_vip(iph->daddr))
+		return done(XDP_PASS, pass_not_vip);
+
+	m.l3off = l3off;
+	m.flow.family = XLB_AF_INET;
+	m.flow.proto = iph->protocol;
+	m.flow.src.v4 = iph->saddr;
+	m.flow.dst.v4 = iph->daddr;
+	m.tos = iph->tos;
+	m.df = !!(iph->frag_off & bpf_htons(IP_DF));
+	m.l3len = bpf_ntohs(iph->tot_len);
+	ihl = iph->ihl * 4;
+	if (iph->version != 4 || ihl < sizeof(*iph) || m.l3len < ihl ||
+	    (void *)iph + m.l3len > c->end)
+		return malformed(&m);
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return lb_fragment(ctx, &m);
+
+	l4 = (void *)iph + ihl;
+	l3end = (void *)iph + m.l3len;
+	switch (iph->protocol) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (parse_ports(&m, l4, l3end, c->end))
+			return malformed(&m);
+		return lb_flow(ctx, &m);
+	case IPPROTO_ICMP:
+		return lb_icmp4(ctx, &m, iph, l4, c->end);
+	}
+	return not_ours(&m);
+}
+
+static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l3off)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	struct ipv6_frag_hdr *fh;
+	struct meta m = {};
+	void *l3end;
+	int nexthdr;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return done(XDP_PASS, pass_truncated);
+	if (!maybe_vip(ip6->daddr.s6_addr32[0] ^ ip6->daddr.s6_addr32[1] ^
+		       ip6->daddr.s6_addr32[2] ^ ip6->daddr.s6_addr32[3]))
+		return done(XDP_PASS, pass_not_vip);
+
+	m.l3off = l3off;
+	m.flow.family = XLB_AF_INET6;
+	__builtin_memcpy(&m.flow.src, &ip6->saddr, sizeof(m.flow.src));
+	__builtin_memcpy(&m.flow.dst, &ip6->daddr, sizeof(m.flow.dst));
+	m.l3len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	l3end = (void *)ip6 + m.l3len;
+	if (ip6->version != 6 || l3end > c->end)
+		return malformed(&m);
+
+	c->pos = ip6 + 1;
+	nexthdr = ipv6_skip_ext(c, ip6->nexthdr);
+	if (nexthdr < 0 || c->pos > l3end)
+		return malformed(&m);
+	if (nexthdr == IPPROTO_FRAGMENT) {
+		fh = cursor_pull(c, sizeof(*fh));
+		if (!fh || c->pos > l3end)
+			return malformed(&m);
+		m.flow.proto = fh->nexthdr;
+		return lb_fragment(ctx, &m);
+	}
+
+	m.flow.proto = nexthdr;
+	switch (nexthdr) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (parse_ports(&m, c->pos, l3end, c->end))
+			return malformed(&m);
+		return lb_flow(ctx, &m);
+	case IPPROTO_ICMPV6:
+		return lb_icmp6(ctx, &m, ip6, c->pos, c->end);
+	}
+	return not_ours(&m);
+}
+
+SEC("xdp")
+int xlb_lb(struct xdp_md *ctx)
+{
+	struct cursor c = {
+		.pos = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+	};
+	__be16 proto = parse_eth(&c);
+	__u32 l3off = c.pos - (void *)(long)ctx->data;
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return lb_ipv4(ctx, &c, l3off);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return lb_ipv6(ctx, &c, l3off);
+	if (!proto)
+		return done(XDP_PASS, pass_truncated);
+	return done(XDP_PASS, pass_not_ip);
+}

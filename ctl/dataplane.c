@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "dataplane.h"
+#include "log.h"
+#include "xlb_hash.h"
+#include "xlb.skel.h"
+
+static int errno_or(int fallback)
+{
+	return errno ? -errno : fallback;
+}
+
+int dp_load(struct dp *dp, const struct dp_opts *opts)
+{
+	struct dp_opts o = opts ? *opts : (struct dp_opts){ 0 };
+	struct xlb *skel;
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->max_vips = o.max_vips ? o.max_vips : XLB_MAX_VIPS;
+	dp->max_backends = o.max_backends ? o.max_backends : XLB_MAX_BACKENDS;
+
+	skel = xlb__open();
+	if (!skel)
+		return errno_or(-EINVAL);
+	bpf_map__set_max_entries(skel->maps.vips, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.rings, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.vip_stats, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.backends, dp->max_backends);
+	bpf_map__set_max_entries(skel->maps.health, dp->max_backends);
+	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);
+	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
+
+	err = xlb__load(skel);
+	if (err) {
+		pr_warn("loading the XDP program failed: %s\n", strerror(-err));
+		goto err_destroy;
+	}
+
+	dp->ring_fds = malloc(dp->max_vips * sizeof(*dp->ring_fds));
+	dp->rings = calloc(dp->max_vips, sizeof(*dp->rings));
+	dp->ring_sizes = calloc(dp->max_vips, sizeof(*dp->ring_sizes));
+	if (!dp->ring_fds || !dp->rings || !dp->ring_sizes) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	for (__u32 i = 0; i < dp->max_vips; i++)
+		dp->ring_fds[i] = -1;
+	dp->skel = skel;
+	return 0;
+
+err_free:
+	free(dp->ring_fds);
+	free(dp->rings);
+	free(dp->ring_sizes);
+err_destroy:
+	xlb__destroy(skel);
+	return err;
+}
+
+/*
+ * The kernel lays array elements out 8 bytes apart whatever their size, so
+ * slot i of a mapped ring is the __u32 at index i * RING_STRIDE.
+ */
+#define RING_STRIDE 2
+
+static size_t ring_bytes(__u32 size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return ((size_t)size * RING_STRIDE * sizeof(__u32) + page - 1) / page * page;
+}
+
+static void ring_forget(struct dp *dp, __u32 vip_id)
+{
+	if (dp->rings[vip_id])
+		munmap(dp->rings[vip_id], ring_bytes(dp->ring_sizes[vip_id]));
+	if (dp->ring_fds[vip_id] >= 0)
+		close(dp->ring_fds[vip_id]);
+	dp->rings[vip_id] = NULL;
+	dp->ring_fds[vip_id] = -1;
+	dp->ring_sizes[vip_id] = 0;
+}
+
+void dp_unload(struct dp *dp)
+{
+	if (!dp->skel)
+		return;
+	for (__u32 i = 0; i < dp->max_vips; i++)
+		ring_forget(dp, i);
+	free(dp->ring_fds);
+	free(dp->rings);
+	free(dp->ring_sizes);
+	xlb__destroy(dp->skel);
+	memset(dp, 0, sizeof(*dp));
+}
+
+int dp_prog_fd(const struct dp *dp)
+{
+	return bpf_program__fd(dp->skel->progs.xlb_lb);
+}
+
+static int map_put(struct bpf_map *map, const void *key, size_t ksz, const void *val, size_t vsz)
+{
+	return bpf_map__update_elem(map, key, ksz, val, vsz, BPF_ANY);
+}
+
+int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
+{
+	__u32 zero = 0;
+
+	return map_put(dp->skel->maps.config, &zero, sizeof(zero), cfg, sizeof(*cfg));
+}
+
+int dp_tx_port_add(struct dp *dp, __u32 ifindex)
+{
+	return map_put(dp->skel->maps.tx_ports, &ifindex, sizeof(ifindex), &ifindex,
+		       sizeof(ifindex));
+}
+
+int dp_tx_port_del(struct dp *dp, __u32 ifindex)
+{
+	return bpf_map__delete_elem(dp->skel->maps.tx_ports, &ifindex, sizeof(ifindex), 0);
+}
+
+static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	int outer = bpf_map__fd(dp->skel->maps.rings);
+	char name[BPF_OBJ_NAME_LEN];
+	void *mem;
+	int err;
+
+	snprintf(name, sizeof(name), "xlb_ring_%u", vip_id);
+	dp->ring_fds[vip_id] = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32),
+					      sizeof(__u32), size, &mopts);
+	if (dp->ring_fds[vip_id] < 0)
+		return errno_or(-EINVAL);
+	dp->ring_sizes[vip_id] = size;
+	mem = mmap(NULL, ring_bytes(size), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   dp->ring_fds[vip_id], 0);
+	if (mem == MAP_FAILED) {
+		err = errno_or(-ENOMEM);
+		goto err_forget;
+	}
+	dp->rings[vip_id] = mem;
+	/* A fresh array reads all zero: XLB_BACKEND_NONE in every slot. */
+	if (bpf_map_update_elem(outer, &vip_id, &dp->ring_fds[vip_id], BPF_ANY)) {
+		err = errno_or(-EINVAL);
+		goto err_forget;
+	}
+	return 0;
+
+err_forget:
+	ring_forget(dp, vip_id);
+	return err;
+}
+
+int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	int err;
+
+	if (vip->id >= dp->max_vips || vip->ring_size < 1)
+		return -EINVAL;
+	if (dp->ring_fds[vip->id] < 0) {
+		err = ring_create(dp, vip->id, vip->ring_size);
+		if (err)
+			return err;
+	} else if (dp->ring_sizes[vip->id] != vip->ring_size) {
+		return -EBUSY;
+	}
+	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
+}
+
+static int zero_percpu(struct bpf_map *map, __u32 key)
+{
+	size_t sz = bpf_map__value_size(map) * libbpf_num_possible_cpus();
+	void *zeros = calloc(1, sz);
+	int err;
+
+	if (!zeros)
+		return -ENOMEM;
+	err = bpf_map__update_elem(map, &key, sizeof(key), zeros, sz, BPF_ANY);
+	free(zeros);
+	return err;
+}
+
+int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
+{
+	int err;
+
+	if (vip_id >= dp->max_vips)
+		return -EINVAL;
+	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
+	if (err)
+		return err;
+	if (dp->ring_fds[vip_id] >= 0) {
+		bpf_map__delete_elem(dp->skel->maps.rings, &vip_id, sizeof(vip_id), 0);
+		ring_forget(dp, vip_id);
+	}
+	return zero_percpu(dp->skel->maps.vip_stats, vip_id);
+}
+
+int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size)
+{
+	volatile __u32 *ring;
+
+	if (vip_id >= dp->max_vips || !dp->rings[vip_id])
+		return -ENOENT;
+	if (size != dp->ring_sizes[vip_id])
+		return -EINVAL;
+	ring = dp->rings[vip_id];
+	for (__u32 slot = 0; slot < size; slot++) {
+		if (old && old[slot] == table[slot])
+			continue;
+		ring[(size_t)slot * RING_STRIDE] = table[slot];
+	}
+	return 0;
+}
+
+int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
+{
+	if (vip_id >= dp->max_vips || !dp->rings[vip_id])
+		return -ENOENT;
+	if (size != dp->ring_sizes[vip_id])
+		return -EINVAL;
+	for (__u32 slot = 0; slot < size; slot++)
+		table[slot] = dp->rings[vip_id][(size_t)slot * RING_STRIDE];
+	return 0;
+}
+
+int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be)
+{
+	if (id == XLB_BACKEND_NONE || id >= dp->max_backends)
+		return -EINVAL;
+	return map_put(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be));
+}
+
+int dp_backend_clear(struct dp *dp, __u32 id)
+{
+	struct xlb_backend none = { 0 };
+	int err;
+
+	err = dp_backend_set(dp, id, &none);
+	if (err)
+		return err;
+	err = dp_health_set(dp, id, XLB_HEALTH_UP);
+	if (err)
+		return err;
+	return zero_percpu(dp->skel->maps.backend_stats, id);
+}
+
+int dp_health_set(struct dp *dp, __u32 id, __u32 state)
+{
+	if (id >= dp->max_backends)
+		return -EINVAL;
+	return map_put(dp->skel->maps.health, &id, sizeof(id), &state, sizeof(state));
+}
+
+/*
+ * Rebuild the prefilter from every VIP address in the map. A bit set a
+ * moment early or cleared a moment late only costs a hash lookup.
+ */
+static int filter_rebuild(struct dp *dp)
+{
+	struct xlb_vip_addr_key key, next, *prev = NULL;
+	struct bpf_map *addrs = dp->skel->maps.vip_addrs;
+	struct xlb_filter *f;
+	__u32 zero = 0, bit;
+	int err;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	while (!bpf_map__get_next_key(addrs, prev, &next, sizeof(next))) {
+		bit = xlb_filter_bit(&next.addr);
+		f->bits[bit / 64] |= 1ULL << (bit % 64);
+		key = next;
+		prev = &key;
+	}
+	err = map_put(dp->skel->maps.filter, &zero, sizeof(zero), f, sizeof(*f));
+	free(f);
+	return err;
+}
+
+int dp_addr_set(struct dp *dp, const struct xlb_vip_addr_key *key, const struct xlb_vip_addr *val)
+{
+	int err = map_put(dp->skel->maps.vip_addrs, key, sizeof(*key), val, sizeof(*val));
+
+	return err ? err : filter_rebuild(dp);
+}
+
+int dp_addr_del(struct dp *dp, const struct xlb_vip_addr_key *key)
+{
+	int err = bpf_map__delete_elem(dp->skel->maps.vip_addrs, key, sizeof(*key), 0);
+
+	return err ? err : filter_rebuild(dp);
+}
+
+/* Sum a per-CPU value made only of __u64 counters. */
+static int percpu_sum(struct bpf_map *map, __u32 key, void *sum, size_t size)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	size_t vsz = bpf_map__value_size(map);
+	__u64 *vals, *out = sum;
+	int err;
+
+	if (ncpus < 0)
+		return ncpus;
+	vals = calloc(ncpus, vsz);
+	if (!vals)
+		return -ENOMEM;
+	err = bpf_map__lookup_elem(map, &key, sizeof(key), vals, vsz * ncpus, 0);
+	memset(sum, 0, size);
+	for (int cpu = 0; !err && cpu < ncpus; cpu++)
+		for (size_t i = 0; i < size / sizeof(__u64); i++)
+			out[i] += vals[cpu * (vsz / sizeof(__u64)) + i];
+	free(vals);
+	return err;
+}
+
+int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum)
+{
+	return percpu_sum(dp->skel->maps.outcomes, 0, sum, sizeof(*sum));
+}
+
+int dp_vip_stats(struct dp *dp, __u32 vip_id, struct xlb_vip_stats *sum)
+{
+	return percpu_sum(dp->skel->maps.vip_stats, vip_id, sum, sizeof(*sum));
+}
+
+int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum)
+{
+	return percpu_sum(dp->skel->maps.backend_stats, id, sum, sizeof(*sum));
+}
+
+int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn)
+{
+	/* An LRU map with per-CPU lists is still one value per key. */
+	return bpf_map__lookup_elem(dp->skel->maps.conns, flow, sizeof(*flow), conn,
+				    sizeof(*conn), 0);
+}

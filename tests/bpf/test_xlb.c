@@ -1,0 +1,793 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The balancer program through BPF_PROG_TEST_RUN: crafted frames in,
+ * verdicts and output bytes checked against the frame the data plane must
+ * emit (built independently by tests/lib/pkt.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <cmocka.h>
+#include <bpf/libbpf.h>
+#include "xlb.skel.h"
+#include "fixture.h"
+#include "pkt.h"
+#include "xlb_hash.h"
+
+#define CLIENT4 "192.0.2.10"
+#define CLIENT6 "2001:db8::10"
+#define MAC_CLIENT "\x02\x00\x00\x00\x00\xc1"
+#define MAC_XLB0 "\x02\x00\x00\x00\x00\xa0"
+#define MAC_XLB2 "\x02\x00\x00\x00\x00\xa2"
+#define BUF 4096
+
+static struct fixture fx;
+
+enum {
+	V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALLPORTS, V_L2_4, V_L2_6, V_SRC4, V_FRAG_UDP4,
+	V_REDIRECT, V_NO_NEIGH, V_BLACKHOLE, V_EMPTY, V_DRAIN, V_HEALTH, V_FRAG_UDP6, V_COUNT,
+};
+
+#define B3_V4 { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3
+#define B3_V6 { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3
+
+static struct fx_vip vips[V_COUNT] = {
+	[V_TCP4] = { "10.10.0.1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, V_TCP4, B3_V4 },
+	[V_UDP4] = { "10.10.0.1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 0, V_UDP4, B3_V4 },
+	[V_TCP6] = { "fd10::1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, V_TCP6, B3_V6 },
+	[V_UDP6] = { "fd10::1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 0, V_UDP6, B3_V6 },
+	[V_ALLPORTS] = { "10.10.0.5", 0, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, V_ALLPORTS, B3_V4 },
+	[V_L2_4] = { "10.10.0.6", 80, IPPROTO_TCP, XLB_METHOD_L2, 0, 1021, V_L2_4, B3_V4 },
+	[V_L2_6] = { "fd10::6", 80, IPPROTO_TCP, XLB_METHOD_L2, 0, 1021, V_L2_6, B3_V6 },
+	[V_SRC4] = { "10.10.0.8", 443, IPPROTO_TCP, XLB_METHOD_IPIP, XLB_VIP_HASH_SRC, 0, V_SRC4,
+		     B3_V4 },
+	[V_FRAG_UDP4] = { "10.10.0.9", 4500, IPPROTO_UDP, XLB_METHOD_IPIP, XLB_VIP_HASH_SRC, 1021,
+			  V_FRAG_UDP4, B3_V4 },
+	[V_REDIRECT] = { "10.10.0.10", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, V_REDIRECT,
+			 { { "10.1.0.2", 1 } }, 1 },
+	[V_NO_NEIGH] = { "10.10.0.11", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, V_NO_NEIGH,
+			 { { "10.0.0.9", 1 } }, 1 },
+	[V_BLACKHOLE] = { "10.10.0.12", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, V_BLACKHOLE,
+			  { { "10.9.0.1", 1 } }, 1 },
+	[V_EMPTY] = { "10.10.0.13", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, V_EMPTY, { { 0 } },
+		      0 },
+	[V_DRAIN] = { "10.10.0.14", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, V_DRAIN, B3_V4 },
+	[V_HEALTH] = { "10.10.0.15", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, V_HEALTH, B3_V4 },
+	[V_FRAG_UDP6] = { "fd10::9", 4500, IPPROTO_UDP, XLB_METHOD_IPIP, XLB_VIP_HASH_SRC, 1021,
+			  V_FRAG_UDP6, B3_V6 },
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static const char *backend_addr(const struct fx_vip *v, __u32 id)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->backends[i].id == id)
+			return v->backends[i].addr;
+	return NULL;
+}
+
+/* Neighbour MAC of a backend address, as the fixture's topology sets it. */
+static const __u8 *backend_mac(const char *addr)
+{
+	static __u8 mac[6];
+
+	if (!strcmp(addr, "10.1.0.2") || !strcmp(addr, "fd01::2"))
+		return (const __u8 *)"\x02\x00\x00\x00\x01\x02";
+	memcpy(mac, "\x02\x00\x00\x00\x00\x00", 6);
+	mac[5] = addr[strlen(addr) - 1] - '0';
+	return mac;
+}
+
+static struct pkt_spec flow_spec(const struct fx_vip *v, const char *client, __u16 sport)
+{
+	struct pkt_spec s = {
+		.family = strchr(v->addr, ':') ? XLB_AF_INET6 : XLB_AF_INET,
+		.src = client,
+		.dst = v->addr,
+		.proto = v->proto,
+		.sport = sport,
+		.dport = v->port ? v->port : 8080,
+		.payload_len = 100,
+	};
+
+	memcpy(s.smac, MAC_CLIENT, 6);
+	memcpy(s.dmac, MAC_XLB0, 6);
+	return s;
+}
+
+static struct xlb_flow spec_flow(const struct pkt_spec *s)
+{
+	struct xlb_flow f = { 0 };
+	__u8 fam;
+
+	pkt_addr(&f.src, &fam, s->src);
+	pkt_addr(&f.dst, &f.family, s->dst);
+	f.sport = htons(s->sport);
+	f.dport = htons(s->dport);
+	f.proto = s->proto;
+	return f;
+}
+
+/* Run and return the verdict; output in out/out_len. */
+static __u32 run(const __u8 *in, size_t len, __u8 *out, __u32 *out_len)
+{
+	__u32 verdict = ~0U;
+
+	*out_len = BUF;
+	assert_int_equal(fx_run(&fx, in, len, out, out_len, &verdict), 0);
+	return verdict;
+}
+
+static void assert_bytes(const __u8 *got, size_t got_len, const __u8 *want, size_t want_len,
+			 const char *what)
+{
+	if (got_len != want_len || memcmp(got, want, want_len)) {
+		pkt_hexdump_diff(got, got_len, want, want_len);
+		fail_msg("%s: output bytes differ from the expected frame", what);
+	}
+}
+
+/* Expected IPIP frame towards `backend` leaving through xlb0 (or xlb2). */
+static size_t want_encap(__u8 *want, const __u8 *in, size_t len, const char *backend)
+{
+	int via2 = !strcmp(backend, "10.1.0.2") || !strcmp(backend, "fd01::2");
+	struct pkt_encap_spec e = {
+		.src = strchr(backend, ':') ? "fd00::1" : "10.0.0.1",
+		.dst = backend,
+	};
+	size_t n;
+
+	memcpy(e.smac, via2 ? MAC_XLB2 : MAC_XLB0, 6);
+	memcpy(e.dmac, backend_mac(backend), 6);
+	n = pkt_encap(want, BUF, in, len, &e);
+	assert_true(n > 0);
+	return n;
+}
+
+/* Send one flow packet to an IPIP VIP and check it went, encapsulated, to `expect_id`. */
+static __u32 send_flow(const struct fx_vip *v, struct pkt_spec *s, __u32 expect_id)
+{
+	__u8 in[BUF], out[BUF], want[BUF];
+	size_t len = pkt_build(in, sizeof(in), s);
+	__u32 out_len, verdict, got_id = 0;
+	const char *addr;
+
+	assert_true(len > 0);
+	verdict = run(in, len, out, &out_len);
+	assert_int_equal(verdict, XDP_TX);
+	/* Which backend did it go to? Match the output against each candidate. */
+	for (size_t i = 0; i < v->n; i++) {
+		size_t wlen = want_encap(want, in, len, v->backends[i].addr);
+
+		if (wlen == out_len && !memcmp(out, want, wlen))
+			got_id = v->backends[i].id;
+	}
+	addr = backend_addr(v, expect_id);
+	assert_non_null(addr);
+	if (got_id != expect_id) {
+		size_t wlen = want_encap(want, in, len, addr);
+
+		assert_bytes(out, out_len, want, wlen, "flow to its backend");
+	}
+	return got_id;
+}
+
+/* ---- forwarding ------------------------------------------------------- */
+
+static void check_ipip(int vip_id, const char *client, __u16 vlan, __u8 opts)
+{
+	const struct fx_vip *v = &vips[vip_id];
+	__u8 in[BUF], out[BUF], want[BUF];
+	struct pkt_spec s = flow_spec(v, client, 40000 + vip_id);
+	struct xlb_flow f;
+	__u32 out_len, owner;
+	size_t len, wlen, l2;
+	__u16 proto;
+
+	s.vlan = vlan;
+	s.ipv4_opt_len = opts;
+	f = spec_flow(&s);
+	owner = fx_ring_owner(&fx, v, &f);
+	assert_int_not_equal(owner, XLB_BACKEND_NONE);
+
+	len = pkt_build(in, sizeof(in), &s);
+	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
+	wlen = want_encap(want, in, len, backend_addr(v, owner));
+	assert_bytes(out, out_len, want, wlen, "encapsulated frame");
+
+	/* Independent of the expected frame: outer checksum and inner L4 intact. */
+	l2 = pkt_l2_len(out, out_len, &proto);
+	if (s.family == XLB_AF_INET) {
+		assert_true(pkt_ipv4_csum_ok(out + l2));
+		assert_true(pkt_l4_csum_ok(out + l2 + 20, out_len - l2 - 20));
+	} else {
+		assert_true(pkt_l4_csum_ok(out + l2 + 40, out_len - l2 - 40));
+	}
+}
+
+static void test_ipv4_tcp(void **state)
+{
+	check_ipip(V_TCP4, CLIENT4, 0, 0);
+}
+
+static void test_ipv4_udp(void **state)
+{
+	check_ipip(V_UDP4, CLIENT4, 0, 0);
+}
+
+static void test_ipv6_tcp(void **state)
+{
+	check_ipip(V_TCP6, CLIENT6, 0, 0);
+}
+
+static void test_ipv6_udp(void **state)
+{
+	check_ipip(V_UDP6, CLIENT6, 0, 0);
+}
+
+static void test_vlan_tagged(void **state)
+{
+	check_ipip(V_TCP4, "192.0.2.11", 42, 0);
+	check_ipip(V_UDP6, "2001:db8::11", 42, 0);
+}
+
+static void test_ipv4_options(void **state)
+{
+	check_ipip(V_TCP4, "192.0.2.12", 0, 8);
+	check_ipip(V_UDP4, "192.0.2.12", 7, 40);
+}
+
+static void test_all_ports_vip(void **state)
+{
+	struct pkt_spec s = flow_spec(&vips[V_ALLPORTS], CLIENT4, 1234);
+	struct xlb_flow f;
+
+	for (__u16 port = 1; port < 60000; port += 7919) {
+		s.dport = port;
+		f = spec_flow(&s);
+		send_flow(&vips[V_ALLPORTS], &s, fx_ring_owner(&fx, &vips[V_ALLPORTS], &f));
+	}
+}
+
+static void test_ipv6_extension_header(void **state)
+{
+	/* Hop-by-hop options header in front of TCP: built by hand. */
+	struct pkt_spec s = flow_spec(&vips[V_TCP6], CLIENT6, 5555);
+	__u8 plain[BUF], in[BUF], out[BUF], want[BUF];
+	size_t len = pkt_build(plain, sizeof(plain), &s), wlen;
+	struct xlb_flow f = spec_flow(&s);
+	__u32 out_len, owner = fx_ring_owner(&fx, &vips[V_TCP6], &f);
+	__u16 plen;
+
+	/* eth(14) ipv6(40) | hbh(8: next=TCP, len 0, PadN 4 + pad) | tcp... */
+	memcpy(in, plain, 54);
+	in[14 + 6] = 0; /* next header: hop-by-hop */
+	memcpy(&plen, in + 14 + 4, 2);
+	plen = htons(ntohs(plen) + 8);
+	memcpy(in + 14 + 4, &plen, 2);
+	memcpy(in + 54, "\x06\x00\x01\x04\x00\x00\x00\x00", 8);
+	memcpy(in + 62, plain + 54, len - 54);
+	len += 8;
+	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
+	wlen = want_encap(want, in, len, backend_addr(&vips[V_TCP6], owner));
+	assert_bytes(out, out_len, want, wlen, "IPv6 with hop-by-hop header");
+}
+
+static void test_redirect_other_interface(void **state)
+{
+	struct pkt_spec s = flow_spec(&vips[V_REDIRECT], CLIENT4, 999);
+	__u8 in[BUF], out[BUF], want[BUF];
+	size_t len = pkt_build(in, sizeof(in), &s), wlen;
+	__u32 out_len;
+
+	assert_int_equal(run(in, len, out, &out_len), XDP_REDIRECT);
+	wlen = want_encap(want, in, len, "10.1.0.2");
+	assert_bytes(out, out_len, want, wlen, "redirected frame, xlb2's MAC as source");
+}
+
+static void test_l2_rewrite(void **state)
+{
+	for (int vid = V_L2_4; vid <= V_L2_6; vid++) {
+		const struct fx_vip *v = &vips[vid];
+		struct pkt_spec s = flow_spec(v, vid == V_L2_4 ? CLIENT4 : CLIENT6, 3333);
+		__u8 in[BUF], out[BUF], want[BUF];
+		size_t len = pkt_build(in, sizeof(in), &s);
+		struct xlb_flow f = spec_flow(&s);
+		__u32 out_len, owner = fx_ring_owner(&fx, v, &f);
+
+		assert_int_equal(run(in, len, out, &out_len), XDP_TX);
+		memcpy(s.dmac, backend_mac(backend_addr(v, owner)), 6);
+		memcpy(s.smac, MAC_XLB0, 6);
+		assert_int_equal(pkt_build(want, sizeof(want), &s), len);
+		assert_bytes(out, out_len, want, len, "L2: only the MACs change");
+	}
+}
+
+/* ---- passing what is not ours ----------------------------------------- */
+
+static void test_non_vip_passed_unchanged(void **state)
+{
+	struct pkt_spec cases[] = {
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.0.0.1", .proto = IPPROTO_TCP,
+		  .sport = 5000, .dport = 22, .payload_len = 40 },
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.10.0.1", .proto = IPPROTO_TCP,
+		  .sport = 5000, .dport = 22 }, /* VIP address, port not served */
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "198.51.100.1", .proto = IPPROTO_UDP,
+		  .sport = 5000, .dport = 53 },
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.0.0.1", .proto = IPPROTO_ICMP,
+		  .icmp_type = 8 },
+		{ .family = XLB_AF_INET6, .src = CLIENT6, .dst = "fd00::1", .proto = IPPROTO_TCP,
+		  .sport = 5000, .dport = 22 },
+		{ .family = XLB_AF_INET6, .src = CLIENT6, .dst = "fd00::1", .proto = IPPROTO_ICMPV6,
+		  .icmp_type = 128 },
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.0.0.1", .proto = IPPROTO_UDP,
+		  .sport = 1, .dport = 2, .frag = PKT_IP_MF }, /* fragment, not to a VIP */
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.10.0.1", .proto = 47 }, /* GRE */
+	};
+	__u8 in[BUF], out[BUF];
+	__u8 arp[60] = "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\xc1\x08\x06";
+	struct xlb_outcomes before, after;
+	__u32 out_len;
+	size_t len;
+
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = pkt_build(in, sizeof(in), &cases[i]);
+		assert_true(len > 0);
+		assert_int_equal(run(in, len, out, &out_len), XDP_PASS);
+		assert_bytes(out, out_len, in, len, "non-VIP frame passed untouched");
+	}
+	assert_int_equal(run(arp, sizeof(arp), out, &out_len), XDP_PASS);
+	assert_bytes(out, out_len, arp, sizeof(arp), "ARP passed untouched");
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	assert_int_equal(after.pass_not_ip - before.pass_not_ip, 1);
+	assert_int_equal(after.pass_not_vip - before.pass_not_vip, 7);
+	assert_int_equal(after.pass_other - before.pass_other, 1);
+}
+
+/* ---- connection table ------------------------------------------------- */
+
+/*
+ * Take the backend that owns flow `s` out of the ring (weight 0, ring
+ * rebuilt) after sending the flow once. Returns its index in v->backends.
+ */
+static size_t take_owner_out(struct fx_vip *v, struct pkt_spec *s, __u32 *owner)
+{
+	struct xlb_flow f = spec_flow(s);
+	size_t out = 0;
+
+	*owner = fx_ring_owner(&fx, v, &f);
+	send_flow(v, s, *owner);
+	for (size_t i = 0; i < v->n; i++)
+		if (v->backends[i].id == *owner)
+			out = i;
+	v->backends[out].weight = 0;
+	assert_int_equal(fx_ring_rebuild(&fx, v), 0);
+	assert_int_not_equal(fx_ring_owner(&fx, v, &f), *owner);
+	return out;
+}
+
+static void put_back(struct fx_vip *v, size_t i)
+{
+	v->backends[i].weight = 1;
+	assert_int_equal(fx_ring_rebuild(&fx, v), 0);
+}
+
+static void test_conn_survives_drain(void **state)
+{
+	struct fx_vip *v = &vips[V_DRAIN];
+	struct pkt_spec s = flow_spec(v, CLIENT4, 20000);
+	struct xlb_flow f = spec_flow(&s);
+	struct xlb_conn conn;
+	__u32 owner;
+	size_t drained = take_owner_out(v, &s, &owner);
+
+	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), 0);
+	assert_int_equal(conn.backend_id, owner);
+
+	/* The established flow stays; a new flow from elsewhere never gets it. */
+	send_flow(v, &s, owner);
+	for (__u16 port = 30000; port < 30200; port++) {
+		struct pkt_spec n = flow_spec(v, CLIENT4, port);
+		struct xlb_flow nf = spec_flow(&n);
+		__u32 id = fx_ring_owner(&fx, v, &nf);
+
+		assert_int_not_equal(id, owner);
+		send_flow(v, &n, id);
+	}
+	put_back(v, drained);
+}
+
+static void test_rehash_when_down(void **state)
+{
+	struct fx_vip *v = &vips[V_HEALTH];
+	struct pkt_spec s = flow_spec(v, CLIENT4, 21000);
+	struct xlb_flow f = spec_flow(&s);
+	__u32 owner, new_owner;
+	struct xlb_conn conn;
+	size_t down;
+
+	/* The daemon marks it down and rebuilds the ring without it. */
+	down = take_owner_out(v, &s, &owner);
+	assert_int_equal(dp_health_set(&fx.dp, owner, XLB_HEALTH_DOWN), 0);
+	new_owner = fx_ring_owner(&fx, v, &f);
+
+	send_flow(v, &s, new_owner);
+	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), 0);
+	assert_int_equal(conn.backend_id, new_owner);
+
+	assert_int_equal(dp_health_set(&fx.dp, owner, XLB_HEALTH_UP), 0);
+	put_back(v, down);
+}
+
+static void test_removed_backend_id_not_followed(void **state)
+{
+	/* A connection bound to an id whose generation changed is re-hashed. */
+	struct fx_vip *v = &vips[V_HEALTH];
+	struct pkt_spec s = flow_spec(v, CLIENT4, 22000);
+	struct xlb_flow f = spec_flow(&s);
+	__u32 owner = fx_ring_owner(&fx, v, &f);
+	struct xlb_conn conn = { .backend_id = 0, .gen = 1 };
+
+	/* Plant an entry pointing at a backend of another VIP. */
+	conn.backend_id = vips[V_DRAIN].backends[0].id;
+	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
+					      sizeof(conn), BPF_ANY),
+			 0);
+	send_flow(v, &s, owner);
+	/* And one with a stale generation of this VIP's own backend. */
+	conn.backend_id = v->backends[0].id == owner ? v->backends[1].id : v->backends[0].id;
+	conn.gen = 7;
+	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
+					      sizeof(conn), BPF_ANY),
+			 0);
+	send_flow(v, &s, owner);
+}
+
+static void test_same_tuple_same_backend(void **state)
+{
+	const struct fx_vip *v = &vips[V_TCP4];
+
+	for (__u16 port = 1000; port < 1100; port++) {
+		struct pkt_spec s = flow_spec(v, "192.0.2.77", port);
+		struct xlb_flow f = spec_flow(&s);
+		__u32 owner = fx_ring_owner(&fx, v, &f);
+
+		send_flow(v, &s, owner);
+		send_flow(v, &s, owner);
+	}
+}
+
+static void test_hash_src(void **state)
+{
+	const struct fx_vip *v = &vips[V_SRC4];
+	unsigned int seen[3] = { 0 };
+
+	for (int c = 0; c < 30; c++) {
+		char client[32];
+		__u32 first = 0;
+
+		snprintf(client, sizeof(client), "198.51.100.%d", c + 1);
+		for (__u16 port = 2000; port < 2020; port++) {
+			struct pkt_spec s = flow_spec(v, client, port);
+			struct xlb_flow f = spec_flow(&s);
+			__u32 id = send_flow(v, &s, fx_ring_owner(&fx, v, &f));
+
+			if (!first)
+				first = id;
+			assert_int_equal(id, first);
+		}
+		seen[first - v->backends[0].id]++;
+	}
+	/* And the clients do spread: every backend got some. */
+	for (int i = 0; i < 3; i++)
+		assert_true(seen[i] > 0);
+}
+
+/* ---- failures on the way out ------------------------------------------ */
+
+static void test_no_neighbour_goes_to_kernel(void **state)
+{
+	struct pkt_spec s = flow_spec(&vips[V_NO_NEIGH], CLIENT4, 777);
+	__u8 in[BUF], out[BUF], want[BUF];
+	size_t len = pkt_build(in, sizeof(in), &s), wlen;
+	struct xlb_outcomes before, after;
+	struct pkt_encap_spec e = { .src = "10.0.0.1", .dst = "10.0.0.9" };
+	__u32 out_len;
+
+	/* Encapsulated, MACs as received: the kernel forwards it and resolves. */
+	memcpy(e.smac, MAC_CLIENT, 6);
+	memcpy(e.dmac, MAC_XLB0, 6);
+	wlen = pkt_encap(want, sizeof(want), in, len, &e);
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	assert_int_equal(run(in, len, out, &out_len), XDP_PASS);
+	assert_bytes(out, out_len, want, wlen, "encapsulated, handed to the kernel");
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	assert_int_equal(after.pass_no_neigh - before.pass_no_neigh, 1);
+}
+
+static void expect_drop(const __u8 *in, size_t len, size_t field_off, const char *what)
+{
+	struct xlb_outcomes before, after;
+	__u8 out[BUF];
+	__u32 out_len;
+
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	assert_int_equal(run(in, len, out, &out_len), XDP_DROP);
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	if (*(__u64 *)((char *)&after + field_off) != *(__u64 *)((char *)&before + field_off) + 1)
+		fail_msg("%s: drop not counted under the expected reason", what);
+}
+
+static void test_drops_counted(void **state)
+{
+	__u8 in[BUF];
+	struct pkt_spec s = flow_spec(&vips[V_BLACKHOLE], CLIENT4, 1);
+	struct xlb_vip_stats vs;
+
+	expect_drop(in, pkt_build(in, sizeof(in), &s), offsetof(struct xlb_outcomes, drop_no_route),
+		    "blackholed backend");
+	s = flow_spec(&vips[V_EMPTY], CLIENT4, 1);
+	expect_drop(in, pkt_build(in, sizeof(in), &s),
+		    offsetof(struct xlb_outcomes, drop_no_backend), "VIP without backends");
+	assert_int_equal(dp_vip_stats(&fx.dp, V_EMPTY, &vs), 0);
+	assert_int_equal(vs.drops, 1);
+	/* 1500-byte frame + 20 bytes of IPIP > the 1500 MTU of xlb0. */
+	s = flow_spec(&vips[V_TCP4], CLIENT4, 1);
+	s.payload_len = 1500 - 20 - 20;
+	s.frag = PKT_IP_DF;
+	expect_drop(in, pkt_build(in, sizeof(in), &s), offsetof(struct xlb_outcomes, drop_too_big),
+		    "too big once encapsulated");
+}
+
+/* ---- ICMP ------------------------------------------------------------- */
+
+static void test_icmp_echo(void **state)
+{
+	struct pkt_spec req[] = {
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.10.0.1", .proto = IPPROTO_ICMP,
+		  .icmp_type = 8, .icmp_id = 77, .icmp_seq = 3, .payload_len = 56, .ttl = 9 },
+		{ .family = XLB_AF_INET6, .src = CLIENT6, .dst = "fd10::1",
+		  .proto = IPPROTO_ICMPV6, .icmp_type = 128, .icmp_id = 77, .icmp_seq = 3,
+		  .payload_len = 56, .ttl = 9 },
+	};
+
+	for (int i = 0; i < 2; i++) {
+		struct pkt_spec rep = req[i];
+		__u8 in[BUF], out[BUF], want[BUF];
+		size_t len, wlen;
+		__u32 out_len;
+
+		memcpy(req[i].smac, MAC_CLIENT, 6);
+		memcpy(req[i].dmac, MAC_XLB0, 6);
+		len = pkt_build(in, sizeof(in), &req[i]);
+		rep.src = req[i].dst;
+		rep.dst = req[i].src;
+		memcpy(rep.smac, MAC_XLB0, 6);
+		memcpy(rep.dmac, MAC_CLIENT, 6);
+		rep.icmp_type = i == 0 ? 0 : 129;
+		rep.ttl = 64;
+		wlen = pkt_build(want, sizeof(want), &rep);
+		assert_int_equal(run(in, len, out, &out_len), XDP_TX);
+		assert_bytes(out, out_len, want, wlen, "echo reply");
+		assert_true(pkt_l4_csum_ok(out + 14, out_len - 14));
+	}
+}
+
+static void check_too_big(int vip_id, const char *client, const char *router)
+{
+	const struct fx_vip *v = &vips[vip_id];
+	struct pkt_spec s = flow_spec(v, client, 45678);
+	struct xlb_flow f = spec_flow(&s);
+	__u32 owner = fx_ring_owner(&fx, v, &f), out_len;
+	__u8 inner[BUF], in[BUF], out[BUF], want[BUF];
+	struct pkt_spec reply = s, err = { 0 };
+	size_t ilen, len, wlen;
+	int v6 = s.family == XLB_AF_INET6;
+
+	send_flow(v, &s, owner); /* the flow exists */
+	/* The backend's reply, as a router on the way to the client saw it. */
+	reply.src = s.dst;
+	reply.dst = s.src;
+	reply.sport = s.dport;
+	reply.dport = s.sport;
+	reply.payload_len = 1400;
+	ilen = pkt_build_l3(inner, sizeof(inner), &reply);
+	err.family = s.family;
+	err.src = router;
+	err.dst = v->addr;
+	err.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	err.icmp_type = v6 ? 2 : 3;
+	err.icmp_code = v6 ? 0 : 4;
+	err.icmp_mtu = 1280;
+	err.inner = inner;
+	err.inner_len = v6 ? 1280 - 48 : 576 - 28;
+	if (err.inner_len > ilen)
+		err.inner_len = ilen;
+	memcpy(err.smac, MAC_CLIENT, 6);
+	memcpy(err.dmac, MAC_XLB0, 6);
+	len = pkt_build(in, sizeof(in), &err);
+	assert_true(len > 0);
+	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
+	wlen = want_encap(want, in, len, backend_addr(v, owner));
+	assert_bytes(out, out_len, want, wlen, "too-big error steered to the flow's backend");
+}
+
+static void test_icmp_too_big(void **state)
+{
+	check_too_big(V_TCP4, "192.0.2.99", "203.0.113.1");
+	check_too_big(V_TCP6, "2001:db8::99", "2001:db8:ffff::1");
+}
+
+/* ---- fragments -------------------------------------------------------- */
+
+static void test_fragments(void **state)
+{
+	for (int vid = V_FRAG_UDP4; vid <= V_FRAG_UDP6; vid += V_FRAG_UDP6 - V_FRAG_UDP4) {
+		const struct fx_vip *v = &vips[vid];
+		const char *client = vid == V_FRAG_UDP4 ? "198.51.100.200" : "2001:db8::200";
+		struct pkt_spec first = flow_spec(v, client, 500);
+		struct pkt_spec later = first;
+		struct xlb_flow f = spec_flow(&first);
+		__u32 owner = fx_ring_owner(&fx, v, &f);
+
+		first.frag = PKT_IP_MF;
+		later.frag = 185; /* offset 1480 bytes, last piece */
+		send_flow(v, &first, owner);
+		send_flow(v, &later, owner);
+	}
+	/* A port-hashed VIP cannot take fragments: dropped and counted. */
+	{
+		struct pkt_spec s = flow_spec(&vips[V_UDP4], CLIENT4, 500);
+		__u8 in[BUF];
+
+		s.frag = PKT_IP_MF;
+		expect_drop(in, pkt_build(in, sizeof(in), &s),
+			    offsetof(struct xlb_outcomes, drop_fragment), "fragment to a 5-tuple VIP");
+		s = flow_spec(&vips[V_UDP6], CLIENT6, 500);
+		s.frag = 100;
+		expect_drop(in, pkt_build(in, sizeof(in), &s),
+			    offsetof(struct xlb_outcomes, drop_fragment), "IPv6 fragment");
+	}
+}
+
+/* ---- truncation -------------------------------------------------------- */
+
+/*
+ * Every template cut at every byte up to the end of its headers (and a bit
+ * beyond): the program must pass the cut frame untouched or drop it; never
+ * abort, never send it anywhere.
+ */
+static void test_truncated(void **state)
+{
+	struct pkt_spec t[] = {
+		flow_spec(&vips[V_TCP4], CLIENT4, 1),
+		flow_spec(&vips[V_UDP4], CLIENT4, 1),
+		flow_spec(&vips[V_TCP6], CLIENT6, 1),
+		flow_spec(&vips[V_UDP6], CLIENT6, 1),
+		flow_spec(&vips[V_FRAG_UDP4], CLIENT4, 1),
+		flow_spec(&vips[V_FRAG_UDP6], CLIENT6, 1),
+		{ .family = XLB_AF_INET, .src = CLIENT4, .dst = "10.10.0.1", .proto = IPPROTO_ICMP,
+		  .icmp_type = 8, .payload_len = 8 },
+		{ .family = XLB_AF_INET6, .src = CLIENT6, .dst = "fd10::1",
+		  .proto = IPPROTO_ICMPV6, .icmp_type = 128, .payload_len = 8 },
+	};
+	size_t n = sizeof(t) / sizeof(t[0]);
+	int checked = 0;
+
+	t[0].vlan = 5;
+	t[1].ipv4_opt_len = 12;
+	t[4].frag = PKT_IP_MF;
+	t[5].frag = PKT_IP_MF;
+	for (size_t i = 0; i < n; i++) {
+		__u8 in[BUF], out[BUF];
+		size_t len;
+
+		t[i].payload_len = 8;
+		len = pkt_build(in, sizeof(in), &t[i]);
+		assert_true(len > 0);
+		for (size_t cut = 14; cut < len; cut++) {
+			__u32 out_len, verdict = run(in, cut, out, &out_len);
+
+			if (verdict != XDP_PASS && verdict != XDP_DROP)
+				fail_msg("template %zu cut at %zu: verdict %u", i, cut, verdict);
+			if (verdict == XDP_PASS)
+				assert_bytes(out, out_len, in, cut, "cut frame passed untouched");
+			checked++;
+		}
+	}
+	assert_true(checked > 400);
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+static void test_counters(void **state)
+{
+	const struct fx_vip *v = &vips[V_UDP4];
+	struct xlb_vip_stats vb, va;
+	struct xlb_backend_stats bb[3], ba[3];
+	__u64 bytes = 0, total = 0;
+
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &vb), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(dp_backend_stats(&fx.dp, v->backends[i].id, &bb[i]), 0);
+	for (__u16 port = 7000; port < 7010; port++) {
+		struct pkt_spec s = flow_spec(v, "192.0.2.55", port);
+		struct xlb_flow f = spec_flow(&s);
+		__u8 in[BUF];
+
+		bytes += 2 * pkt_build(in, sizeof(in), &s);
+		send_flow(v, &s, fx_ring_owner(&fx, v, &f));
+		send_flow(v, &s, fx_ring_owner(&fx, v, &f));
+	}
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &va), 0);
+	assert_int_equal(va.packets - vb.packets, 20);
+	assert_int_equal(va.new_flows - vb.new_flows, 10);
+	assert_int_equal(va.bytes - vb.bytes, bytes);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(dp_backend_stats(&fx.dp, v->backends[i].id, &ba[i]), 0);
+		total += ba[i].packets - bb[i].packets;
+	}
+	assert_int_equal(total, 20);
+}
+
+static int group_setup(void **state)
+{
+	int err = fx_setup(&fx);
+
+	if (err) {
+		fprintf(stderr, "fixture setup failed: %s\n", strerror(-err));
+		return -1;
+	}
+	for (int i = 1; i < V_COUNT; i++) {
+		err = fx_vip_add(&fx, &vips[i]);
+		if (err) {
+			fprintf(stderr, "VIP %d (%s): %s\n", i, vips[i].addr, strerror(-err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	fx_teardown(&fx);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ipv4_tcp),
+		cmocka_unit_test(test_ipv4_udp),
+		cmocka_unit_test(test_ipv6_tcp),
+		cmocka_unit_test(test_ipv6_udp),
+		cmocka_unit_test(test_vlan_tagged),
+		cmocka_unit_test(test_ipv4_options),
+		cmocka_unit_test(test_all_ports_vip),
+		cmocka_unit_test(test_ipv6_extension_header),
+		cmocka_unit_test(test_redirect_other_interface),
+		cmocka_unit_test(test_l2_rewrite),
+		cmocka_unit_test(test_non_vip_passed_unchanged),
+		cmocka_unit_test(test_conn_survives_drain),
+		cmocka_unit_test(test_rehash_when_down),
+		cmocka_unit_test(test_removed_backend_id_not_followed),
+		cmocka_unit_test(test_same_tuple_same_backend),
+		cmocka_unit_test(test_hash_src),
+		cmocka_unit_test(test_no_neighbour_goes_to_kernel),
+		cmocka_unit_test(test_drops_counted),
+		cmocka_unit_test(test_icmp_echo),
+		cmocka_unit_test(test_icmp_too_big),
+		cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_counters),
+	};
+
+	return cmocka_run_group_tests_name("xlb data plane", tests, group_setup, group_teardown);
+}
