@@ -9,9 +9,12 @@
  * with next header 41 right after the fixed header carrying IPv6, and the
  * outer destination is in decap_addrs. The outer IP header goes, the MACs,
  * the tag and the EtherType stay, and the inner packet is not touched: not
- * its TTL, not its ECN bits, not any Ethernet padding after it (the stack
- * trims that by the inner length). Everything else is passed untouched and
- * counted under the first rule below that applies, in this order:
+ * its TTL, not any Ethernet padding after it (the stack trims that by the
+ * inner length), not its ECN field: a CE mark a router set on the outer
+ * header is lost, where the kernel's ipip would copy it in (RFC 6040).
+ * Everything else is passed untouched and counted under the first rule below
+ * that applies, in this order:
+ *   pass_malformed  frame cut before its EtherType or IP protocol is known;
  *   pass_not_encap  not IPv4/IPv6, or not 4-in-4 / 6-in-6 (6-in-4, 4-in-6,
  *                   GRE, IPv6 extension headers other than Fragment, ...);
  *   pass_malformed  outer header cut, bad version, ihl, length or IPv4
@@ -34,14 +37,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "xlb_abi.h"
-
-/* From the kernel's private net/ip.h. */
-#define DECAP_IP_MF		0x2000
-#define DECAP_IP_OFFSET		0x1fff
-
-/* The largest Ethernet header we keep: 14 bytes plus one 802.1Q tag. */
-#define DECAP_L2_MAX		(ETH_HLEN + 4)
+#include "parse.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -69,53 +65,8 @@ enum decap_outcome {
 	DECAP_INTERNAL,
 };
 
-struct decap_cursor {
-	void *pos;
-	void *end;
-};
-
-struct decap_vlan_hdr {
-	__be16 tci;
-	__be16 encap_proto;
-};
-
-struct decap_frag_hdr {
-	__u8 nexthdr;
-	__u8 reserved;
-	__be16 frag_off;
-	__be32 identification;
-};
-
-/* len bytes at the cursor, which moves past them; NULL if the frame ends first. */
-static __always_inline void *decap_pull(struct decap_cursor *c, __u32 len)
-{
-	void *p = c->pos;
-
-	if (p + len > c->end)
-		return NULL;
-	c->pos = p + len;
-	return p;
-}
-
-/* EtherType after at most one 802.1Q tag, and the header length; -1 if cut. */
-static __always_inline int decap_parse_eth(struct decap_cursor *c, __be16 *proto, __u32 *l2_len)
-{
-	struct ethhdr *eth = decap_pull(c, sizeof(*eth));
-	struct decap_vlan_hdr *vh;
-
-	if (!eth)
-		return -1;
-	*proto = eth->h_proto;
-	*l2_len = sizeof(*eth);
-	if (*proto != bpf_htons(ETH_P_8021Q))
-		return 0;
-	vh = decap_pull(c, sizeof(*vh));
-	if (!vh)
-		return -1;
-	*proto = vh->encap_proto;
-	*l2_len += sizeof(*vh);
-	return 0;
-}
+/* The largest Ethernet header we keep: 14 bytes plus one 802.1Q tag. */
+#define DECAP_L2_MAX		(ETH_HLEN + sizeof(struct vlan_hdr))
 
 static __always_inline bool decap_is_local(const struct xlb_vip_addr_key *key)
 {
@@ -150,10 +101,10 @@ static __always_inline bool decap_ipv4_csum_ok(const struct iphdr *iph, __u32 hl
 	return sum == 0xffff;
 }
 
-static __always_inline enum decap_outcome decap_parse_ipv4(struct decap_cursor *c,
+static __always_inline enum decap_outcome decap_parse_ipv4(struct cursor *c,
 							   __u32 *outer_len)
 {
-	struct iphdr *iph = decap_pull(c, sizeof(*iph)), *inner;
+	struct iphdr *iph = cursor_pull(c, sizeof(*iph)), *inner;
 	struct xlb_vip_addr_key key = {};
 	__u32 hlen, tot_len;
 
@@ -163,7 +114,7 @@ static __always_inline enum decap_outcome decap_parse_ipv4(struct decap_cursor *
 		return DECAP_NOT_ENCAP;
 	hlen = iph->ihl * 4;
 	tot_len = bpf_ntohs(iph->tot_len);
-	if (iph->version != 4 || hlen < sizeof(*iph) || !decap_pull(c, hlen - sizeof(*iph)) ||
+	if (iph->version != 4 || hlen < sizeof(*iph) || !cursor_pull(c, hlen - sizeof(*iph)) ||
 	    tot_len < hlen || (void *)iph + tot_len > c->end ||
 	    !decap_ipv4_csum_ok(iph, hlen, c->end))
 		return DECAP_MALFORMED;
@@ -172,30 +123,30 @@ static __always_inline enum decap_outcome decap_parse_ipv4(struct decap_cursor *
 	key.addr.v4 = iph->daddr;
 	if (!decap_is_local(&key))
 		return DECAP_NOT_LOCAL;
-	if (iph->frag_off & bpf_htons(DECAP_IP_MF | DECAP_IP_OFFSET))
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return DECAP_FRAGMENT;
 
 	/* tot_len bounds the inner packet; the pull proves it to the verifier. */
-	inner = decap_pull(c, sizeof(*inner));
+	inner = cursor_pull(c, sizeof(*inner));
 	if (tot_len < hlen + sizeof(*inner) || !inner || inner->version != 4)
 		return DECAP_MALFORMED;
 	*outer_len = hlen;
 	return DECAP_DONE;
 }
 
-static __always_inline enum decap_outcome decap_parse_ipv6(struct decap_cursor *c,
+static __always_inline enum decap_outcome decap_parse_ipv6(struct cursor *c,
 							   __u32 *outer_len)
 {
-	struct ipv6hdr *ip6h = decap_pull(c, sizeof(*ip6h)), *inner;
+	struct ipv6hdr *ip6h = cursor_pull(c, sizeof(*ip6h)), *inner;
 	struct xlb_vip_addr_key key = {};
-	struct decap_frag_hdr *fh = NULL;
+	struct ipv6_frag_hdr *fh = NULL;
 	__u32 plen;
 
 	if (!ip6h)
 		return DECAP_MALFORMED;
 	/* Every fragment's Fragment header names the original next header. */
 	if (ip6h->nexthdr == IPPROTO_FRAGMENT) {
-		fh = decap_pull(c, sizeof(*fh));
+		fh = cursor_pull(c, sizeof(*fh));
 		if (!fh)
 			return DECAP_MALFORMED;
 		if (fh->nexthdr != IPPROTO_IPV6)
@@ -209,10 +160,12 @@ static __always_inline enum decap_outcome decap_parse_ipv6(struct decap_cursor *
 
 	key.family = XLB_AF_INET6;
 	__builtin_memcpy(&key.addr, &ip6h->daddr, sizeof(key.addr));
+	if (!decap_is_local(&key))
+		return DECAP_NOT_LOCAL;
 	if (fh)
 		return DECAP_FRAGMENT;
 
-	inner = decap_pull(c, sizeof(*inner));
+	inner = cursor_pull(c, sizeof(*inner));
 	if (plen < sizeof(*inner) || !inner || inner->version != 6)
 		return DECAP_MALFORMED;
 	*outer_len = sizeof(*ip6h);
@@ -250,15 +203,15 @@ static __always_inline int decap_strip(struct xdp_md *ctx, __u32 l2_len, __u32 o
 
 static __always_inline enum decap_outcome decap(struct xdp_md *ctx)
 {
-	struct decap_cursor c = {
+	struct cursor c = {
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
 	};
+	__be16 proto = parse_eth(&c);
+	__u32 l2_len = c.pos - (void *)(long)ctx->data, outer_len = 0;
 	enum decap_outcome r;
-	__u32 l2_len = 0, outer_len = 0;
-	__be16 proto;
 
-	if (decap_parse_eth(&c, &proto, &l2_len))
+	if (!proto)
 		return DECAP_MALFORMED;
 	if (proto == bpf_htons(ETH_P_IP))
 		r = decap_parse_ipv4(&c, &outer_len);

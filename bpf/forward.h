@@ -3,6 +3,12 @@
  * Forwarding to the chosen backend by the VIP's method. The next hop and
  * both MAC addresses come from the kernel's FIB and neighbour tables
  * (bpf_fib_lookup), never from configuration.
+ *
+ * A FIB lookup costs more than everything else a packet does here put
+ * together (measured: 100-300 ns against ~70 ns for an empty program), so
+ * its answer is kept per backend and CPU for XLB_NEXTHOP_TTL_NS. The route
+ * to a backend depends on the backend alone: lookups use the balancer's own
+ * source address, so policy routing by client source is not honoured.
  */
 #ifndef XLB_BPF_FORWARD_H
 #define XLB_BPF_FORWARD_H
@@ -24,57 +30,82 @@
 		done(XDP_DROP, field);               \
 	})
 
-static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
-				   const struct xlb_vip *vip, const struct xlb_backend *be)
+static __always_inline struct xlb_config *config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+/*
+ * Refill a cache entry from the FIB. The first lookup (length 0 passes any
+ * MTU check) finds the next hop; the second, with an impossible length,
+ * makes the kernel report the route's MTU. Returns BPF_FIB_LKUP_RET_*.
+ */
+static __always_inline int nexthop_refill(struct xdp_md *ctx, struct xlb_nexthop *nh,
+					  const struct xlb_backend *be,
+					  const struct xlb_config *cfg, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
-	int ipip = vip->method == XLB_METHOD_IPIP;
-	struct xlb_config *cfg;
-	struct ethhdr *eth;
-	__u32 zero = 0;
 	int rc;
 
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || be->family != m->flow.family)
-		return vip_drop(vip->id, drop_internal);
-
 	fib.ifindex = ctx->ingress_ifindex;
-	fib.tot_len = m->l3len;
-	fib.l4_protocol = m->flow.proto;
-	if (m->flow.family == XLB_AF_INET) {
+	if (be->family == XLB_AF_INET) {
 		fib.family = AF_INET;
-		fib.tos = m->tos;
-		fib.ipv4_src = m->flow.src.v4;
+		fib.ipv4_src = cfg->src_v4.v4;
 		fib.ipv4_dst = be->addr.v4;
-		if (ipip) {
-			if (!cfg->src_v4.v4)
-				return vip_drop(vip->id, drop_internal);
-			fib.ipv4_src = cfg->src_v4.v4;
-			fib.l4_protocol = IPPROTO_IPIP;
-			fib.tot_len += sizeof(struct iphdr);
-		}
 	} else {
 		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, &m->flow.src, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_src, &cfg->src_v6, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, &be->addr, sizeof(fib.ipv6_dst));
-		if (ipip) {
-			__builtin_memcpy(fib.ipv6_src, &cfg->src_v6, sizeof(fib.ipv6_src));
-			fib.l4_protocol = IPPROTO_IPV6;
-			fib.tot_len += sizeof(struct ipv6hdr);
-		}
 	}
-
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return vip_drop(vip->id, drop_too_big);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return rc;
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.tot_len = 0xffff;
+	nh->mtu = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED ?
+			  fib.mtu_result : 0xffff;
+	nh->expires_ns = now + XLB_NEXTHOP_TTL_NS;
+	return BPF_FIB_LKUP_RET_SUCCESS;
+}
+
+static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
+				   const struct xlb_vip *vip, const struct xlb_backend *be,
+				   __u32 id, __u64 now)
+{
+	int ipip = vip->method == XLB_METHOD_IPIP;
+	struct xlb_config *cfg = config_get();
+	struct xlb_nexthop *nh;
+	struct ethhdr *eth;
+	__u32 len = m->l3len;
+	int rc = 0, err;
+
+	if (!cfg || be->family != m->flow.family)
+		return vip_drop(vip->id, drop_internal);
+	if (ipip && be->family == XLB_AF_INET && !cfg->src_v4.v4)
+		return vip_drop(vip->id, drop_internal);
+	nh = bpf_map_lookup_elem(&nexthops, &id);
+	if (!nh)
+		return vip_drop(vip->id, drop_internal);
+	if (nh->expires_ns <= now)
+		rc = nexthop_refill(ctx, nh, be, cfg, now);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return vip_drop(vip->id, drop_no_route);
 
-	if (ipip) {
-		int err = m->flow.family == XLB_AF_INET ?
-				  encap_ipv4(ctx, m, cfg->src_v4.v4, be->addr.v4, cfg->encap_ttl) :
-				  encap_ipv6(ctx, m, &cfg->src_v6, &be->addr, cfg->encap_ttl);
+	if (ipip)
+		len += be->family == XLB_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && len > nh->mtu)
+		return vip_drop(vip->id, drop_too_big);
 
+	if (ipip) {
+		err = be->family == XLB_AF_INET ?
+			      encap_ipv4(ctx, m, cfg->src_v4.v4, be->addr.v4, cfg->encap_ttl) :
+			      encap_ipv6(ctx, m, &cfg->src_v6, &be->addr, cfg->encap_ttl);
 		if (err)
 			return vip_drop(vip->id, drop_internal);
 	}
@@ -82,7 +113,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	/*
 	 * No neighbour entry for the next hop yet: hand the (encapsulated)
 	 * packet to the kernel, which forwards it and resolves the neighbour
-	 * on the way; the next packets find the entry and stay in XDP.
+	 * on the way; a later refill finds the entry and traffic stays in XDP.
 	 */
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return done(XDP_PASS, pass_no_neigh);
@@ -90,14 +121,14 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	eth = (void *)(long)ctx->data;
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return vip_drop(vip->id, drop_internal);
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 
-	if (fib.ifindex == ctx->ingress_ifindex)
+	if (nh->ifindex == ctx->ingress_ifindex)
 		return done(XDP_TX, tx);
-	if (!bpf_map_lookup_elem(&tx_ports, &fib.ifindex))
+	if (!bpf_map_lookup_elem(&tx_ports, &nh->ifindex))
 		return vip_drop(vip->id, drop_no_tx_port);
-	return done(bpf_redirect_map(&tx_ports, fib.ifindex, 0), redirect);
+	return done(bpf_redirect_map(&tx_ports, nh->ifindex, 0), redirect);
 }
 
 #endif /* XLB_BPF_FORWARD_H */

@@ -84,6 +84,7 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 {
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	int new_flow;
 	__u32 id;
 
@@ -92,12 +93,12 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 	vip = vip_lookup(f, f->dport);
 	if (!vip)
 		return done(XDP_PASS, pass_other);
-	be = pick_backend(vip, f, 0, &id, &new_flow);
+	be = pick_backend(vip, f, 0, now, &id, &new_flow);
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);
 	count_backend(id, ctx->data_end - ctx->data);
 	done(0, icmp_too_big);
-	return forward(ctx, m, vip, be);
+	return forward(ctx, m, vip, be, id, now);
 }
 
 static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,

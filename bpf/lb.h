@@ -77,13 +77,12 @@ static __always_inline __u32 ring_pick(const struct xlb_vip *vip, const struct x
  * remembered. *new_flow tells whether the ring was asked.
  */
 static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vip,
-							const struct xlb_flow *f, int bind,
+							const struct xlb_flow *f, int bind, __u64 now,
 							__u32 *id_out, int *new_flow)
 {
 	struct xlb_backend *be;
 	struct xlb_conn *conn;
 	struct xlb_conn fresh;
-	__u64 now;
 	__u32 id;
 
 	conn = bpf_map_lookup_elem(&conns, f);
@@ -91,7 +90,6 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 		id = conn->backend_id;
 		be = backend_of(id, vip->id);
 		if (be && be->gen == conn->gen && !backend_down(id)) {
-			now = bpf_ktime_get_coarse_ns();
 			/* One write a second at most: a store per packet would
 			 * bounce the entry's cache line for nothing. */
 			if (now - conn->last_seen_ns > XLB_CONN_TOUCH_NS)
@@ -109,7 +107,7 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 	if (bind) {
 		fresh.backend_id = id;
 		fresh.gen = be->gen;
-		fresh.last_seen_ns = bpf_ktime_get_coarse_ns();
+		fresh.last_seen_ns = now;
 		bpf_map_update_elem(&conns, f, &fresh, BPF_ANY);
 	}
 	*id_out = id;

@@ -81,6 +81,14 @@ struct {
 	__type(value, struct xlb_conn);
 } conns SEC(".maps");
 
+/* Per CPU: refills never bounce a cache line between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_nexthop);
+} nexthops SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -21,9 +21,6 @@
 #include <bpf/bpf_endian.h>
 #include "xlb_abi.h"
 
-#ifndef ETH_P_8021AD
-#define ETH_P_8021AD 0x88A8
-#endif
 #define IP_MF		0x2000
 #define IP_DF		0x4000
 #define IP_OFFSET	0x1FFF
@@ -68,7 +65,10 @@ static __always_inline void *cursor_pull(struct cursor *c, __u32 len)
 	return p;
 }
 
-/* Ethernet, one 802.1Q (or 802.1ad) tag allowed. Returns the ethertype, 0 if cut. */
+/*
+ * Ethernet with at most one 802.1Q tag (DESIGN.md); a second tag or 802.1ad
+ * is just an ethertype we do not handle. Returns the ethertype, 0 if cut.
+ */
 static __always_inline __be16 parse_eth(struct cursor *c)
 {
 	struct ethhdr *eth = cursor_pull(c, sizeof(*eth));
@@ -78,7 +78,7 @@ static __always_inline __be16 parse_eth(struct cursor *c)
 	if (!eth)
 		return 0;
 	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+	if (proto == bpf_htons(ETH_P_8021Q)) {
 		vh = cursor_pull(c, sizeof(*vh));
 		if (!vh)
 			return 0;

@@ -53,10 +53,10 @@ static __always_inline int not_ours(const struct meta *m)
 
 static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
 {
+	__u64 bytes, now;
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	int new_flow;
-	__u64 bytes;
 	__u32 id;
 
 	vip = vip_lookup(&m->flow, m->flow.dport);
@@ -66,13 +66,15 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
 	/* The per-source rate limit (XLB_VIP_RATELIMIT) goes here: before any
 	 * other per-flow work, so that a flood costs as little as possible. */
 
-	be = pick_backend(vip, &m->flow, 1, &id, &new_flow);
+	/* The coarse clock (jiffies resolution) is all the table and cache need. */
+	now = bpf_ktime_get_coarse_ns();
+	be = pick_backend(vip, &m->flow, 1, now, &id, &new_flow);
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);
 	bytes = ctx->data_end - ctx->data;
 	count_vip(vip->id, bytes, new_flow);
 	count_backend(id, bytes);
-	return forward(ctx, m, vip, be);
+	return forward(ctx, m, vip, be, id, now);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
@@ -102,7 +104,7 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return vip_drop(vip->id, drop_no_backend);
 	count_vip(vip->id, ctx->data_end - ctx->data, 0);
 	count_backend(id, ctx->data_end - ctx->data);
-	return forward(ctx, m, vip, be);
+	return forward(ctx, m, vip, be, id, bpf_ktime_get_coarse_ns());
 }
 
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,

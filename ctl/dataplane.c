@@ -11,6 +11,8 @@
 #include "xlb_hash.h"
 #include "xlb.skel.h"
 
+static int zero_percpu(struct bpf_map *map, __u32 key);
+
 static int errno_or(int fallback)
 {
 	return errno ? -errno : fallback;
@@ -35,6 +37,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.backends, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.health, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);
+	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
 
 	err = xlb__load(skel);
@@ -237,9 +240,18 @@ int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
 
 int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be)
 {
+	int err;
+
 	if (id == XLB_BACKEND_NONE || id >= dp->max_backends)
 		return -EINVAL;
-	return map_put(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be));
+	err = map_put(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be));
+	/* The id may have had another address: its next hop is looked up anew. */
+	return err ? err : dp_nexthop_flush(dp, id);
+}
+
+int dp_nexthop_flush(struct dp *dp, __u32 id)
+{
+	return zero_percpu(dp->skel->maps.nexthops, id);
 }
 
 int dp_backend_clear(struct dp *dp, __u32 id)

@@ -58,6 +58,8 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be);
 /* Clear a backend slot and its counters; its connections die with it. */
 int dp_backend_clear(struct dp *dp, __u32 id);
 int dp_health_set(struct dp *dp, __u32 id, __u32 state);
+/* Forget the cached next hop of a backend (neighbour or route changed). */
+int dp_nexthop_flush(struct dp *dp, __u32 id);
 
 /* VIP addresses (echo, fragments) and the prefilter bitmap derived from them. */
 int dp_addr_set(struct dp *dp, const struct xlb_vip_addr_key *key, const struct xlb_vip_addr *val);

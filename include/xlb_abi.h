@@ -149,6 +149,24 @@ struct xlb_conn {
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
+/*
+ * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id, so
+ * that a packet pays a FIB lookup only once a second per backend and CPU.
+ * The kernel's tables stay the only source: an entry is refilled from them
+ * when it expires, and the daemon may zero it to force a refill at once.
+ */
+#define XLB_NEXTHOP_TTL_NS	1000000000ULL
+
+struct xlb_nexthop {
+	__u64 expires_ns;	/* bpf_ktime_get_coarse_ns() deadline; 0 = empty */
+	__u32 ifindex;		/* egress interface */
+	__u16 mtu;		/* MTU of the route to the backend */
+	__u8 dmac[6];		/* next hop */
+	__u8 smac[6];		/* egress interface */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
+
 /* config: one entry, written by the daemon. */
 struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */

@@ -277,13 +277,21 @@ static void four_in_six(struct io *io)
 	make_outer(io, &in, outer_spec(XLB_AF_INET6, IPPROTO_IPIP, LOCAL6));
 }
 
-static void ipip4_first_fragment(struct io *io)
+/* The first fragment of an encapsulated packet to us: MF set, offset 0. */
+static void first_fragment(struct io *io, __u8 family)
 {
-	struct pkt_spec in = client(XLB_AF_INET, IPPROTO_TCP);
-	struct pkt_spec outer = outer_spec(XLB_AF_INET, IPPROTO_IPIP, LOCAL4);
+	bool v4 = family == XLB_AF_INET;
+	struct pkt_spec in = client(family, IPPROTO_UDP);
+	struct pkt_spec outer = outer_spec(family, v4 ? IPPROTO_IPIP : IPPROTO_IPV6,
+					   v4 ? LOCAL4 : LOCAL6);
 
 	outer.frag = PKT_IP_MF;
 	make_outer(io, &in, outer);
+}
+
+static void ipip4_first_fragment(struct io *io)
+{
+	first_fragment(io, XLB_AF_INET);
 }
 
 /* A later fragment may carry fewer bytes than an inner header: still a fragment. */
@@ -298,11 +306,14 @@ static void ipip4_later_fragment(struct io *io)
 
 static void ipip6_fragment(struct io *io)
 {
-	struct pkt_spec in = client(XLB_AF_INET6, IPPROTO_UDP);
-	struct pkt_spec outer = outer_spec(XLB_AF_INET6, IPPROTO_IPV6, LOCAL6);
+	first_fragment(io, XLB_AF_INET6);
+}
 
-	outer.frag = PKT_IP_MF;
-	make_outer(io, &in, outer);
+static void ipip6_fragment_short_payload_len(struct io *io)
+{
+	ipip6_fragment(io);
+	io->in[PKT_ETH_LEN + 4] = 0;
+	io->in[PKT_ETH_LEN + 5] = PKT_IPV6_FRAG_LEN - 1;
 }
 
 static void ipip4_bad_csum(struct io *io)
@@ -414,6 +425,8 @@ static const struct tcase {
 	{"IPv4-in-IPv4, tot_len short of an inner header", ipip4_short_inner, STAT(pass_malformed)},
 	{"IPv6-in-IPv6, payload_len short of an inner header", ipip6_short_payload_len,
 	 STAT(pass_malformed)},
+	{"IPv6-in-IPv6 fragment, payload_len inside the Fragment header",
+	 ipip6_fragment_short_payload_len, STAT(pass_malformed)},
 	{"Ethernet header only", eth_only, STAT(pass_malformed)},
 };
 
@@ -445,6 +458,15 @@ static __u64 stat_at(const struct xlb_decap_stats *st, size_t off)
 	return *(const __u64 *)((const char *)st + off);
 }
 
+/* struct xlb_decap_stats' fields in order, for failure messages. */
+static const char *const stat_names[] = {
+	"decapped",	  "pass_not_encap", "pass_not_local",
+	"pass_fragment", "pass_malformed", "drop_internal",
+};
+_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) * sizeof(__u64) ==
+		       sizeof(struct xlb_decap_stats),
+	       "a name for every counter");
+
 /*
  * Run one frame; fail unless the verdict is XDP_PASS, the output is want, and the counter at
  * offset stat went up by one with every other counter unchanged.
@@ -475,8 +497,9 @@ static void expect(const char *name, const __u8 *in, size_t in_len, const __u8 *
 		__u64 delta = stat_at(&after, off) - stat_at(&before, off);
 
 		if (delta != (off == stat))
-			fail_msg("%s: counter at offset %zu moved by %llu, want only %s +1", name,
-				 off, (unsigned long long)delta, stat_name);
+			fail_msg("%s: %s moved by %llu, want only %s +1", name,
+				 stat_names[off / sizeof(__u64)], (unsigned long long)delta,
+				 stat_name);
 	}
 }
 
@@ -534,7 +557,8 @@ static void test_truncations(void **state)
 		end = inner_l4_end(io.in, io.in_len);
 		assert_true(end < io.in_len);	/* payload follows: every cut is short */
 		for (cut = PKT_ETH_LEN; cut <= end; cut++) {
-			snprintf(name, sizeof(name), "frame %zu cut at %zu of %zu", i, cut, io.in_len);
+			snprintf(name, sizeof(name), "frame %zu cut at %zu of %zu", i, cut,
+				 io.in_len);
 			expect(name, io.in, cut, io.in, cut, STAT(pass_malformed));
 		}
 	}

@@ -13,8 +13,10 @@
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "xlb.skel.h"
+#include "decap.skel.h"
 #include "fixture.h"
 #include "pkt.h"
 #include "xlb_hash.h"
@@ -705,6 +707,60 @@ static void test_truncated(void **state)
 	assert_true(checked > 400);
 }
 
+/* ---- decap round trip -------------------------------------------------- */
+
+/*
+ * What the balancer sends, fed to the backend's decap program, gives back
+ * the client's packet byte for byte (MACs are those of the last hop).
+ */
+static void test_decap_round_trip(void **state)
+{
+	struct decap *dc = decap__open_and_load();
+	struct {
+		int vid;
+		const char *client;
+		__u16 vlan;
+	} cases[] = {
+		{ V_TCP4, "192.0.2.31", 0 }, { V_UDP4, "192.0.2.32", 9 },
+		{ V_TCP6, "2001:db8::31", 0 }, { V_UDP6, "2001:db8::32", 9 },
+	};
+	__u32 one = 1;
+
+	assert_non_null(dc);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct fx_vip *v = &vips[cases[i].vid];
+		struct pkt_spec s = flow_spec(v, cases[i].client, 6000 + i);
+		__u8 in[BUF], mid[BUF], out[BUF];
+		struct xlb_flow f;
+		struct xlb_vip_addr_key key = { 0 };
+		__u32 mid_len, out_len;
+		size_t len;
+
+		s.vlan = cases[i].vlan;
+		f = spec_flow(&s);
+		len = pkt_build(in, sizeof(in), &s);
+		assert_int_equal(run(in, len, mid, &mid_len), XDP_TX);
+
+		/* The backend host owns the outer destination. */
+		assert_int_equal(pkt_addr(&key.addr, &key.family,
+					  backend_addr(v, fx_ring_owner(&fx, v, &f))), 0);
+		assert_int_equal(bpf_map__update_elem(dc->maps.decap_addrs, &key, sizeof(key), &one,
+						      sizeof(one), BPF_ANY), 0);
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = mid, .data_size_in = mid_len,
+				    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+			assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(dc->progs.xlb_decap),
+								&opts), 0);
+			assert_int_equal(opts.retval, XDP_PASS);
+			out_len = opts.data_size_out;
+		}
+		memcpy(in, mid, 12); /* MACs of the balancer -> backend hop */
+		assert_bytes(out, out_len, in, len, "decapsulated frame is the client's frame");
+	}
+	decap__destroy(dc);
+}
+
 /* ---- counters --------------------------------------------------------- */
 
 static void test_counters(void **state)
@@ -786,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_icmp_too_big),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_decap_round_trip),
 		cmocka_unit_test(test_counters),
 	};
 

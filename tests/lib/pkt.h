@@ -110,7 +110,8 @@ size_t pkt_l2_len(const __u8 *frame, size_t len, __u16 *proto);
 
 /* The exact frame the balancer must emit when it IPIP-encapsulates an input frame: */
 struct pkt_encap_spec {
-	__u8 smac[6], dmac[6];	/* new Ethernet source (egress interface) and destination (next hop) */
+	__u8 smac[6];		/* new Ethernet source: the egress interface */
+	__u8 dmac[6];		/* new Ethernet destination: the next hop */
 	const char *src, *dst;	/* outer source (balancer) and destination (backend) */
 	__u8 ttl;		/* outer TTL / hop limit, 0 = 64 */
 };

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `make bench`: figures, never pass/fail. Method (DESIGN.md "Performance
+ * method"): BPF_PROG_TEST_RUN with repeat=1 per call, the kernel-reported
+ * duration averaged over BENCH_CALLS calls, minus the same figure for a
+ * two-instruction XDP_PASS program measured in the same run (the floor).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "fixture.h"
+#include "maglev.h"
+#include "pkt.h"
+#include "floor.skel.h"
+
+#define BENCH_CALLS 200000
+
+struct bench_class {
+	const char *name;
+	const char *client;	/* NULL: a new source address per call */
+	const char *vip;
+	__u8 proto;
+	__u16 port;
+	int new_flows;
+	double target;		/* net cost / floor, 0 = none */
+};
+
+static struct fx_vip bench_vips[] = {
+	{ "10.20.0.1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, 1,
+	  { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3 },
+	{ "10.20.0.1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 0, 2,
+	  { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3 },
+	{ "fd20::1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, 3,
+	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3 },
+	{ "fd20::1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 0, 4,
+	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3 },
+};
+
+static const struct bench_class classes[] = {
+	{ "ipv4 tcp established", "192.0.2.1", "10.20.0.1", IPPROTO_TCP, 80, 0, 1.1 },
+	{ "ipv4 tcp new flow", NULL, "10.20.0.1", IPPROTO_TCP, 80, 1, 2.5 },
+	{ "ipv4 udp established", "192.0.2.1", "10.20.0.1", IPPROTO_UDP, 53, 0, 1.1 },
+	{ "ipv4 udp new flow", NULL, "10.20.0.1", IPPROTO_UDP, 53, 1, 2.5 },
+	{ "ipv6 tcp established", "2001:db8::1", "fd20::1", IPPROTO_TCP, 80, 0, 1.1 },
+	{ "ipv6 tcp new flow", NULL, "fd20::1", IPPROTO_TCP, 80, 1, 2.5 },
+	{ "ipv6 udp established", "2001:db8::1", "fd20::1", IPPROTO_UDP, 53, 0, 1.1 },
+	{ "ipv6 udp new flow", NULL, "fd20::1", IPPROTO_UDP, 53, 1, 2.5 },
+	{ "ipv4 not for a VIP (pass)", "192.0.2.1", "10.0.0.1", IPPROTO_TCP, 22, 0, 0.15 },
+	{ "ipv6 not for a VIP (pass)", "2001:db8::1", "fd00::1", IPPROTO_TCP, 22, 0, 0.15 },
+};
+
+static int build_packet(const struct bench_class *c, __u32 i, __u8 *buf, size_t cap)
+{
+	int v6 = strchr(c->vip, ':') != NULL;
+	char src[64];
+	struct pkt_spec s = {
+		.family = v6 ? XLB_AF_INET6 : XLB_AF_INET,
+		.dst = c->vip,
+		.proto = c->proto,
+		.sport = 40000,
+		.dport = c->port,
+		.payload_len = 64,
+	};
+
+	if (c->client) {
+		s.src = c->client;
+	} else if (v6) {
+		snprintf(src, sizeof(src), "2001:db8:%x::%x", i >> 16, i & 0xffff);
+		s.src = src;
+	} else {
+		snprintf(src, sizeof(src), "198.18.%u.%u", (i >> 8) & 0xff, i & 0xff);
+		s.src = src;
+		s.sport = 1024 + (i >> 16);
+	}
+	memcpy(s.smac, "\x02\x00\x00\x00\x00\xc1", 6);
+	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
+	return (int)pkt_build(buf, cap, &s);
+}
+
+/* Mean kernel-reported ns per run; prebuilt packets keep userspace work out. */
+static double measure(int prog_fd, int ifindex, const struct bench_class *c, __u32 *verdict)
+{
+	static __u8 pkts[BENCH_CALLS][160];
+	static int lens[BENCH_CALLS];
+	__u8 out[512];
+	double total = 0;
+
+	for (__u32 i = 0; i < BENCH_CALLS; i++)
+		lens[i] = build_packet(c, c->client ? 0 : i, pkts[i], sizeof(pkts[i]));
+	for (__u32 i = 0; i < BENCH_CALLS; i++) {
+		struct xdp_md ctx = { .data_end = lens[i], .ingress_ifindex = ifindex };
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkts[i], .data_size_in = lens[i],
+			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+			fprintf(stderr, "bench: test run failed: %s\n", strerror(errno));
+			exit(1);
+		}
+		total += opts.duration;
+		*verdict = opts.retval;
+	}
+	return total / BENCH_CALLS;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void bench_maglev(void)
+{
+	static const size_t counts[] = { 10, 100, 1000 };
+	static __u32 table[XLB_RING_DEFAULT];
+	struct maglev_backend *b = calloc(1000, sizeof(*b));
+	double runs[21];
+
+	printf("\nMaglev table build, %u slots (median of 21)\n", XLB_RING_DEFAULT);
+	for (size_t k = 0; b && k < sizeof(counts) / sizeof(counts[0]); k++) {
+		for (size_t i = 0; i < counts[k]; i++) {
+			b[i].family = XLB_AF_INET;
+			b[i].addr.v4 = htonl(0x0a000000 + i + 1);
+			b[i].id = i + 1;
+			b[i].weight = 1;
+		}
+		for (int r = 0; r < 21; r++) {
+			double t0 = now_ms();
+
+			maglev_build(b, counts[k], table, XLB_RING_DEFAULT);
+			runs[r] = now_ms() - t0;
+		}
+		qsort(runs, 21, sizeof(runs[0]), cmp_double);
+		printf("  %4zu backends  %7.3f ms%s\n", counts[k], runs[10],
+		       counts[k] == 100 ? "   (target <= 2 ms)" : "");
+	}
+	free(b);
+}
+
+int main(void)
+{
+	struct bench_class floor_class = classes[0];
+	struct utsname uts;
+	struct fixture fx;
+	struct floor *fl;
+	double floor_ns, f1, f2;
+	__u32 verdict;
+	cpu_set_t cpus;
+	time_t t = time(NULL);
+	char date[32];
+
+	/* One CPU: the connection table's LRU lists are per CPU. */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+
+	if (fx_setup(&fx)) {
+		fprintf(stderr, "bench: cannot set up the namespace and program (root?)\n");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(bench_vips) / sizeof(bench_vips[0]); i++)
+		if (fx_vip_add(&fx, &bench_vips[i])) {
+			fprintf(stderr, "bench: VIP setup failed\n");
+			return 1;
+		}
+	fl = floor__open_and_load();
+	if (!fl) {
+		fprintf(stderr, "bench: cannot load the floor program\n");
+		return 1;
+	}
+
+	uname(&uts);
+	strftime(date, sizeof(date), "%Y-%m-%d", gmtime(&t));
+	printf("xlb bench: %s %s, %ld CPUs, %s; %d calls per figure, repeat=1\n", uts.release,
+	       uts.machine, sysconf(_SC_NPROCESSORS_ONLN), date, BENCH_CALLS);
+
+	/* Warm up caches, the JIT image and the CPU's clock first. */
+	measure(bpf_program__fd(fl->progs.floor_pass), fx.if0, &floor_class, &verdict);
+	measure(dp_prog_fd(&fx.dp), fx.if0, &floor_class, &verdict);
+	f1 = measure(bpf_program__fd(fl->progs.floor_pass), fx.if0, &floor_class, &verdict);
+	printf("\n%-28s %9s %9s %9s %8s  %s\n", "packet class", "ns/pkt", "net ns", "net/floor",
+	       "target", "verdict");
+	double results[sizeof(classes) / sizeof(classes[0])];
+	__u32 verdicts[sizeof(classes) / sizeof(classes[0])];
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		results[i] = measure(dp_prog_fd(&fx.dp), fx.if0, &classes[i], &verdicts[i]);
+	f2 = measure(bpf_program__fd(fl->progs.floor_pass), fx.if0, &floor_class, &verdict);
+	floor_ns = (f1 + f2) / 2;
+	printf("%-28s %9.1f %9s %9s %8s  (before %.1f, after %.1f)\n", "floor (XDP_PASS, 2 insns)",
+	       floor_ns, "-", "-", "-", f1, f2);
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		double net = results[i] - floor_ns, ratio = net / floor_ns;
+		static const char *const names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
+
+		printf("%-28s %9.1f %9.1f %8.2fx %7.2fx  %s (%s)\n", classes[i].name, results[i], net,
+		       ratio, classes[i].target, ratio <= classes[i].target ? "meets" : "MISSES",
+		       verdicts[i] < 5 ? names[verdicts[i]] : "?");
+	}
+	bench_maglev();
+	floor__destroy(fl);
+	fx_teardown(&fx);
+	return 0;
+}
