@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "dataplane.h"
@@ -16,6 +20,59 @@ static int zero_percpu(struct bpf_map *map, __u32 key);
 static int errno_or(int fallback)
 {
 	return errno ? -errno : fallback;
+}
+
+static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
+
+/*
+ * Pin every map by name under dir. libbpf reuses a pinned map whose type,
+ * sizes and flags match (and refuses one that does not, rather than
+ * silently starting empty), and pins the maps it creates.
+ */
+static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
+{
+	struct bpf_map *map;
+	char path[512];
+	int err;
+
+	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir) >= (int)sizeof(dp->pin_dir))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	bpf_object__for_each_map(map, skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Find the rings a previous run installed in the (reused) outer map. */
+static int rings_adopt(struct dp *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.rings), fd, err;
+	struct bpf_map_info info;
+	__u32 inner_id, len;
+
+	for (__u32 id = 0; id < dp->max_vips; id++) {
+		if (bpf_map_lookup_elem(outer, &id, &inner_id))
+			continue;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			return errno_or(-ENOENT);
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			err = errno_or(-EINVAL);
+			close(fd);
+			return err;
+		}
+		err = ring_map(dp, id, fd, info.max_entries);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int dp_load(struct dp *dp, const struct dp_opts *opts)
@@ -39,6 +96,11 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
+	if (o.pin_dir) {
+		err = pin_setup(dp, skel, o.pin_dir);
+		if (err)
+			goto err_destroy;
+	}
 
 	err = xlb__load(skel);
 	if (err) {
@@ -56,6 +118,13 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
+	if (dp->pin_dir[0]) {
+		err = rings_adopt(dp);
+		if (err) {
+			dp_unload(dp);
+			return err;
+		}
+	}
 	return 0;
 
 err_free:
@@ -109,6 +178,111 @@ int dp_prog_fd(const struct dp *dp)
 	return bpf_program__fd(dp->skel->progs.xlb_lb);
 }
 
+static void link_path(const struct dp *dp, const char *ifname, char *path, size_t len)
+{
+	snprintf(path, len, "%s/link_%s", dp->pin_dir, ifname);
+}
+
+int dp_attach(struct dp *dp, const char *ifname, enum dp_mode mode, char *note, size_t notelen)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	__u32 ifindex = if_nametoindex(ifname), prog_id = 0;
+	char path[512];
+	int fd, err;
+
+	note[0] = '\0';
+	if (!ifindex)
+		return -ENODEV;
+	if (!dp->pin_dir[0])
+		return -EINVAL;
+	link_path(dp, ifname, path, sizeof(path));
+
+	/* Ours from an earlier run: switch it to this program, atomically. */
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		LIBBPF_OPTS(bpf_link_update_opts, uopts);
+
+		err = bpf_link_update(fd, dp_prog_fd(dp), &uopts) ? errno_or(-EINVAL) : 0;
+		close(fd);
+		if (!err)
+			return dp_tx_port_add(dp, ifindex);
+		if (err != -ENOLINK)
+			return err;
+		/* The interface this link was on is gone: start afresh. */
+		unlink(path);
+	}
+
+	if (!bpf_xdp_query_id(ifindex, 0, &prog_id) && prog_id) {
+		snprintf(note, notelen, "program id %u", prog_id);
+		return -EBUSY;
+	}
+	lopts.flags = mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	fd = bpf_link_create(dp_prog_fd(dp), ifindex, BPF_XDP, &lopts);
+	if (fd < 0 && mode == DP_MODE_NATIVE && errno != EBUSY && errno != EEXIST) {
+		snprintf(note, notelen, "the driver of %s has no native XDP (%s): attached in "
+			 "generic mode", ifname, strerror(errno));
+		lopts.flags = XDP_FLAGS_SKB_MODE;
+		fd = bpf_link_create(dp_prog_fd(dp), ifindex, BPF_XDP, &lopts);
+	}
+	if (fd < 0)
+		return errno_or(-EINVAL);
+	if (bpf_obj_pin(fd, path)) {
+		err = errno_or(-EINVAL);
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return dp_tx_port_add(dp, ifindex);
+}
+
+int dp_detach(struct dp *dp, const char *ifname)
+{
+	__u32 ifindex = if_nametoindex(ifname);
+	char path[512];
+	int fd, err = 0;
+
+	link_path(dp, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno_or(-ENOENT);
+	/* Detach now, even if someone else still holds the link open. */
+	if (bpf_link_detach(fd) && errno != ENOLINK)
+		err = errno_or(-EINVAL);
+	close(fd);
+	if (!err && unlink(path))
+		err = errno_or(-EIO);
+	if (ifindex)
+		dp_tx_port_del(dp, ifindex);
+	return err;
+}
+
+int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_link_info li;
+	__u32 len = sizeof(li);
+	char path[512];
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	info->ifindex = if_nametoindex(ifname);
+	if (!info->ifindex)
+		return -ENODEV;
+	if (bpf_xdp_query(info->ifindex, 0, &q))
+		return errno_or(-EINVAL);
+	info->prog_id = q.prog_id;
+	info->mode = q.attach_mode == XDP_ATTACHED_SKB ? DP_MODE_GENERIC : DP_MODE_NATIVE;
+	link_path(dp, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		memset(&li, 0, sizeof(li));
+		info->attached = !bpf_obj_get_info_by_fd(fd, &li, &len) &&
+				 li.xdp.ifindex == info->ifindex && q.prog_id == li.prog_id;
+		close(fd);
+	}
+	return 0;
+}
+
 static int map_put(struct bpf_map *map, const void *key, size_t ksz, const void *val, size_t vsz)
 {
 	return bpf_map__update_elem(map, key, ksz, val, vsz, BPF_ANY);
@@ -132,52 +306,69 @@ int dp_tx_port_del(struct dp *dp, __u32 ifindex)
 	return bpf_map__delete_elem(dp->skel->maps.tx_ports, &ifindex, sizeof(ifindex), 0);
 }
 
+/* Take ownership of fd as vip_id's ring and map its slots. */
+static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size)
+{
+	void *mem;
+
+	dp->ring_fds[vip_id] = fd;
+	dp->ring_sizes[vip_id] = size;
+	mem = mmap(NULL, ring_bytes(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int err = errno_or(-ENOMEM);
+
+		ring_forget(dp, vip_id);
+		return err;
+	}
+	dp->rings[vip_id] = mem;
+	return 0;
+}
+
 static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	int outer = bpf_map__fd(dp->skel->maps.rings);
+	int fd, err, outer = bpf_map__fd(dp->skel->maps.rings);
 	char name[BPF_OBJ_NAME_LEN];
-	void *mem;
-	int err;
 
 	snprintf(name, sizeof(name), "xlb_ring_%u", vip_id);
-	dp->ring_fds[vip_id] = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32),
-					      sizeof(__u32), size, &mopts);
-	if (dp->ring_fds[vip_id] < 0)
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(__u32), size, &mopts);
+	if (fd < 0)
 		return errno_or(-EINVAL);
-	dp->ring_sizes[vip_id] = size;
-	mem = mmap(NULL, ring_bytes(size), PROT_READ | PROT_WRITE, MAP_SHARED,
-		   dp->ring_fds[vip_id], 0);
-	if (mem == MAP_FAILED) {
-		err = errno_or(-ENOMEM);
-		goto err_forget;
-	}
-	dp->rings[vip_id] = mem;
+	err = ring_map(dp, vip_id, fd, size);
+	if (err)
+		return err;
 	/* A fresh array reads all zero: XLB_BACKEND_NONE in every slot. */
-	if (bpf_map_update_elem(outer, &vip_id, &dp->ring_fds[vip_id], BPF_ANY)) {
+	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY)) {
 		err = errno_or(-EINVAL);
-		goto err_forget;
+		ring_forget(dp, vip_id);
+		return err;
 	}
 	return 0;
+}
 
-err_forget:
-	ring_forget(dp, vip_id);
-	return err;
+__u32 dp_ring_size(const struct dp *dp, __u32 vip_id)
+{
+	return vip_id < dp->max_vips ? dp->ring_sizes[vip_id] : 0;
+}
+
+int dp_vip_get(struct dp *dp, const struct xlb_vip_key *key, struct xlb_vip *vip)
+{
+	return bpf_map__lookup_elem(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip), 0);
+}
+
+int dp_backend_get(struct dp *dp, __u32 id, struct xlb_backend *be)
+{
+	if (id >= dp->max_backends)
+		return -EINVAL;
+	return bpf_map__lookup_elem(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be), 0);
 }
 
 int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vip *vip)
 {
-	int err;
+	int err = dp_ring_ensure(dp, vip->id, vip->ring_size);
 
-	if (vip->id >= dp->max_vips || vip->ring_size < 1)
-		return -EINVAL;
-	if (dp->ring_fds[vip->id] < 0) {
-		err = ring_create(dp, vip->id, vip->ring_size);
-		if (err)
-			return err;
-	} else if (dp->ring_sizes[vip->id] != vip->ring_size) {
-		return -EBUSY;
-	}
+	if (err)
+		return err;
 	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
 }
 
@@ -268,6 +459,12 @@ int dp_backend_clear(struct dp *dp, __u32 id)
 	return zero_percpu(dp->skel->maps.backend_stats, id);
 }
 
+int dp_health_get(struct dp *dp, __u32 id, __u32 *state)
+{
+	return bpf_map__lookup_elem(dp->skel->maps.health, &id, sizeof(id), state, sizeof(*state),
+				    0);
+}
+
 int dp_health_set(struct dp *dp, __u32 id, __u32 state)
 {
 	if (id >= dp->max_backends)
@@ -279,7 +476,7 @@ int dp_health_set(struct dp *dp, __u32 id, __u32 state)
  * Rebuild the prefilter from every VIP address in the map. A bit set a
  * moment early or cleared a moment late only costs a hash lookup.
  */
-static int filter_rebuild(struct dp *dp)
+int dp_filter_rebuild(struct dp *dp)
 {
 	struct xlb_vip_addr_key key, next, *prev = NULL;
 	struct bpf_map *addrs = dp->skel->maps.vip_addrs;
@@ -303,16 +500,32 @@ static int filter_rebuild(struct dp *dp)
 
 int dp_addr_set(struct dp *dp, const struct xlb_vip_addr_key *key, const struct xlb_vip_addr *val)
 {
-	int err = map_put(dp->skel->maps.vip_addrs, key, sizeof(*key), val, sizeof(*val));
-
-	return err ? err : filter_rebuild(dp);
+	return map_put(dp->skel->maps.vip_addrs, key, sizeof(*key), val, sizeof(*val));
 }
 
 int dp_addr_del(struct dp *dp, const struct xlb_vip_addr_key *key)
 {
-	int err = bpf_map__delete_elem(dp->skel->maps.vip_addrs, key, sizeof(*key), 0);
+	return bpf_map__delete_elem(dp->skel->maps.vip_addrs, key, sizeof(*key), 0);
+}
 
-	return err ? err : filter_rebuild(dp);
+int dp_addr_next(struct dp *dp, const struct xlb_vip_addr_key *prev,
+		 struct xlb_vip_addr_key *next)
+{
+	return bpf_map__get_next_key(dp->skel->maps.vip_addrs, prev, next, sizeof(*next));
+}
+
+int dp_vip_next(struct dp *dp, const struct xlb_vip_key *prev, struct xlb_vip_key *next)
+{
+	return bpf_map__get_next_key(dp->skel->maps.vips, prev, next, sizeof(*next));
+}
+
+int dp_ring_ensure(struct dp *dp, __u32 vip_id, __u32 size)
+{
+	if (vip_id >= dp->max_vips || size < 1)
+		return -EINVAL;
+	if (dp->ring_fds[vip_id] < 0)
+		return ring_create(dp, vip_id, size);
+	return dp->ring_sizes[vip_id] == size ? 0 : -EBUSY;
 }
 
 /* Sum a per-CPU value made only of __u64 counters. */

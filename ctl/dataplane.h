@@ -17,10 +17,12 @@ struct dp_opts {
 	__u32 max_vips;		/* 0: XLB_MAX_VIPS */
 	__u32 max_backends;	/* 0: XLB_MAX_BACKENDS */
 	__u32 conns;		/* 0: XLB_CONNS_DEFAULT */
+	const char *pin_dir;	/* maps and links pinned (and adopted) here; NULL: none */
 };
 
 struct dp {
 	struct xlb *skel;
+	char pin_dir[256];	/* "" when not pinning */
 	__u32 max_vips;
 	__u32 max_backends;
 	int *ring_fds;		/* per VIP id, -1 when the VIP has no ring */
@@ -28,9 +30,38 @@ struct dp {
 	__u32 *ring_sizes;
 };
 
+/*
+ * Load the program. With a pin dir, maps already pinned there are reused
+ * (with their content: connections, rings, counters) and new ones pinned,
+ * so a restarted daemon takes over where the last one stopped.
+ */
 int dp_load(struct dp *dp, const struct dp_opts *opts);
 void dp_unload(struct dp *dp);
 int dp_prog_fd(const struct dp *dp);
+
+enum dp_mode {
+	DP_MODE_NATIVE = 0,
+	DP_MODE_GENERIC = 1,
+};
+
+/*
+ * Attach the program to an interface through a bpf_link pinned in the pin
+ * dir. A link pinned by an earlier run is adopted and switched to this
+ * program, without a moment where the interface has none. Asking for native
+ * mode on a driver without it falls back to generic, and *note says so.
+ * Another XDP program on the interface is never replaced (-EBUSY).
+ */
+int dp_attach(struct dp *dp, const char *ifname, enum dp_mode mode, char *note, size_t notelen);
+/* Remove our program from the interface (also when the interface is gone). */
+int dp_detach(struct dp *dp, const char *ifname);
+
+struct dp_iface_info {
+	__u32 ifindex;
+	__u32 prog_id;
+	enum dp_mode mode;
+	bool attached;		/* our link is pinned and the interface runs it */
+};
+int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info);
 
 int dp_config_set(struct dp *dp, const struct xlb_config *cfg);
 int dp_tx_port_add(struct dp *dp, __u32 ifindex);
@@ -53,17 +84,36 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id);
 int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size);
 /* Read a VIP's table back (tests, `vip show`). */
 int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size);
+/* Slots of a VIP's ring, 0 if the VIP id has none. */
+__u32 dp_ring_size(const struct dp *dp, __u32 vip_id);
+
+/* What the maps hold, for adoption after a restart. -ENOENT when absent. */
+int dp_vip_get(struct dp *dp, const struct xlb_vip_key *key, struct xlb_vip *vip);
+int dp_backend_get(struct dp *dp, __u32 id, struct xlb_backend *be);
 
 int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be);
 /* Clear a backend slot and its counters; its connections die with it. */
 int dp_backend_clear(struct dp *dp, __u32 id);
 int dp_health_set(struct dp *dp, __u32 id, __u32 state);
+int dp_health_get(struct dp *dp, __u32 id, __u32 *state);
 /* Forget the cached next hop of a backend (neighbour or route changed). */
 int dp_nexthop_flush(struct dp *dp, __u32 id);
 
-/* VIP addresses (echo, fragments) and the prefilter bitmap derived from them. */
+/*
+ * VIP addresses (echo, fragments). The prefilter bitmap is derived from
+ * them by dp_filter_rebuild(), once after a batch: add addresses then
+ * rebuild; delete addresses then rebuild.
+ */
 int dp_addr_set(struct dp *dp, const struct xlb_vip_addr_key *key, const struct xlb_vip_addr *val);
 int dp_addr_del(struct dp *dp, const struct xlb_vip_addr_key *key);
+/* Next address key after prev (NULL: the first); -ENOENT at the end. */
+int dp_addr_next(struct dp *dp, const struct xlb_vip_addr_key *prev,
+		 struct xlb_vip_addr_key *next);
+int dp_filter_rebuild(struct dp *dp);
+/* Next VIP key after prev (NULL: the first); -ENOENT at the end. */
+int dp_vip_next(struct dp *dp, const struct xlb_vip_key *prev, struct xlb_vip_key *next);
+/* Make sure VIP id has a ring of `size` slots (new rings say "nobody"). */
+int dp_ring_ensure(struct dp *dp, __u32 vip_id, __u32 size);
 
 /* Counters summed over CPUs. */
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
-iproute2 pkg-config linux-libc-dev"
+iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk"
 
 missing=""
 for p in $PKGS; do
@@ -21,6 +21,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Packages like nginx start a service of their own on install; the tests
+# run their own servers in namespaces, so keep the host's untouched.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod +x "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

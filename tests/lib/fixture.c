@@ -192,7 +192,8 @@ int fx_vip_add(struct fixture *fx, struct fx_vip *v)
 			aval.frag_port_udp = key.port;
 		}
 	}
-	return dp_addr_set(&fx->dp, &akey, &aval);
+	err = dp_addr_set(&fx->dp, &akey, &aval);
+	return err ? err : dp_filter_rebuild(&fx->dp);
 }
 
 int fx_run(struct fixture *fx, const void *in, __u32 len, void *out, __u32 *out_len,

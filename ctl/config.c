@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		free(c->vips[i].backends);
+	free(c->vips);
+	free(c->ifaces);
+	config_init(c);
+}
+
+int config_copy(struct config *dst, const struct config *src)
+{
+	struct config c;
+
+	config_init(&c);
+	c.vips = calloc(src->n_vips ? src->n_vips : 1, sizeof(*c.vips));
+	c.ifaces = calloc(src->n_ifaces ? src->n_ifaces : 1, sizeof(*c.ifaces));
+	if (!c.vips || !c.ifaces)
+		goto err;
+	memcpy(c.ifaces, src->ifaces, src->n_ifaces * sizeof(*c.ifaces));
+	c.n_ifaces = src->n_ifaces;
+	for (size_t i = 0; i < src->n_vips; i++) {
+		const struct cfg_vip *v = &src->vips[i];
+
+		c.vips[i] = *v;
+		c.vips[i].backends = NULL;
+		c.n_vips = i + 1;
+		if (!v->n_backends)
+			continue;
+		c.vips[i].backends = malloc(v->n_backends * sizeof(*v->backends));
+		if (!c.vips[i].backends)
+			goto err;
+		memcpy(c.vips[i].backends, v->backends, v->n_backends * sizeof(*v->backends));
+	}
+	config_free(dst);
+	*dst = c;
+	return 0;
+err:
+	config_free(&c);
+	return -ENOMEM;
+}
+
+struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		if (!memcmp(&c->vips[i].key, key, sizeof(*key)))
+			return &c->vips[i];
+	return NULL;
+}
+
+struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
+				   __u8 family)
+{
+	for (size_t i = 0; i < v->n_backends; i++)
+		if (v->backends[i].family == family &&
+		    !memcmp(&v->backends[i].addr, addr, sizeof(*addr)))
+			return &v->backends[i];
+	return NULL;
+}
+
+struct cfg_iface *config_iface(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_ifaces; i++)
+		if (!strcmp(c->ifaces[i].name, name))
+			return &c->ifaces[i];
+	return NULL;
+}
+
+/* Append one zeroed element to an array of n elements of size sz. */
+static void *grow(void *arr, size_t n, size_t sz)
+{
+	char *p = realloc(arr, (n + 1) * sz);
+
+	if (p)
+		memset(p + n * sz, 0, sz);
+	return p;
+}
+
+static void remove_at(void *arr, size_t *n, size_t i, size_t sz)
+{
+	char *p = arr;
+
+	memmove(p + i * sz, p + (i + 1) * sz, (*n - i - 1) * sz);
+	(*n)--;
+}
+
+#define fail(err_code, ...)                                     \
+	({                                                      \
+		snprintf(err, errlen, __VA_ARGS__);             \
+		err_code;                                       \
+	})
+
+static int apply_iface(struct config *c, const struct cmd *cmd, char *err, size_t errlen)
+{
+	struct cfg_iface *ifc = config_iface(c, cmd->ifname), *arr;
+
+	if (cmd->op == CMD_DETACH) {
+		if (!ifc)
+			return fail(-ENOENT, "%s is not attached", cmd->ifname);
+		remove_at(c->ifaces, &c->n_ifaces, ifc - c->ifaces, sizeof(*ifc));
+		return 0;
+	}
+	if (ifc)
+		return fail(-EEXIST, "%s is already attached", cmd->ifname);
+	arr = grow(c->ifaces, c->n_ifaces, sizeof(*arr));
+	if (!arr)
+		return fail(-ENOMEM, "out of memory");
+	c->ifaces = arr;
+	snprintf(arr[c->n_ifaces].name, sizeof(arr->name), "%s", cmd->ifname);
+	arr[c->n_ifaces].mode = cmd->mode;
+	c->n_ifaces++;
+	return 0;
+}
+
+static int apply_backend(struct cfg_vip *v, const struct cmd *cmd, const char *svc, char *err,
+			 size_t errlen)
+{
+	const struct cmd_backend *b = &cmd->backend;
+	struct cfg_backend *be = config_backend(v, &b->addr, b->family), *arr;
+	char addr[ADDR_STRLEN];
+
+	addr_format(&b->addr, b->family, addr, sizeof(addr));
+	switch (cmd->op) {
+	case CMD_BACKEND_ADD:
+		if (be)
+			return fail(-EEXIST, "backend %s already in %s", addr, svc);
+		arr = grow(v->backends, v->n_backends, sizeof(*arr));
+		if (!arr)
+			return fail(-ENOMEM, "out of memory");
+		v->backends = arr;
+		arr[v->n_backends].addr = b->addr;
+		arr[v->n_backends].family = b->family;
+		arr[v->n_backends].weight = b->weight;
+		v->n_backends++;
+		return 0;
+	case CMD_BACKEND_SET:
+		if (!be)
+			return fail(-ENOENT, "no backend %s in %s", addr, svc);
+		be->weight = b->weight;
+		return 0;
+	default:
+		if (!be)
+			return fail(-ENOENT, "no backend %s in %s", addr, svc);
+		remove_at(v->backends, &v->n_backends, be - v->backends, sizeof(*be));
+		return 0;
+	}
+}
+
+int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errlen)
+{
+	struct cfg_vip *v, *arr;
+	char svc[SERVICE_STRLEN];
+
+	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
+		return apply_iface(c, cmd, err, errlen);
+	if (!cmd_is_config(cmd))
+		return fail(-EINVAL, "'%s' does not change the configuration", cmd_name(cmd->op));
+
+	service_format(&cmd->service, svc, sizeof(svc));
+	v = config_vip(c, &cmd->service);
+	if (cmd->op == CMD_VIP_ADD) {
+		if (v)
+			return fail(-EEXIST, "VIP %s already exists", svc);
+		arr = grow(c->vips, c->n_vips, sizeof(*arr));
+		if (!arr)
+			return fail(-ENOMEM, "out of memory");
+		c->vips = arr;
+		arr[c->n_vips].key = cmd->service;
+		arr[c->n_vips].opts = cmd->vip;
+		arr[c->n_vips].id = CFG_ID_NONE;
+		c->n_vips++;
+		return 0;
+	}
+	if (!v)
+		return fail(-ENOENT, "no VIP %s", svc);
+
+	switch (cmd->op) {
+	case CMD_VIP_DEL:
+		free(v->backends);
+		remove_at(c->vips, &c->n_vips, v - c->vips, sizeof(*v));
+		return 0;
+	case CMD_BACKEND_ADD:
+	case CMD_BACKEND_SET:
+	case CMD_BACKEND_DEL:
+		return apply_backend(v, cmd, svc, err, errlen);
+	case CMD_HEALTH_SET:
+		v->health = cmd->health;
+		return 0;
+	case CMD_RATELIMIT_SET:
+		v->ratelimit = cmd->ratelimit;
+		return 0;
+	case CMD_RATELIMIT_OFF:
+		memset(&v->ratelimit, 0, sizeof(v->ratelimit));
+		return 0;
+	default:
+		return fail(-EINVAL, "'%s' does not change the configuration", cmd_name(cmd->op));
+	}
+}
+
+int config_apply_text(struct config *c, const char *text, char *err, size_t errlen)
+{
+	char *copy = strdup(text), *line, *next, *argv[CMD_ARGS_MAX];
+	char msg[256];
+	struct config work;
+	struct cmd cmd;
+	int lineno = 0, argc, ret = 0;
+
+	config_init(&work);
+	if (!copy || config_copy(&work, c)) {
+		ret = fail(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (line = copy; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		argc = cmd_split(line, argv, CMD_ARGS_MAX);
+		if (argc == 0)
+			continue;
+		if (argc < 0) {
+			ret = fail(-EINVAL, "line %d: too many words", lineno);
+			goto out;
+		}
+		ret = cmd_parse(argc, argv, &cmd, msg, sizeof(msg));
+		if (!ret && !cmd_is_config(&cmd))
+			ret = -EINVAL, snprintf(msg, sizeof(msg), "'%s' is not a configuration command",
+						cmd_name(cmd.op));
+		if (!ret)
+			ret = config_apply(&work, &cmd, msg, sizeof(msg));
+		if (ret) {
+			snprintf(err, errlen, "line %d: %s", lineno, msg);
+			goto out;
+		}
+	}
+	config_free(c);
+	*c = work;
+	config_init(&work);
+out:
+	config_free(&work);
+	free(copy);
+	return ret;
+}
+
+/* Append cmd's canonical line to a growing text buffer. */
+static int emit(char **text, size_t *len, size_t *cap, const struct cmd *cmd)
+{
+	char line[CMD_LINE_MAX];
+	int n = cmd_format(cmd, line, sizeof(line));
+	char *p;
+
+	if (n < 0)
+		return n;
+	if (*len + n + 2 > *cap) {
+		size_t ncap = (*cap + n + 2) * 2;
+
+		p = realloc(*text, ncap);
+		if (!p)
+			return -ENOMEM;
+		*text = p;
+		*cap = ncap;
+	}
+	memcpy(*text + *len, line, n);
+	*len += n;
+	(*text)[(*len)++] = '\n';
+	(*text)[*len] = '\0';
+	return 0;
+}
+
+int config_save(const struct config *c, char **text, size_t *len)
+{
+	size_t cap = 0;
+	struct cmd cmd;
+	int err = 0;
+
+	*text = NULL;
+	*len = 0;
+	for (size_t i = 0; !err && i < c->n_ifaces; i++) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.op = CMD_ATTACH;
+		memcpy(cmd.ifname, c->ifaces[i].name, sizeof(cmd.ifname));
+		cmd.mode = c->ifaces[i].mode;
+		err = emit(text, len, &cap, &cmd);
+	}
+	for (size_t i = 0; !err && i < c->n_vips; i++) {
+		const struct cfg_vip *v = &c->vips[i];
+
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.op = CMD_VIP_ADD;
+		cmd.service = v->key;
+		cmd.vip = v->opts;
+		err = emit(text, len, &cap, &cmd);
+		for (size_t j = 0; !err && j < v->n_backends; j++) {
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.op = CMD_BACKEND_ADD;
+			cmd.service = v->key;
+			cmd.backend.addr = v->backends[j].addr;
+			cmd.backend.family = v->backends[j].family;
+			cmd.backend.weight = v->backends[j].weight;
+			err = emit(text, len, &cap, &cmd);
+		}
+		if (!err && v->health.type != CMD_HEALTH_OFF) {
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.op = CMD_HEALTH_SET;
+			cmd.service = v->key;
+			cmd.health = v->health;
+			err = emit(text, len, &cap, &cmd);
+		}
+		if (!err && v->ratelimit.rate) {
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.op = CMD_RATELIMIT_SET;
+			cmd.service = v->key;
+			cmd.ratelimit = v->ratelimit;
+			err = emit(text, len, &cap, &cmd);
+		}
+	}
+	if (!err && !*text) {
+		*text = strdup("");
+		err = *text ? 0 : -ENOMEM;
+	}
+	if (err) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
+	}
+	return err;
+}

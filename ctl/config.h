@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The daemon's configuration: what the operator asked for, as a model that
+ * knows nothing of BPF. Commands are checked against it (a duplicate VIP, an
+ * unknown backend) and applied to it; it is saved as the same command lines
+ * the CLI takes. A command or a restore file is applied to a copy, and the
+ * copy replaces the original only once everything in it succeeded.
+ *
+ * VIPs, backends and interfaces keep the order they were added in, so that
+ * save -> restore -> save gives the same text.
+ */
+#ifndef XLB_CONFIG_H
+#define XLB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "cmd.h"
+
+#define CFG_ID_NONE 0xffffffffU
+
+struct cfg_backend {
+	struct xlb_addr addr;
+	__u8 family;
+	__u32 weight;
+	/* Data-plane identity, kept by the reconciler; not saved. */
+	__u32 id;		/* backend id, XLB_BACKEND_NONE until placed */
+	__u32 gen;
+};
+
+struct cfg_vip {
+	struct xlb_vip_key key;
+	struct cmd_vip opts;		/* method, hash, ring */
+	struct cmd_health health;	/* type CMD_HEALTH_OFF when not set */
+	struct cmd_ratelimit ratelimit;	/* rate 0 when off */
+	__u32 id;			/* VIP id in the data plane, CFG_ID_NONE until placed */
+	struct cfg_backend *backends;
+	size_t n_backends;
+};
+
+struct cfg_iface {
+	char name[CMD_IFNAME_MAX + 1];
+	__u32 mode;			/* enum cmd_mode asked for */
+};
+
+struct config {
+	struct cfg_vip *vips;
+	size_t n_vips;
+	struct cfg_iface *ifaces;
+	size_t n_ifaces;
+};
+
+void config_init(struct config *c);
+void config_free(struct config *c);
+/* Deep copy into an initialised dst (its old content is freed). */
+int config_copy(struct config *dst, const struct config *src);
+
+/*
+ * Apply one configuration command (cmd_is_config()). Returns 0, or -EEXIST,
+ * -ENOENT, -EINVAL, -ENOMEM with a one-line message in err; c is unchanged
+ * on error.
+ */
+int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errlen);
+
+/*
+ * Apply a whole file of command lines, all or nothing: on error c is
+ * unchanged and err says "line N: ...". Blank lines and '#' comments are
+ * skipped; any command that does not configure (status, save...) is an
+ * error, so that a file is always what `save` printed or could have.
+ */
+int config_apply_text(struct config *c, const char *text, char *err, size_t errlen);
+
+/* The configuration as command lines, one per line; *text is malloc()ed. */
+int config_save(const struct config *c, char **text, size_t *len);
+
+struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key);
+struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
+				   __u8 family);
+struct cfg_iface *config_iface(const struct config *c, const char *name);
+
+#endif /* XLB_CONFIG_H */

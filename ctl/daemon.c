@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include "daemon.h"
+#include "log.h"
+#include "maglev.h"
+#include "output.h"
+
+#define ERRLEN 512
+
+/* ---- state file ------------------------------------------------------- */
+
+static int mkdir_parents(const char *path)
+{
+	char buf[512], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+int state_write(const char *path, const char *text, size_t len)
+{
+	char tmp[512], dir[512];
+	int fd, dfd, err = 0;
+	size_t off = 0;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%s", path);
+	err = mkdir_parents(path);
+	if (err)
+		return err;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto err_close;
+		}
+		off += n;
+	}
+	/* Data on disk before the rename makes it visible... */
+	if (fsync(fd)) {
+		err = -errno;
+		goto err_close;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	/* ...and the rename on disk before we say it is saved. */
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd))
+		err = -errno;
+	close(dfd);
+	return err;
+
+err_close:
+	close(fd);
+	unlink(tmp);
+	return err;
+}
+
+static int state_read(const char *path, char **text)
+{
+	FILE *f = fopen(path, "re");
+	size_t len = 0, cap = 4096, n;
+	char *buf, *p;
+
+	*text = NULL;
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	buf = malloc(cap);
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			p = realloc(buf, cap * 2);
+			if (!p) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (!buf)
+		return -ENOMEM;
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
+}
+
+static int save_state(struct daemon *d, const struct config *c)
+{
+	size_t len;
+	char *text;
+	int err = config_save(c, &text, &len);
+
+	if (err)
+		return err;
+	err = state_write(d->opts.state, text, len);
+	free(text);
+	return err;
+}
+
+/* ---- interfaces ------------------------------------------------------- */
+
+static void sysctl_set(const char *fmt, const char *ifname, const char *val)
+{
+	char path[256], cur[16] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), fmt, ifname);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(cur, sizeof(cur), f))
+			cur[0] = '\0';
+		fclose(f);
+	}
+	if (!strncmp(cur, val, strlen(val)))
+		return;
+	f = fopen(path, "we");
+	if (!f || fputs(val, f) < 0) {
+		pr_warn("cannot set %s to %s: %s\n", path, val, strerror(errno));
+	} else {
+		pr_info("set %s = %s\n", path, val);
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * bpf_fib_lookup() answers only on interfaces that forward; accept_local
+ * lets the kernel forward an encapsulated packet we hand it (source: our
+ * own address) while the next hop's neighbour entry is being resolved.
+ */
+static void iface_prepare(const char *ifname)
+{
+	sysctl_set("/proc/sys/net/ipv4/conf/%s/forwarding", ifname, "1");
+	sysctl_set("/proc/sys/net/ipv4/conf/%s/accept_local", ifname, "1");
+	sysctl_set("/proc/sys/net/ipv6/conf/%s/forwarding", ifname, "1");
+}
+
+/* Outer source addresses: the first attached interface that has one. */
+static int update_sources(struct daemon *d)
+{
+	struct xlb_config cfg = { 0 };
+	struct ifaddrs *ifa, *list;
+
+	if (getifaddrs(&list))
+		return -errno;
+	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
+		for (ifa = list; ifa; ifa = ifa->ifa_next) {
+			if (!ifa->ifa_addr || strcmp(ifa->ifa_name, d->cfg.ifaces[i].name))
+				continue;
+			if (ifa->ifa_addr->sa_family == AF_INET && !cfg.src_v4.v4) {
+				cfg.src_v4.v4 = ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr;
+			} else if (ifa->ifa_addr->sa_family == AF_INET6 && !cfg.src_v6.w[0]) {
+				struct in6_addr *a = &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+
+				if (!IN6_IS_ADDR_LINKLOCAL(a))
+					memcpy(&cfg.src_v6, a, sizeof(*a));
+			}
+		}
+	}
+	freeifaddrs(list);
+	return dp_config_set(&d->dp, &cfg);
+}
+
+static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err, size_t errlen)
+{
+	char note[256];
+	int ret;
+
+	if (!if_nametoindex(ifc->name)) {
+		snprintf(err, errlen, "no interface %s", ifc->name);
+		return -ENODEV;
+	}
+	iface_prepare(ifc->name);
+	ret = dp_attach(&d->dp, ifc->name, ifc->mode == CMD_MODE_GENERIC ? DP_MODE_GENERIC :
+									    DP_MODE_NATIVE,
+			note, sizeof(note));
+	if (ret == -EBUSY)
+		snprintf(err, errlen, "%s already has an XDP program (%s) that is not xlb's: "
+			 "detach it first", ifc->name, note);
+	else if (ret)
+		snprintf(err, errlen, "cannot attach to %s: %s", ifc->name, strerror(-ret));
+	else if (note[0])
+		pr_warn("%s\n", note);
+	return ret;
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+int daemon_start(struct daemon *d, const struct daemon_opts *opts)
+{
+	struct dp_opts dopts = {
+		.max_vips = opts->max_vips,
+		.max_backends = opts->max_backends,
+		.conns = opts->conns,
+		.pin_dir = opts->pin_dir,
+	};
+	char err[ERRLEN], *text = NULL;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->opts = *opts;
+	config_init(&d->cfg);
+	clock_gettime(CLOCK_MONOTONIC, &d->started);
+
+	ret = state_read(opts->state, &text);
+	if (ret) {
+		pr_warn("cannot read state file %s: %s\n", opts->state, strerror(-ret));
+		return ret;
+	}
+	if (text && config_apply_text(&d->cfg, text, err, sizeof(err))) {
+		/* Never start with less than was saved: the file stays as it is. */
+		pr_warn("state file %s: %s\n", opts->state, err);
+		free(text);
+		return -EINVAL;
+	}
+	free(text);
+
+	ret = dp_load(&d->dp, &dopts);
+	if (ret) {
+		pr_warn("cannot load the data plane (pins in %s): %s\n", opts->pin_dir,
+			strerror(-ret));
+		goto err_cfg;
+	}
+	ret = sync_init(&d->sync, &d->dp);
+	if (ret)
+		goto err_dp;
+	sync_adopt(&d->sync, &d->cfg);
+	ret = sync_all(&d->sync, &d->cfg);
+	if (ret) {
+		pr_warn("cannot write the configuration to the maps: %s\n", strerror(-ret));
+		goto err_sync;
+	}
+	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
+		if (attach_iface(d, &d->cfg.ifaces[i], err, sizeof(err)))
+			pr_warn("%s\n", err);
+		else
+			pr_info("attached to %s\n", d->cfg.ifaces[i].name);
+	}
+	update_sources(d);
+	pr_info("xlbd: %zu VIPs, %zu interfaces from %s\n", d->cfg.n_vips, d->cfg.n_ifaces,
+		opts->state);
+	return 0;
+
+err_sync:
+	sync_free(&d->sync);
+err_dp:
+	dp_unload(&d->dp);
+err_cfg:
+	config_free(&d->cfg);
+	return ret;
+}
+
+void daemon_stop(struct daemon *d)
+{
+	sync_free(&d->sync);
+	dp_unload(&d->dp);
+	config_free(&d->cfg);
+}
+
+/* ---- configuration commands ------------------------------------------- */
+
+/* Bring the maps back to `c` for one VIP after a failed change. */
+static void revert_vip(struct daemon *d, const struct xlb_vip_key *key)
+{
+	struct cfg_vip *v = config_vip(&d->cfg, key);
+
+	if (v)
+		sync_vip(&d->sync, &d->cfg, v);
+	else
+		sync_vip_remove(&d->sync, key);
+	sync_addrs(&d->sync, &d->cfg);
+}
+
+static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd *cmd, char *err,
+			 size_t errlen)
+{
+	struct cfg_vip *v;
+	int ret = 0;
+
+	switch (cmd->op) {
+	case CMD_ATTACH:
+		ret = attach_iface(d, config_iface(work, cmd->ifname), err, errlen);
+		return ret;
+	case CMD_DETACH:
+		ret = dp_detach(&d->dp, cmd->ifname);
+		if (ret && ret != -ENOENT) {
+			snprintf(err, errlen, "cannot detach from %s: %s", cmd->ifname,
+				 strerror(-ret));
+			return ret;
+		}
+		return 0;
+	case CMD_VIP_DEL:
+		ret = sync_vip_remove(&d->sync, &cmd->service);
+		if (!ret)
+			ret = sync_addrs(&d->sync, work);
+		break;
+	case CMD_VIP_ADD:
+	case CMD_BACKEND_ADD:
+	case CMD_BACKEND_SET:
+	case CMD_BACKEND_DEL:
+		v = config_vip(work, &cmd->service);
+		ret = sync_vip(&d->sync, work, v);
+		if (!ret && cmd->op == CMD_VIP_ADD)
+			ret = sync_addrs(&d->sync, work);
+		break;
+	default:
+		/* health and rate limits: kept in the configuration */
+		return 0;
+	}
+	if (ret) {
+		snprintf(err, errlen, "cannot update the data plane: %s%s", strerror(-ret),
+			 ret == -ENOSPC ? " (no free VIP or backend id: raise the limits)" : "");
+		revert_vip(d, &cmd->service);
+	}
+	return ret;
+}
+
+static void undo_maps(struct daemon *d, const struct cmd *cmd)
+{
+	struct cfg_iface *ifc;
+
+	if (cmd->op == CMD_ATTACH) {
+		dp_detach(&d->dp, cmd->ifname);
+	} else if (cmd->op == CMD_DETACH) {
+		char err[ERRLEN];
+
+		ifc = config_iface(&d->cfg, cmd->ifname);
+		if (ifc)
+			attach_iface(d, ifc, err, sizeof(err));
+	} else if (cmd->op != CMD_HEALTH_SET && cmd->op != CMD_RATELIMIT_SET &&
+		   cmd->op != CMD_RATELIMIT_OFF) {
+		revert_vip(d, &cmd->service);
+	}
+}
+
+static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	char err[ERRLEN] = "";
+	struct config work;
+	int ret;
+
+	config_init(&work);
+	ret = config_copy(&work, &d->cfg);
+	if (!ret)
+		ret = config_apply(&work, cmd, err, sizeof(err));
+	if (!ret)
+		ret = apply_to_maps(d, &work, cmd, err, sizeof(err));
+	if (ret)
+		goto err;
+
+	ret = save_state(d, &work);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot write state file %s: %s (nothing changed)",
+			 d->opts.state, strerror(-ret));
+		undo_maps(d, cmd);
+		goto err;
+	}
+	config_free(&d->cfg);
+	d->cfg = work;
+	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
+		update_sources(d);
+	out_obj_open(o, NULL);
+	out_obj_close(o);
+	return 0;
+
+err:
+	config_free(&work);
+	out_error(o, "%s", err[0] ? err : strerror(-ret));
+	return 1;
+}
+
+/* restore: the file replaces the configuration, all or nothing. */
+static int do_restore(struct daemon *d, const char *text, struct out *o)
+{
+	char err[ERRLEN] = "";
+	struct config work;
+	size_t attached = 0;
+	int ret;
+
+	config_init(&work);
+	ret = config_apply_text(&work, text, err, sizeof(err));
+	if (ret)
+		goto err;
+	/* New interfaces first: the likeliest to fail, and the easiest to undo. */
+	for (size_t i = 0; i < work.n_ifaces; i++) {
+		if (config_iface(&d->cfg, work.ifaces[i].name))
+			continue;
+		ret = attach_iface(d, &work.ifaces[i], err, sizeof(err));
+		if (ret)
+			goto err_detach;
+		attached = i + 1;
+	}
+	/* Same VIPs and backends keep their ids: their connections live on. */
+	sync_adopt(&d->sync, &work);
+	ret = sync_all(&d->sync, &work);
+	if (!ret)
+		ret = save_state(d, &work);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot apply the file: %s (nothing changed)",
+			 strerror(-ret));
+		sync_all(&d->sync, &d->cfg);
+		goto err_detach;
+	}
+	for (size_t i = 0; i < d->cfg.n_ifaces; i++)
+		if (!config_iface(&work, d->cfg.ifaces[i].name))
+			dp_detach(&d->dp, d->cfg.ifaces[i].name);
+	config_free(&d->cfg);
+	d->cfg = work;
+	update_sources(d);
+	out_obj_open(o, NULL);
+	out_obj_close(o);
+	return 0;
+
+err_detach:
+	for (size_t i = 0; i < attached; i++)
+		if (!config_iface(&d->cfg, work.ifaces[i].name))
+			dp_detach(&d->dp, work.ifaces[i].name);
+err:
+	config_free(&work);
+	out_error(o, "%s", err);
+	return 1;
+}
+
+/* ---- reports ---------------------------------------------------------- */
+
+static const char *method_name(__u32 m)
+{
+	return m == XLB_METHOD_L2 ? "l2" : "ipip";
+}
+
+static void print_vip_head(const struct cfg_vip *v, struct out *o)
+{
+	char svc[SERVICE_STRLEN];
+
+	service_format(&v->key, svc, sizeof(svc));
+	out_str(o, "service", "%s", svc);
+	out_str(o, "method", "  method %s", method_name(v->opts.method));
+	out_str(o, "hash", "  hash %s", v->opts.hash == CMD_HASH_SRC ? "src" : "5tuple");
+	out_u64(o, "ring_slots", "  ring %llu", v->opts.ring);
+}
+
+static int do_vip_list(struct daemon *d, struct out *o)
+{
+	struct xlb_vip_stats st;
+
+	out_arr_open(o, "vips");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+
+		memset(&st, 0, sizeof(st));
+		dp_vip_stats(&d->dp, v->id, &st);
+		out_obj_open(o, NULL);
+		print_vip_head(v, o);
+		out_u64(o, "backends", "  backends %llu", v->n_backends);
+		out_u64(o, "packets", "  packets %llu", st.packets);
+		out_u64(o, "bytes", "  bytes %llu", st.bytes);
+		out_text(o, "\n");
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	return 0;
+}
+
+/*
+ * A digest of the table by backend address, not id: nodes that number
+ * their backends differently but configure the same set print the same.
+ */
+static __u64 ring_digest(const __u32 *table, __u32 size, const struct cfg_vip *v)
+{
+	__u64 h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
+
+	for (__u32 slot = 0; slot < size; slot++) {
+		const struct cfg_backend *b = NULL;
+
+		for (size_t i = 0; i < v->n_backends && !b; i++)
+			if (v->backends[i].id == table[slot])
+				b = &v->backends[i];
+		for (int k = 0; k < 16; k++) {
+			h ^= b ? b->addr.b[k] : 0;
+			h *= 0x100000001b3ULL;	/* FNV 64 prime */
+		}
+	}
+	return h;
+}
+
+static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares)
+{
+	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
+	__u32 *counts = calloc(v->n_backends ? v->n_backends : 1, sizeof(*counts));
+	__u32 size = v->opts.ring;
+	bool have_ring = shares && mb && counts &&
+			 !dp_ring_read(&d->dp, v->id, d->sync.table, size);
+	char addr[ADDR_STRLEN];
+
+	if (have_ring) {
+		for (size_t i = 0; i < v->n_backends; i++)
+			mb[i].id = v->backends[i].id;
+		maglev_count(d->sync.table, size, mb, v->n_backends, counts);
+	}
+	out_arr_open(o, "backends");
+	for (size_t i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *b = &v->backends[i];
+		struct xlb_backend_stats st = { 0 };
+		__u32 state = XLB_HEALTH_UP;
+
+		dp_backend_stats(&d->dp, b->id, &st);
+		dp_health_get(&d->dp, b->id, &state);
+		addr_format(&b->addr, b->family, addr, sizeof(addr));
+		out_obj_open(o, NULL);
+		out_str(o, "address", "  %-39s", addr);
+		out_u64(o, "weight", "  weight %-5llu", b->weight);
+		out_str(o, "health", "  %-4s", state == XLB_HEALTH_DOWN ? "down" : "up");
+		if (have_ring) {
+			out_u64(o, "ring_slots", "  slots %-6llu", counts[i]);
+			out_double(o, "ring_share_percent", "  share %5.1f%%",
+				   100.0 * counts[i] / size);
+		}
+		out_u64(o, "packets", "  packets %llu", st.packets);
+		out_u64(o, "bytes", "  bytes %llu", st.bytes);
+		out_text(o, "\n");
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	free(mb);
+	free(counts);
+}
+
+static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct out *o)
+{
+	const struct cfg_vip *v = config_vip(&d->cfg, key);
+	struct xlb_vip_stats st = { 0 };
+	char svc[SERVICE_STRLEN], digest[20];
+
+	service_format(key, svc, sizeof(svc));
+	if (!v) {
+		out_error(o, "no VIP %s", svc);
+		return 1;
+	}
+	dp_vip_stats(&d->dp, v->id, &st);
+	out_obj_open(o, NULL);
+	print_vip_head(v, o);
+	out_u64(o, "packets", "  packets %llu", st.packets);
+	out_u64(o, "bytes", "  bytes %llu", st.bytes);
+	out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
+	out_u64(o, "drops", "  drops %llu\n", st.drops);
+	print_backends(d, v, o, true);
+	if (!dp_ring_read(&d->dp, v->id, d->sync.table, v->opts.ring)) {
+		snprintf(digest, sizeof(digest), "%016llx",
+			 (unsigned long long)ring_digest(d->sync.table, v->opts.ring, v));
+		out_str(o, "ring_digest", "ring digest %s\n", digest);
+	}
+	out_obj_close(o);
+	return 0;
+}
+
+static int do_backend_list(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	char svc[SERVICE_STRLEN];
+
+	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
+		service_format(&cmd->service, svc, sizeof(svc));
+		out_error(o, "no VIP %s", svc);
+		return 1;
+	}
+	out_arr_open(o, "vips");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+
+		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+			continue;
+		service_format(&v->key, svc, sizeof(svc));
+		out_obj_open(o, NULL);
+		out_str(o, "service", "%s\n", svc);
+		print_backends(d, v, o, false);
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	return 0;
+}
+
+#define OUTCOME(o, s, field) out_u64(o, #field, "  " #field " %llu\n", (s)->field)
+
+static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	struct xlb_outcomes oc = { 0 };
+	char svc[SERVICE_STRLEN];
+
+	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
+		service_format(&cmd->service, svc, sizeof(svc));
+		out_error(o, "no VIP %s", svc);
+		return 1;
+	}
+	if (!(cmd->has & CMD_HAS_SERVICE)) {
+		dp_outcomes(&d->dp, &oc);
+		out_obj_open(o, "outcomes");
+		out_text(o, "packets by outcome (all interfaces):\n");
+		OUTCOME(o, &oc, tx);
+		OUTCOME(o, &oc, redirect);
+		OUTCOME(o, &oc, pass_not_ip);
+		OUTCOME(o, &oc, pass_not_vip);
+		OUTCOME(o, &oc, pass_truncated);
+		OUTCOME(o, &oc, pass_no_neigh);
+		OUTCOME(o, &oc, pass_other);
+		OUTCOME(o, &oc, drop_malformed);
+		OUTCOME(o, &oc, drop_no_backend);
+		OUTCOME(o, &oc, drop_fragment);
+		OUTCOME(o, &oc, drop_no_route);
+		OUTCOME(o, &oc, drop_too_big);
+		OUTCOME(o, &oc, drop_no_tx_port);
+		OUTCOME(o, &oc, drop_ratelimit);
+		OUTCOME(o, &oc, drop_internal);
+		OUTCOME(o, &oc, icmp_echo);
+		OUTCOME(o, &oc, icmp_too_big);
+		out_obj_close(o);
+	}
+	out_arr_open(o, "vips");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+		struct xlb_vip_stats st = { 0 };
+
+		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+			continue;
+		dp_vip_stats(&d->dp, v->id, &st);
+		service_format(&v->key, svc, sizeof(svc));
+		out_obj_open(o, NULL);
+		out_str(o, "service", "%s", svc);
+		out_u64(o, "packets", "  packets %llu", st.packets);
+		out_u64(o, "bytes", "  bytes %llu", st.bytes);
+		out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
+		out_u64(o, "drops", "  drops %llu\n", st.drops);
+		print_backends(d, v, o, false);
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	return 0;
+}
+
+static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	char svc[SERVICE_STRLEN];
+
+	out_arr_open(o, "vips");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+		static const char *const types[] = { "off", "tcp", "http" };
+
+		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+			continue;
+		service_format(&v->key, svc, sizeof(svc));
+		out_obj_open(o, NULL);
+		out_str(o, "service", "%s", svc);
+		out_str(o, "check", "  check %s", types[v->health.type % 3]);
+		/* Probing arrives with the health checker; until then nothing is probed. */
+		out_bool(o, "probing", "  probing %s\n", false);
+		print_backends(d, v, o, false);
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	return 0;
+}
+
+static int do_status(struct daemon *d, struct out *o)
+{
+	struct timespec now;
+	struct xlb_outcomes oc = { 0 };
+	size_t n_backends = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < d->cfg.n_vips; i++)
+		n_backends += d->cfg.vips[i].n_backends;
+	dp_outcomes(&d->dp, &oc);
+	out_obj_open(o, NULL);
+	out_u64(o, "pid", "xlbd pid %llu", (unsigned long long)getpid());
+	out_u64(o, "uptime_seconds", "  up %llus\n", (unsigned long long)(now.tv_sec - d->started.tv_sec));
+	out_str(o, "socket", "  socket %s\n", d->opts.socket);
+	out_str(o, "state_file", "  state %s\n", d->opts.state);
+	out_str(o, "pin_dir", "  pins %s\n", d->opts.pin_dir);
+	out_arr_open(o, "interfaces");
+	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
+		struct dp_iface_info info;
+		int ret = dp_iface_info(&d->dp, d->cfg.ifaces[i].name, &info);
+
+		out_obj_open(o, NULL);
+		out_str(o, "name", "interface %s", d->cfg.ifaces[i].name);
+		if (ret) {
+			out_str(o, "state", "  %s\n", "missing");
+		} else {
+			out_u64(o, "ifindex", "  ifindex %llu", info.ifindex);
+			out_str(o, "mode", "  xdp %s", info.mode == DP_MODE_GENERIC ? "generic" :
+										    "native");
+			out_u64(o, "prog_id", "  program id %llu", info.prog_id);
+			out_str(o, "state", "  %s\n", info.attached ? "attached" : "NOT ATTACHED");
+		}
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	out_u64(o, "vips", "vips %llu", d->cfg.n_vips);
+	out_u64(o, "backends", "  backends %llu\n", n_backends);
+	out_obj_open(o, "packets");
+	out_u64(o, "tx", "packets: tx %llu", oc.tx);
+	out_u64(o, "redirect", "  redirect %llu", oc.redirect);
+	out_u64(o, "pass", "  pass %llu",
+		oc.pass_not_ip + oc.pass_not_vip + oc.pass_truncated + oc.pass_no_neigh +
+			oc.pass_other);
+	out_u64(o, "drop", "  drop %llu\n",
+		oc.drop_malformed + oc.drop_no_backend + oc.drop_fragment + oc.drop_no_route +
+			oc.drop_too_big + oc.drop_no_tx_port + oc.drop_ratelimit + oc.drop_internal);
+	out_obj_close(o);
+	out_obj_close(o);
+	return 0;
+}
+
+static int do_save(struct daemon *d, struct out *o)
+{
+	size_t len;
+	char *text;
+	int ret = config_save(&d->cfg, &text, &len);
+
+	if (ret) {
+		out_error(o, "cannot format the configuration: %s", strerror(-ret));
+		return 1;
+	}
+	if (out_is_json(o)) {
+		out_str(o, "config", NULL, text);
+	} else {
+		out_text(o, "%s", text);
+	}
+	free(text);
+	return 0;
+}
+
+int daemon_handle(void *ctx, int argc, char **argv, struct out *o)
+{
+	struct daemon *d = ctx;
+	char err[ERRLEN];
+	struct cmd *cmd;
+	int ret;
+
+	cmd = calloc(1, sizeof(*cmd));
+	if (!cmd) {
+		out_error(o, "out of memory");
+		return 1;
+	}
+	/* restore carries the file as one more argument after the grammar's. */
+	if (argc < 2 || cmd_parse(argc - 1, argv, cmd, NULL, 0) || cmd->op != CMD_RESTORE)
+		ret = cmd_parse(argc, argv, cmd, err, sizeof(err));
+	else
+		ret = 0;
+	if (ret) {
+		out_error(o, "%s", err);
+		ret = 2;
+		goto out;
+	}
+	pr_debug("command: %s\n", cmd_name(cmd->op));
+	if (cmd_is_config(cmd)) {
+		ret = do_config(d, cmd, o);
+		goto out;
+	}
+	switch (cmd->op) {
+	case CMD_RESTORE:
+		ret = argc < 2 ? (out_error(o, "restore: no file content received"), 1) :
+				 do_restore(d, argv[argc - 1], o);
+		break;
+	case CMD_SAVE:
+		ret = do_save(d, o);
+		break;
+	case CMD_STATUS:
+		ret = do_status(d, o);
+		break;
+	case CMD_VIP_LIST:
+		ret = do_vip_list(d, o);
+		break;
+	case CMD_VIP_SHOW:
+		ret = do_vip_show(d, &cmd->service, o);
+		break;
+	case CMD_BACKEND_LIST:
+		ret = do_backend_list(d, cmd, o);
+		break;
+	case CMD_STATS:
+		ret = do_stats(d, cmd, o);
+		break;
+	case CMD_HEALTH_SHOW:
+		ret = do_health_show(d, cmd, o);
+		break;
+	case CMD_TOP:
+		out_error(o, "top: the rate limiter is not built yet, so nothing is dropped per "
+			     "source");
+		ret = 1;
+		break;
+	default:
+		out_error(o, "'%s' is not a daemon command", cmd_name(cmd->op));
+		ret = 2;
+		break;
+	}
+out:
+	free(cmd);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xlbd's state and command handlers, apart from its event loop (xlbd.c) so
+ * that tests and benchmarks can drive them directly.
+ */
+#ifndef XLB_DAEMON_H
+#define XLB_DAEMON_H
+
+#include <time.h>
+#include "config.h"
+#include "dataplane.h"
+#include "sync.h"
+
+struct out;
+
+#define XLBD_SOCKET_DEFAULT	"/run/xlb/xlbd.sock"
+#define XLBD_STATE_DEFAULT	"/var/lib/xlb/xlb.conf"
+#define XLBD_PIN_DEFAULT	"/sys/fs/bpf/xlb"
+
+struct daemon_opts {
+	const char *socket;
+	const char *state;
+	const char *pin_dir;
+	__u32 max_vips, max_backends, conns;	/* 0: defaults */
+};
+
+struct daemon {
+	struct daemon_opts opts;
+	struct dp dp;
+	struct sync sync;
+	struct config cfg;
+	struct timespec started;
+};
+
+/*
+ * Load (or adopt) the data plane, read the state file and make the maps and
+ * interfaces match it. Errors are logged; 0 or -errno.
+ */
+int daemon_start(struct daemon *d, const struct daemon_opts *opts);
+/* Leave the data plane running: only userspace state is released. */
+void daemon_stop(struct daemon *d);
+
+/* One xlbctl command; returns the exit status (0, 1, 2) and fills o. */
+int daemon_handle(void *ctx, int argc, char **argv, struct out *o);
+
+/* Write text to path so that a crash leaves the old or the new file whole. */
+int state_write(const char *path, const char *text, size_t len);
+
+#endif /* XLB_DAEMON_H */

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/in.h>
+#include "log.h"
+#include "maglev.h"
+#include "sync.h"
+
+int sync_init(struct sync *s, struct dp *dp)
+{
+	struct xlb_vip_key key, prev;
+	struct xlb_backend be;
+	struct xlb_vip vip;
+
+	memset(s, 0, sizeof(*s));
+	s->dp = dp;
+	s->vip_used = calloc(dp->max_vips, sizeof(*s->vip_used));
+	s->be = calloc(dp->max_backends, sizeof(*s->be));
+	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
+	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
+	if (!s->vip_used || !s->be || !s->table || !s->old) {
+		sync_free(s);
+		return -ENOMEM;
+	}
+	for (int first = 1; !dp_vip_next(dp, first ? NULL : &prev, &key); first = 0) {
+		prev = key;
+		if (!dp_vip_get(dp, &key, &vip) && vip.id < dp->max_vips)
+			s->vip_used[vip.id] = true;
+	}
+	for (__u32 id = 1; id < dp->max_backends; id++) {
+		if (dp_backend_get(dp, id, &be))
+			continue;
+		s->be[id].gen = be.gen;
+		s->be[id].vip_id = be.vip_id;
+		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
+	}
+	return 0;
+}
+
+void sync_free(struct sync *s)
+{
+	free(s->vip_used);
+	free(s->be);
+	free(s->table);
+	free(s->old);
+	memset(s, 0, sizeof(*s));
+}
+
+void sync_adopt(struct sync *s, struct config *c)
+{
+	struct xlb_backend be;
+	struct xlb_vip vip;
+
+	for (size_t i = 0; i < c->n_vips; i++) {
+		struct cfg_vip *v = &c->vips[i];
+
+		if (dp_vip_get(s->dp, &v->key, &vip) || vip.ring_size != v->opts.ring ||
+		    dp_ring_size(s->dp, vip.id) != v->opts.ring)
+			continue;
+		v->id = vip.id;
+		for (__u32 id = 1; id < s->dp->max_backends; id++) {
+			struct cfg_backend *b;
+
+			if (!s->be[id].used || s->be[id].vip_id != v->id ||
+			    dp_backend_get(s->dp, id, &be))
+				continue;
+			b = config_backend(v, &be.addr, be.family);
+			if (b && b->id == XLB_BACKEND_NONE) {
+				b->id = id;
+				b->gen = be.gen;
+			}
+		}
+	}
+}
+
+/* Clear every backend id of vip_id that `keep` (may be NULL) does not use. */
+static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *keep)
+{
+	int err;
+
+	for (__u32 id = 1; id < s->dp->max_backends; id++) {
+		bool kept = false;
+
+		if (!s->be[id].used || s->be[id].vip_id != vip_id)
+			continue;
+		for (size_t j = 0; keep && j < keep->n_backends; j++)
+			kept |= keep->backends[j].id == id;
+		if (kept)
+			continue;
+		err = dp_backend_clear(s->dp, id);
+		if (err)
+			return err;
+		s->be[id].used = false;
+	}
+	return 0;
+}
+
+int sync_vip_remove(struct sync *s, const struct xlb_vip_key *key)
+{
+	struct xlb_vip vip;
+	int err;
+
+	if (dp_vip_get(s->dp, key, &vip))
+		return 0;
+	err = dp_vip_del(s->dp, key, vip.id);
+	if (!err)
+		err = clear_backends(s, vip.id, NULL);
+	if (!err && vip.id < s->dp->max_vips)
+		s->vip_used[vip.id] = false;
+	return err;
+}
+
+static int place_vip_id(struct sync *s, struct cfg_vip *v)
+{
+	struct xlb_vip vip;
+	int err;
+
+	/* The maps may hold this key under another id or ring size: start over. */
+	if (v->id == CFG_ID_NONE || dp_ring_size(s->dp, v->id) != v->opts.ring) {
+		if (!dp_vip_get(s->dp, &v->key, &vip) && vip.id != v->id) {
+			err = sync_vip_remove(s, &v->key);
+			if (err)
+				return err;
+		}
+		if (v->id != CFG_ID_NONE && dp_ring_size(s->dp, v->id)) {
+			err = sync_vip_remove(s, &v->key);
+			if (err)
+				return err;
+		}
+		v->id = CFG_ID_NONE;
+		for (__u32 id = 0; id < s->dp->max_vips; id++) {
+			if (!s->vip_used[id] && !dp_ring_size(s->dp, id)) {
+				v->id = id;
+				break;
+			}
+		}
+		if (v->id == CFG_ID_NONE)
+			return -ENOSPC;
+		s->vip_used[v->id] = true;
+	}
+	return dp_ring_ensure(s->dp, v->id, v->opts.ring);
+}
+
+static int place_backends(struct sync *s, struct cfg_vip *v)
+{
+	__u32 next = 1;
+	int err;
+
+	for (size_t i = 0; i < v->n_backends; i++) {
+		struct cfg_backend *b = &v->backends[i];
+		struct xlb_backend be = {
+			.addr = b->addr,
+			.family = b->family,
+			.flags = XLB_BACKEND_ACTIVE,
+			.vip_id = v->id,
+		};
+
+		if (b->id != XLB_BACKEND_NONE && s->be[b->id].used && s->be[b->id].vip_id == v->id)
+			continue;
+		while (next < s->dp->max_backends && s->be[next].used)
+			next++;
+		if (next >= s->dp->max_backends)
+			return -ENOSPC;
+		be.gen = s->be[next].gen + 1;
+		err = dp_health_set(s->dp, next, XLB_HEALTH_UP);
+		if (!err)
+			err = dp_backend_set(s->dp, next, &be);
+		if (err)
+			return err;
+		b->id = next;
+		b->gen = be.gen;
+		s->be[next] = (struct sync_backend){ .vip_id = v->id, .gen = be.gen, .used = true };
+	}
+	return 0;
+}
+
+static int build_ring(struct sync *s, const struct cfg_vip *v)
+{
+	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
+	int err;
+
+	if (!mb)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_backends; i++) {
+		mb[i].addr = v->backends[i].addr;
+		mb[i].family = v->backends[i].family;
+		mb[i].id = v->backends[i].id;
+		mb[i].weight = v->backends[i].weight;
+	}
+	err = maglev_build(mb, v->n_backends, s->table, v->opts.ring);
+	free(mb);
+	if (!err)
+		err = dp_ring_read(s->dp, v->id, s->old, v->opts.ring);
+	if (!err)
+		err = dp_ring_write(s->dp, v->id, s->table, s->old, v->opts.ring);
+	return err;
+}
+
+int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
+{
+	struct xlb_vip vip = { 0 };
+	int err;
+
+	err = place_vip_id(s, v);
+	if (!err)
+		err = place_backends(s, v);
+	if (!err)
+		err = build_ring(s, v);
+	if (!err)
+		err = clear_backends(s, v->id, v);
+	if (err)
+		return err;
+	vip.id = v->id;
+	vip.ring_size = v->opts.ring;
+	vip.method = v->opts.method;
+	vip.flags = v->opts.hash == CMD_HASH_SRC ? XLB_VIP_HASH_SRC : 0;
+	return dp_vip_set(s->dp, &v->key, &vip);
+}
+
+int sync_all(struct sync *s, struct config *c)
+{
+	struct xlb_vip_key key, prev, *stale = NULL;
+	size_t n_stale = 0;
+	struct cfg_vip *v;
+	struct xlb_vip vip;
+	int err = 0;
+
+	/* Collect first: deleting while walking a hash map restarts the walk. */
+	for (int first = 1; !dp_vip_next(s->dp, first ? NULL : &prev, &key); first = 0) {
+		prev = key;
+		v = config_vip(c, &key);
+		if (v && !dp_vip_get(s->dp, &key, &vip) && vip.id == v->id)
+			continue;
+		stale = realloc(stale, (n_stale + 1) * sizeof(*stale));
+		if (!stale)
+			return -ENOMEM;
+		stale[n_stale++] = key;
+	}
+	for (size_t i = 0; !err && i < n_stale; i++)
+		err = sync_vip_remove(s, &stale[i]);
+	free(stale);
+	for (size_t i = 0; !err && i < c->n_vips; i++)
+		err = sync_vip(s, c, &c->vips[i]);
+	return err ? err : sync_addrs(s, c);
+}
+
+/* The entry an address should have: echo, and which hash-src VIP takes fragments. */
+static void addr_entry(const struct config *c, const struct xlb_vip_addr_key *k,
+		       struct xlb_vip_addr *val)
+{
+	memset(val, 0, sizeof(*val));
+	val->flags = XLB_ADDR_ECHO;
+	for (size_t i = 0; i < c->n_vips; i++) {
+		const struct cfg_vip *v = &c->vips[i];
+
+		if (v->key.family != k->family || memcmp(&v->key.addr, &k->addr, sizeof(k->addr)) ||
+		    v->opts.hash != CMD_HASH_SRC)
+			continue;
+		/* The first hash-src VIP of a protocol on the address takes its fragments. */
+		if (v->key.proto == IPPROTO_TCP && !(val->flags & XLB_ADDR_FRAG_TCP)) {
+			val->flags |= XLB_ADDR_FRAG_TCP;
+			val->frag_port_tcp = v->key.port;
+		} else if (v->key.proto == IPPROTO_UDP && !(val->flags & XLB_ADDR_FRAG_UDP)) {
+			val->flags |= XLB_ADDR_FRAG_UDP;
+			val->frag_port_udp = v->key.port;
+		}
+	}
+}
+
+static bool addr_wanted(const struct config *c, const struct xlb_vip_addr_key *k)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		if (c->vips[i].key.family == k->family &&
+		    !memcmp(&c->vips[i].key.addr, &k->addr, sizeof(k->addr)))
+			return true;
+	return false;
+}
+
+int sync_addrs(struct sync *s, const struct config *c)
+{
+	struct xlb_vip_addr_key key, prev, *stale = NULL;
+	struct xlb_vip_addr val;
+	size_t n_stale = 0;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < c->n_vips; i++) {
+		memset(&key, 0, sizeof(key));
+		key.addr = c->vips[i].key.addr;
+		key.family = c->vips[i].key.family;
+		addr_entry(c, &key, &val);
+		err = dp_addr_set(s->dp, &key, &val);
+	}
+	for (int first = 1; !err && !dp_addr_next(s->dp, first ? NULL : &prev, &key); first = 0) {
+		prev = key;
+		if (addr_wanted(c, &key))
+			continue;
+		stale = realloc(stale, (n_stale + 1) * sizeof(*stale));
+		if (!stale)
+			return -ENOMEM;
+		stale[n_stale++] = key;
+	}
+	for (size_t i = 0; !err && i < n_stale; i++)
+		err = dp_addr_del(s->dp, &stale[i]);
+	free(stale);
+	return err ? err : dp_filter_rebuild(s->dp);
+}

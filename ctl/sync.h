@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The reconciler: makes the maps say what the configuration says, for one
+ * VIP at a time (a command) or all of them (start-up, restore).
+ *
+ * Order is what keeps the data plane consistent while it runs: a backend is
+ * written before any ring slot names it, a ring is rebuilt before a removed
+ * backend is cleared, a VIP's ring exists before the VIP does, and a ring
+ * slot only ever changes from one backend to another.
+ *
+ * Ids: a VIP id indexes rings and VIP counters; a backend id indexes
+ * backends, health and counters, and belongs to one (VIP, address). When an
+ * id is handed out again its generation changes, so connections bound to
+ * its previous owner are re-hashed instead of following the id.
+ */
+#ifndef XLB_SYNC_H
+#define XLB_SYNC_H
+
+#include "config.h"
+#include "dataplane.h"
+
+struct sync_backend {
+	__u32 vip_id;
+	__u32 gen;
+	bool used;
+};
+
+struct sync {
+	struct dp *dp;
+	bool *vip_used;			/* per VIP id */
+	struct sync_backend *be;	/* per backend id: what the maps hold */
+	__u32 *table;			/* scratch: one ring */
+	__u32 *old;
+};
+
+/* Learn what the (possibly adopted) maps hold. */
+int sync_init(struct sync *s, struct dp *dp);
+void sync_free(struct sync *s);
+
+/*
+ * Give the model the ids the maps already use for its VIPs and backends
+ * (after a restart), so that established connections keep their backend.
+ */
+void sync_adopt(struct sync *s, struct config *c);
+
+/* Place one VIP of c (new or changed) in the maps. */
+int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v);
+/* Remove a VIP, with all its backends, from the maps. */
+int sync_vip_remove(struct sync *s, const struct xlb_vip_key *key);
+/*
+ * Everything: VIPs that are in the maps but not in c are removed, every VIP
+ * of c is placed, VIP addresses rewritten.
+ */
+int sync_all(struct sync *s, struct config *c);
+/* VIP addresses (echo, fragments) and the prefilter, from c. */
+int sync_addrs(struct sync *s, const struct config *c);
+
+#endif /* XLB_SYNC_H */

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlbd: owns the balancer's maps, serves xlbctl. Stopping it leaves the
+ * data plane running; `xlbctl detach` is how traffic stops.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include "daemon.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT] "
+		   "[-f] [-v]\n"
+		   "  -s SOCKET      control socket (default " XLBD_SOCKET_DEFAULT ")\n"
+		   "  -c STATE_FILE  configuration, saved on every change (default "
+		   XLBD_STATE_DEFAULT ")\n"
+		   "  -p PIN_DIR     pinned maps and links (default " XLBD_PIN_DEFAULT ")\n"
+		   "  -m ADDR:PORT   Prometheus metrics (not available yet)\n"
+		   "  -f             stay in the foreground\n"
+		   "  -v             more logging (twice: debug, with libbpf's messages)\n");
+}
+
+/*
+ * Background mode: the parent returns only once the child serves the
+ * socket (or failed), so `xlbd && xlbctl ...` never races the start.
+ */
+static int go_background(int *ready_fd)
+{
+	int pipefd[2];
+	char c = 1;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pipefd[1]);
+		exit(read(pipefd[0], &c, 1) == 1 && c == 0 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	setsid();
+	*ready_fd = pipefd[1];
+	return 0;
+}
+
+static void tell_parent(int *ready_fd, char status)
+{
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, &status, 1) != 1)
+		pr_warn("cannot report start-up to the parent\n");
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+static int serve(struct daemon *d, struct server *srv)
+{
+	struct epoll_event ev, events[8];
+	struct signalfd_siginfo si;
+	int ep, sfd, n, ret = 0;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0)
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = server_fd(srv) };
+	epoll_ctl(ep, EPOLL_CTL_ADD, server_fd(srv), &ev);
+
+	for (;;) {
+		n = epoll_wait(ep, events, 8, 1000);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (events[i].data.fd == server_fd(srv)) {
+				server_dispatch(srv);
+				continue;
+			}
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP)
+				continue;
+			pr_info("xlbd: signal %u, exiting; the data plane keeps running\n",
+				si.ssi_signo);
+			goto out;
+		}
+		/* Timeouts of idle clients are checked on every turn. */
+		server_dispatch(srv);
+	}
+out:
+	close(ep);
+	close(sfd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_opts opts = {
+		.socket = XLBD_SOCKET_DEFAULT,
+		.state = XLBD_STATE_DEFAULT,
+		.pin_dir = XLBD_PIN_DEFAULT,
+	};
+	int opt, verbose = 0, ready_fd = -1, ret;
+	bool foreground = false;
+	struct server *srv;
+	struct daemon d;
+
+	while ((opt = getopt(argc, argv, "s:c:p:m:fvh")) != -1) {
+		switch (opt) {
+		case 's':
+			opts.socket = optarg;
+			break;
+		case 'c':
+			opts.state = optarg;
+			break;
+		case 'p':
+			opts.pin_dir = optarg;
+			break;
+		case 'm':
+			fprintf(stderr, "xlbd: -m: metrics are not available in this version\n");
+			return 2;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "xlbd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
+	log_hook_libbpf();
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!foreground && go_background(&ready_fd)) {
+		fprintf(stderr, "xlbd: cannot go to the background: %s\n", strerror(errno));
+		return 1;
+	}
+	if (daemon_start(&d, &opts)) {
+		tell_parent(&ready_fd, 1);
+		return 1;
+	}
+	ret = server_open(&srv, opts.socket, daemon_handle, &d);
+	if (ret) {
+		pr_warn("xlbd: cannot serve %s: %s%s\n", opts.socket, strerror(-ret),
+			ret == -EADDRINUSE ? " (another xlbd is running there)" : "");
+		daemon_stop(&d);
+		tell_parent(&ready_fd, 1);
+		return 1;
+	}
+	pr_info("xlbd: serving %s\n", opts.socket);
+	tell_parent(&ready_fd, 0);
+	ret = serve(&d, srv);
+	server_close(srv);
+	daemon_stop(&d);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# A small network in namespaces for xlb: a client, the balancer and N
+# backends on one L2 segment (a bridge in a "switch" namespace).
+#
+#   topology.sh up   [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]
+#   topology.sh down [-p PREFIX]
+#   topology.sh exec [-p PREFIX] HOST CMD...   (HOST: client, lb, be1, ...)
+#
+# Defaults: PREFIX xlb, NET4 10.99 (hosts in NET4.0.0/24, VIPs in
+# NET4.1.0/24), NET6 fd00:99 (hosts in NET6::/64, VIPs in NET6:1::/64),
+# 3 backends, 1 client. Addresses: lb .2/::2, clients .10.., backends .11..
+# (::b1..), every host's interface is eth0.
+#
+# Clients route the VIP ranges via the balancer. Backends are set up for
+# direct server return: the VIP ranges on lo, ARP for them never answered,
+# reverse-path filtering off. Nothing happens in the caller's own
+# namespace: only namespaces named PREFIX-* are created or deleted.
+#
+# Commands inside use `nsenter --net`, not `ip netns exec`: the latter
+# remounts /sys, hiding /sys/fs/bpf where xlb pins its programs.
+set -euo pipefail
+
+prefix=xlb net4=10.99 net6=fd00:99 nbe=3 ncl=1
+
+die() { echo "topology: $*" >&2; exit 1; }
+
+parse() {
+	local OPTIND=1 opt
+	while getopts "p:4:6:b:c:" opt; do
+		case $opt in
+		p) prefix=$OPTARG ;;
+		4) net4=$OPTARG ;;
+		6) net6=$OPTARG ;;
+		b) nbe=$OPTARG ;;
+		c) ncl=$OPTARG ;;
+		*) die "usage: topology.sh up|down|exec [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	rest=("$@")
+	[[ $prefix =~ ^[a-z0-9]{1,8}$ ]] || die "prefix '$prefix': 1-8 lowercase letters/digits"
+	[[ $nbe =~ ^[1-9]$ ]] || die "backends: 1-9"
+	[[ $ncl =~ ^[1-9]$ ]] || die "clients: 1-9"
+}
+
+in_ns() { # namespace, command...
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+hosts() {
+	echo lb
+	for i in $(seq 1 "$ncl"); do [ "$i" = 1 ] && echo client || echo "client$i"; done
+	for i in $(seq 1 "$nbe"); do echo "be$i"; done
+}
+
+host_num() { # host -> last address byte
+	case $1 in
+	lb) echo 2 ;;
+	client) echo 10 ;;
+	client*) echo $((9 + ${1#client})) ;;
+	be*) echo $((10 + ${1#be})) ;;
+	esac
+}
+
+link_host() { # host: veth pair between its eth0 and the switch's bridge
+	local h=$1 ns=$prefix-$1 n mac
+	n=$(host_num "$h")
+	mac=$(printf '02:00:00:00:%02x:%02x' "${net4#*.}" "$n")
+	ip netns add "$ns"
+	ip link add "${prefix}-$h" type veth peer name eth0 netns "$ns"
+	ip link set "${prefix}-$h" netns "$prefix-sw"
+	in_ns "$prefix-sw" ip link set "${prefix}-$h" master br0 up
+	in_ns "$ns" ip link set lo up
+	in_ns "$ns" ip link set eth0 address "$mac" up
+	in_ns "$ns" ip addr add "$net4.0.$n/24" dev eth0
+	in_ns "$ns" ip -6 addr add "$net6::$(printf %x "$n")/64" dev eth0 nodad
+}
+
+up() {
+	local h ns
+	command -v nsenter >/dev/null || die "nsenter (util-linux) is missing"
+	ip netns list | grep -q "^$prefix-" && die "namespaces $prefix-* exist: run 'topology.sh down -p $prefix' first"
+	ip netns add "$prefix-sw"
+	in_ns "$prefix-sw" ip link set lo up
+	in_ns "$prefix-sw" ip link add br0 type bridge
+	in_ns "$prefix-sw" ip link set br0 up
+	for h in $(hosts); do
+		link_host "$h"
+	done
+	# veth only receives XDP_TX/redirected frames on a peer with NAPI: GRO on.
+	in_ns "$prefix-sw" ethtool -K "$prefix-lb" gro on >/dev/null
+	for h in $(hosts); do
+		ns=$prefix-$h
+		case $h in
+		client*)
+			# Encapsulated frames must carry full checksums: no offload.
+			in_ns "$ns" ethtool -K eth0 tx off >/dev/null
+			in_ns "$ns" ip route add "$net4.1.0/24" via "$net4.0.2"
+			in_ns "$ns" ip -6 route add "$net6:1::/64" via "$net6::2"
+			;;
+		be*)
+			in_ns "$ns" ip addr add "$net4.1.0/24" dev lo
+			in_ns "$ns" ip -6 addr add "$net6:1::/64" dev lo nodad
+			in_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+				net.ipv4.conf.all.arp_announce=2 \
+				net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+				net.ipv4.conf.lo.rp_filter=0
+			;;
+		esac
+	done
+	# Neighbours resolved once, so that the first packets need no ARP.
+	for h in $(hosts); do
+		[ "$h" = lb ] && continue
+		in_ns "$prefix-lb" ping -c1 -W1 "$net4.0.$(host_num "$h")" >/dev/null 2>&1 || true
+	done
+}
+
+down() {
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-" || true); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns"
+	done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+parse "$@"
+case $cmd in
+up) up ;;
+down) down ;;
+exec)
+	[ ${#rest[@]} -ge 2 ] || die "exec HOST CMD..."
+	in_ns "$prefix-${rest[0]}" "${rest[@]:1}"
+	;;
+*) die "usage: topology.sh up|down|exec [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+esac

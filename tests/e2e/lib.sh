@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# shellcheck shell=bash
+#
+# Shared by the end-to-end suites (sourced). Each suite defines functions
+# named test_*; run_suite runs them in order, each in a fresh topology of
+# its own, and prints PASS/FAIL/SKIP lines. V=1 shows every command's output.
+#
+# A test fails by calling `fail MSG` (or any command failing under set -e
+# inside it); `skip MSG` skips it. Everything a test starts is killed and
+# its namespaces deleted when it ends, even on failure or Ctrl-C.
+
+XLB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$XLB_ROOT/build}
+TOPO=$XLB_ROOT/scripts/topology.sh
+PREFIX=${PREFIX:-xe$$}
+PREFIX=${PREFIX:0:8}
+N4=10.98
+N6=fd00:98
+VIP4=$N4.1.1
+VIP6=$N6:1::1
+WORK=""
+
+log() { [ "${V:-0}" = 1 ] && echo "    $*" >&2; return 0; }
+fail() { echo "$*" >"$WORK/fail_reason"; return 1; }
+skip() { echo "$*" >"$WORK/skip_reason"; return 0; }
+
+on() { # HOST CMD... : run in a host's namespace
+	"$TOPO" exec -p "$PREFIX" "$@"
+}
+
+xlbctl() { # xlbctl on the balancer, with the test's socket
+	on lb "$BUILD/xlbctl" -s "$WORK/xlbd.sock" "$@"
+}
+
+topo_up() { # [backends]
+	"$TOPO" up -p "$PREFIX" -4 $N4 -6 $N6 -b "${1:-3}" -c "${2:-1}"
+}
+
+xlbd_start() {
+	on lb "$BUILD/xlbd" -s "$WORK/xlbd.sock" -c "$WORK/xlb.conf" -p "$WORK_PINS" -v \
+		2>>"$WORK/xlbd.log"
+}
+
+xlbd_pid() {
+	pgrep -f -- "-s $WORK/xlbd.sock" | head -1
+}
+
+# nginx on a backend, serving a page naming it and a large file.
+nginx_start() { # HOST
+	local h=$1 dir=$WORK/nginx-$1
+	mkdir -p "$dir/www" "$dir/tmp"
+	echo "$h" >"$dir/www/index.html"
+	[ -e "$dir/www/big" ] || truncate -s 300M "$dir/www/big"
+	cat >"$dir/nginx.conf" <<-EOF
+		user root;
+		daemon on;
+		worker_processes 1;
+		pid $dir/nginx.pid;
+		error_log $dir/error.log;
+		events { worker_connections 4096; }
+		http {
+			access_log off;
+			client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
+			fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+			keepalive_timeout 0;
+			server {
+				listen 80 reuseport; listen [::]:80 reuseport;
+				root $dir/www;
+				location / { }
+			}
+		}
+	EOF
+	on "$h" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
+}
+
+nginx_stop() { # HOST
+	local pidf=$WORK/nginx-$1/nginx.pid
+	[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null || true
+}
+
+backends_up() { # decap + nginx on every backend
+	local h
+	for h in "$@"; do
+		on "$h" "$BUILD/xlbctl" decap attach eth0
+		nginx_start "$h"
+	done
+}
+
+# curl from the client: prints the body (the backend's name).
+get() { # URL [curl args...]
+	on client curl -s --max-time 5 "$@"
+}
+
+cleanup_test() {
+	local pid
+	pid=$(xlbd_pid || true)
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	for f in "$WORK"/nginx-*/nginx.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	# Decap pins live in bpffs, not in the namespace: remove them first.
+	for h in be1 be2 be3 be4 be5 be6 be7 be8 be9; do
+		ip netns list | grep -q "^$PREFIX-$h " || continue
+		on "$h" "$BUILD/xlbctl" decap detach eth0 >/dev/null 2>&1 || true
+	done
+	"$TOPO" down -p "$PREFIX" 2>/dev/null || true
+	rm -rf "$WORK_PINS" "$WORK_PINS"-* 2>/dev/null || true
+}
+
+run_suite() {
+	local t rc reason
+	local pass=0 failed=0 skipped=0
+	trap 'cleanup_test; rm -rf "$WORK"; exit 130' INT TERM
+	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		[ -n "${FILTER:-}" ] && [[ $t != *"$FILTER"* ]] && continue
+		WORK=$(mktemp -d /tmp/xlb-e2e.XXXXXX)
+		WORK_PINS=/sys/fs/bpf/xlb-e2e-$PREFIX
+		"$TOPO" down -p "$PREFIX" 2>/dev/null || true
+		if [ "${V:-0}" = 1 ]; then
+			(set -e; "$t")
+		else
+			(set -e; "$t") >"$WORK/out" 2>&1
+		fi
+		rc=$?
+		cleanup_test
+		if [ -s "$WORK/skip_reason" ]; then
+			echo "SKIP $t: $(cat "$WORK/skip_reason")"
+			skipped=$((skipped + 1))
+		elif [ $rc -eq 0 ]; then
+			echo "PASS $t"
+			pass=$((pass + 1))
+		else
+			reason=$(cat "$WORK/fail_reason" 2>/dev/null || echo "a command failed (exit $rc)")
+			echo "FAIL $t: $reason"
+			[ -f "$WORK/out" ] && tail -15 "$WORK/out" | sed 's/^/    | /'
+			[ -f "$WORK/xlbd.log" ] && tail -5 "$WORK/xlbd.log" | sed 's/^/    xlbd| /'
+			failed=$((failed + 1))
+		fi
+		rm -rf "$WORK"
+	done
+	echo "$pass passed, $failed failed, $skipped skipped"
+	[ $failed -eq 0 ]
+}
