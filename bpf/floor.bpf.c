@@ -8,7 +8,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Two instructions: r0 = XDP_PASS; exit. */
+/*
+ * Two instructions: r0 = XDP_PASS; exit. Also what scripts/topology.sh
+ * puts on a veth peer so that it receives XDP_TX frames: it must stay the
+ * first program of section "xdp" in this file.
+ */
 SEC("xdp")
 int floor_pass(struct xdp_md *ctx)
 {

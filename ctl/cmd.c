@@ -206,8 +206,8 @@ int service_parse(const char *s, struct xlb_vip_key *key, char *err, size_t errl
 
 	memset(key, 0, sizeof(*key));
 	if (strlen(s) >= sizeof(text))
-		return set_err(err, errlen, "bad service '%.*s...': too long",
-				    (int)sizeof(text), s);
+		return set_err(err, errlen, "bad service '%.*s...': too long", (int)sizeof(text),
+			       s);
 	strcpy(text, s);
 
 	proto = strrchr(text, '/');
@@ -220,7 +220,7 @@ int service_parse(const char *s, struct xlb_vip_key *key, char *err, size_t errl
 		key->proto = IPPROTO_UDP;
 	else
 		return set_err(err, errlen, "bad protocol '%s' in service '%s' (tcp or udp)",
-				    proto, s);
+			       proto, s);
 
 	bracketed = text[0] == '[';
 	if (bracketed) {
@@ -241,18 +241,17 @@ int service_parse(const char *s, struct xlb_vip_key *key, char *err, size_t errl
 	/* Without brackets the port's colon could be one of the address's own. */
 	if (!bracketed && strchr(host, ':'))
 		return set_err(err, errlen,
-				    "missing brackets around the IPv6 address in service '%s', "
-				    "as in [fd00::10]:443/tcp", s);
+			       "missing brackets around the IPv6 address in service '%s', "
+			       "as in [fd00::10]:443/tcp", s);
 	why = host_check(host, &key->addr, &key->family);
 	if (!why && bracketed && key->family != XLB_AF_INET6)
 		why = "brackets are for IPv6 only";
 	if (why)
 		return set_err(err, errlen, "bad address '%s' in service '%s': %s", host, s,
-				    why);
+			       why);
 
 	if (parse_num(port, &num) || num > 65535)
-		return set_err(err, errlen, "bad port '%s' in service '%s' (0-65535)", port,
-				    s);
+		return set_err(err, errlen, "bad port '%s' in service '%s' (0-65535)", port, s);
 	key->port = htons(num);
 	return 0;
 

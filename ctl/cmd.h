@@ -134,8 +134,9 @@ struct cmd_ratelimit {
 /*
  * One parsed command. Optional keywords are always filled in, with their default when not
  * given, and cmd_format() prints every one of them: a saved line never depends on a default
- * that a later version might change. Fields a command does not take are zero, so two commands
- * compare equal with memcmp() exactly when they mean the same.
+ * that a later version might change. cmd_parse() clears the whole struct first and leaves the
+ * fields a command does not take zero, so two parsed commands compare equal with memcmp()
+ * exactly when they mean the same.
  */
 struct cmd {
 	enum cmd_op op;

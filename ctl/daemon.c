@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include "daemon.h"
 #include "log.h"
@@ -220,6 +221,40 @@ static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err
 	return ret;
 }
 
+/*
+ * Make the kernel resolve each backend's neighbour entry, which the data
+ * plane needs (bpf_fib_lookup() answers NO_NEIGH without one): a zero-length
+ * datagram to the discard port (9) is the smallest thing that does it. The
+ * IPv4 no-neighbour fallback (the kernel forwards the packet) works without
+ * this; IPv6 would need forwarding switched on for the whole host.
+ */
+void daemon_warm_neighbours(struct daemon *d)
+{
+	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++) {
+			const struct cfg_backend *b = &d->cfg.vips[i].backends[j];
+			struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+						     .sin6_port = htons(9) };
+
+			if (b->family == XLB_AF_INET && fd4 >= 0) {
+				sin.sin_addr.s_addr = b->addr.v4;
+				sendto(fd4, "", 0, 0, (struct sockaddr *)&sin, sizeof(sin));
+			} else if (b->family == XLB_AF_INET6 && fd6 >= 0) {
+				memcpy(&sin6.sin6_addr, &b->addr, sizeof(sin6.sin6_addr));
+				sendto(fd6, "", 0, 0, (struct sockaddr *)&sin6, sizeof(sin6));
+			}
+		}
+	}
+	if (fd4 >= 0)
+		close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+}
+
 /* ---- start and stop --------------------------------------------------- */
 
 int daemon_start(struct daemon *d, const struct daemon_opts *opts)
@@ -273,6 +308,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			pr_info("attached to %s\n", d->cfg.ifaces[i].name);
 	}
 	update_sources(d);
+	daemon_warm_neighbours(d);
 	pr_info("xlbd: %zu VIPs, %zu interfaces from %s\n", d->cfg.n_vips, d->cfg.n_ifaces,
 		opts->state);
 	return 0;
@@ -395,6 +431,8 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	d->cfg = work;
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		update_sources(d);
+	if (cmd->op == CMD_BACKEND_ADD)
+		daemon_warm_neighbours(d);
 	out_obj_open(o, NULL);
 	out_obj_close(o);
 	return 0;
@@ -443,6 +481,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	config_free(&d->cfg);
 	d->cfg = work;
 	update_sources(d);
+	daemon_warm_neighbours(d);
 	out_obj_open(o, NULL);
 	out_obj_close(o);
 	return 0;

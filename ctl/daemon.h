@@ -43,6 +43,9 @@ void daemon_stop(struct daemon *d);
 /* One xlbctl command; returns the exit status (0, 1, 2) and fills o. */
 int daemon_handle(void *ctx, int argc, char **argv, struct out *o);
 
+/* Ask the kernel to resolve every backend's neighbour entry (periodically). */
+void daemon_warm_neighbours(struct daemon *d);
+
 /* Write text to path so that a crash leaves the old or the new file whole. */
 int state_write(const char *path, const char *text, size_t len);
 

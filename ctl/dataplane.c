@@ -33,7 +33,7 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 {
 	struct bpf_map *map;
 	char path[512];
-	int err;
+	int err, fd;
 
 	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir) >= (int)sizeof(dp->pin_dir))
 		return -ENAMETOOLONG;
@@ -41,11 +41,36 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		err = bpf_map__set_pin_path(map, path);
+		if (map != skel->maps.tx_ports) {
+			err = bpf_map__set_pin_path(map, path);
+			if (err)
+				return err;
+			continue;
+		}
+		/*
+		 * The kernel adds BPF_F_RDONLY_PROG to every devmap but refuses
+		 * it at creation, so libbpf's reuse check never matches a pinned
+		 * devmap: reuse it by hand, and pin it after loading.
+		 */
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+static int pin_tx_ports(struct dp *dp)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, bpf_map__name(dp->skel->maps.tx_ports));
+	if (!access(path, F_OK))
+		return 0;
+	return bpf_map__pin(dp->skel->maps.tx_ports, path);
 }
 
 /* Find the rings a previous run installed in the (reused) outer map. */
@@ -119,7 +144,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
 	if (dp->pin_dir[0]) {
-		err = rings_adopt(dp);
+		err = pin_tx_ports(dp);
+		if (!err)
+			err = rings_adopt(dp);
 		if (err) {
 			dp_unload(dp);
 			return err;

@@ -21,7 +21,7 @@ struct out {
 	bool failed;		/* out_error() was called: drop everything else */
 	int depth;		/* open containers; 0 is the top level */
 	uint64_t is_array;	/* bit d: the container at depth d is an array */
-	uint64_t has_items;	/* bit d: the container at depth d holds something (a comma is due) */
+	uint64_t has_items;	/* bit d: the container at depth d has an item: a comma is due */
 };
 
 _Static_assert(OUT_MAX_DEPTH < 64, "nesting state is a 64-bit mask per depth");

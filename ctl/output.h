@@ -35,7 +35,7 @@ int out_err(const struct out *o);
 /*
  * The output so far, NUL-terminated (*len excludes the NUL). In JSON mode the open containers are
  * closed first and the document ends with a newline; no JSON is written at all when nothing was
- * output. Never NULL: "" when the buffer could not be allocated.
+ * output. Never NULL. After out_err() reports an error the text may be cut anywhere.
  */
 const char *out_data(struct out *o, size_t *len);
 

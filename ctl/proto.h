@@ -25,6 +25,10 @@
 #define PROTO_MAX_REPLY		(64U << 20)	/* `stats -j` of thousands of VIPs, with room */
 #define PROTO_HEADER_MAX	32		/* longest header line, newline included */
 
+/* Who may run commands, in the words of xlbd (a refused peer) and xlbctl (a refused connect). */
+#define PROTO_GROUP		"xlb"
+#define PROTO_ACCESS_HINT	"xlbctl needs root (or membership of group " PROTO_GROUP ")"
+
 /*
  * Build a request in a new buffer (*out, free() it). -EINVAL for argc out of 0..PROTO_MAX_ARGS,
  * -E2BIG when it would exceed PROTO_MAX_REQUEST, -ENOMEM.

@@ -22,8 +22,7 @@
 #define SERVER_BUF_INITIAL	4096
 #define SERVER_TICK_S		1	/* how late a timeout may be noticed */
 
-static const char refused_msg[] =
-	"permission denied: xlbctl needs root (or membership of group " SERVER_GROUP ")";
+static const char refused_msg[] = "permission denied: " PROTO_ACCESS_HINT;
 /* Sent as is, without a look at the request: the server has no room for this client. */
 static const char busy_reply[] = PROTO_VERSION " status=1\nxlbd is busy: too many clients\n";
 
@@ -133,7 +132,7 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
  */
 static int set_socket_mode(const char *path)
 {
-	struct group *gr = getgrnam(SERVER_GROUP);
+	struct group *gr = getgrnam(PROTO_GROUP);
 
 	if (gr && !chown(path, -1, gr->gr_gid))
 		return chmod(path, 0660) ? -errno : 0;
@@ -281,7 +280,7 @@ static bool peer_allowed(int fd)
 		return false;
 	if (cred.uid == 0)
 		return true;
-	gr = getgrnam(SERVER_GROUP);
+	gr = getgrnam(PROTO_GROUP);
 	if (!gr)
 		return false;
 	return cred.gid == gr->gr_gid || peer_in_group(fd, gr->gr_gid);
@@ -315,7 +314,8 @@ static void server_accept(struct server *s)
 		if (fd < 0)
 			return;
 		if (s->nclients >= SERVER_MAX_CLIENTS) {
-			if (send(fd, busy_reply, sizeof(busy_reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			if (send(fd, busy_reply, sizeof(busy_reply) - 1,
+				 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 				pr_debug("busy reply: %s\n", strerror(errno));
 			close(fd);
 			continue;
@@ -375,10 +375,12 @@ static void client_reply(struct server *s, struct client *c, int status, struct 
 		body = out_data(o, &body_len);
 		err = proto_reply_encode(1, body, body_len, &reply, &len);
 	}
-	if (err || epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
-		if (!err)
-			free(reply);
-		pr_warn("cannot reply to xlbctl: %s\n", strerror(err ? -err : errno));
+	if (!err && epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		err = -errno;
+		free(reply);
+	}
+	if (err) {
+		pr_warn("cannot reply to xlbctl: %s\n", strerror(-err));
 		client_drop(s, c);
 		return;
 	}
@@ -387,8 +389,9 @@ static void client_reply(struct server *s, struct client *c, int status, struct 
 	c->len = len;
 	c->off = 0;
 	c->state = CLIENT_WRITING;
-	/* The command may have taken a while: that was not the client's idleness. */
+	/* The command may have taken a while: that was not the client's doing. */
 	c->idle_at = now_ms() + SERVER_IDLE_MS;
+	c->expire_at = now_ms() + SERVER_LIFETIME_MS;
 	client_write(s, c);
 }
 
@@ -470,7 +473,9 @@ static void client_read(struct server *s, struct client *c)
 	int err;
 
 	for (;;) {
-		if (!c->allowed && c->len && proto_request_header(c->buf, c->len, &json) != -EAGAIN) {
+		/* A refused peer's header is all it takes to answer it in its form. */
+		if (!c->allowed && c->len &&
+		    proto_request_header(c->buf, c->len, &json) != -EAGAIN) {
 			client_answer(s, c, NULL);
 			return;
 		}
@@ -491,7 +496,7 @@ static void client_read(struct server *s, struct client *c)
 		if (n < 0)
 			break;
 		if (n == 0 && c->len == 0)
-			break; /* gone without a word, like another xlbd checking for a live socket */
+			break; /* gone without a word: another xlbd checking for a live socket */
 		if (n == 0) {
 			client_answer(s, c, NULL);
 			return;

@@ -6,8 +6,9 @@
  * The server owns an epoll fd holding its listening socket, its clients and a timer; the daemon
  * adds that one fd (server_fd()) to its own epoll set and calls server_dispatch() whenever it is
  * readable. One slow or stuck client never holds up the daemon: all socket I/O is non-blocking,
- * requests are bounded (PROTO_MAX_REQUEST), a client idle for SERVER_IDLE_MS or connected for
- * SERVER_LIFETIME_MS is dropped, and at most SERVER_MAX_CLIENTS are served at once.
+ * requests are bounded (PROTO_MAX_REQUEST), a client is dropped when idle for SERVER_IDLE_MS or
+ * when sending its request (or taking its reply) lasts SERVER_LIFETIME_MS, and at most
+ * SERVER_MAX_CLIENTS are served at once.
  *
  * Only root, or a member of group "xlb" when that group exists, may run commands; anyone else
  * is answered "permission denied" (status 1). The socket is mode 0600, or 0660 and owned by group
@@ -21,7 +22,6 @@
 #define SERVER_IDLE_MS		5000
 #define SERVER_LIFETIME_MS	30000
 #define SERVER_MAX_CLIENTS	64
-#define SERVER_GROUP		"xlb"
 
 /*
  * Run one command: argv without the program name, as xlbctl was given it (restore: the file's

@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include "daemon.h"
 #include "log.h"
 #include "server.h"
+
+/* Neighbour entries go stale after ~30 s unconfirmed; refresh well before. */
+#define XLBD_WARM_INTERVAL_S 10
 
 static void usage(FILE *f)
 {
@@ -70,6 +74,7 @@ static int serve(struct daemon *d, struct server *srv)
 {
 	struct epoll_event ev, events[8];
 	struct signalfd_siginfo si;
+	struct timespec now, warmed;
 	int ep, sfd, n, ret = 0;
 	sigset_t mask;
 
@@ -87,8 +92,14 @@ static int serve(struct daemon *d, struct server *srv)
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = server_fd(srv) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, server_fd(srv), &ev);
 
+	clock_gettime(CLOCK_MONOTONIC, &warmed);
 	for (;;) {
 		n = epoll_wait(ep, events, 8, 1000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - warmed.tv_sec >= XLBD_WARM_INTERVAL_S) {
+			daemon_warm_neighbours(d);
+			warmed = now;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

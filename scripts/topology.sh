@@ -23,6 +23,9 @@
 set -euo pipefail
 
 prefix=xlb net4=10.99 net6=fd00:99 nbe=3 ncl=1
+root=$(cd "$(dirname "$0")/.." && pwd)
+# floor_pass, the first program of section "xdp" there.
+passprog=${XLB_BUILD:-$root/build}/bpf/floor.bpf.o
 
 die() { echo "topology: $*" >&2; exit 1; }
 
@@ -91,8 +94,11 @@ up() {
 	for h in $(hosts); do
 		link_host "$h"
 	done
-	# veth only receives XDP_TX/redirected frames on a peer with NAPI: GRO on.
-	in_ns "$prefix-sw" ethtool -K "$prefix-lb" gro on >/dev/null
+	# A veth delivers XDP_TX/redirected frames only to a peer that runs an
+	# XDP program itself (GRO alone is not enough on 6.x): give the
+	# balancer's peer the two-instruction XDP_PASS program.
+	[ -f "$passprog" ] || die "$passprog missing: run 'make' first"
+	in_ns "$prefix-sw" ip link set dev "$prefix-lb" xdpdrv obj "$passprog" sec xdp
 	for h in $(hosts); do
 		ns=$prefix-$h
 		case $h in
@@ -103,8 +109,10 @@ up() {
 			in_ns "$ns" ip -6 route add "$net6:1::/64" via "$net6::2"
 			;;
 		be*)
-			in_ns "$ns" ip addr add "$net4.1.0/24" dev lo
-			in_ns "$ns" ip -6 addr add "$net6:1::/64" dev lo nodad
+			# Every VIP of the ranges is local (AnyIP): unlike IPv4,
+			# an IPv6 prefix on lo makes only its one address local.
+			in_ns "$ns" ip route add local "$net4.1.0/24" dev lo
+			in_ns "$ns" ip -6 route add local "$net6:1::/64" dev lo
 			in_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
 				net.ipv4.conf.all.arp_announce=2 \
 				net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \

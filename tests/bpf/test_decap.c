@@ -18,11 +18,11 @@
 #include <bpf/libbpf.h>
 
 #include <cmocka.h>
+#include "check.h"
 
 #include "decap.skel.h"
 #include "pkt.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define BUF		2048
 
 /* The backend's own addresses, what the balancer encapsulates towards. */

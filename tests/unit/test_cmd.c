@@ -18,10 +18,11 @@
 #include <netinet/in.h>
 
 #include <cmocka.h>
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #include "cmd.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 
 /* Fail with the expression, a message saying what was being checked, and the caller's line. */
 #define check(cond, ...) check_at(!!(cond), __FILE__, __LINE__, #cond ": " __VA_ARGS__)

@@ -15,18 +15,11 @@
 #include <cmocka.h>
 
 #include "maglev.h"
+#include "check.h"
 
 #define RING XLB_RING_DEFAULT
 #define MAX_TEST_N 1000
 #define SENTINEL 0xdeadbeefU
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Fail with a message saying what was being checked, not only the expression. */
-#define check(cond, msg, ...)                                       \
-	do {                                                        \
-		if (!(cond))                                        \
-			fail_msg("%s: " msg, #cond, ##__VA_ARGS__); \
-	} while (0)
 
 static struct maglev_backend bk[MAX_TEST_N];
 static __u32 table_a[RING], table_b[RING];

@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include "check.h"
 
 #include "output.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef __SANITIZE_ADDRESS__
 /*
@@ -163,7 +163,8 @@ static void test_json_escaping(void **state)
 		{"C:\\dir\\", "\"C:\\\\dir\\\\\""},
 		{"line 1\nline 2\tend", "\"line 1\\nline 2\\tend\""},
 		{"\x01\x1f\r\x7f", "\"\\u0001\\u001f\\u000d\x7f\""},
-		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		 "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
 		{"bad \xff byte", "\"bad \\ufffd byte\""},
 		{"cut \xc3", "\"cut \\ufffd\""},
 		{"cut \xe2\x82", "\"cut \\ufffd\\ufffd\""},

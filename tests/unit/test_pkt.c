@@ -15,10 +15,10 @@
 #include <netinet/in.h>
 
 #include <cmocka.h>
+#include "check.h"
 
 #include "pkt.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define BUF		2048
 
 static const __u8 mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a};

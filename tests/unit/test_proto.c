@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include "check.h"
 
 #include "proto.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * Decode a copy of exactly len bytes in a buffer of its own, so that ASan sees any read past
@@ -100,7 +100,8 @@ static void test_request_max_args(void **state)
 	for (i = 0; i < ARRAY_SIZE(argv); i++)
 		argv[i] = "x";
 	round_trip(PROTO_MAX_ARGS, argv, false);
-	assert_int_equal(proto_request_encode(PROTO_MAX_ARGS + 1, argv, false, &buf, &len), -EINVAL);
+	assert_int_equal(proto_request_encode(PROTO_MAX_ARGS + 1, argv, false, &buf, &len),
+			 -EINVAL);
 	assert_int_equal(proto_request_encode(-1, argv, false, &buf, &len), -EINVAL);
 
 	/* One argument too many, built by hand since the encoder refuses it. */

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlbctl: checks the command locally, sends it to xlbd and prints the reply. Only help and
+ * `decap attach|detach` (backend hosts, which run no daemon) are done here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "cmd.h"
+#include "decap.h"
+#include "output.h"
+#include "proto.h"
+
+#define DEFAULT_SOCKET	"/run/xlb/xlbd.sock"
+#define EXIT_USAGE	2
+#define READ_CHUNK	65536
+
+/*
+ * One line about what went wrong here: "xlbctl: msg" on stderr, or {"error": "msg"} on stdout
+ * in JSON mode, where scripts read it. Returns status, for `return fail(...)`.
+ */
+static int fail(bool json, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(bool json, int status, const char *fmt, ...)
+{
+	char msg[CMD_LINE_MAX];
+	struct out *o = NULL;
+	const char *data;
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json)
+		o = out_new(true);
+	if (!o) {
+		fprintf(stderr, "xlbctl: %s\n", msg);
+		return status;
+	}
+	out_error(o, "%s", msg);
+	data = out_data(o, &len);
+	fwrite(data, 1, len, stdout);
+	out_free(o);
+	return status;
+}
+
+/* Print o to f; its output error, if any, is the exit status's business. */
+static int print_out(struct out *o, FILE *f)
+{
+	const char *data;
+	size_t len;
+	int err;
+
+	err = out_err(o);
+	if (err)
+		return fail(out_is_json(o), 1, "%s", strerror(-err));
+	data = out_data(o, &len);
+	if (fwrite(data, 1, len, f) != len || fflush(f))
+		return fail(out_is_json(o), 1, "cannot write the output: %s", strerror(errno));
+	return 0;
+}
+
+static int print_help(bool json, const char *topic)
+{
+	const char *text = cmd_help(topic);
+	struct out *o;
+	int ret;
+
+	if (!text)
+		return fail(json, EXIT_USAGE, "no help on '%s', try 'xlbctl help'", topic);
+	o = out_new(json);
+	if (!o)
+		return fail(json, 1, "%s", strerror(ENOMEM));
+	out_str(o, "help", "%s", text);
+	ret = print_out(o, stdout);
+	out_free(o);
+	return ret;
+}
+
+static int run_decap(const struct cmd *cmd, bool json)
+{
+	char err[256] = "";
+	int ret;
+
+	if (cmd->op == CMD_DECAP_ATTACH)
+		ret = decap_attach(cmd->ifname, err, sizeof(err));
+	else
+		ret = decap_detach(cmd->ifname, err, sizeof(err));
+	if (ret)
+		return fail(json, 1, "%s", err[0] ? err : strerror(-ret));
+	/* Like xlbd's answer to a change: nothing in text, an empty object in JSON. */
+	if (json)
+		fputs("{}\n", stdout);
+	return 0;
+}
+
+/*
+ * All of fd up to EOF, at most max bytes (-E2BIG beyond), in a new NUL-terminated buffer.
+ * Returns 0 or -errno.
+ */
+static int read_all(int fd, size_t max, char **out, size_t *len)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL, *tmp;
+	ssize_t r;
+	int err;
+
+	for (;;) {
+		if (cap - n < READ_CHUNK + 1) {
+			cap = cap ? cap * 2 : READ_CHUNK * 2;
+			tmp = realloc(buf, cap);
+			if (!tmp) {
+				err = -ENOMEM;
+				goto err_free;
+			}
+			buf = tmp;
+		}
+		r = read(fd, buf + n, READ_CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto err_free;
+		}
+		if (r == 0)
+			break;
+		n += r;
+		if (n > max) {
+			err = -E2BIG;
+			goto err_free;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+
+err_free:
+	free(buf);
+	return err;
+}
+
+/*
+ * restore sends the file's content as one more argument: xlbd runs as another user, maybe in
+ * another mount namespace, and must never open files on a client's behalf.
+ */
+static int read_restore_file(const struct cmd *cmd, bool json, char **content)
+{
+	const char *name = cmd->has & CMD_HAS_FILE ? cmd->file : "standard input";
+	int fd = STDIN_FILENO, ret;
+	size_t len;
+
+	if (cmd->has & CMD_HAS_FILE) {
+		fd = open(cmd->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail(json, 1, "cannot open %s: %s", name, strerror(errno));
+	}
+	ret = read_all(fd, PROTO_MAX_REQUEST, content, &len);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (ret == -E2BIG)
+		return fail(json, 1, "%s: too large (more than %u MiB)", name,
+			    PROTO_MAX_REQUEST >> 20);
+	if (ret)
+		return fail(json, 1, "cannot read %s: %s", name, strerror(-ret));
+	if (strlen(*content) != len) {
+		free(*content);
+		return fail(json, 1, "%s: not a text file (it holds a NUL byte)", name);
+	}
+	return 0;
+}
+
+/* Returns the socket, or -1 once the error is printed (*status says how to exit). */
+static int connect_daemon(const char *path, bool json, int *status)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd, err;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		*status = fail(json, EXIT_USAGE, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*status = fail(json, 1, "cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	if (!connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return fd;
+	err = errno;
+	close(fd);
+	if (err == ENOENT || err == ECONNREFUSED)
+		*status = fail(json, 1, "cannot reach xlbd at %s: is it running?", path);
+	else if (err == EACCES || err == EPERM)
+		*status = fail(json, 1, "permission denied on %s: " PROTO_ACCESS_HINT, path);
+	else
+		*status = fail(json, 1, "cannot connect to xlbd at %s: %s", path, strerror(err));
+	return -1;
+}
+
+/*
+ * Send the whole request. xlbd may answer early and stop reading (a refused peer, a request too
+ * large), and then the reply waiting on the socket says why: a broken pipe is not an error here.
+ */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EPIPE || errno == ECONNRESET ? 0 : -errno;
+		buf += n;
+		len -= n;
+	}
+	return shutdown(fd, SHUT_WR) && errno != ENOTCONN ? -errno : 0;
+}
+
+static int run_remote(const char *path, bool json, int argc, char **argv)
+{
+	char *req = NULL, *reply = NULL;
+	size_t req_len, reply_len, body_len;
+	int fd, ret, status;
+	const char *body;
+
+	ret = proto_request_encode(argc, argv, json, &req, &req_len);
+	if (ret == -E2BIG)
+		return fail(json, 1, "request too large (more than %u MiB)",
+			    PROTO_MAX_REQUEST >> 20);
+	if (ret)
+		return fail(json, 1, "cannot encode the request: %s", strerror(-ret));
+	fd = connect_daemon(path, json, &status);
+	if (fd < 0)
+		goto out_free;
+	ret = send_all(fd, req, req_len);
+	if (!ret)
+		ret = read_all(fd, PROTO_MAX_REPLY, &reply, &reply_len);
+	close(fd);
+	if (ret) {
+		status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,
+			      strerror(-ret));
+		goto out_free;
+	}
+	if (!reply_len) {
+		status = fail(json, 1, "xlbd at %s closed the connection without a reply", path);
+		goto out_free;
+	}
+	if (proto_reply_decode(reply, reply_len, &status, &body, &body_len)) {
+		status = fail(json, 1, "malformed reply from xlbd at %s: is it the same version?",
+			      path);
+		goto out_free;
+	}
+	/* Scripts parse JSON from stdout whatever happened; a person wants errors on stderr. */
+	fwrite(body, 1, body_len, json || status == 0 ? stdout : stderr);
+	if (fflush(stdout))
+		status = status ?: 1;
+out_free:
+	free(reply);
+	free(req);
+	return status;
+}
+
+/* restore: the same arguments and the file's content after them. */
+static int run_restore(const char *path, bool json, const struct cmd *cmd, int argc, char **argv)
+{
+	char *content, **args;
+	int status;
+
+	status = read_restore_file(cmd, json, &content);
+	if (status)
+		return status;
+	args = calloc(argc + 2, sizeof(*args));
+	if (!args) {
+		free(content);
+		return fail(json, 1, "%s", strerror(ENOMEM));
+	}
+	memcpy(args, argv, argc * sizeof(*args));
+	args[argc] = content;
+	status = run_remote(path, json, argc + 1, args);
+	free(args);
+	free(content);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	const char *path = DEFAULT_SOCKET;
+	char err[CMD_LINE_MAX];
+	bool json = false;
+	struct cmd cmd;
+	int opt;
+
+	/* Options end at the command, so that its words are never taken for ours. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return print_help(json, NULL);
+		case ':':
+			return fail(json, EXIT_USAGE, "option '%s' needs an argument",
+				    argv[optind - 1]);
+		default:
+			if (optopt)
+				return fail(json, EXIT_USAGE,
+					    "unknown option '-%c', try 'xlbctl help'", optopt);
+			return fail(json, EXIT_USAGE, "unknown option '%s', try 'xlbctl help'",
+				    argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!argc)
+		return fail(json, EXIT_USAGE, "missing command, try 'xlbctl help'");
+	if (cmd_parse(argc, argv, &cmd, err, sizeof(err)))
+		return fail(json, EXIT_USAGE, "%s", err);
+
+	switch (cmd.op) {
+	case CMD_HELP:
+		return print_help(json, cmd.topic);
+	case CMD_DECAP_ATTACH:
+	case CMD_DECAP_DETACH:
+		return run_decap(&cmd, json);
+	case CMD_RESTORE:
+		return run_restore(path, json, &cmd, argc, argv);
+	default:
+		return run_remote(path, json, argc, argv);
+	}
+}
