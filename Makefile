@@ -106,6 +106,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/run-tests.sh $(BUILD)
 
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/mount-bpffs.sh
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/demo.sh
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/mount-bpffs.sh

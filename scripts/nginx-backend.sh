@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# A real HTTP backend for demos and tests: nginx in a namespace of the
+# topology, serving "/" (one line: the backend's name) and "/big" (a large
+# file, sparse) from DIR, listening on every address (so on the VIPs too).
+#
+#   nginx-backend.sh start PREFIX HOST DIR [NAME]
+#   nginx-backend.sh stop  DIR
+set -euo pipefail
+
+case ${1:-} in
+start)
+	prefix=$2 host=$3 dir=$4 name=${5:-$3}
+	mkdir -p "$dir/www" "$dir/tmp"
+	echo "$name" >"$dir/www/index.html"
+	[ -e "$dir/www/big" ] || truncate -s 300M "$dir/www/big"
+	cat >"$dir/nginx.conf" <<-CONF
+		user root;
+		daemon on;
+		worker_processes 1;
+		pid $dir/nginx.pid;
+		error_log $dir/error.log;
+		events { worker_connections 4096; }
+		http {
+			access_log off;
+			client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
+			fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+			keepalive_timeout 0;
+			server {
+				listen 80 reuseport; listen [::]:80 reuseport;
+				root $dir/www;
+				location / { }
+			}
+		}
+	CONF
+	nsenter --net="/run/netns/$prefix-$host" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
+	;;
+stop)
+	dir=$2
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	;;
+*)
+	echo "usage: nginx-backend.sh start PREFIX HOST DIR [NAME] | stop DIR" >&2
+	exit 2
+	;;
+esac
