@@ -25,6 +25,8 @@ struct cfg_backend {
 	/* Data-plane identity, kept by the reconciler; not saved. */
 	__u32 id;		/* backend id, XLB_BACKEND_NONE until placed */
 	__u32 gen;
+	/* Health checks say down (runtime, not saved). */
+	bool down;
 };
 
 struct cfg_vip {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "daemon.h"
+#include "health.h"
 #include "log.h"
 #include "maglev.h"
 #include "output.h"
@@ -255,6 +256,106 @@ void daemon_warm_neighbours(struct daemon *d)
 		close(fd6);
 }
 
+/* ---- health ------------------------------------------------------------ */
+
+static struct cfg_vip *vip_of_backend(struct config *c, __u32 id, struct cfg_backend **b)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		for (size_t j = 0; j < c->vips[i].n_backends; j++)
+			if (c->vips[i].backends[j].id == id) {
+				*b = &c->vips[i].backends[j];
+				return &c->vips[i];
+			}
+	return NULL;
+}
+
+/* Down flags from the checker's states; a VIP without checks is never down. */
+static void refresh_down(struct daemon *d, struct config *c)
+{
+	for (size_t i = 0; i < c->n_vips; i++) {
+		struct cfg_vip *v = &c->vips[i];
+
+		for (size_t j = 0; j < v->n_backends; j++) {
+			const struct hc_state *st = NULL;
+
+			if (v->health.type != CMD_HEALTH_OFF && v->backends[j].id != XLB_BACKEND_NONE)
+				st = health_state(d->prober, v->backends[j].id);
+			v->backends[j].down = st && !st->up;
+		}
+	}
+}
+
+/* Every backend of every VIP with a check, for the checker. */
+static int update_targets(struct daemon *d)
+{
+	struct hc_target *t;
+	size_t n = 0, cap = 0;
+	int err;
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++)
+		cap += d->cfg.vips[i].n_backends;
+	t = calloc(cap ? cap : 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+
+		if (v->health.type == CMD_HEALTH_OFF)
+			continue;
+		for (size_t j = 0; j < v->n_backends; j++) {
+			const struct cfg_backend *b = &v->backends[j];
+
+			if (b->id == XLB_BACKEND_NONE)
+				continue;
+			t[n].id = b->id;
+			t[n].addr = b->addr;
+			t[n].family = b->family;
+			t[n].port = v->health.port ? v->health.port : ntohs(v->key.port);
+			t[n].check = v->health;
+			/* After a restart: the state the maps remember, no flapping. */
+			t[n].initially_up = sync_health(&d->sync, b->id) == XLB_HEALTH_UP;
+			n++;
+		}
+	}
+	err = health_set_targets(d->prober, t, n);
+	free(t);
+	return err;
+}
+
+static void on_health_change(void *ctx, __u32 id, bool up)
+{
+	struct daemon *d = ctx;
+	struct cfg_backend *b;
+	struct cfg_vip *v = vip_of_backend(&d->cfg, id, &b);
+	char svc[SERVICE_STRLEN];
+	bool was_open;
+	int err;
+
+	if (!v)
+		return;
+	was_open = sync_vip_fails_open(v);
+	b->down = !up;
+	err = sync_vip(&d->sync, &d->cfg, v);
+	service_format(&v->key, svc, sizeof(svc));
+	if (err)
+		pr_warn("health: cannot update VIP %s: %s\n", svc, strerror(-err));
+	if (!was_open && sync_vip_fails_open(v))
+		pr_warn("health: VIP %s: ALL BACKENDS DOWN, failing open: forwarding over all "
+			"of them\n", svc);
+	else if (was_open && !sync_vip_fails_open(v))
+		pr_warn("health: VIP %s: a backend is back, no longer failing open\n", svc);
+}
+
+int daemon_health_fd(const struct daemon *d)
+{
+	return health_fd(d->prober);
+}
+
+void daemon_health_dispatch(struct daemon *d)
+{
+	health_dispatch(d->prober);
+}
+
 /* ---- start and stop --------------------------------------------------- */
 
 int daemon_start(struct daemon *d, const struct daemon_opts *opts)
@@ -295,7 +396,19 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	ret = sync_init(&d->sync, &d->dp);
 	if (ret)
 		goto err_dp;
+	ret = health_open(&d->prober, d->dp.max_backends, on_health_change, d);
+	if (ret)
+		goto err_sync;
 	sync_adopt(&d->sync, &d->cfg);
+	/* Backends the maps remember as down stay down until checks say otherwise. */
+	for (size_t i = 0; i < d->cfg.n_vips; i++)
+		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++) {
+			struct cfg_backend *b = &d->cfg.vips[i].backends[j];
+
+			b->down = d->cfg.vips[i].health.type != CMD_HEALTH_OFF &&
+				  b->id != XLB_BACKEND_NONE &&
+				  sync_health(&d->sync, b->id) != XLB_HEALTH_UP;
+		}
 	ret = sync_all(&d->sync, &d->cfg);
 	if (ret) {
 		pr_warn("cannot write the configuration to the maps: %s\n", strerror(-ret));
@@ -308,12 +421,14 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			pr_info("attached to %s\n", d->cfg.ifaces[i].name);
 	}
 	update_sources(d);
+	update_targets(d);
 	daemon_warm_neighbours(d);
 	pr_info("xlbd: %zu VIPs, %zu interfaces from %s\n", d->cfg.n_vips, d->cfg.n_ifaces,
 		opts->state);
 	return 0;
 
 err_sync:
+	health_close(d->prober);
 	sync_free(&d->sync);
 err_dp:
 	dp_unload(&d->dp);
@@ -324,6 +439,7 @@ err_cfg:
 
 void daemon_stop(struct daemon *d)
 {
+	health_close(d->prober);
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
 	config_free(&d->cfg);
@@ -370,13 +486,14 @@ static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd
 	case CMD_BACKEND_ADD:
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
+	case CMD_HEALTH_SET:
 		v = config_vip(work, &cmd->service);
 		ret = sync_vip(&d->sync, work, v);
 		if (!ret && cmd->op == CMD_VIP_ADD)
 			ret = sync_addrs(&d->sync, work);
 		break;
 	default:
-		/* health and rate limits: kept in the configuration */
+		/* rate limits: kept in the configuration */
 		return 0;
 	}
 	if (ret) {
@@ -399,8 +516,7 @@ static void undo_maps(struct daemon *d, const struct cmd *cmd)
 		ifc = config_iface(&d->cfg, cmd->ifname);
 		if (ifc)
 			attach_iface(d, ifc, err, sizeof(err));
-	} else if (cmd->op != CMD_HEALTH_SET && cmd->op != CMD_RATELIMIT_SET &&
-		   cmd->op != CMD_RATELIMIT_OFF) {
+	} else if (cmd->op != CMD_RATELIMIT_SET && cmd->op != CMD_RATELIMIT_OFF) {
 		revert_vip(d, &cmd->service);
 	}
 }
@@ -415,8 +531,10 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	ret = config_copy(&work, &d->cfg);
 	if (!ret)
 		ret = config_apply(&work, cmd, err, sizeof(err));
-	if (!ret)
+	if (!ret) {
+		refresh_down(d, &work);
 		ret = apply_to_maps(d, &work, cmd, err, sizeof(err));
+	}
 	if (ret)
 		goto err;
 
@@ -433,6 +551,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
 		daemon_warm_neighbours(d);
+	update_targets(d);
 	out_obj_open(o, NULL);
 	out_obj_close(o);
 	return 0;
@@ -466,6 +585,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	}
 	/* Same VIPs and backends keep their ids: their connections live on. */
 	sync_adopt(&d->sync, &work);
+	refresh_down(d, &work);
 	ret = sync_all(&d->sync, &work);
 	if (!ret)
 		ret = save_state(d, &work);
@@ -481,6 +601,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	config_free(&d->cfg);
 	d->cfg = work;
 	update_sources(d);
+	update_targets(d);
 	daemon_warm_neighbours(d);
 	out_obj_open(o, NULL);
 	out_obj_close(o);
@@ -527,6 +648,8 @@ static int do_vip_list(struct daemon *d, struct out *o)
 		out_obj_open(o, NULL);
 		print_vip_head(v, o);
 		out_u64(o, "backends", "  backends %llu", v->n_backends);
+		out_bool(o, "fail_open", sync_vip_fails_open(v) ? "  FAIL-OPEN" : NULL,
+			 sync_vip_fails_open(v));
 		out_u64(o, "packets", "  packets %llu", st.packets);
 		out_u64(o, "bytes", "  bytes %llu", st.bytes);
 		out_text(o, "\n");
@@ -584,7 +707,7 @@ static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out
 		out_obj_open(o, NULL);
 		out_str(o, "address", "  %-39s", addr);
 		out_u64(o, "weight", "  weight %-5llu", b->weight);
-		out_str(o, "health", "  %-4s", state == XLB_HEALTH_DOWN ? "down" : "up");
+		out_str(o, "health", "  %-4s", state == XLB_HEALTH_UP ? "up" : "down");
 		if (have_ring) {
 			out_u64(o, "ring_slots", "  slots %-6llu", counts[i]);
 			out_double(o, "ring_share_percent", "  share %5.1f%%",
@@ -618,6 +741,10 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 	out_u64(o, "bytes", "  bytes %llu", st.bytes);
 	out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
 	out_u64(o, "drops", "  drops %llu\n", st.drops);
+	out_bool(o, "fail_open",
+		 sync_vip_fails_open(v) ? "FAIL-OPEN: every backend is down, forwarding over all\n" :
+					  NULL,
+		 sync_vip_fails_open(v));
 	print_backends(d, v, o, true);
 	if (!dp_ring_read(&d->dp, v->id, d->sync.table, v->opts.ring)) {
 		snprintf(digest, sizeof(digest), "%016llx",
@@ -710,24 +837,75 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 	return 0;
 }
 
+static const char *const check_names[] = { "off", "tcp", "http" };
+
+static void print_check(const struct cmd_health *h, __u16 svc_port, struct out *o)
+{
+	out_str(o, "check", "  check %s", check_names[h->type % 3]);
+	if (h->type == CMD_HEALTH_OFF)
+		return;
+	out_u64(o, "port", "  port %llu", h->port ? h->port : svc_port);
+	if (h->type == CMD_HEALTH_HTTP) {
+		out_str(o, "path", "  path %s", h->path);
+		out_u64(o, "status", "  status %llu", h->status);
+	}
+	out_u64(o, "interval_ms", "  interval %llums", h->interval_ms);
+	out_u64(o, "timeout_ms", "  timeout %llums", h->timeout_ms);
+	out_u64(o, "rise", "  rise %llu", h->rise);
+	out_u64(o, "fall", "  fall %llu", h->fall);
+}
+
 static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
-	char svc[SERVICE_STRLEN];
+	__u64 now = health_now_ms();
+	char svc[SERVICE_STRLEN], addr[ADDR_STRLEN];
 
+	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
+		service_format(&cmd->service, svc, sizeof(svc));
+		out_error(o, "no VIP %s", svc);
+		return 1;
+	}
 	out_arr_open(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct cfg_vip *v = &d->cfg.vips[i];
-		static const char *const types[] = { "off", "tcp", "http" };
 
 		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
 			continue;
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);
 		out_str(o, "service", "%s", svc);
-		out_str(o, "check", "  check %s", types[v->health.type % 3]);
-		/* Probing arrives with the health checker; until then nothing is probed. */
-		out_bool(o, "probing", "  probing %s\n", false);
-		print_backends(d, v, o, false);
+		print_check(&v->health, ntohs(v->key.port), o);
+		out_bool(o, "fail_open", sync_vip_fails_open(v) ?
+					 "\n  FAIL-OPEN: every backend is down, forwarding over all" :
+					 NULL,
+			 sync_vip_fails_open(v));
+		out_text(o, "\n");
+		out_arr_open(o, "backends");
+		for (size_t j = 0; j < v->n_backends; j++) {
+			const struct cfg_backend *b = &v->backends[j];
+			const struct hc_state *st = health_state(d->prober, b->id);
+
+			addr_format(&b->addr, b->family, addr, sizeof(addr));
+			out_obj_open(o, NULL);
+			out_str(o, "address", "  %-39s", addr);
+			out_u64(o, "weight", "  weight %-5llu", b->weight);
+			if (!st) {
+				out_str(o, "state", "  %s\n", "up (not checked)");
+				out_obj_close(o);
+				continue;
+			}
+			out_str(o, "state", "  %-4s", st->up ? "up" : "down");
+			out_str(o, "last_result", "  last %-4s",
+				!st->probed ? "none" : st->last_ok ? "ok" : "fail");
+			out_u64(o, "since_seconds", "  for %llus", (now - st->changed_ms) / 1000);
+			out_u64(o, "ok_in_a_row", "  ok %llu", st->ok_run);
+			out_u64(o, "failed_in_a_row", "  failed %llu", st->fail_run);
+			out_str(o, "last_error", "  last error: %s",
+				st->last_error[0] ? st->last_error : "-");
+			out_text(o, "\n");
+			out_obj_close(o);
+		}
+		out_arr_close(o);
 		out_obj_close(o);
 	}
 	out_arr_close(o);
@@ -771,6 +949,17 @@ static int do_status(struct daemon *d, struct out *o)
 	out_arr_close(o);
 	out_u64(o, "vips", "vips %llu", d->cfg.n_vips);
 	out_u64(o, "backends", "  backends %llu\n", n_backends);
+	out_arr_open(o, "vips_failing_open");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		char svc[SERVICE_STRLEN];
+
+		if (!sync_vip_fails_open(&d->cfg.vips[i]))
+			continue;
+		service_format(&d->cfg.vips[i].key, svc, sizeof(svc));
+		out_str(o, NULL, "FAIL-OPEN: every backend of %s is down, forwarding over all\n",
+			svc);
+	}
+	out_arr_close(o);
 	out_obj_open(o, "packets");
 	out_u64(o, "tx", "packets: tx %llu", oc.tx);
 	out_u64(o, "redirect", "  redirect %llu", oc.redirect);

@@ -24,11 +24,14 @@ struct daemon_opts {
 	__u32 max_vips, max_backends, conns;	/* 0: defaults */
 };
 
+struct prober;
+
 struct daemon {
 	struct daemon_opts opts;
 	struct dp dp;
 	struct sync sync;
 	struct config cfg;
+	struct prober *prober;
 	struct timespec started;
 };
 
@@ -42,6 +45,10 @@ void daemon_stop(struct daemon *d);
 
 /* One xlbctl command; returns the exit status (0, 1, 2) and fills o. */
 int daemon_handle(void *ctx, int argc, char **argv, struct out *o);
+
+/* The health checker's fd for the event loop, and its work when readable. */
+int daemon_health_fd(const struct daemon *d);
+void daemon_health_dispatch(struct daemon *d);
 
 /* Ask the kernel to resolve every backend's neighbour entry (periodically). */
 void daemon_warm_neighbours(struct daemon *d);

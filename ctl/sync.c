@@ -34,6 +34,7 @@ int sync_init(struct sync *s, struct dp *dp)
 		s->be[id].gen = be.gen;
 		s->be[id].vip_id = be.vip_id;
 		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
+		dp_health_get(dp, id, &s->be[id].health);
 	}
 	return 0;
 }
@@ -92,6 +93,7 @@ static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *ke
 		if (err)
 			return err;
 		s->be[id].used = false;
+		s->be[id].health = XLB_HEALTH_UP;
 	}
 	return 0;
 }
@@ -166,17 +168,29 @@ static int place_backends(struct sync *s, struct cfg_vip *v)
 		err = dp_health_set(s->dp, next, XLB_HEALTH_UP);
 		if (!err)
 			err = dp_backend_set(s->dp, next, &be);
+		s->be[next].health = XLB_HEALTH_UP;
 		if (err)
 			return err;
 		b->id = next;
 		b->gen = be.gen;
-		s->be[next] = (struct sync_backend){ .vip_id = v->id, .gen = be.gen, .used = true };
+		s->be[next].vip_id = v->id;
+		s->be[next].gen = be.gen;
+		s->be[next].used = true;
 	}
 	return 0;
 }
 
+bool sync_vip_fails_open(const struct cfg_vip *v)
+{
+	for (size_t i = 0; i < v->n_backends; i++)
+		if (!v->backends[i].down)
+			return false;
+	return v->n_backends > 0;
+}
+
 static int build_ring(struct sync *s, const struct cfg_vip *v)
 {
+	bool fail_open = sync_vip_fails_open(v);
 	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
 	int err;
 
@@ -186,7 +200,7 @@ static int build_ring(struct sync *s, const struct cfg_vip *v)
 		mb[i].addr = v->backends[i].addr;
 		mb[i].family = v->backends[i].family;
 		mb[i].id = v->backends[i].id;
-		mb[i].weight = v->backends[i].weight;
+		mb[i].weight = v->backends[i].down && !fail_open ? 0 : v->backends[i].weight;
 	}
 	err = maglev_build(mb, v->n_backends, s->table, v->opts.ring);
 	free(mb);
@@ -195,6 +209,32 @@ static int build_ring(struct sync *s, const struct cfg_vip *v)
 	if (!err)
 		err = dp_ring_write(s->dp, v->id, s->table, s->old, v->opts.ring);
 	return err;
+}
+
+/* After the ring: a backend leaves the ring before its connections re-hash. */
+static int write_health(struct sync *s, const struct cfg_vip *v)
+{
+	bool fail_open = sync_vip_fails_open(v);
+	int err;
+
+	for (size_t i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *b = &v->backends[i];
+		__u32 want = !b->down ? XLB_HEALTH_UP :
+			     fail_open ? XLB_HEALTH_DOWN_FAILOPEN : XLB_HEALTH_DOWN;
+
+		if (s->be[b->id].health == want)
+			continue;
+		err = dp_health_set(s->dp, b->id, want);
+		if (err)
+			return err;
+		s->be[b->id].health = want;
+	}
+	return 0;
+}
+
+__u32 sync_health(const struct sync *s, __u32 id)
+{
+	return id < s->dp->max_backends ? s->be[id].health : XLB_HEALTH_UP;
 }
 
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
@@ -207,6 +247,8 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 		err = place_backends(s, v);
 	if (!err)
 		err = build_ring(s, v);
+	if (!err)
+		err = write_health(s, v);
 	if (!err)
 		err = clear_backends(s, v->id, v);
 	if (err)

@@ -22,6 +22,7 @@
 struct sync_backend {
 	__u32 vip_id;
 	__u32 gen;
+	__u32 health;	/* XLB_HEALTH_* as written */
 	bool used;
 };
 
@@ -43,8 +44,21 @@ void sync_free(struct sync *s);
  */
 void sync_adopt(struct sync *s, struct config *c);
 
-/* Place one VIP of c (new or changed) in the maps. */
+/*
+ * Whether all of a VIP's backends are down, so that it fails open: it
+ * forwards over all of them (by weight) rather than over none.
+ */
+bool sync_vip_fails_open(const struct cfg_vip *v);
+
+/*
+ * Place one VIP of c (new or changed) in the maps. Backends marked down get
+ * no ring slots and XLB_HEALTH_DOWN (their connections re-hash), unless the
+ * VIP fails open.
+ */
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v);
+/* What the health map holds for a backend id (as the maps had it at start). */
+__u32 sync_health(const struct sync *s, __u32 id);
+
 /* Remove a VIP, with all its backends, from the maps. */
 int sync_vip_remove(struct sync *s, const struct xlb_vip_key *key);
 /*

@@ -91,6 +91,8 @@ static int serve(struct daemon *d, struct server *srv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = server_fd(srv) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, server_fd(srv), &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = daemon_health_fd(d) };
+	epoll_ctl(ep, EPOLL_CTL_ADD, daemon_health_fd(d), &ev);
 
 	clock_gettime(CLOCK_MONOTONIC, &warmed);
 	for (;;) {
@@ -109,6 +111,10 @@ static int serve(struct daemon *d, struct server *srv)
 		for (int i = 0; i < n; i++) {
 			if (events[i].data.fd == server_fd(srv)) {
 				server_dispatch(srv);
+				continue;
+			}
+			if (events[i].data.fd == daemon_health_fd(d)) {
+				daemon_health_dispatch(d);
 				continue;
 			}
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))

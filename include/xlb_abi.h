@@ -126,9 +126,15 @@ struct xlb_backend {
 };
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 
-/* health: backend id -> __u32. All-zero means up, so a fresh map is "all up". */
-#define XLB_HEALTH_UP	0
-#define XLB_HEALTH_DOWN	1
+/*
+ * health: backend id -> __u32. All-zero means up, so a fresh map is "all up".
+ * DOWN_FAILOPEN is a down backend of a VIP whose backends are all down: the
+ * VIP keeps forwarding over all of them (the data plane treats it as up) and
+ * the daemon remembers it was down across a restart.
+ */
+#define XLB_HEALTH_UP		0
+#define XLB_HEALTH_DOWN		1
+#define XLB_HEALTH_DOWN_FAILOPEN	2
 
 /* conns: the flow's 5-tuple as it arrived -> the backend it is bound to. */
 struct xlb_flow {

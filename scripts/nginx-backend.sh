@@ -2,16 +2,17 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # A real HTTP backend for demos and tests: nginx in a namespace of the
-# topology, serving "/" (one line: the backend's name) and "/big" (a large
-# file, sparse) from DIR, listening on every address (so on the VIPs too).
+# topology, serving "/" (one line: the backend's name), "/big" (a large
+# file, sparse) and "/health" (200, or 503 while DIR/www/sick exists) from
+# DIR, listening on every address (so on the VIPs too).
 #
-#   nginx-backend.sh start PREFIX HOST DIR [NAME]
+#   nginx-backend.sh start PREFIX HOST DIR [NAME] [PORT]
 #   nginx-backend.sh stop  DIR
 set -euo pipefail
 
 case ${1:-} in
 start)
-	prefix=$2 host=$3 dir=$4 name=${5:-$3}
+	prefix=$2 host=$3 dir=$4 name=${5:-$3} port=${6:-80}
 	mkdir -p "$dir/www" "$dir/tmp"
 	echo "$name" >"$dir/www/index.html"
 	[ -e "$dir/www/big" ] || truncate -s 300M "$dir/www/big"
@@ -28,9 +29,13 @@ start)
 			fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
 			keepalive_timeout 0;
 			server {
-				listen 80 reuseport; listen [::]:80 reuseport;
+				listen $port reuseport; listen [::]:$port reuseport;
 				root $dir/www;
 				location / { }
+				location = /health {
+					if (-f $dir/www/sick) { return 503; }
+					return 200 "ok\n";
+				}
 			}
 		}
 	CONF
@@ -41,7 +46,7 @@ stop)
 	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
 	;;
 *)
-	echo "usage: nginx-backend.sh start PREFIX HOST DIR [NAME] | stop DIR" >&2
+	echo "usage: nginx-backend.sh start PREFIX HOST DIR [NAME] [PORT] | stop DIR" >&2
 	exit 2
 	;;
 esac
