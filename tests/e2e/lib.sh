@@ -45,32 +45,9 @@ xlbd_pid() {
 	pgrep -f -- "-s $WORK/xlbd.sock" | head -1
 }
 
-# nginx on a backend, serving a page naming it and a large file.
-nginx_start() { # HOST
-	local h=$1 dir=$WORK/nginx-$1
-	mkdir -p "$dir/www" "$dir/tmp"
-	echo "$h" >"$dir/www/index.html"
-	[ -e "$dir/www/big" ] || truncate -s 300M "$dir/www/big"
-	cat >"$dir/nginx.conf" <<-EOF
-		user root;
-		daemon on;
-		worker_processes 1;
-		pid $dir/nginx.pid;
-		error_log $dir/error.log;
-		events { worker_connections 4096; }
-		http {
-			access_log off;
-			client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
-			fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
-			keepalive_timeout 0;
-			server {
-				listen 80 reuseport; listen [::]:80 reuseport;
-				root $dir/www;
-				location / { }
-			}
-		}
-	EOF
-	on "$h" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
+# nginx on a host (scripts/nginx-backend.sh: "/" names it, "/big", "/health").
+nginx_start() { # HOST [PORT]
+	"$XLB_ROOT/scripts/nginx-backend.sh" start "$PREFIX" "$1" "$WORK/nginx-$1" "$1" "${2:-80}"
 }
 
 nginx_stop() { # HOST
