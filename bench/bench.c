@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bench.h"
 #include "fixture.h"
 #include "maglev.h"
 #include "pkt.h"
@@ -112,7 +113,7 @@ static double measure(int prog_fd, int ifindex, const struct bench_class *c, __u
 	return total / BENCH_CALLS;
 }
 
-static double now_ms(void)
+double now_ms(void)
 {
 	struct timespec ts;
 
@@ -120,7 +121,7 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
+int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -216,6 +217,8 @@ int main(void)
 		       verdicts[i] < 5 ? names[verdicts[i]] : "?");
 	}
 	bench_maglev();
+	bench_control();
+	bench_memory();
 	floor__destroy(fl);
 	fx_teardown(&fx);
 	return 0;

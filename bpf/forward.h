@@ -96,6 +96,13 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 		rc = nexthop_refill(ctx, nh, be, cfg, now);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return vip_drop(vip->id, drop_no_route);
+	/*
+	 * An l2 packet is still addressed to the VIP, which the kernel here
+	 * cannot deliver: drop it. xlbd sees the counter move and has the
+	 * neighbour resolved; the client's retransmission gets through.
+	 */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && !ipip)
+		return vip_drop(vip->id, drop_no_neigh);
 
 	if (ipip)
 		len += be->family == XLB_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
@@ -111,9 +118,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	}
 
 	/*
-	 * No neighbour entry for the next hop yet: hand the (encapsulated)
-	 * packet to the kernel, which forwards it and resolves the neighbour
-	 * on the way; a later refill finds the entry and traffic stays in XDP.
+	 * No neighbour entry for the next hop yet: hand the encapsulated packet
+	 * to the kernel, which forwards it and resolves the neighbour on the
+	 * way; a later refill finds the entry and traffic stays in XDP.
 	 */
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return done(XDP_PASS, pass_no_neigh);

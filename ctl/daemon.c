@@ -168,9 +168,18 @@ static void sysctl_set(const char *fmt, const char *ifname, const char *val)
  */
 static void iface_prepare(const char *ifname)
 {
+	char path[128];
+
 	sysctl_set("/proc/sys/net/ipv4/conf/%s/forwarding", ifname, "1");
 	sysctl_set("/proc/sys/net/ipv4/conf/%s/accept_local", ifname, "1");
 	sysctl_set("/proc/sys/net/ipv6/conf/%s/forwarding", ifname, "1");
+	/*
+	 * IPv6 forwards only with forwarding on for the whole host, except on
+	 * interfaces with force_forwarding (Linux 6.17+): use it where it exists.
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/force_forwarding", ifname);
+	if (!access(path, F_OK))
+		sysctl_set("/proc/sys/net/ipv6/conf/%s/force_forwarding", ifname, "1");
 }
 
 /* Outer source addresses: the first attached interface that has one. */
@@ -229,31 +238,41 @@ static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err
  * IPv4 no-neighbour fallback (the kernel forwards the packet) works without
  * this; IPv6 would need forwarding switched on for the whole host.
  */
-void daemon_warm_neighbours(struct daemon *d)
+static void warm(int fd4, int fd6, const struct xlb_addr *addr, __u8 family)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
+
+	if (family == XLB_AF_INET && fd4 >= 0) {
+		sin.sin_addr.s_addr = addr->v4;
+		sendto(fd4, "", 0, 0, (struct sockaddr *)&sin, sizeof(sin));
+	} else if (family == XLB_AF_INET6 && fd6 >= 0) {
+		memcpy(&sin6.sin6_addr, addr, sizeof(sin6.sin6_addr));
+		sendto(fd6, "", 0, 0, (struct sockaddr *)&sin6, sizeof(sin6));
+	}
+}
+
+/* Every backend's neighbour, or only `only`'s (a backend just added). */
+static void warm_neighbours(struct daemon *d, const struct cmd_backend *only)
 {
 	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	for (size_t i = 0; i < d->cfg.n_vips; i++) {
-		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++) {
-			const struct cfg_backend *b = &d->cfg.vips[i].backends[j];
-			struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
-			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-						     .sin6_port = htons(9) };
-
-			if (b->family == XLB_AF_INET && fd4 >= 0) {
-				sin.sin_addr.s_addr = b->addr.v4;
-				sendto(fd4, "", 0, 0, (struct sockaddr *)&sin, sizeof(sin));
-			} else if (b->family == XLB_AF_INET6 && fd6 >= 0) {
-				memcpy(&sin6.sin6_addr, &b->addr, sizeof(sin6.sin6_addr));
-				sendto(fd6, "", 0, 0, (struct sockaddr *)&sin6, sizeof(sin6));
-			}
-		}
-	}
+	if (only)
+		warm(fd4, fd6, &only->addr, only->family);
+	for (size_t i = 0; !only && i < d->cfg.n_vips; i++)
+		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++)
+			warm(fd4, fd6, &d->cfg.vips[i].backends[j].addr,
+			     d->cfg.vips[i].backends[j].family);
 	if (fd4 >= 0)
 		close(fd4);
 	if (fd6 >= 0)
 		close(fd6);
+}
+
+void daemon_warm_neighbours(struct daemon *d)
+{
+	warm_neighbours(d, NULL);
 }
 
 /* ---- health ------------------------------------------------------------ */
@@ -354,6 +373,32 @@ int daemon_health_fd(const struct daemon *d)
 void daemon_health_dispatch(struct daemon *d)
 {
 	health_dispatch(d->prober);
+}
+
+/*
+ * Called on every turn of the event loop: warm the neighbour entries every
+ * DAEMON_WARM_S seconds, and at once (at most every DAEMON_NEIGH_POLL_MS)
+ * when the data plane counts packets that found no neighbour.
+ */
+void daemon_tick(struct daemon *d)
+{
+	__u64 now = health_now_ms(), missed;
+	struct xlb_outcomes oc;
+
+	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
+		return;
+	d->neigh_polled_ms = now;
+	if (dp_outcomes(&d->dp, &oc))
+		return;
+	missed = oc.pass_no_neigh + oc.drop_no_neigh;
+	if (missed == d->neigh_missed && now - d->neigh_warmed_ms < DAEMON_WARM_S * 1000)
+		return;
+	if (missed != d->neigh_missed)
+		pr_debug("neighbours: %llu packets found none, resolving\n",
+			 (unsigned long long)(missed - d->neigh_missed));
+	d->neigh_missed = missed;
+	d->neigh_warmed_ms = now;
+	daemon_warm_neighbours(d);
 }
 
 /* ---- start and stop --------------------------------------------------- */
@@ -550,7 +595,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
-		daemon_warm_neighbours(d);
+		warm_neighbours(d, &cmd->backend);
 	update_targets(d);
 	out_obj_open(o, NULL);
 	out_obj_close(o);
@@ -810,6 +855,7 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		OUTCOME(o, &oc, drop_too_big);
 		OUTCOME(o, &oc, drop_no_tx_port);
 		OUTCOME(o, &oc, drop_ratelimit);
+		OUTCOME(o, &oc, drop_no_neigh);
 		OUTCOME(o, &oc, drop_internal);
 		OUTCOME(o, &oc, icmp_echo);
 		OUTCOME(o, &oc, icmp_too_big);
@@ -968,7 +1014,8 @@ static int do_status(struct daemon *d, struct out *o)
 			oc.pass_other);
 	out_u64(o, "drop", "  drop %llu\n",
 		oc.drop_malformed + oc.drop_no_backend + oc.drop_fragment + oc.drop_no_route +
-			oc.drop_too_big + oc.drop_no_tx_port + oc.drop_ratelimit + oc.drop_internal);
+			oc.drop_too_big + oc.drop_no_tx_port + oc.drop_ratelimit + oc.drop_no_neigh +
+			oc.drop_internal);
 	out_obj_close(o);
 	out_obj_close(o);
 	return 0;

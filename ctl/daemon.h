@@ -33,7 +33,12 @@ struct daemon {
 	struct config cfg;
 	struct prober *prober;
 	struct timespec started;
+	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
 };
+
+/* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
+#define DAEMON_WARM_S		10
+#define DAEMON_NEIGH_POLL_MS	200
 
 /*
  * Load (or adopt) the data plane, read the state file and make the maps and
@@ -50,8 +55,10 @@ int daemon_handle(void *ctx, int argc, char **argv, struct out *o);
 int daemon_health_fd(const struct daemon *d);
 void daemon_health_dispatch(struct daemon *d);
 
-/* Ask the kernel to resolve every backend's neighbour entry (periodically). */
+/* Ask the kernel to resolve every backend's neighbour entry. */
 void daemon_warm_neighbours(struct daemon *d);
+/* Periodic work of the event loop (neighbour warming); call it every turn. */
+void daemon_tick(struct daemon *d);
 
 /* Write text to path so that a crash leaves the old or the new file whole. */
 int state_write(const char *path, const char *text, size_t len);

@@ -19,9 +19,6 @@
 #include "log.h"
 #include "server.h"
 
-/* Neighbour entries go stale after ~30 s unconfirmed; refresh well before. */
-#define XLBD_WARM_INTERVAL_S 10
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT] "
@@ -74,7 +71,6 @@ static int serve(struct daemon *d, struct server *srv)
 {
 	struct epoll_event ev, events[8];
 	struct signalfd_siginfo si;
-	struct timespec now, warmed;
 	int ep, sfd, n, ret = 0;
 	sigset_t mask;
 
@@ -94,14 +90,9 @@ static int serve(struct daemon *d, struct server *srv)
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = daemon_health_fd(d) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, daemon_health_fd(d), &ev);
 
-	clock_gettime(CLOCK_MONOTONIC, &warmed);
 	for (;;) {
-		n = epoll_wait(ep, events, 8, 1000);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - warmed.tv_sec >= XLBD_WARM_INTERVAL_S) {
-			daemon_warm_neighbours(d);
-			warmed = now;
-		}
+		n = epoll_wait(ep, events, 8, DAEMON_NEIGH_POLL_MS);
+		daemon_tick(d);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -206,7 +206,7 @@ struct xlb_outcomes {
 	__u64 pass_not_ip;	/* not IPv4/IPv6 (ARP, LLDP, ...) */
 	__u64 pass_not_vip;	/* IP traffic for an address that is not a VIP */
 	__u64 pass_truncated;	/* headers cut before the destination is known */
-	__u64 pass_no_neigh;	/* encapsulated, handed to the kernel to resolve the next hop */
+	__u64 pass_no_neigh;	/* ipip: next hop unresolved, encapsulated packet handed to the kernel */
 	__u64 pass_other;	/* to a VIP address but nothing for us (other protocol, ICMP type) */
 	__u64 tx;		/* sent back out the receiving interface */
 	__u64 redirect;		/* sent out another interface */
@@ -220,7 +220,7 @@ struct xlb_outcomes {
 	__u64 drop_internal;	/* helper failure (adjust_head, bad config) */
 	__u64 icmp_echo;	/* echo requests answered (also counted in tx) */
 	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */
-	__u64 pad;
+	__u64 drop_no_neigh;	/* l2: next hop unresolved (the kernel could not deliver it either) */
 };
 _Static_assert(sizeof(struct xlb_outcomes) == 18 * 8, "xlb_outcomes");
 

@@ -10,8 +10,8 @@
 #
 # Defaults: PREFIX xlb, NET4 10.99 (hosts in NET4.0.0/24, VIPs in
 # NET4.1.0/24), NET6 fd00:99 (hosts in NET6::/64, VIPs in NET6:1::/64),
-# 3 backends, 1 client. Addresses: lb .2/::2, clients .10.., backends .11..
-# (::b1..), every host's interface is eth0.
+# 3 backends, 1 client. Last address byte (IPv6: the same number in hex):
+# lb 2, client 10, clientN 40+N, beN 10+N; every host's interface is eth0.
 #
 # Clients route the VIP ranges via the balancer. Backends are set up for
 # direct server return: the VIP ranges on lo, ARP for them never answered,
@@ -64,7 +64,7 @@ host_num() { # host -> last address byte
 	case $1 in
 	lb) echo 2 ;;
 	client) echo 10 ;;
-	client*) echo $((9 + ${1#client})) ;;
+	client*) echo $((40 + ${1#client})) ;;
 	be*) echo $((10 + ${1#be})) ;;
 	esac
 }

@@ -32,7 +32,8 @@ static struct fixture fx;
 
 enum {
 	V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALLPORTS, V_L2_4, V_L2_6, V_SRC4, V_FRAG_UDP4,
-	V_REDIRECT, V_NO_NEIGH, V_BLACKHOLE, V_EMPTY, V_DRAIN, V_HEALTH, V_FRAG_UDP6, V_COUNT,
+	V_REDIRECT, V_NO_NEIGH, V_BLACKHOLE, V_EMPTY, V_DRAIN, V_HEALTH, V_FRAG_UDP6, V_L2_NO_NEIGH,
+	V_COUNT,
 };
 
 #define B3_V4 { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3
@@ -62,6 +63,8 @@ static struct fx_vip vips[V_COUNT] = {
 	[V_HEALTH] = { "10.10.0.15", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, V_HEALTH, B3_V4 },
 	[V_FRAG_UDP6] = { "fd10::9", 4500, IPPROTO_UDP, XLB_METHOD_IPIP, XLB_VIP_HASH_SRC, 1021,
 			  V_FRAG_UDP6, B3_V6 },
+	[V_L2_NO_NEIGH] = { "10.10.0.16", 80, IPPROTO_TCP, XLB_METHOD_L2, 0, 1021, V_L2_NO_NEIGH,
+			    { { "10.0.0.9", 1 } }, 1 },
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -535,6 +538,10 @@ static void test_drops_counted(void **state)
 
 	expect_drop(in, pkt_build(in, sizeof(in), &s), offsetof(struct xlb_outcomes, drop_no_route),
 		    "blackholed backend");
+	/* l2 without a neighbour: the kernel cannot deliver a VIP packet either. */
+	s = flow_spec(&vips[V_L2_NO_NEIGH], CLIENT4, 1);
+	expect_drop(in, pkt_build(in, sizeof(in), &s),
+		    offsetof(struct xlb_outcomes, drop_no_neigh), "l2 backend without neighbour");
 	s = flow_spec(&vips[V_EMPTY], CLIENT4, 1);
 	expect_drop(in, pkt_build(in, sizeof(in), &s),
 		    offsetof(struct xlb_outcomes, drop_no_backend), "VIP without backends");

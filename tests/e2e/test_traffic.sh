@@ -1,0 +1,459 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Real traffic through the balancer: curl and ping clients, nginx backends,
+# spread, weights, stickiness, drain and removal under load, ICMP, path MTU
+# discovery through a narrower router, and the host's own traffic.
+. "$(dirname "$0")/lib.sh"
+
+SVC4=$VIP4:80/tcp
+SVC6="[$VIP6]:80/tcp"
+BIG=$((300 * 1024 * 1024)) # size of nginx_start's /big
+
+be4() { echo "$N4.0.$((10 + ${1#be}))"; } # beN -> its IPv4 address
+be6() { printf '%s::%x\n' "$N6" $((10 + ${1#be})); }
+
+# One VIP (SERVICE, its family's backend addresses) with backends be1..be3.
+vip_up() { # SERVICE [vip add args...]
+	local svc=$1 h addr
+	shift
+	xlbctl vip add "$svc" "$@"
+	for h in be1 be2 be3; do
+		[[ $svc == \[* ]] && addr=$(be6 "$h") || addr=$(be4 "$h")
+		xlbctl backend add "$svc" "$addr"
+	done
+}
+
+# Three backends that decapsulate, the balancer attached.
+lb_up() {
+	topo_up 3
+	backends_up be1 be2 be3
+	xlbd_start
+	xlbctl attach eth0
+}
+
+# COUNT HTTP requests from HOST (the client), one curl process, each a new
+# connection from its own source port FIRST, FIRST+1, ... Prints one line
+# per request: "PORT BODY", or "PORT - CURL_ERROR" when it failed. Bounded:
+# $REQ_TIMEOUT (5) seconds a request, 120 s in all.
+requests() { # URL FIRST COUNT [HOST]
+	local url=$1 first=$2 n=$3 host=${4:-client} p cfg
+	cfg=$WORK/curl-$host-$first.cfg
+	: >"$cfg"
+	for ((p = first; p < first + n; p++)); do
+		printf '%s\n' "url = \"$url\"" "local-port = $p" silent "max-time = ${REQ_TIMEOUT:-5}" \
+			'header = "Connection: close"' \
+			'write-out = "\n@%{local_port} %{http_code} %{errormsg}\n"' >>"$cfg"
+		[ $p = $((first + n - 1)) ] || echo next >>"$cfg"
+	done
+	on "$host" timeout 120 curl -K "$cfg" |
+		awk '/^@/ { port = $1; sub(/^@/, "", port); code = $2
+			    err = $0; sub(/^@[^ ]* [^ ]* ?/, "", err)
+			    if (code == 200 && body != "") print port, body
+			    else print port, "-", (err != "" ? err : "HTTP " code)
+			    body = ""; next }
+		     NF { body = $1 }'
+}
+
+# "be1 340 be2 306 ..." for a requests() output file.
+tally() { # FILE
+	awk '{ n[$2]++ } END { for (b in n) printf "%s %d\n", b, n[b] }' "$1" | sort | xargs
+}
+
+# The first failed request's curl error in a requests() output file.
+first_error() { # FILE
+	awk '$2 == "-" { sub(/^[^ ]* - /, ""); print; exit }' "$1"
+}
+
+count_of() { # FILE BODY
+	awk -v b="$2" '$2 == b { n++ } END { print n + 0 }' "$1"
+}
+
+# All N requests of FILE answered, from N distinct source ports.
+all_answered() { # FILE N WHAT
+	local ok ports err
+	ok=$(awk '$2 != "-"' "$1" | wc -l)
+	ports=$(awk '$2 != "-" { print $1 }' "$1" | sort -u | wc -l)
+	err=$(first_error "$1")
+	log "$3: $ok of $2 answered, $ports source ports: $(tally "$1")${err:+; first error: $err}"
+	[ "$ok" = "$2" ] || fail "$3: $(($2 - ok)) of $2 requests failed (first: $err)"
+	[ "$ports" = "$2" ] || fail "$3: $ports distinct source ports, not $2"
+}
+
+# Backend H answered between LO and HI percent of FILE's N requests.
+share_between() { # FILE N H LO HI WHAT
+	local c
+	c=$(count_of "$1" "$3")
+	awk -v c="$c" -v n="$2" -v lo="$4" -v hi="$5" \
+		'BEGIN { p = 100 * c / n; exit !(p >= lo && p <= hi) }' ||
+		fail "$6: $3 answered $c of $2, outside $4%-$5% ($(tally "$1"))"
+}
+
+# Three equal backends each got 25%-42% of the requests.
+spread_check() { # FILE N WHAT
+	local h
+	all_answered "$@"
+	for h in be1 be2 be3; do
+		share_between "$1" "$2" "$h" 25 42 "$3"
+	done
+}
+
+# The client keeps no TIME_WAIT sockets, so that a source port can be used
+# again at once: the same 5-tuple, a few times in a row.
+client_reuses_ports() {
+	on client sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+}
+
+# A rate-limited download from the client in the background, from source
+# port PORT; "BYTES HTTP_CODE" goes to $WORK/dl-PORT. The caller takes $!.
+download_start() { # URL PORT RATE
+	on client curl -s --max-time 50 --local-port "$2" --limit-rate "$3" -o /dev/null \
+		-w '%{size_download} %{http_code}\n' "$1" >"$WORK/dl-$2" &
+}
+
+# The download ended well and in full.
+download_done() { # PID PORT BYTES WHAT
+	local rc=0 got
+	wait "$1" || rc=$?
+	got=$(cat "$WORK/dl-$2")
+	log "$4: curl exit $rc, got '$got'"
+	[ $rc = 0 ] || fail "$4: the download broke (curl exit $rc, '$got')"
+	[ "$got" = "$3 200" ] || fail "$4: got '$got', not '$3 200'"
+}
+
+# The backend holding the established connection from client port PORT,
+# within 5 s.
+owner() { # PORT
+	local i h
+	for ((i = 0; i < 50; i++)); do
+		for h in be1 be2 be3; do
+			if [ -n "$(on "$h" ss -Htn state established "( sport = :80 and dport = :$1 )")" ]; then
+				echo "$h"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	fail "no backend holds the connection from client port $1"
+}
+
+outcome() { # NAME: a global packet counter
+	xlbctl -j stats | jq ".outcomes.$1"
+}
+
+test_ipv4_spread() {
+	lb_up
+	vip_up "$SVC4"
+	requests "http://$VIP4/" 10001 1000 >"$WORK/r"
+	spread_check "$WORK/r" 1000 "IPv4 ipip"
+	log "new flows: $(xlbctl -j stats | jq '.vips[0].new_flows')"
+}
+
+test_ipv6_spread() {
+	lb_up
+	vip_up "$SVC6"
+	requests "http://[$VIP6]/" 10001 1000 >"$WORK/r"
+	spread_check "$WORK/r" 1000 "IPv6 ipip"
+	log "new flows: $(xlbctl -j stats | jq '.vips[0].new_flows')"
+}
+
+test_l2_method() {
+	topo_up 3
+	# No decap on the backends: l2 frames arrive as the client sent them,
+	# and an encapsulated one would be dropped there (no ipip module).
+	nginx_start be1
+	nginx_start be2
+	nginx_start be3
+	xlbd_start
+	xlbctl attach eth0
+	vip_up "$SVC4" method l2
+	vip_up "$SVC6" method l2
+	xlbctl -j vip show "$SVC4" | jq -e '.method == "l2"' >/dev/null ||
+		fail "vip show does not say method l2"
+	requests "http://$VIP4/" 10001 1000 >"$WORK/r4"
+	spread_check "$WORK/r4" 1000 "IPv4 l2"
+	# IPv6 sockets bind IPv4 ports too: other ports than the IPv4 requests'.
+	requests "http://[$VIP6]/" 12001 1000 >"$WORK/r6"
+	spread_check "$WORK/r6" 1000 "IPv6 l2"
+}
+
+test_weights() {
+	local w
+	lb_up
+	xlbctl vip add "$SVC4"
+	for w in 1 2 3; do
+		xlbctl backend add "$SVC4" "$(be4 be$w)" weight $w
+	done
+	requests "http://$VIP4/" 10001 3000 >"$WORK/r"
+	all_answered "$WORK/r" 3000 "weights 1:2:3"
+	# 1/6, 2/6, 3/6 within 5 points.
+	share_between "$WORK/r" 3000 be1 11.67 21.67 "weight 1"
+	share_between "$WORK/r" 3000 be2 28.33 38.33 "weight 2"
+	share_between "$WORK/r" 3000 be3 45 55 "weight 3"
+}
+
+test_same_tuple_same_backend() {
+	local r n svc
+	lb_up
+	client_reuses_ports
+	vip_up "$SVC4"
+	# The same 20 source ports, five rounds: each port, so each 5-tuple,
+	# must get the same backend every time.
+	for r in 1 2 3 4 5; do
+		requests "http://$VIP4/" 10001 20 >"$WORK/round$r"
+		all_answered "$WORK/round$r" 20 "5tuple round $r"
+	done
+	n=$(cat "$WORK"/round* | sort -u | wc -l)
+	[ "$n" = 20 ] || fail "20 5-tuples sent 5 times met $n port/backend pairs, not 20"
+	[ "$(awk '{ print $2 }' "$WORK/round1" | sort -u | wc -l)" -ge 2 ] ||
+		fail "20 5-tuples all went to one backend: hash 5tuple does not spread"
+	log "5tuple: $(tally "$WORK/round1"); new flows $(xlbctl -j stats | jq '.vips[0].new_flows')"
+
+	# hash src: one client, 50 source ports, one backend; both families.
+	for svc in "$N4.1.2:80/tcp" "[$N6:1::2]:80/tcp"; do
+		vip_up "$svc" hash src
+		xlbctl -j vip show "$svc" | jq -e '.hash == "src"' >/dev/null ||
+			fail "$svc: vip show does not say hash src"
+	done
+	requests "http://$N4.1.2/" 11001 50 >"$WORK/src4"
+	all_answered "$WORK/src4" 50 "hash src IPv4"
+	[ "$(awk '{ print $2 }' "$WORK/src4" | sort -u | wc -l)" = 1 ] ||
+		fail "hash src IPv4: one client met several backends: $(tally "$WORK/src4")"
+	requests "http://[$N6:1::2]/" 12001 50 >"$WORK/src6"
+	all_answered "$WORK/src6" 50 "hash src IPv6"
+	[ "$(awk '{ print $2 }' "$WORK/src6" | sort -u | wc -l)" = 1 ] ||
+		fail "hash src IPv6: one client met several backends: $(tally "$WORK/src6")"
+}
+
+test_drain_keeps_transfer() {
+	local pid x
+	lb_up
+	vip_up "$SVC4"
+	# 300 MB at 50 MB/s: about 6 s.
+	download_start "http://$VIP4/big" 30000 50M
+	pid=$!
+	x=$(owner 30000)
+	log "the download runs to $x"
+	xlbctl backend set "$SVC4" "$(be4 "$x")" weight 0
+	xlbctl -j vip show "$SVC4" |
+		jq -e --arg a "$(be4 "$x")" '.backends[] | select(.address == $a) | .ring_slots == 0' \
+			>/dev/null || fail "drained $x still has ring slots"
+	requests "http://$VIP4/" 10001 200 >"$WORK/r"
+	kill -0 "$pid" 2>/dev/null ||
+		fail "the download ended before the drain was tested: too fast for this check"
+	all_answered "$WORK/r" 200 "new requests while $x drains"
+	[ "$(count_of "$WORK/r" "$x")" = 0 ] ||
+		fail "drained $x got $(count_of "$WORK/r" "$x") of 200 new connections"
+	download_done "$pid" 30000 $BIG "download from drained $x"
+	requests "http://$VIP4/" 11001 200 >"$WORK/r2"
+	all_answered "$WORK/r2" 200 "new requests after the download"
+	[ "$(count_of "$WORK/r2" "$x")" = 0 ] ||
+		fail "drained $x got $(count_of "$WORK/r2" "$x") of 200 new connections"
+}
+
+test_remove_keeps_others() {
+	local h p pid1 pid2 port1 port2
+	lb_up
+	client_reuses_ports
+	vip_up "$SVC4"
+	# Find a source port that lands on be1 and one on be2; be3 goes.
+	requests "http://$VIP4/" 31001 60 >"$WORK/probe"
+	port1=$(awk '$2 == "be1" { print $1; exit }' "$WORK/probe")
+	port2=$(awk '$2 == "be2" { print $1; exit }' "$WORK/probe")
+	[ -n "$port1" ] && [ -n "$port2" ] ||
+		fail "60 source ports did not reach both be1 and be2: $(tally "$WORK/probe")"
+	# Two 300 MB downloads at 40 MB/s: about 8 s each.
+	download_start "http://$VIP4/big" "$port1" 40M
+	pid1=$!
+	download_start "http://$VIP4/big" "$port2" 40M
+	pid2=$!
+	for p in "$port1:be1" "$port2:be2"; do
+		h=$(owner "${p%:*}")
+		[ "$h" = "${p#*:}" ] || fail "the download from port ${p%:*} runs to $h, not ${p#*:}"
+	done
+	xlbctl backend del "$SVC4" "$(be4 be3)"
+	[ "$(xlbctl -j vip show "$SVC4" | jq '.backends | length')" = 2 ] ||
+		fail "vip show does not list 2 backends after backend del"
+	requests "http://$VIP4/" 10001 100 >"$WORK/r"
+	kill -0 "$pid1" 2>/dev/null && kill -0 "$pid2" 2>/dev/null ||
+		fail "a download ended before the removal was tested: too fast for this check"
+	all_answered "$WORK/r" 100 "new requests after removing be3"
+	[ "$(count_of "$WORK/r" be3)" = 0 ] ||
+		fail "removed be3 still got $(count_of "$WORK/r" be3) of 100 new connections"
+	download_done "$pid1" "$port1" $BIG "download from be1"
+	download_done "$pid2" "$port2" $BIG "download from be2"
+}
+
+# A balancer that has not talked to a backend yet (a fresh host, an entry
+# that expired) must still deliver: the first SYN may wait for the
+# neighbour (a retransmit, 1 s), but every connection must succeed. ipip
+# hands the encapsulated packet to the kernel (IPv6 needs the interface's
+# force_forwarding); l2 drops it (the kernel cannot deliver a VIP packet)
+# and xlbd, seeing the counters move, has the neighbour resolved.
+test_unresolved_neighbours() {
+	local m url port=10001 bad=""
+	lb_up
+	vip_up "$SVC4"
+	vip_up "$SVC6"
+	vip_up "$N4.1.3:80/tcp" method l2
+	vip_up "[$N6:1::3]:80/tcp" method l2
+	for m in "ipip http://$VIP4/" "ipip http://[$VIP6]/" \
+		"l2 http://$N4.1.3/" "l2 http://[$N6:1::3]/"; do
+		url=${m#* }
+		on lb ip neigh flush dev eth0
+		on lb ip -6 neigh flush dev eth0
+		# The data plane's next-hop cache holds an answer for 1 s.
+		sleep 1.2
+		REQ_TIMEOUT=4 requests "$url" $port 3 >"$WORK/n$port"
+		log "${m% *} $url: $(tally "$WORK/n$port")"
+		[ "$(count_of "$WORK/n$port" -)" = 0 ] ||
+			bad+=" ${m% *} $url: $(count_of "$WORK/n$port" -) of 3 failed ($(first_error "$WORK/n$port"));"
+		port=$((port + 1000))
+	done
+	log "pass_no_neigh: $(outcome pass_no_neigh)"
+	[ -z "$bad" ] || fail "with no neighbour entry:$bad"
+}
+
+test_ping_vip() {
+	local before after
+	lb_up
+	vip_up "$SVC4"
+	vip_up "$SVC6"
+	before=$(outcome icmp_echo)
+	on client ping -q -c 3 -i 0.2 -W 2 "$VIP4" >"$WORK/p4" || fail "ping $VIP4: $(tail -2 "$WORK/p4")"
+	on client ping -q -c 3 -i 0.2 -W 2 -s 1400 "$VIP4" >"$WORK/p4big" ||
+		fail "ping -s 1400 $VIP4: $(tail -2 "$WORK/p4big")"
+	on client ping -q -c 3 -i 0.2 -W 2 "$VIP6" >"$WORK/p6" || fail "ping $VIP6: $(tail -2 "$WORK/p6")"
+	log "$(grep -h received "$WORK"/p4 "$WORK"/p4big "$WORK"/p6)"
+	after=$(outcome icmp_echo)
+	log "icmp_echo: $before -> $after"
+	# Answered by the balancer itself: no backend sees an echo request.
+	[ $((after - before)) -ge 9 ] || fail "the balancer answered $((after - before)) echo requests, not 9"
+}
+
+# A second client, "far", behind two routers with a 1280-byte link between
+# them; every other link is 1500, so far advertises MSS 1460 and backends
+# send 1500-byte packets that only path-MTU discovery can shrink:
+#
+#   far ==1500== rb ==1280== ra ==1500== bridge (lb, be1..3)
+#   10.98.4.2/.1     .3.2/.1     .0.30
+#
+# ra's "fragmentation needed" / "packet too big" goes to the VIP, so via
+# the balancer, which must steer it to the backend owning the flow.
+narrow_path_up() {
+	local ra=$PREFIX-ra rb=$PREFIX-rb far=$PREFIX-far h
+	ip netns add "$ra"
+	ip netns add "$rb"
+	ip netns add "$far"
+	ip -n "$PREFIX-sw" link add "$PREFIX-ra" type veth peer name eth0 netns "$ra"
+	ip -n "$PREFIX-sw" link set "$PREFIX-ra" master br0 up
+	ip -n "$ra" link add eth1 mtu 1280 type veth peer name eth0 mtu 1280 netns "$rb"
+	ip -n "$rb" link add eth1 type veth peer name eth0 netns "$far"
+	for h in "$ra" "$rb" "$far"; do
+		ip -n "$h" link set lo up
+		ip -n "$h" link set eth0 up
+	done
+	ip -n "$ra" link set eth1 up
+	ip -n "$rb" link set eth1 up
+	ip -n "$ra" addr add $N4.0.30/24 dev eth0
+	ip -n "$ra" -6 addr add $N6::1e/64 dev eth0 nodad
+	ip -n "$ra" addr add $N4.3.1/24 dev eth1
+	ip -n "$ra" -6 addr add $N6:3::1/64 dev eth1 nodad
+	ip -n "$rb" addr add $N4.3.2/24 dev eth0
+	ip -n "$rb" -6 addr add $N6:3::2/64 dev eth0 nodad
+	ip -n "$rb" addr add $N4.4.1/24 dev eth1
+	ip -n "$rb" -6 addr add $N6:4::1/64 dev eth1 nodad
+	ip -n "$far" addr add $N4.4.2/24 dev eth0
+	ip -n "$far" -6 addr add $N6:4::2/64 dev eth0 nodad
+	on ra sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	on rb sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n "$ra" route add $N4.4.0/24 via $N4.3.2
+	ip -n "$ra" -6 route add $N6:4::/64 via $N6:3::2
+	ip -n "$ra" route add $N4.1.0/24 via $N4.0.2
+	ip -n "$ra" -6 route add $N6:1::/64 via $N6::2
+	ip -n "$rb" route add default via $N4.3.1
+	ip -n "$rb" -6 route add default via $N6:3::1
+	ip -n "$far" route add default via $N4.4.1
+	ip -n "$far" -6 route add default via $N6:4::1
+	# A client's packets carry full checksums (as in topology.sh).
+	on far ethtool -K eth0 tx off >/dev/null
+	for h in be1 be2 be3; do
+		on "$h" ip route add $N4.4.0/24 via $N4.0.30
+		on "$h" ip -6 route add $N6:4::/64 via $N6::1e
+	done
+}
+
+test_mtu_too_big() {
+	local h sum url before after pmtu
+	lb_up
+	vip_up "$SVC4"
+	vip_up "$SVC6"
+	narrow_path_up
+	# 4 MB of random bytes on every backend, checked end to end.
+	head -c 4M /dev/urandom >"$WORK/blob"
+	sum=$(sha256sum <"$WORK/blob")
+	for h in be1 be2 be3; do
+		cp "$WORK/blob" "$WORK/nginx-$h/www/blob"
+	done
+	for url in "http://$VIP4/blob" "http://[$VIP6]/blob"; do
+		before=$(outcome icmp_too_big)
+		rm -f "$WORK/far.out"
+		on far curl -s --max-time 15 -o "$WORK/far.out" "$url" ||
+			fail "$url over the 1280-byte path: curl exit $? (path-MTU discovery broken?)"
+		after=$(outcome icmp_too_big)
+		log "$url: $(stat -c %s "$WORK/far.out") bytes, icmp_too_big $before -> $after"
+		[ "$(sha256sum <"$WORK/far.out")" = "$sum" ] || fail "$url: the download differs"
+		[ "$after" -gt "$before" ] ||
+			fail "$url: no too-big error went through the balancer: the test proved nothing"
+	done
+	# The error reached the backend that sent the packets: it learnt the
+	# path MTU towards far, for each family.
+	for h in be1 be2 be3; do
+		pmtu+="$h: $(on "$h" ip -o route get $N4.4.2 from $VIP4 | grep -o 'mtu [0-9]*' || true)"
+		pmtu+=" / $(on "$h" ip -o -6 route get $N6:4::2 from $VIP6 | grep -o 'mtu [0-9]*' || true); "
+	done
+	log "path MTU towards far: $pmtu"
+	grep -q "mtu 1280 /" <<<"$pmtu" || fail "no backend learnt the IPv4 path MTU: $pmtu"
+	grep -q "/ mtu 1280;" <<<"$pmtu" || fail "no backend learnt the IPv6 path MTU: $pmtu"
+}
+
+test_non_vip_traffic_untouched() {
+	local a got pass_before pass_after drops
+	lb_up
+	vip_up "$SVC4"
+	vip_up "$SVC6"
+	nginx_start lb 2222
+	nginx_start client 2222
+	pass_before=$(outcome pass_not_vip)
+	# TCP to the balancer's own addresses (small packets in, full ones out)
+	# and from them (full ones in): a page, then 50 MB, each way.
+	for a in $N4.0.2 "[$N6::2]"; do
+		got=$(get "http://$a:2222/")
+		[ "$got" = lb ] || fail "client -> http://$a:2222/ answered '$got', not 'lb'"
+		got=$(on client curl -s --max-time 20 -r 0-52428799 -o /dev/null \
+			-w '%{size_download} %{http_code}' "http://$a:2222/big")
+		[ "$got" = "52428800 206" ] || fail "client -> 50 MB from http://$a:2222/big: '$got'"
+	done
+	for a in $N4.0.10 "[$N6::a]"; do
+		got=$(on lb curl -s --max-time 5 "http://$a:2222/")
+		[ "$got" = client ] || fail "lb -> http://$a:2222/ answered '$got', not 'client'"
+		got=$(on lb curl -s --max-time 20 -r 0-52428799 -o /dev/null \
+			-w '%{size_download} %{http_code}' "http://$a:2222/big")
+		[ "$got" = "52428800 206" ] || fail "lb -> 50 MB from http://$a:2222/big: '$got'"
+	done
+	on client ping -q -c 3 -i 0.2 -W 2 $N4.0.2 >/dev/null || fail "ping $N4.0.2 from the client"
+	on client ping -q -c 3 -i 0.2 -W 2 $N6::2 >/dev/null || fail "ping $N6::2 from the client"
+	on lb ping -q -c 3 -i 0.2 -W 2 $N4.0.10 >/dev/null || fail "ping from the balancer to the client"
+	on lb ping -q -c 3 -i 0.2 -W 2 $N6::a >/dev/null || fail "ping6 from the balancer to the client"
+	pass_after=$(outcome pass_not_vip)
+	drops=$(xlbctl -j stats | jq '[.outcomes | to_entries[] | select(.key | startswith("drop_")) | .value] | add')
+	log "pass_not_vip $pass_before -> $pass_after, drops $drops"
+	# It all went through the attached program, and was passed, not dropped.
+	on lb ip -j link show eth0 | jq -e '.[0].xdp' >/dev/null || fail "xlb is not attached to eth0"
+	[ $((pass_after - pass_before)) -gt 1000 ] ||
+		fail "only $((pass_after - pass_before)) packets passed as non-VIP: was xlb on the path?"
+	[ "$drops" = 0 ] || fail "$drops packets dropped"
+	# And the VIP still works beside it.
+	[ -n "$(get "http://$VIP4/")" ] || fail "the VIP stopped answering"
+}
+
+run_suite
