@@ -66,7 +66,7 @@ enum xlb_method {
 
 /* struct xlb_vip.flags */
 #define XLB_VIP_HASH_SRC	(1U << 0)	/* Maglev on the source address only */
-#define XLB_VIP_RATELIMIT	(1U << 1)	/* reserved for the rate-limit stage */
+#define XLB_VIP_RATELIMIT	(1U << 1)	/* per-source rate limit: rl_* below */
 
 struct xlb_vip {
 	__u32 id;		/* index into rings, vip_stats; 0 .. XLB_MAX_VIPS-1 */
@@ -74,8 +74,15 @@ struct xlb_vip {
 	__u32 flags;		/* XLB_VIP_* */
 	__u8 method;		/* enum xlb_method */
 	__u8 pad[3];
+	/*
+	 * Per-source limit (XLB_VIP_RATELIMIT), as GCRA parameters: one packet
+	 * per rl_interval_ns, rl_tolerance_ns = (burst - 1) * interval of
+	 * slack; see include/xlb_ratelimit.h.
+	 */
+	__u64 rl_interval_ns;
+	__u64 rl_tolerance_ns;
 };
-_Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip");
+_Static_assert(sizeof(struct xlb_vip) == 32, "xlb_vip");
 
 /*
  * vip_addrs: every address that at least one VIP uses -> what the data plane
@@ -173,6 +180,29 @@ struct xlb_nexthop {
 };
 _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
 
+/*
+ * ratelimit: LRU hash, one entry per (VIP, client source): IPv4 sources by
+ * /32, IPv6 by /64 (one attacker usually holds a whole /64), so src.w[2..3]
+ * are zero for IPv6. Shared by all CPUs: the entry's tat is updated with
+ * compare-and-swap so the rate never multiplies by the number of CPUs.
+ */
+#define XLB_RATELIMIT_DEFAULT	262144	/* entries */
+
+struct xlb_rl_key {
+	struct xlb_addr src;
+	__u32 vip_id;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_rl_key) == 24, "xlb_rl_key");
+
+struct xlb_rl_state {
+	__u64 tat_ns;		/* GCRA theoretical arrival time (bpf_ktime_get_ns clock) */
+	__u64 passed;		/* packets let through */
+	__u64 dropped;		/* packets over the limit */
+};
+_Static_assert(sizeof(struct xlb_rl_state) == 24, "xlb_rl_state");
+
 /* config: one entry, written by the daemon. */
 struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
@@ -188,8 +218,9 @@ struct xlb_vip_stats {
 	__u64 bytes;
 	__u64 new_flows;
 	__u64 drops;		/* packets to this VIP dropped for any reason */
+	__u64 ratelimited;	/* of which over a source's rate limit */
 };
-_Static_assert(sizeof(struct xlb_vip_stats) == 32, "xlb_vip_stats");
+_Static_assert(sizeof(struct xlb_vip_stats) == 40, "xlb_vip_stats");
 
 struct xlb_backend_stats {
 	__u64 packets;
