@@ -278,53 +278,51 @@ static int emit(char **text, size_t *len, size_t *cap, const struct cmd *cmd)
 	return 0;
 }
 
+/*
+ * cmd_format() reads only the fields of the command's op, so one zeroed
+ * struct cmd (4.5 KiB: it holds a file name) serves every line: clearing it
+ * per line dominated saving 11,000 lines.
+ */
 int config_save(const struct config *c, char **text, size_t *len)
 {
+	struct cmd *cmd = calloc(1, sizeof(*cmd));
 	size_t cap = 0;
-	struct cmd cmd;
-	int err = 0;
+	int err = cmd ? 0 : -ENOMEM;
 
 	*text = NULL;
 	*len = 0;
 	for (size_t i = 0; !err && i < c->n_ifaces; i++) {
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.op = CMD_ATTACH;
-		memcpy(cmd.ifname, c->ifaces[i].name, sizeof(cmd.ifname));
-		cmd.mode = c->ifaces[i].mode;
-		err = emit(text, len, &cap, &cmd);
+		cmd->op = CMD_ATTACH;
+		memcpy(cmd->ifname, c->ifaces[i].name, sizeof(cmd->ifname));
+		cmd->mode = c->ifaces[i].mode;
+		err = emit(text, len, &cap, cmd);
 	}
 	for (size_t i = 0; !err && i < c->n_vips; i++) {
 		const struct cfg_vip *v = &c->vips[i];
 
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.op = CMD_VIP_ADD;
-		cmd.service = v->key;
-		cmd.vip = v->opts;
-		err = emit(text, len, &cap, &cmd);
+		cmd->service = v->key;
+		cmd->op = CMD_VIP_ADD;
+		cmd->vip = v->opts;
+		err = emit(text, len, &cap, cmd);
+		cmd->op = CMD_BACKEND_ADD;
 		for (size_t j = 0; !err && j < v->n_backends; j++) {
-			memset(&cmd, 0, sizeof(cmd));
-			cmd.op = CMD_BACKEND_ADD;
-			cmd.service = v->key;
-			cmd.backend.addr = v->backends[j].addr;
-			cmd.backend.family = v->backends[j].family;
-			cmd.backend.weight = v->backends[j].weight;
-			err = emit(text, len, &cap, &cmd);
+			cmd->backend.addr = v->backends[j].addr;
+			cmd->backend.family = v->backends[j].family;
+			cmd->backend.weight = v->backends[j].weight;
+			err = emit(text, len, &cap, cmd);
 		}
 		if (!err && v->health.type != CMD_HEALTH_OFF) {
-			memset(&cmd, 0, sizeof(cmd));
-			cmd.op = CMD_HEALTH_SET;
-			cmd.service = v->key;
-			cmd.health = v->health;
-			err = emit(text, len, &cap, &cmd);
+			cmd->op = CMD_HEALTH_SET;
+			cmd->health = v->health;
+			err = emit(text, len, &cap, cmd);
 		}
 		if (!err && v->ratelimit.rate) {
-			memset(&cmd, 0, sizeof(cmd));
-			cmd.op = CMD_RATELIMIT_SET;
-			cmd.service = v->key;
-			cmd.ratelimit = v->ratelimit;
-			err = emit(text, len, &cap, &cmd);
+			cmd->op = CMD_RATELIMIT_SET;
+			cmd->ratelimit = v->ratelimit;
+			err = emit(text, len, &cap, cmd);
 		}
 	}
+	free(cmd);
 	if (!err && !*text) {
 		*text = strdup("");
 		err = *text ? 0 : -ENOMEM;

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
-iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables"
+iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3"
 
 missing=""
 for p in $PKGS; do
