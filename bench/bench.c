@@ -21,6 +21,7 @@
 #include "fixture.h"
 #include "maglev.h"
 #include "pkt.h"
+#include "xlb_ratelimit.h"
 #include "floor.skel.h"
 
 #define BENCH_CALLS 200000
@@ -128,6 +129,103 @@ int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * A flood of new sources: one packet from each of `calls` IPv4 addresses
+ * counted up from `first`, to the VIP of "ipv4 tcp established". Patched in
+ * place, only the source address and the header checksum change per call.
+ * Returns the mean ns per packet; *tx counts the packets sent on.
+ */
+static double measure_flood(int prog_fd, int ifindex, __u32 first, __u32 calls, __u32 *tx)
+{
+	const struct bench_class c = { .client = "0.0.0.0", .vip = "10.20.0.1",
+				       .proto = IPPROTO_TCP, .port = 80 };
+	__u8 pkt[160], out[512], *iph = pkt + PKT_ETH_LEN;
+	int len = build_packet(&c, 0, pkt, sizeof(pkt));
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	double total = 0;
+	__be32 src;
+	__u16 sum;
+
+	*tx = 0;
+	for (__u32 i = 0; i < calls; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len,
+			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		src = htonl(first + i);
+		memcpy(iph + 12, &src, 4);
+		memset(iph + 10, 0, 2);
+		sum = htons(pkt_csum(iph, PKT_IPV4_LEN));
+		memcpy(iph + 10, &sum, 2);
+		if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+			fprintf(stderr, "bench: test run failed: %s\n", strerror(errno));
+			exit(1);
+		}
+		total += opts.duration;
+		*tx += opts.retval == XDP_TX;
+	}
+	return total / calls;
+}
+
+#define FLOOD_SOURCES	(1U << 20)
+#define RL_TARGET	0.4	/* the stage's cost on a passed packet, in floors */
+
+static void vip_limit(struct fixture *fx, struct fx_vip *v, __u32 rate, __u32 burst)
+{
+	v->rate = rate;
+	v->burst = burst;
+	/* What the daemon does on `ratelimit set/off`: VIP first, then forget the buckets. */
+	if (fx_vip_add(fx, v) || dp_ratelimit_clear_vip(&fx->dp, v->id)) {
+		fprintf(stderr, "bench: cannot set the rate limit\n");
+		exit(1);
+	}
+}
+
+/*
+ * The rate limit stage, on the VIP of "ipv4 tcp established" with the limit
+ * switched on and off. Passed packets, at a limit they never reach, measured
+ * ABAB so that the machine's drift cancels out of the difference; a source
+ * over its limit; a flood of a million new sources, more than the map holds.
+ */
+static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_ns)
+{
+	int prog = dp_prog_fd(&fx->dp);
+	double off = 0, on = 0, drop, flood_off, flood_on, cost;
+	__u32 verdict_on, verdict, tx_off, tx_on;
+
+	for (int i = 0; i < 2; i++) {
+		vip_limit(fx, v, 0, 0);
+		off += measure(prog, fx->if0, &classes[0], &verdict) / 2;
+		vip_limit(fx, v, XLB_RL_RATE_MAX, XLB_RL_BURST_MAX);
+		on += measure(prog, fx->if0, &classes[0], &verdict_on) / 2;
+	}
+	vip_limit(fx, v, 1, 1);
+	drop = measure(prog, fx->if0, &classes[0], &verdict);
+	vip_limit(fx, v, 0, 0);
+	flood_off = measure_flood(prog, fx->if0, 0x64400000, FLOOD_SOURCES, &tx_off);
+	vip_limit(fx, v, 1000, 10);
+	flood_on = measure_flood(prog, fx->if0, 0x64400000 + FLOOD_SOURCES, FLOOD_SOURCES, &tx_on);
+	vip_limit(fx, v, 0, 0);
+
+	cost = (on - off) / floor_ns;
+	printf("\nPer-source rate limit (%s:%u/tcp, limit on and off; ABAB for the first two)\n",
+	       v->addr, v->port);
+	printf("%-44s %9s %9s %9s\n", "packet class", "ns/pkt", "net ns", "net/floor");
+	printf("%-44s %9.1f %9.1f %8.2fx\n", "ipv4 tcp established, unlimited VIP", off,
+	       off - floor_ns, (off - floor_ns) / floor_ns);
+	printf("%-44s %9.1f %9.1f %8.2fx  (%s)\n", "ipv4 tcp established, rate-limited VIP", on,
+	       on - floor_ns, (on - floor_ns) / floor_ns, verdict_on == XDP_TX ? "TX" : "not TX!");
+	printf("%-44s %9s %+9.1f %+8.2fx  target <= +%.2fx  %s\n", "  the limit's cost", "",
+	       on - off, cost, RL_TARGET, cost <= RL_TARGET ? "meets" : "MISSES");
+	printf("%-44s %9.1f %9.1f %8.2fx  (%s)\n", "ipv4 tcp over its source's limit", drop,
+	       drop - floor_ns, (drop - floor_ns) / floor_ns, verdict == XDP_DROP ? "DROP" : "?");
+	printf("%-44s %9.1f %9.1f %8.2fx  (%u TX)\n", "flood: 1M new sources, unlimited VIP",
+	       flood_off, flood_off - floor_ns, (flood_off - floor_ns) / floor_ns, tx_off);
+	printf("%-44s %9.1f %9.1f %8.2fx  (%u TX, %+.1f ns over unlimited)\n",
+	       "flood: 1M new sources, rate-limited VIP", flood_on, flood_on - floor_ns,
+	       (flood_on - floor_ns) / floor_ns, tx_on, flood_on - flood_off);
+}
+
 static void bench_maglev(void)
 {
 	static const size_t counts[] = { 10, 100, 1000 };
@@ -216,6 +314,7 @@ int main(void)
 		       ratio, classes[i].target, ratio <= classes[i].target ? "meets" : "MISSES",
 		       verdicts[i] < 5 ? names[verdicts[i]] : "?");
 	}
+	bench_ratelimit(&fx, &bench_vips[0], floor_ns);
 	bench_maglev();
 	bench_control();
 	bench_memory();

@@ -7,7 +7,11 @@
 #ifndef XLB_BENCH_H
 #define XLB_BENCH_H
 
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* CLOCK_MONOTONIC in milliseconds. */
 double now_ms(void);
@@ -32,9 +36,55 @@ long long bench_map_memlock(int fd);
  */
 int bench_pins_memlock(const char *pin_dir, long long *maps, long long *rings);
 
+/*
+ * A session of the real build/xlbd (control.c): its own socket, state files
+ * and log in a temporary directory, its own pin dir.
+ */
+struct ctl_bench {
+	char xlbd[PATH_MAX];
+	char xlbctl[PATH_MAX];
+	char tmp[64];		/* socket, state files, xlbd's log */
+	char pins[64];
+	char sock[96];
+	char log[96];
+	pid_t pid;		/* the running xlbd, 0 when none */
+	struct sigaction old_int, old_term;
+};
+
+/*
+ * Find xlbd and xlbctl next to the bench, create the directory, catch
+ * SIGINT/SIGTERM (bench_interrupted() says when one came; blocking calls
+ * return EINTR) and give the bench every CPU. 0, or -errno after saying on
+ * stderr why `section` is skipped.
+ */
+int bench_session_open(struct ctl_bench *b, const char *section);
+/* Stop xlbd, remove the pins and the directory; re-raise a caught signal. */
+void bench_session_close(struct ctl_bench *b);
+bool bench_interrupted(void);
+/* Start xlbd on the state file `state` on fresh or kept pins: ms until it answered, or -1. */
+double bench_xlbd_run(struct ctl_bench *b, const char *state);
+/* Stop xlbd and remove its pins; its log on stderr first when err. */
+void bench_xlbd_end(struct ctl_bench *b, int err);
+/*
+ * One command over the wire protocol (as `xlbctl -j` when json): 0 with
+ * *status and as much of the reply as fits in msg, or -errno for no reply.
+ */
+int bench_request(const struct ctl_bench *b, bool json, int argc, char **argv, int *status,
+		  char *msg, size_t msglen);
+/* A command that must succeed: 0, or says why on stderr. */
+int bench_request_ok(const struct ctl_bench *b, int argc, char **argv);
+/* Create or replace a file with text: 0 or -errno. */
+int bench_write_text(const char *path, const char *text, size_t len);
+
 /* xlbctl and xlbd round trips, start-up and restore (control.c). */
 void bench_control(void);
 /* Kernel memory locked by the maps for 1, 100, 1000 VIPs (memory.c). */
 void bench_memory(void);
+/*
+ * Health checks (health.c): detection latency after a backend fails, and
+ * xlbd's CPU while it checks 1,000 backends. 0 when it printed its figures,
+ * -errno when it could not (and said why on stderr).
+ */
+int bench_health(void);
 
 #endif /* XLB_BENCH_H */

@@ -58,16 +58,6 @@
 #define BIG_VIP			"10.64.0.1:80/tcp"
 #define BIG_EXTRA_BACKEND	"172.26.0.1"
 
-struct ctl_bench {
-	char xlbd[PATH_MAX];
-	char xlbctl[PATH_MAX];
-	char tmp[64];		/* socket, state files, xlbd's log */
-	char pins[64];
-	char sock[96];
-	char log[96];
-	pid_t pid;		/* the running xlbd, 0 when none */
-};
-
 /* The signal that stopped the section, 0 while none has. */
 static volatile sig_atomic_t interrupted;
 
@@ -262,12 +252,12 @@ static void show_log(const struct ctl_bench *b)
 }
 
 /*
- * One command over the wire protocol, as xlbctl sends it. 0 with *status
- * set (and as much of the reply's text as fits in msg), or -errno when no
- * reply came.
+ * One command over the wire protocol, as xlbctl sends it (as `xlbctl -j` when
+ * json). 0 with *status set (and as much of the reply's text as fits in
+ * msg), or -errno when no reply came.
  */
-static int request(const char *sock, int argc, char **argv, int *status, char *msg,
-		   size_t msglen)
+static int request_as(const char *sock, bool json, int argc, char **argv, int *status,
+		      char *msg, size_t msglen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = REQUEST_TIMEOUT_S };
@@ -277,7 +267,7 @@ static int request(const char *sock, int argc, char **argv, int *status, char *m
 	int fd, err;
 	ssize_t n;
 
-	err = proto_request_encode(argc, argv, false, &req, &req_len);
+	err = proto_request_encode(argc, argv, json, &req, &req_len);
 	if (err)
 		return err;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -334,6 +324,12 @@ out_free:
 	free(reply);
 	free(req);
 	return err;
+}
+
+static int request(const char *sock, int argc, char **argv, int *status, char *msg,
+		   size_t msglen)
+{
+	return request_as(sock, false, argc, argv, status, msg, msglen);
 }
 
 /* A request that must succeed; says why on stderr when it does not. */
@@ -766,51 +762,96 @@ static int find_binaries(struct ctl_bench *b)
 	return 0;
 }
 
-void bench_control(void)
+/* ---- a session: what every section that runs xlbd needs (bench.h) ------ */
+
+int bench_session_open(struct ctl_bench *b, const char *section)
 {
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	struct ctl_bench b = { .pid = 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
 	cpu_set_t cpus;
 	int err;
 
-	err = find_binaries(&b);
+	memset(b, 0, sizeof(*b));
+	err = find_binaries(b);
 	if (err) {
-		fprintf(stderr, "bench: no xlbd/xlbctl next to the bench (%s): control plane "
-				"figures skipped\n",
-			strerror(-err));
-		return;
+		fprintf(stderr, "bench: no xlbd/xlbctl next to the bench (%s): %s figures skipped\n",
+			strerror(-err), section);
+		return err;
 	}
-	snprintf(b.tmp, sizeof(b.tmp), "/tmp/xlb-bench.XXXXXX");
-	if (!mkdtemp(b.tmp)) {
-		fprintf(stderr, "bench: cannot create a temporary directory: %s\n",
-			strerror(errno));
-		return;
+	snprintf(b->tmp, sizeof(b->tmp), "/tmp/xlb-bench.XXXXXX");
+	if (!mkdtemp(b->tmp)) {
+		err = -errno;
+		fprintf(stderr, "bench: cannot create a temporary directory: %s\n", strerror(-err));
+		return err;
 	}
-	snprintf(b.pins, sizeof(b.pins), "/sys/fs/bpf/xlb-bench-%d", (int)getpid());
-	tmp_path(&b, "xlbd.sock", b.sock, sizeof(b.sock));
-	tmp_path(&b, "xlbd.log", b.log, sizeof(b.log));
+	snprintf(b->pins, sizeof(b->pins), "/sys/fs/bpf/xlb-bench-%d", (int)getpid());
+	tmp_path(b, "xlbd.sock", b->sock, sizeof(b->sock));
+	tmp_path(b, "xlbd.log", b->log, sizeof(b->log));
 	stale_pins_remove();
 
 	/* No SA_RESTART: a blocked read returns, the loops see the flag and clean up. */
+	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGINT, &sa, &b->old_int);
+	sigaction(SIGTERM, &sa, &b->old_term);
 
 	/* The packet figures ran on CPU 0 alone; xlbd and xlbctl get every CPU, as in use. */
 	CPU_ZERO(&cpus);
 	for (long i = 0; i < sysconf(_SC_NPROCESSORS_CONF) && i < CPU_SETSIZE; i++)
 		CPU_SET(i, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
+	return 0;
+}
 
+void bench_session_close(struct ctl_bench *b)
+{
+	xlbd_stop(b);
+	pins_remove(b->pins);
+	nftw(b->tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	sigaction(SIGINT, &b->old_int, NULL);
+	sigaction(SIGTERM, &b->old_term, NULL);
+	if (interrupted)
+		raise(interrupted);
+}
+
+bool bench_interrupted(void)
+{
+	return interrupted;
+}
+
+double bench_xlbd_run(struct ctl_bench *b, const char *state)
+{
+	return xlbd_run(b, state);
+}
+
+void bench_xlbd_end(struct ctl_bench *b, int err)
+{
+	session_end(b, err);
+}
+
+int bench_request(const struct ctl_bench *b, bool json, int argc, char **argv, int *status,
+		  char *msg, size_t msglen)
+{
+	return request_as(b->sock, json, argc, argv, status, msg, msglen);
+}
+
+int bench_request_ok(const struct ctl_bench *b, int argc, char **argv)
+{
+	return request_ok(b, argc, argv);
+}
+
+int bench_write_text(const char *path, const char *text, size_t len)
+{
+	return write_text(path, text, len);
+}
+
+void bench_control(void)
+{
+	struct ctl_bench b;
+
+	if (bench_session_open(&b, "control plane"))
+		return;
 	bench_round_trips(&b);
 	if (!interrupted)
 		bench_state_file(&b);
-
-	xlbd_stop(&b);
-	pins_remove(b.pins);
-	nftw(b.tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	if (interrupted)
-		raise(interrupted);
+	bench_session_close(&b);
 }

@@ -81,6 +81,22 @@ struct {
 	__type(value, struct xlb_conn);
 } conns SEC(".maps");
 
+/*
+ * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched
+ * for VIPs with XLB_VIP_RATELIMIT. A map of its own so that a flood of
+ * spoofed sources evicts rate-limit entries, never connections. One LRU list
+ * for all CPUs, unlike conns: RSS spreads one source's flows over several
+ * queues, and a flood may land on a single one, which with per-CPU lists
+ * could only use max_entries / ncpus of the map. The price, a global lock
+ * taken about once per LRU batch of inserts, is paid by new sources only.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_RATELIMIT_DEFAULT);
+	__type(key, struct xlb_rl_key);
+	__type(value, struct xlb_rl_state);
+} ratelimit SEC(".maps");
+
 /* Per CPU: refills never bounce a cache line between CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -41,6 +41,17 @@ static __always_inline void count_vip_drop(__u32 vip_id)
 		s->drops++;
 }
 
+/* Over a source's rate limit: a drop of the VIP, and the reason for it. */
+static __always_inline void count_vip_ratelimited(__u32 vip_id)
+{
+	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
+
+	if (!s)
+		return;
+	s->drops++;
+	s->ratelimited++;
+}
+
 static __always_inline void count_backend(__u32 id, __u64 bytes)
 {
 	struct xlb_backend_stats *s = bpf_map_lookup_elem(&backend_stats, &id);

@@ -3,7 +3,7 @@
  * xlb: the balancer's XDP program.
  *
  * Stages, each cheap and bounded (DESIGN.md "Packet path"):
- *   parse -> VIP lookup -> [rate limit] -> connection table / Maglev ring
+ *   parse -> VIP lookup -> rate limit (if set) -> connection table / Maglev ring
  *         -> forward (IPIP or L2) -> count
  *
  * Rules for what is not a clean VIP flow, all counted in `outcomes`:
@@ -24,6 +24,7 @@
 #include "lb.h"
 #include "forward.h"
 #include "icmp.h"
+#include "ratelimit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -63,11 +64,9 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
 	if (!vip)
 		return done(XDP_PASS, pass_not_vip);
 
-	/* The per-source rate limit (XLB_VIP_RATELIMIT) goes here: before any
-	 * other per-flow work, so that a flood costs as little as possible. */
-
-	/* The coarse clock (jiffies resolution) is all the table and cache need. */
-	now = bpf_ktime_get_coarse_ns();
+	/* Before any other per-flow work, so that a flood costs little. */
+	if (!ratelimit_admit(vip, &m->flow, &now))
+		return ratelimit_drop(vip->id);
 	be = pick_backend(vip, &m->flow, 1, now, &id, &new_flow);
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);
@@ -83,6 +82,7 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	__be16 port;
+	__u64 now;
 	__u32 id;
 
 	if (!addr)
@@ -97,6 +97,9 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 	vip = vip_lookup(&m->flow, port);
 	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC))
 		return done(XDP_DROP, drop_fragment);
+	/* A fragment is a packet from its source like any other. */
+	if (!ratelimit_admit(vip, &m->flow, &now))
+		return ratelimit_drop(vip->id);
 	/* Source hash only: the connection table (keyed by ports) has no say. */
 	id = ring_pick(vip, &m->flow);
 	be = backend_of(id, vip->id);
@@ -104,7 +107,7 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return vip_drop(vip->id, drop_no_backend);
 	count_vip(vip->id, ctx->data_end - ctx->data, 0);
 	count_backend(id, ctx->data_end - ctx->data);
-	return forward(ctx, m, vip, be, id, bpf_ktime_get_coarse_ns());
+	return forward(ctx, m, vip, be, id, now);
 }
 
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,

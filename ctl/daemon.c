@@ -532,13 +532,17 @@ static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
 	case CMD_HEALTH_SET:
+	case CMD_RATELIMIT_SET:
+	case CMD_RATELIMIT_OFF:
 		v = config_vip(work, &cmd->service);
 		ret = sync_vip(&d->sync, work, v);
 		if (!ret && cmd->op == CMD_VIP_ADD)
 			ret = sync_addrs(&d->sync, work);
+		/* Old buckets mean nothing under new parameters, or none. */
+		if (!ret && (cmd->op == CMD_RATELIMIT_SET || cmd->op == CMD_RATELIMIT_OFF))
+			ret = dp_ratelimit_clear_vip(&d->dp, v->id);
 		break;
 	default:
-		/* rate limits: kept in the configuration */
 		return 0;
 	}
 	if (ret) {
@@ -561,7 +565,7 @@ static void undo_maps(struct daemon *d, const struct cmd *cmd)
 		ifc = config_iface(&d->cfg, cmd->ifname);
 		if (ifc)
 			attach_iface(d, ifc, err, sizeof(err));
-	} else if (cmd->op != CMD_RATELIMIT_SET && cmd->op != CMD_RATELIMIT_OFF) {
+	} else {
 		revert_vip(d, &cmd->service);
 	}
 }
@@ -785,7 +789,8 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 	out_u64(o, "packets", "  packets %llu", st.packets);
 	out_u64(o, "bytes", "  bytes %llu", st.bytes);
 	out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
-	out_u64(o, "drops", "  drops %llu\n", st.drops);
+	out_u64(o, "drops", "  drops %llu", st.drops);
+	out_u64(o, "ratelimited_packets", "  ratelimited %llu\n", st.ratelimited);
 	out_bool(o, "fail_open",
 		 sync_vip_fails_open(v) ? "FAIL-OPEN: every backend is down, forwarding over all\n" :
 					  NULL,
@@ -875,7 +880,8 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		out_u64(o, "packets", "  packets %llu", st.packets);
 		out_u64(o, "bytes", "  bytes %llu", st.bytes);
 		out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
-		out_u64(o, "drops", "  drops %llu\n", st.drops);
+		out_u64(o, "drops", "  drops %llu", st.drops);
+		out_u64(o, "ratelimited_packets", "  ratelimited %llu\n", st.ratelimited);
 		print_backends(d, v, o, false);
 		out_obj_close(o);
 	}
@@ -955,6 +961,85 @@ static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o
 		out_obj_close(o);
 	}
 	out_arr_close(o);
+	return 0;
+}
+
+struct top_entry {
+	struct xlb_rl_key key;
+	struct xlb_rl_state st;
+};
+
+struct top_walk {
+	struct top_entry *e;
+	size_t n, cap;
+};
+
+static int top_collect(const struct xlb_rl_key *key, const struct xlb_rl_state *st, void *ctx)
+{
+	struct top_walk *w = ctx;
+	struct top_entry *p;
+
+	if (!st->dropped)
+		return 0;
+	if (w->n == w->cap) {
+		p = realloc(w->e, (w->cap ? w->cap * 2 : 256) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->e = p;
+		w->cap = w->cap ? w->cap * 2 : 256;
+	}
+	w->e[w->n].key = *key;
+	w->e[w->n].st = *st;
+	w->n++;
+	return 0;
+}
+
+static int by_dropped(const void *a, const void *b)
+{
+	const struct top_entry *x = a, *y = b;
+
+	if (x->st.dropped != y->st.dropped)
+		return x->st.dropped < y->st.dropped ? 1 : -1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/* The rate limiter's leaderboard: sources with the most dropped packets. */
+static int do_top(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	char src[ADDR_STRLEN + 4], svc[SERVICE_STRLEN];
+	struct top_walk w = { 0 };
+	int ret = dp_ratelimit_walk(&d->dp, top_collect, &w);
+
+	if (ret) {
+		free(w.e);
+		out_error(o, "cannot read the rate limiter's sources: %s", strerror(-ret));
+		return 1;
+	}
+	qsort(w.e, w.n, sizeof(*w.e), by_dropped);
+	out_text(o, "%-44s %-26s %12s %12s\n", "source", "vip", "dropped", "passed");
+	out_arr_open(o, "sources");
+	for (size_t i = 0; i < w.n && i < cmd->count; i++) {
+		const struct cfg_vip *v = NULL;
+
+		for (size_t j = 0; j < d->cfg.n_vips && !v; j++)
+			if (d->cfg.vips[j].id == w.e[i].key.vip_id)
+				v = &d->cfg.vips[j];
+		addr_format(&w.e[i].key.src, w.e[i].key.family, src, sizeof(src));
+		if (w.e[i].key.family == XLB_AF_INET6)
+			strcat(src, "/64");
+		if (v)
+			service_format(&v->key, svc, sizeof(svc));
+		else
+			snprintf(svc, sizeof(svc), "(vip id %u)", w.e[i].key.vip_id);
+		out_obj_open(o, NULL);
+		out_str(o, "source", "%-44s", src);
+		out_str(o, "vip", " %-26s", svc);
+		out_u64(o, "dropped_packets", " %12llu", w.e[i].st.dropped);
+		out_u64(o, "passed_packets", " %12llu\n", w.e[i].st.passed);
+		out_obj_close(o);
+	}
+	out_arr_close(o);
+	free(w.e);
 	return 0;
 }
 
@@ -1094,9 +1179,7 @@ int daemon_handle(void *ctx, int argc, char **argv, struct out *o)
 		ret = do_health_show(d, cmd, o);
 		break;
 	case CMD_TOP:
-		out_error(o, "top: the rate limiter is not built yet, so nothing is dropped per "
-			     "source");
-		ret = 1;
+		ret = do_top(d, cmd, o);
 		break;
 	default:
 		out_error(o, "'%s' is not a daemon command", cmd_name(cmd->op));

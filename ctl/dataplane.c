@@ -25,6 +25,31 @@ static int errno_or(int fallback)
 static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
 
 /*
+ * The rate-limit map is sized by the configuration and holds nothing that
+ * cannot be lost: buckets start full again, the drop counters start over.
+ * So a pinned one of another size is unpinned and a new one created, where a
+ * size mismatch on any other map refuses to load. The old map lives on, used
+ * by the running program, until the link switches to the new program.
+ */
+static int pin_drop_resized(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd, err = 0;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = errno_or(-EINVAL);
+	else if (info.max_entries != bpf_map__max_entries(map) && unlink(path))
+		err = errno_or(-EIO);
+	close(fd);
+	return err;
+}
+
+/*
  * Pin every map by name under dir. libbpf reuses a pinned map whose type,
  * sizes and flags match (and refuses one that does not, rather than
  * silently starting empty), and pins the maps it creates.
@@ -41,6 +66,11 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		if (map == skel->maps.ratelimit) {
+			err = pin_drop_resized(map, path);
+			if (err)
+				return err;
+		}
 		if (map != skel->maps.tx_ports) {
 			err = bpf_map__set_pin_path(map, path);
 			if (err)
@@ -121,6 +151,8 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
+	bpf_map__set_max_entries(skel->maps.ratelimit,
+				 o.ratelimit_entries ? o.ratelimit_entries : XLB_RATELIMIT_DEFAULT);
 	if (o.pin_dir) {
 		err = pin_setup(dp, skel, o.pin_dir);
 		if (err)
@@ -597,4 +629,117 @@ int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *
 	/* An LRU map with per-CPU lists is still one value per key. */
 	return bpf_map__lookup_elem(dp->skel->maps.conns, flow, sizeof(*flow), conn,
 				    sizeof(*conn), 0);
+}
+
+int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,
+		      struct xlb_rl_state *st)
+{
+	struct bpf_map *map = dp->skel->maps.ratelimit;
+	int err;
+
+	/*
+	 * An entry evicted between the two calls is skipped: asked again, the
+	 * kernel gives the key after prev that is still there.
+	 */
+	do {
+		err = bpf_map__get_next_key(map, prev, next, sizeof(*next));
+		if (err)
+			return err;
+		err = bpf_map__lookup_elem(map, next, sizeof(*next), st, sizeof(*st), 0);
+	} while (err == -ENOENT);
+	return err;
+}
+
+/*
+ * Entries per batch. A batch ends on a hash bucket boundary and the kernel
+ * refuses one too small for a whole bucket (-ENOSPC); buckets hold a few
+ * entries, so this is room enough, and 2 x 96 KiB of buffers.
+ */
+#define RL_BATCH 4096
+
+int dp_ratelimit_walk(struct dp *dp, dp_ratelimit_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ratelimit), err = 0;
+	struct xlb_rl_key *keys = calloc(RL_BATCH, sizeof(*keys));
+	struct xlb_rl_state *vals = calloc(RL_BATCH, sizeof(*vals));
+	__u32 token, count;
+	bool last = false;
+	void *in = NULL;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* The token is the next bucket to read: one batch never repeats another. */
+	while (!last) {
+		count = RL_BATCH;
+		if (bpf_map_lookup_batch(fd, in, &token, keys, vals, &count, NULL)) {
+			if (errno != ENOENT) {
+				err = errno_or(-EINVAL);
+				goto out;
+			}
+			last = true;	/* count still says what this call read */
+		}
+		for (__u32 i = 0; i < count; i++) {
+			err = fn(&keys[i], &vals[i], ctx);
+			if (err)
+				goto out;
+		}
+		in = &token;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+struct rl_keys {
+	__u32 vip_id;
+	struct xlb_rl_key *keys;
+	size_t n, cap;
+};
+
+static int rl_collect(const struct xlb_rl_key *key, const struct xlb_rl_state *st, void *ctx)
+{
+	struct rl_keys *c = ctx;
+	struct xlb_rl_key *grown;
+
+	if (key->vip_id != c->vip_id)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : RL_BATCH;
+		grown = realloc(c->keys, c->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		c->keys = grown;
+	}
+	c->keys[c->n++] = *key;
+	return 0;
+}
+
+int dp_ratelimit_clear_vip(struct dp *dp, __u32 vip_id)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ratelimit), err;
+	struct rl_keys c = { .vip_id = vip_id };
+	struct xlb_rl_key *k;
+	__u32 count;
+	size_t left;
+
+	err = dp_ratelimit_walk(dp, rl_collect, &c);
+	k = c.keys;
+	left = err ? 0 : c.n;
+	while (left) {
+		count = left;
+		if (!bpf_map_delete_batch(fd, k, &count, NULL))
+			break;
+		/* k[count] was evicted since the walk: gone already, go on after it. */
+		if (errno != ENOENT || count >= left) {
+			err = errno_or(-EINVAL);
+			break;
+		}
+		k += count + 1;
+		left -= count + 1;
+	}
+	free(c.keys);
+	return err;
 }

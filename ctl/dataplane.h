@@ -17,6 +17,7 @@ struct dp_opts {
 	__u32 max_vips;		/* 0: XLB_MAX_VIPS */
 	__u32 max_backends;	/* 0: XLB_MAX_BACKENDS */
 	__u32 conns;		/* 0: XLB_CONNS_DEFAULT */
+	__u32 ratelimit_entries;	/* rate-limited sources; 0: XLB_RATELIMIT_DEFAULT */
 	const char *pin_dir;	/* maps and links pinned (and adopted) here; NULL: none */
 };
 
@@ -122,5 +123,34 @@ int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum);
 
 /* Connection table entry for a flow, -ENOENT if none. */
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn);
+
+/*
+ * Per-source rate-limit entries (bpf/ratelimit.h). The data plane keeps
+ * changing them while they are read: a walk sees every entry that stays in
+ * the map throughout, each with counters read at one moment.
+ *
+ * dp_ratelimit_next: the entry after prev (NULL: the first), key and state;
+ * -ENOENT at the end. One syscall pair per entry: for a few entries.
+ */
+int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,
+		      struct xlb_rl_state *st);
+
+/*
+ * Call fn for every entry, read in batches (a full map of 262144 entries in
+ * some tens of milliseconds). A non-zero return from fn stops the walk and
+ * is returned.
+ */
+typedef int (*dp_ratelimit_fn)(const struct xlb_rl_key *key, const struct xlb_rl_state *st,
+			       void *ctx);
+int dp_ratelimit_walk(struct dp *dp, dp_ratelimit_fn fn, void *ctx);
+
+/*
+ * Forget every source of one VIP once its limit is switched off or changed
+ * (call it after writing the VIP): the old buckets mean nothing under new
+ * parameters, and a VIP without a limit should leave nothing behind. A
+ * packet already past the VIP lookup may still add one entry afterwards, a
+ * full bucket: harmless, and the LRU ages it out.
+ */
+int dp_ratelimit_clear_vip(struct dp *dp, __u32 vip_id);
 
 #endif /* XLB_DATAPLANE_H */

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "sync.h"
+#include "xlb_ratelimit.h"
 
 int sync_init(struct sync *s, struct dp *dp)
 {
@@ -257,6 +258,13 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 	vip.ring_size = v->opts.ring;
 	vip.method = v->opts.method;
 	vip.flags = v->opts.hash == CMD_HASH_SRC ? XLB_VIP_HASH_SRC : 0;
+	if (v->ratelimit.rate) {
+		err = xlb_rl_params(v->ratelimit.rate, v->ratelimit.burst, &vip.rl_interval_ns,
+				    &vip.rl_tolerance_ns);
+		if (err)
+			return err;
+		vip.flags |= XLB_VIP_RATELIMIT;
+	}
 	return dp_vip_set(s->dp, &v->key, &vip);
 }
 

@@ -158,7 +158,7 @@ _Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow");
 struct xlb_conn {
 	__u32 backend_id;
 	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
-	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns(), refreshed ~1/s */
+	__u64 last_seen_ns;	/* CLOCK_MONOTONIC (coarse; precise on rate-limited VIPs), ~1/s */
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
@@ -247,7 +247,7 @@ struct xlb_outcomes {
 	__u64 drop_no_route;	/* FIB: unreachable, blackhole, prohibited, ... */
 	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU */
 	__u64 drop_no_tx_port;	/* egress interface not in tx_ports */
-	__u64 drop_ratelimit;	/* reserved: over the per-source rate limit */
+	__u64 drop_ratelimit;	/* over the per-source rate limit (bpf/ratelimit.h) */
 	__u64 drop_internal;	/* helper failure (adjust_head, bad config) */
 	__u64 icmp_echo;	/* echo requests answered (also counted in tx) */
 	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */

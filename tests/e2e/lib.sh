@@ -68,6 +68,32 @@ get() { # URL [curl args...]
 	on client curl -s --max-time 5 "$@"
 }
 
+be4() { echo "$N4.0.$((10 + ${1#be}))"; } # beN -> its IPv4 address
+be6() { printf '%s::%x\n' "$N6" $((10 + ${1#be})); }
+
+# One VIP (SERVICE, its family's backend addresses) with backends be1..be3.
+vip_up() { # SERVICE [vip add args...]
+	local svc=$1 h addr
+	shift
+	xlbctl vip add "$svc" "$@"
+	for h in be1 be2 be3; do
+		[[ $svc == \[* ]] && addr=$(be6 "$h") || addr=$(be4 "$h")
+		xlbctl backend add "$svc" "$addr"
+	done
+}
+
+# Three backends that decapsulate, the balancer attached.
+lb_up() { # [clients]
+	topo_up 3 "${1:-1}"
+	backends_up be1 be2 be3
+	xlbd_start
+	xlbctl attach eth0
+}
+
+# COUNT HTTP requests from HOST (the client), one curl process, each a new
+# connection from its own source port FIRST, FIRST+1, ... Prints one line
+# per request: "PORT BODY", or "PORT - CURL_ERROR" when it failed. Bounded:
+# $REQ_TIMEOUT (5) seconds a request, 120 s in all.
 cleanup_test() {
 	local pid
 	pid=$(xlbd_pid || true)

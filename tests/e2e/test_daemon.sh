@@ -5,16 +5,9 @@
 
 # A balancer with an IPv4 and an IPv6 VIP of three backends each.
 setup_two_vips() {
-	topo_up 3
-	backends_up be1 be2 be3
-	xlbd_start
-	xlbctl attach eth0
-	xlbctl vip add $VIP4:80/tcp
-	xlbctl vip add "[$VIP6]:80/tcp"
-	for i in 1 2 3; do
-		xlbctl backend add $VIP4:80/tcp $N4.0.1$i
-		xlbctl backend add "[$VIP6]:80/tcp" "$N6::$(printf %x $((10 + i)))"
-	done
+	lb_up
+	vip_up $VIP4:80/tcp
+	vip_up "[$VIP6]:80/tcp"
 }
 
 test_maps_and_traffic() {

@@ -9,12 +9,8 @@ FALL=3
 RISE=2
 
 setup_checked_vip() { # check words...
-	topo_up 3
-	backends_up be1 be2 be3
-	xlbd_start
-	xlbctl attach eth0
-	xlbctl vip add $VIP4:80/tcp
-	for i in 1 2 3; do xlbctl backend add $VIP4:80/tcp $N4.0.1$i; done
+	lb_up
+	vip_up $VIP4:80/tcp
 	xlbctl health set $VIP4:80/tcp "$@" interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms \
 		rise $RISE fall $FALL
 }

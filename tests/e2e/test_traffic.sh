@@ -9,32 +9,7 @@ SVC4=$VIP4:80/tcp
 SVC6="[$VIP6]:80/tcp"
 BIG=$((300 * 1024 * 1024)) # size of nginx_start's /big
 
-be4() { echo "$N4.0.$((10 + ${1#be}))"; } # beN -> its IPv4 address
-be6() { printf '%s::%x\n' "$N6" $((10 + ${1#be})); }
 
-# One VIP (SERVICE, its family's backend addresses) with backends be1..be3.
-vip_up() { # SERVICE [vip add args...]
-	local svc=$1 h addr
-	shift
-	xlbctl vip add "$svc" "$@"
-	for h in be1 be2 be3; do
-		[[ $svc == \[* ]] && addr=$(be6 "$h") || addr=$(be4 "$h")
-		xlbctl backend add "$svc" "$addr"
-	done
-}
-
-# Three backends that decapsulate, the balancer attached.
-lb_up() {
-	topo_up 3
-	backends_up be1 be2 be3
-	xlbd_start
-	xlbctl attach eth0
-}
-
-# COUNT HTTP requests from HOST (the client), one curl process, each a new
-# connection from its own source port FIRST, FIRST+1, ... Prints one line
-# per request: "PORT BODY", or "PORT - CURL_ERROR" when it failed. Bounded:
-# $REQ_TIMEOUT (5) seconds a request, 120 s in all.
 requests() { # URL FIRST COUNT [HOST]
 	local url=$1 first=$2 n=$3 host=${4:-client} p cfg
 	cfg=$WORK/curl-$host-$first.cfg

@@ -13,6 +13,7 @@
 #include "fixture.h"
 #include "pkt.h"
 #include "xlb_hash.h"
+#include "xlb_ratelimit.h"
 
 int fx_sh(const char *fmt, ...)
 {
@@ -159,6 +160,10 @@ int fx_vip_add(struct fixture *fx, struct fx_vip *v)
 	int err;
 
 	err = vip_key(v, &key);
+	if (!err && v->rate) {
+		vip.flags |= XLB_VIP_RATELIMIT;
+		err = xlb_rl_params(v->rate, v->burst, &vip.rl_interval_ns, &vip.rl_tolerance_ns);
+	}
 	if (err)
 		return err;
 	for (size_t i = 0; i < v->n; i++) {

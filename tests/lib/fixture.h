@@ -44,6 +44,7 @@ struct fx_vip {
 	__u32 id;
 	struct fx_backend backends[FX_MAX_BACKENDS];
 	size_t n;
+	__u32 rate, burst;	/* per-source limit (pps, packets); rate 0 = none */
 };
 
 /* Namespace, interfaces, program loaded, config written. 0 or -errno. */
@@ -54,6 +55,7 @@ void fx_teardown(struct fixture *fx);
  * Configure a VIP and its backends the way the daemon does: backends, then
  * the Maglev table, then the VIP and its address entry (echo on; fragments
  * to it if it hashes by source). Backend ids are vip->id * 100 + 1 + index.
+ * A rate sets XLB_VIP_RATELIMIT with the GCRA parameters of rate and burst.
  */
 int fx_vip_add(struct fixture *fx, struct fx_vip *vip);
 /* Rebuild the ring from vip->backends (after weights change or removal). */
