@@ -767,8 +767,8 @@ static void print_after(const struct cpu_figures *f, bool http)
 	printf("      %.0f connections/s accepted", f->accepted_s);
 	if (http)
 		printf(", %.0f answered 200", f->answered_s);
-	printf("; then %u up, %u down, %u whose last probe failed\n", f->end.up, f->end.down,
-	       f->end.failing);
+	printf("; then %u of %u up, %u down, %u whose last probe failed\n", f->end.up,
+	       f->end.backends, f->end.down, f->end.failing);
 }
 
 static void print_figures(const struct det_figures *d, const struct cpu_figures *f)
@@ -791,8 +791,9 @@ static void print_figures(const struct det_figures *d, const struct cpu_figures 
 				printf("  %-44s %8s\n", labels[k], "-");
 				continue;
 			}
-			printf("  %-44s %8.1f %8.1f %8.1f  (expected %d-%d)\n", labels[k],
-			       d->median[k], d->p90[k], d->max[k], lo[k], lo[k] + DET_INTERVAL_MS);
+			printf("  %-44s %8.1f %8.1f %8.1f  (expected %d-%d + the checker's tick)\n",
+			       labels[k], d->median[k], d->p90[k], d->max[k], lo[k],
+			       lo[k] + DET_INTERVAL_MS);
 		}
 		printf("  %-44s %8d           (interval x fall + timeout)\n",
 		       "detection window", DET_INTERVAL_MS * DET_FALL + DET_TIMEOUT_MS);

@@ -446,10 +446,14 @@ static int zero_percpu(struct bpf_map *map, __u32 key)
 
 int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 {
+	struct xlb_vip vip;
+	bool limited;
 	int err;
 
 	if (vip_id >= dp->max_vips)
 		return -EINVAL;
+	/* Only a VIP with a limit has sources to forget (a walk of the map). */
+	limited = !dp_vip_get(dp, key, &vip) && (vip.flags & XLB_VIP_RATELIMIT);
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
 	if (err)
 		return err;
@@ -457,7 +461,11 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 		bpf_map__delete_elem(dp->skel->maps.rings, &vip_id, sizeof(vip_id), 0);
 		ring_forget(dp, vip_id);
 	}
-	return zero_percpu(dp->skel->maps.vip_stats, vip_id);
+	err = zero_percpu(dp->skel->maps.vip_stats, vip_id);
+	/* The id may be handed out again: its next owner starts with no sources. */
+	if (!err && limited)
+		err = dp_ratelimit_clear_vip(dp, vip_id);
+	return err;
 }
 
 int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size)

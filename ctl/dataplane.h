@@ -74,7 +74,7 @@ int dp_tx_port_del(struct dp *dp, __u32 ifindex);
  * ring size of an existing VIP is refused (-EBUSY): delete and add it.
  */
 int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vip *vip);
-/* Remove the VIP, then its ring, then zero its counters. */
+/* Remove the VIP, then its ring, then zero its counters and forget its sources. */
 int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id);
 
 /*

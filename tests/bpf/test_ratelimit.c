@@ -507,6 +507,24 @@ static void test_next_and_clear_vip(void **state)
 	assert_int_equal(dp_ratelimit_clear_vip(&fx.dp, 4000), 0);
 }
 
+static void test_vip_del_forgets_sources(void **state)
+{
+	struct fx_vip *v = &vips[V_CLEAR];
+	struct xlb_vip_key key = { .port = htons(v->port), .proto = v->proto };
+	__u64 t0;
+
+	assert_int_equal(flood(v, "203.0.113.50", 1000, 3), 1);
+	assert_true(tally(v->id).entries > 0);
+	assert_int_equal(pkt_addr(&key.addr, &key.family, v->addr), 0);
+	t0 = mono_ns();
+	assert_int_equal(dp_vip_del(&fx.dp, &key, v->id), 0);
+	print_message("VIP deleted in %.1f ms\n", (mono_ns() - t0) / 1e6);
+	/* Whoever gets the id next must not inherit the buckets, nor `top` list them. */
+	assert_int_equal(tally(v->id).entries, 0);
+	assert_int_equal(fx_vip_add(&fx, v), 0);
+	assert_int_equal(flood(v, "203.0.113.50", 2000, 3), 1);
+}
+
 static void test_walk_full_map(void **state)
 {
 	int fd = bpf_map__fd(fx.dp.skel->maps.ratelimit);
@@ -628,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_two_cpus_share_bucket),
 		cmocka_unit_test(test_counters_add_up),
 		cmocka_unit_test(test_next_and_clear_vip),
+		cmocka_unit_test(test_vip_del_forgets_sources),
 		cmocka_unit_test(test_walk_full_map),
 		cmocka_unit_test(test_entries_option_and_resize),
 	};
