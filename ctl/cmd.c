@@ -366,6 +366,7 @@ struct op_def {
 	const struct kw *kws;
 	size_t nkws;
 	bool config;
+	const char *flag;	/* a last word that takes no value: CMD_HAS_FLAG */
 };
 
 #define KWS(t) .kws = (t), .nkws = ARRAY_SIZE(t)
@@ -389,7 +390,7 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_RATELIMIT_SET] = { "ratelimit set", ARG_SERVICE, KWS(ratelimit_kws), .config = true },
 	[CMD_RATELIMIT_OFF] = { "ratelimit off", ARG_SERVICE, .config = true },
 	[CMD_TOP] = { "top", 0, KWS(top_kws) },
-	[CMD_STATS] = { "stats", ARG_OPT_SERVICE },
+	[CMD_STATS] = { "stats", ARG_OPT_SERVICE, .flag = "watch" },
 	[CMD_SAVE] = { "save" },
 	[CMD_RESTORE] = { "restore", ARG_OPT_FILE },
 	[CMD_STATUS] = { "status" },
@@ -805,7 +806,8 @@ static int parse_leaf(struct parser *p, enum cmd_op op)
 	for (k = 0; k < ARRAY_SIZE(positionals); k++) {
 		if (!(d->args & positionals[k].arg))
 			continue;
-		if (p->i == p->argc) {
+		if (p->i == p->argc || (!positionals[k].what && d->flag &&
+					 !strcmp(p->argv[p->i], d->flag))) {
 			if (!positionals[k].what)
 				continue;
 			return fail(p, "missing %s after '%s'", positionals[k].what, p->ctx);
@@ -815,6 +817,10 @@ static int parse_leaf(struct parser *p, enum cmd_op op)
 		if (ret)
 			return ret;
 		ctx_add(p, word);
+	}
+	if (d->flag && p->i < p->argc && !strcmp(p->argv[p->i], d->flag)) {
+		p->cmd->has |= CMD_HAS_FLAG;
+		ctx_add(p, p->argv[p->i++]);
 	}
 	kws = op_keywords(p->cmd, &n);
 	ret = parse_keywords(p, kws, n, &seen);
@@ -976,6 +982,8 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	}
 	if (d->args & ARG_OPT_TOPIC && cmd->topic)
 		out_add(&o, " %s", cmd->topic);
+	if (d->flag && cmd->has & CMD_HAS_FLAG)
+		out_add(&o, " %s", d->flag);
 	kws = op_keywords(cmd, &n);
 	for (k = 0; k < n; k++)
 		out_keyword(&o, cmd, &kws[k]);
@@ -1006,7 +1014,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"  ratelimit set SERVICE rate PPS burst N\n" \
 	"  ratelimit off SERVICE\n"
 #define HELP_TOP "  top [count N]                     sources the rate limiter dropped most\n"
-#define HELP_STATS "  stats [SERVICE]\n"
+#define HELP_STATS "  stats [SERVICE] [watch]             rates from two samples; watch: refresh\n"
 #define HELP_SAVE "  save\n"
 #define HELP_RESTORE "  restore [FILE]                    FILE or stdin, applied all or nothing\n"
 #define HELP_STATUS "  status\n"

@@ -100,6 +100,7 @@ enum cmd_health_type {
 /* struct cmd.has: optional positional arguments that were given. */
 #define CMD_HAS_SERVICE		(1U << 0)	/* backend list, health show, stats */
 #define CMD_HAS_FILE		(1U << 1)	/* restore */
+#define CMD_HAS_FLAG		(1U << 2)	/* stats: watch */
 
 struct cmd_vip {
 	__u32 method;		/* enum xlb_method */

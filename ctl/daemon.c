@@ -380,10 +380,52 @@ void daemon_health_dispatch(struct daemon *d)
  * DAEMON_WARM_S seconds, and at once (at most every DAEMON_NEIGH_POLL_MS)
  * when the data plane counts packets that found no neighbour.
  */
+static void rate_update(struct rate *r, __u64 packets, __u64 bytes, double dt)
+{
+	/* Counters restart at zero when an id is reused: no rate for that second. */
+	if (dt > 0 && packets >= r->packets && bytes >= r->bytes) {
+		r->pps = (packets - r->packets) / dt;
+		r->bps = (bytes - r->bytes) * 8 / dt;
+	} else {
+		r->pps = r->bps = 0;
+	}
+	r->packets = packets;
+	r->bytes = bytes;
+}
+
+/* Rates for `stats`: every VIP and backend counter, once a second. */
+static void sample_rates(struct daemon *d, __u64 now)
+{
+	double dt = d->sampled_ms ? (now - d->sampled_ms) / 1000.0 : 0;
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct cfg_vip *v = &d->cfg.vips[i];
+		struct xlb_vip_stats vs = { 0 };
+
+		if (v->id >= d->dp.max_vips)
+			continue;
+		dp_vip_stats(&d->dp, v->id, &vs);
+		rate_update(&d->vip_rates[v->id], vs.packets, vs.bytes, dt);
+		for (size_t j = 0; j < v->n_backends; j++) {
+			struct xlb_backend_stats bs = { 0 };
+			__u32 id = v->backends[j].id;
+
+			if (id == XLB_BACKEND_NONE || id >= d->dp.max_backends)
+				continue;
+			dp_backend_stats(&d->dp, id, &bs);
+			rate_update(&d->backend_rates[id], bs.packets, bs.bytes, dt);
+		}
+	}
+	d->sampled_ms = now;
+}
+
 void daemon_tick(struct daemon *d)
 {
 	__u64 now = health_now_ms(), missed;
 	struct xlb_outcomes oc;
+
+	if (now - d->sampled_ms >= 1000)
+		sample_rates(d, now);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
 		return;
@@ -438,7 +480,9 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			strerror(-ret));
 		goto err_cfg;
 	}
-	ret = sync_init(&d->sync, &d->dp);
+	d->vip_rates = calloc(d->dp.max_vips, sizeof(*d->vip_rates));
+	d->backend_rates = calloc(d->dp.max_backends, sizeof(*d->backend_rates));
+	ret = d->vip_rates && d->backend_rates ? sync_init(&d->sync, &d->dp) : -ENOMEM;
 	if (ret)
 		goto err_dp;
 	ret = health_open(&d->prober, d->dp.max_backends, on_health_change, d);
@@ -476,6 +520,8 @@ err_sync:
 	health_close(d->prober);
 	sync_free(&d->sync);
 err_dp:
+	free(d->vip_rates);
+	free(d->backend_rates);
 	dp_unload(&d->dp);
 err_cfg:
 	config_free(&d->cfg);
@@ -484,6 +530,8 @@ err_cfg:
 
 void daemon_stop(struct daemon *d)
 {
+	free(d->vip_rates);
+	free(d->backend_rates);
 	health_close(d->prober);
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
@@ -730,7 +778,33 @@ static __u64 ring_digest(const __u32 *table, __u32 size, const struct cfg_vip *v
 	return h;
 }
 
-static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares)
+/* "12.3 kpps" style, for people; JSON gets the plain numbers. */
+static void human(char *buf, size_t len, double v, const char *unit)
+{
+	static const char *const prefix[] = { "", "k", "M", "G", "T" };
+	int i = 0;
+
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s%s" : "%.0f %s%s", v, prefix[i], unit);
+}
+
+static void print_rate(const struct rate *r, struct out *o)
+{
+	char pps[32], bps[32];
+
+	human(pps, sizeof(pps), r->pps, "pps");
+	human(bps, sizeof(bps), r->bps, "bit/s");
+	out_double(o, "packets_per_second", NULL, r->pps);
+	out_double(o, "bits_per_second", NULL, r->bps);
+	out_str(o, NULL, "  %10s", pps);
+	out_str(o, NULL, " %13s", bps);
+}
+
+static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares,
+			   bool rates)
 {
 	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
 	__u32 *counts = calloc(v->n_backends ? v->n_backends : 1, sizeof(*counts));
@@ -757,6 +831,8 @@ static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out
 		out_str(o, "address", "  %-39s", addr);
 		out_u64(o, "weight", "  weight %-5llu", b->weight);
 		out_str(o, "health", "  %-4s", state == XLB_HEALTH_UP ? "up" : "down");
+		if (rates && b->id < d->dp.max_backends)
+			print_rate(&d->backend_rates[b->id], o);
 		if (have_ring) {
 			out_u64(o, "ring_slots", "  slots %-6llu", counts[i]);
 			out_double(o, "ring_share_percent", "  share %5.1f%%",
@@ -795,7 +871,7 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 		 sync_vip_fails_open(v) ? "FAIL-OPEN: every backend is down, forwarding over all\n" :
 					  NULL,
 		 sync_vip_fails_open(v));
-	print_backends(d, v, o, true);
+	print_backends(d, v, o, true, false);
 	if (!dp_ring_read(&d->dp, v->id, d->sync.table, v->opts.ring)) {
 		snprintf(digest, sizeof(digest), "%016llx",
 			 (unsigned long long)ring_digest(d->sync.table, v->opts.ring, v));
@@ -823,7 +899,7 @@ static int do_backend_list(struct daemon *d, const struct cmd *cmd, struct out *
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);
 		out_str(o, "service", "%s\n", svc);
-		print_backends(d, v, o, false);
+		print_backends(d, v, o, false, false);
 		out_obj_close(o);
 	}
 	out_arr_close(o);
@@ -876,13 +952,15 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		dp_vip_stats(&d->dp, v->id, &st);
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);
-		out_str(o, "service", "%s", svc);
+		out_str(o, "service", "%-30s", svc);
+		if (v->id < d->dp.max_vips)
+			print_rate(&d->vip_rates[v->id], o);
 		out_u64(o, "packets", "  packets %llu", st.packets);
 		out_u64(o, "bytes", "  bytes %llu", st.bytes);
 		out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
 		out_u64(o, "drops", "  drops %llu", st.drops);
 		out_u64(o, "ratelimited_packets", "  ratelimited %llu\n", st.ratelimited);
-		print_backends(d, v, o, false);
+		print_backends(d, v, o, false, true);
 		out_obj_close(o);
 	}
 	out_arr_close(o);

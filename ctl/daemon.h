@@ -26,6 +26,12 @@ struct daemon_opts {
 
 struct prober;
 
+/* A counter sampled once a second, and its rate over the last second. */
+struct rate {
+	__u64 packets, bytes;
+	double pps, bps;
+};
+
 struct daemon {
 	struct daemon_opts opts;
 	struct dp dp;
@@ -34,6 +40,9 @@ struct daemon {
 	struct prober *prober;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
+	struct rate *vip_rates;		/* by VIP id */
+	struct rate *backend_rates;	/* by backend id */
+	__u64 sampled_ms;
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */

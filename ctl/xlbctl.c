@@ -293,6 +293,27 @@ static int run_restore(const char *path, bool json, const struct cmd *cmd, int a
 	return status;
 }
 
+/*
+ * stats ... watch: the daemon's rates are per second, so ask once a second
+ * until interrupted, redrawing in place on a terminal (JSON: one document
+ * per line, for a pipe).
+ */
+static int run_watch(const char *path, bool json, int argc, char **argv)
+{
+	bool tty = !json && isatty(STDOUT_FILENO);
+	int ret;
+
+	for (;;) {
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		ret = run_remote(path, json, argc, argv);
+		fflush(stdout);
+		if (ret)
+			return ret;
+		sleep(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -345,6 +366,10 @@ int main(int argc, char **argv)
 		return run_decap(&cmd, json);
 	case CMD_RESTORE:
 		return run_restore(path, json, &cmd, argc, argv);
+	case CMD_STATS:
+		if (cmd.has & CMD_HAS_FLAG)
+			return run_watch(path, json, argc, argv);
+		return run_remote(path, json, argc, argv);
 	default:
 		return run_remote(path, json, argc, argv);
 	}

@@ -160,6 +160,8 @@ static const struct {
 	{ "top count 1", "top count 1" },
 	{ "stats", "stats" },
 	{ "stats " SVC6, "stats " SVC6 },
+	{ "stats watch", "stats watch" },
+	{ "stats " SVC4 " watch", "stats " SVC4 " watch" },
 	{ "save", "save" },
 	{ "restore", "restore" },
 	{ "restore /etc/xlb/backup.conf", "restore /etc/xlb/backup.conf" },
@@ -307,6 +309,9 @@ static void test_fields(void **state)
 	check(!(cmd_a.has & CMD_HAS_SERVICE), "stats without a service");
 	parse_ok("stats " SVC4, &cmd_a);
 	check(cmd_a.has & CMD_HAS_SERVICE && cmd_a.service.port == htons(80), "stats of a service");
+	check(!(cmd_a.has & CMD_HAS_FLAG), "stats without watch");
+	parse_ok("stats watch", &cmd_a);
+	check(cmd_a.has & CMD_HAS_FLAG && !(cmd_a.has & CMD_HAS_SERVICE), "stats watch: no service");
 	parse_ok("restore", &cmd_a);
 	check(!(cmd_a.has & CMD_HAS_FILE), "restore from stdin");
 	parse_ok("restore saved.conf", &cmd_a);
@@ -488,7 +493,8 @@ static const struct {
 	{ "health set " SVC4 " tcp status 200", "unexpected 'status'" },
 	{ "ratelimit off " SVC4 " rate 1", "unexpected 'rate'" },
 	{ "top 5", "unexpected '5' after 'top', expected count" },
-	{ "stats " SVC4 " watch", "unexpected 'watch' after 'stats " SVC4 "'" },
+	{ "stats " SVC4 " watch watch", "unexpected 'watch' after 'stats " SVC4 " watch'" },
+	{ "stats watch " SVC4, "unexpected '" SVC4 "' after 'stats watch'" },
 	{ "save now", "unexpected 'now' after 'save'" },
 	{ "status all", "unexpected 'all' after 'status'" },
 	{ "restore a.conf b.conf", "unexpected 'b.conf' after 'restore a.conf'" },
@@ -847,7 +853,7 @@ static void test_help(void **state)
 		"ratelimit set SERVICE rate PPS burst N\n",
 		"ratelimit off SERVICE\n",
 		"top [count N]",
-		"stats [SERVICE]\n",
+		"stats [SERVICE] [watch]",
 		"save\n",
 		"restore [FILE]",
 		"status\n",
