@@ -139,12 +139,16 @@ int decap_detach(const char *ifname, char *err, size_t errlen)
 		return ret;
 	snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
 	fd = bpf_obj_get(path);
-	if (fd < 0)
+	if (fd < 0) {
+		rmdir(dir);	/* pin_dir() may just have made it */
 		return fail(-ENOENT, "decap is not attached to %s", ifname);
+	}
 	if (bpf_link_detach(fd) && errno != ENOLINK)
 		ret = fail(-errno, "cannot detach from %s: %s", ifname, strerror(errno));
 	close(fd);
 	if (!ret && unlink(path))
 		ret = fail(-errno, "cannot remove %s: %s", path, strerror(errno));
+	/* The namespace's folder goes with its last link (ENOTEMPTY otherwise). */
+	rmdir(dir);
 	return ret;
 }

@@ -30,6 +30,7 @@ struct hc_entry {
 	struct hc_state st;
 	__u64 next_ms;
 	__u64 deadline_ms;
+	__u64 started_us;
 	enum hc_phase phase;
 	int fd;
 	size_t len;
@@ -55,6 +56,14 @@ __u64 health_now_ms(void)
 	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+__u64 health_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void hc_init(struct hc_state *s, bool up, __u64 now_ms)
 {
 	memset(s, 0, sizeof(*s));
@@ -68,9 +77,11 @@ bool hc_feed(struct hc_state *s, bool ok, const char *error, __u32 rise, __u32 f
 	s->probed = true;
 	s->last_ok = ok;
 	if (ok) {
+		s->ok_total++;
 		s->ok_run++;
 		s->fail_run = 0;
 	} else {
+		s->fail_total++;
 		s->fail_run++;
 		s->ok_run = 0;
 		snprintf(s->last_error, sizeof(s->last_error), "%s", error ? error : "failed");
@@ -173,6 +184,8 @@ static void probe_done(struct prober *p, struct hc_entry *e, bool ok, const char
 	char where[64];
 
 	probe_stop(p, e);
+	e->st.last_us = health_now_us() - e->started_us;
+	e->st.sum_us += e->st.last_us;
 	if (!hc_feed(&e->st, ok, error, e->t.check.rise, e->t.check.fall, health_now_ms()))
 		return;
 	describe(e, where, sizeof(where));
@@ -264,6 +277,7 @@ static void probe_start(struct prober *p, struct hc_entry *e, __u64 now)
 	socklen_t salen = sizeof(sin);
 	int fam = AF_INET;
 
+	e->started_us = health_now_us();
 	if (e->t.family == XLB_AF_INET6) {
 		memcpy(&sin6.sin6_addr, &e->t.addr, sizeof(sin6.sin6_addr));
 		sa = (struct sockaddr *)&sin6;

@@ -25,6 +25,11 @@ struct hc_state {
 	__u32 fail_run;			/* consecutive failures */
 	__u64 changed_ms;		/* CLOCK_MONOTONIC ms of the last state change */
 	char last_error[HC_ERROR_MAX];	/* of the last failure: "connection refused" */
+	/* Since the backend was first checked, for metrics. */
+	__u64 ok_total;			/* results that were successes */
+	__u64 fail_total;		/* results that were failures */
+	__u64 last_us;			/* how long the last probe took */
+	__u64 sum_us;			/* all probes' durations added up */
 };
 
 void hc_init(struct hc_state *s, bool up, __u64 now_ms);
@@ -68,5 +73,7 @@ int health_set_targets(struct prober *p, const struct hc_target *t, size_t n);
 const struct hc_state *health_state(const struct prober *p, __u32 id);
 
 __u64 health_now_ms(void);
+/* Probe durations: a check on a LAN takes well under a millisecond. */
+__u64 health_now_us(void);
 
 #endif /* XLB_HEALTH_H */

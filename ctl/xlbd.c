@@ -17,6 +17,8 @@
 #include <sys/signalfd.h>
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
+#include "prom.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -27,7 +29,8 @@ static void usage(FILE *f)
 		   "  -c STATE_FILE  configuration, saved on every change (default "
 		   XLBD_STATE_DEFAULT ")\n"
 		   "  -p PIN_DIR     pinned maps and links (default " XLBD_PIN_DEFAULT ")\n"
-		   "  -m ADDR:PORT   Prometheus metrics (not available yet)\n"
+		   "  -m ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		   "                 (127.0.0.1:9100, [::1]:9100; default: off)\n"
 		   "  -f             stay in the foreground\n"
 		   "  -v             more logging (twice: debug, with libbpf's messages)\n");
 }
@@ -67,7 +70,18 @@ static void tell_parent(int *ready_fd, char status)
 	*ready_fd = -1;
 }
 
-static int serve(struct daemon *d, struct server *srv)
+static int render_metrics(void *ctx, char **body, size_t *len)
+{
+	return prom_render(ctx, body, len);
+}
+
+/* The metrics endpoint and what it renders; both NULL without -m. */
+struct exporter {
+	struct metrics *http;
+	struct prom *prom;
+};
+
+static int serve(struct daemon *d, struct server *srv, struct exporter *mx)
 {
 	struct epoll_event ev, events[8];
 	struct signalfd_siginfo si;
@@ -89,10 +103,16 @@ static int serve(struct daemon *d, struct server *srv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, server_fd(srv), &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = daemon_health_fd(d) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, daemon_health_fd(d), &ev);
+	if (mx->http) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = metrics_fd(mx->http) };
+		epoll_ctl(ep, EPOLL_CTL_ADD, metrics_fd(mx->http), &ev);
+	}
 
 	for (;;) {
 		n = epoll_wait(ep, events, 8, DAEMON_NEIGH_POLL_MS);
 		daemon_tick(d);
+		if (mx->prom)
+			prom_tick(mx->prom);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -106,6 +126,10 @@ static int serve(struct daemon *d, struct server *srv)
 			}
 			if (events[i].data.fd == daemon_health_fd(d)) {
 				daemon_health_dispatch(d);
+				continue;
+			}
+			if (mx->http && events[i].data.fd == metrics_fd(mx->http)) {
+				metrics_dispatch(mx->http);
 				continue;
 			}
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
@@ -133,9 +157,14 @@ int main(int argc, char **argv)
 		.pin_dir = XLBD_PIN_DEFAULT,
 	};
 	int opt, verbose = 0, ready_fd = -1, ret;
+	struct exporter mx = { 0 };
+	const char *maddr = NULL;
+	struct sockaddr_storage ss;
 	bool foreground = false;
 	struct server *srv;
 	struct daemon d;
+	socklen_t sslen;
+	char err[128];
 
 	while ((opt = getopt(argc, argv, "s:c:p:m:fvh")) != -1) {
 		switch (opt) {
@@ -149,8 +178,13 @@ int main(int argc, char **argv)
 			opts.pin_dir = optarg;
 			break;
 		case 'm':
-			fprintf(stderr, "xlbd: -m: metrics are not available in this version\n");
-			return 2;
+			/* Checked now: a typo must not cost a start of the whole daemon. */
+			if (metrics_parse_addr(optarg, &ss, &sslen, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: -m %s: %s\n", optarg, err);
+				return 2;
+			}
+			maddr = optarg;
+			break;
 		case 'f':
 			foreground = true;
 			break;
@@ -190,9 +224,25 @@ int main(int argc, char **argv)
 		tell_parent(&ready_fd, 1);
 		return 1;
 	}
+	if (maddr) {
+		ret = prom_open(&mx.prom, &d);
+		if (!ret)
+			ret = metrics_open(&mx.http, maddr, render_metrics, mx.prom);
+		if (ret) {
+			pr_warn("xlbd: cannot serve metrics on %s: %s\n", maddr, strerror(-ret));
+			prom_close(mx.prom);
+			server_close(srv);
+			daemon_stop(&d);
+			tell_parent(&ready_fd, 1);
+			return 1;
+		}
+		pr_info("xlbd: metrics on http://%s/metrics\n", maddr);
+	}
 	pr_info("xlbd: serving %s\n", opts.socket);
 	tell_parent(&ready_fd, 0);
-	ret = serve(&d, srv);
+	ret = serve(&d, srv, &mx);
+	metrics_close(mx.http);
+	prom_close(mx.prom);
 	server_close(srv);
 	daemon_stop(&d);
 	return ret ? 1 : 0;

@@ -4,8 +4,10 @@
 # silent when everything is already there.
 set -eu
 
+# prometheus: only for promtool, which checks xlbd's metrics in the tests.
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
-iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3"
+iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3 \
+prometheus"
 
 missing=""
 for p in $PKGS; do
@@ -21,8 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-# Packages like nginx start a service of their own on install; the tests
-# run their own servers in namespaces, so keep the host's untouched.
+# Packages like nginx and prometheus start a service of their own on install;
+# the tests run their own servers in namespaces, so keep the host's untouched.
 policy=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	policy=/usr/sbin/policy-rc.d
@@ -33,3 +35,11 @@ fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Installed, prometheus is also enabled at boot, listening on every address:
+# the tests need only its promtool.
+case " $missing " in
+*" prometheus "*)
+	# update-rc.d disables the systemd unit as well as the init script.
+	update-rc.d prometheus disable >/dev/null 2>&1 || true
+	;;
+esac
