@@ -4,10 +4,17 @@
  * method"): BPF_PROG_TEST_RUN with repeat=1 per call, the kernel-reported
  * duration averaged over BENCH_CALLS calls, minus the same figure for a
  * two-instruction XDP_PASS program measured in the same run (the floor).
+ *
+ * Every section records its figures as it prints them (bench_record), and
+ * the whole run ends up in one Markdown table: BENCHMARKS.md in the current
+ * directory (the repository's top when `make bench` runs it), or the path in
+ * XLB_BENCH_RESULTS. An interrupted run leaves the file as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,11 @@
 #include "floor.skel.h"
 
 #define BENCH_CALLS 200000
+#define RESULTS_FILE "BENCHMARKS.md"
+
+#define SEC_PACKET	"per packet"
+#define SEC_RATELIMIT	"per-source rate limit"
+#define SEC_MAGLEV	"Maglev build"
 
 struct bench_class {
 	const char *name;
@@ -129,6 +141,189 @@ int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* ---- the results file ---------------------------------------------------- */
+
+struct record {
+	char *section, *figure, *unit, *target;
+	double value, ratio;
+};
+
+static struct record *records;
+static size_t n_records, records_cap;
+
+void bench_record(const char *section, const char *figure, double value, const char *unit,
+		  double ratio, const char *target, ...)
+{
+	struct record r = { .value = value, .ratio = ratio };
+	va_list ap;
+	int len;
+
+	if (n_records == records_cap) {
+		size_t cap = records_cap ? 2 * records_cap : 64;
+		struct record *grown = realloc(records, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		records = grown;
+		records_cap = cap;
+	}
+	va_start(ap, target);
+	len = vasprintf(&r.target, target, ap);
+	va_end(ap);
+	r.section = strdup(section);
+	r.figure = strdup(figure);
+	r.unit = strdup(unit);
+	if (len < 0 || !r.section || !r.figure || !r.unit) {
+		fprintf(stderr, "bench: out of memory: figure '%s' left out of the results\n", figure);
+		if (len >= 0)
+			free(r.target);
+		free(r.section);
+		free(r.figure);
+		free(r.unit);
+		return;
+	}
+	records[n_records++] = r;
+}
+
+const char *bench_meets(bool ok)
+{
+	return ok ? "meets" : "**misses**";
+}
+
+/* Three or four significant digits, none after the point for whole numbers. */
+static void format_value(char *buf, size_t len, double v)
+{
+	double a = fabs(v);
+	int decimals = a >= 1000 || (a >= 1 && v == floor(v)) ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+
+	snprintf(buf, len, "%.*f", decimals, v);
+}
+
+/* Text into a table cell: '|' would end the cell. */
+static void put_cell(FILE *f, const char *text)
+{
+	fputs("| ", f);
+	for (; *text; text++) {
+		if (*text == '|')
+			fputc('\\', f);
+		fputc(*text, f);
+	}
+	fputc(' ', f);
+}
+
+/* The value of the first line of `path` that starts with `key`, after its ':' or '='. */
+static int read_key(const char *path, const char *key, char *val, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096], *v, *end;
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		v = line + strcspn(line, ":=");
+		if (!*v)
+			continue;
+		v += 1 + strspn(v + 1, " \t\"");
+		end = v + strcspn(v, "\"\n");
+		*end = '\0';
+		snprintf(val, len, "%s", v);
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
+/* CPU model, CPUs online, memory, architecture; a VM says so in its CPU flags. */
+static void machine_text(char *buf, size_t len)
+{
+	char model[128] = "unknown CPU", mem[64] = "", flags[4096] = "";
+	struct utsname uts;
+	int n;
+
+	read_key("/proc/cpuinfo", "model name", model, sizeof(model));
+	read_key("/proc/cpuinfo", "flags", flags, sizeof(flags));
+	if (!read_key("/proc/meminfo", "MemTotal", mem, sizeof(mem)))
+		snprintf(mem, sizeof(mem), ", %.1f GiB of memory", strtod(mem, NULL) / 1048576);
+	uname(&uts);
+	n = snprintf(buf, len, "%s, %ld CPUs online%s, %s", model, sysconf(_SC_NPROCESSORS_ONLN),
+		     mem, uts.machine);
+	if (n > 0 && (size_t)n < len && strstr(flags, " hypervisor"))
+		snprintf(buf + n, len - n, ", virtual machine");
+}
+
+static void write_results(FILE *f, double seconds)
+{
+	char date[64], machine[256], os[128] = "unknown", value[32], ratio[32];
+	struct utsname uts;
+	time_t t = time(NULL);
+
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&t));
+	machine_text(machine, sizeof(machine));
+	read_key("/etc/os-release", "PRETTY_NAME", os, sizeof(os));
+	uname(&uts);
+	fprintf(f, "# xlb benchmarks\n\n"
+		   "Every figure of one `make bench` run, written by the bench itself "
+		   "(bench/bench.c):\nrun `make bench` again to replace this file. How each "
+		   "figure is measured: DESIGN.md\n\"Performance method\" and the comments "
+		   "in bench/*.c; what they mean: README.md\n\"Performance\".\n\n");
+	fprintf(f, "| run | |\n|---|---|\n| date | %s |\n| machine | %s |\n"
+		   "| kernel | %s |\n| system | %s |\n| duration | %.0f s |\n\n",
+		date, machine, uts.release, os, seconds);
+	fprintf(f, "\"vs floor\": %s and %s: the net cost over the floor, (ns - floor) / "
+		   "floor,\nthe floor being a two-instruction XDP_PASS program measured in the "
+		   "same run;\nthroughput: Mpps / the Mpps of the XDP_TX floor (floor_tx) "
+		   "behind the same feeder\n(bench/live.c).\n\n",
+		SEC_PACKET, SEC_RATELIMIT);
+	fprintf(f, "| section | figure | value | unit | vs floor | target |\n"
+		   "|---|---|---:|---|---:|---|\n");
+	for (size_t i = 0; i < n_records; i++) {
+		const struct record *r = &records[i];
+
+		if (isnan(r->value))
+			snprintf(value, sizeof(value), "-");
+		else
+			format_value(value, sizeof(value), r->value);
+		if (isnan(r->ratio))
+			snprintf(ratio, sizeof(ratio), "-");
+		else
+			snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
+		put_cell(f, r->section);
+		put_cell(f, r->figure);
+		put_cell(f, value);
+		put_cell(f, r->unit);
+		put_cell(f, ratio);
+		put_cell(f, r->target);
+		fputs("|\n", f);
+	}
+}
+
+/* Written beside, then renamed over: a failed write leaves the old file. */
+static int bench_results_write(const char *path, double seconds)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	write_results(f, seconds);
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 /*
  * A flood of new sources: one packet from each of `calls` IPv4 addresses
  * counted up from `first`, to the VIP of "ipv4 tcp established". Patched in
@@ -230,6 +425,20 @@ static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_n
 	printf("%-44s %9.1f %9.1f %8.2fx  (%u TX, %+.1f ns over unlimited)\n",
 	       "flood: 1M new sources, rate-limited VIP", flood_on, flood_on - floor_ns,
 	       (flood_on - floor_ns) / floor_ns, tx_on, flood_on - flood_off);
+
+	bench_record(SEC_RATELIMIT, "ipv4 tcp established, unlimited VIP", off, "ns/packet",
+		     (off - floor_ns) / floor_ns, "-");
+	bench_record(SEC_RATELIMIT, "ipv4 tcp established, rate-limited VIP", on, "ns/packet",
+		     (on - floor_ns) / floor_ns, "%s", verdict_on == XDP_TX ? "TX" : "not TX!");
+	bench_record(SEC_RATELIMIT, "the limit's cost (median of the differences)",
+		     diff[RL_PAIRS / 2], "ns/packet", cost, "<= +%.2fx: %s", RL_TARGET,
+		     bench_meets(cost <= RL_TARGET));
+	bench_record(SEC_RATELIMIT, "ipv4 tcp over its source's limit", drop, "ns/packet",
+		     (drop - floor_ns) / floor_ns, "%s", verdict == XDP_DROP ? "DROP" : "not DROP!");
+	bench_record(SEC_RATELIMIT, "flood: 1M new sources, unlimited VIP", flood_off, "ns/packet",
+		     (flood_off - floor_ns) / floor_ns, "%u TX", tx_off);
+	bench_record(SEC_RATELIMIT, "flood: 1M new sources, rate-limited VIP", flood_on,
+		     "ns/packet", (flood_on - floor_ns) / floor_ns, "%u TX", tx_on);
 }
 
 static void bench_maglev(void)
@@ -238,6 +447,7 @@ static void bench_maglev(void)
 	static __u32 table[XLB_RING_DEFAULT];
 	struct maglev_backend *b = calloc(1000, sizeof(*b));
 	double runs[21];
+	char name[64];
 
 	printf("\nMaglev table build, %u slots (median of 21)\n", XLB_RING_DEFAULT);
 	for (size_t k = 0; b && k < sizeof(counts) / sizeof(counts[0]); k++) {
@@ -256,6 +466,13 @@ static void bench_maglev(void)
 		qsort(runs, 21, sizeof(runs[0]), cmp_double);
 		printf("  %4zu backends  %7.3f ms%s\n", counts[k], runs[10],
 		       counts[k] == 100 ? "   (target <= 2 ms)" : "");
+		snprintf(name, sizeof(name), "%u slots, %zu backends (median of 21)",
+			 XLB_RING_DEFAULT, counts[k]);
+		if (counts[k] == 100)
+			bench_record(SEC_MAGLEV, name, runs[10], "ms", NAN, "<= 2 ms: %s",
+				     bench_meets(runs[10] <= 2));
+		else
+			bench_record(SEC_MAGLEV, name, runs[10], "ms", NAN, "-");
 	}
 	free(b);
 }
@@ -270,7 +487,10 @@ int main(void)
 	__u32 verdict;
 	cpu_set_t cpus;
 	time_t t = time(NULL);
+	double t0 = now_ms();
+	const char *results_path = getenv("XLB_BENCH_RESULTS");
 	char date[32];
+	int err;
 
 	/* One CPU: the connection table's LRU lists are per CPU. */
 	CPU_ZERO(&cpus);
@@ -312,6 +532,8 @@ int main(void)
 	floor_ns = (f1 + f2) / 2;
 	printf("%-28s %9.1f %9s %9s %8s  (before %.1f, after %.1f)\n", "floor (XDP_PASS, 2 insns)",
 	       floor_ns, "-", "-", "-", f1, f2);
+	bench_record(SEC_PACKET, "floor (XDP_PASS, 2 insns)", floor_ns, "ns/packet", NAN,
+		     "before %.1f, after %.1f", f1, f2);
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
 		double net = results[i] - floor_ns, ratio = net / floor_ns;
 		static const char *const names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
@@ -319,13 +541,32 @@ int main(void)
 		printf("%-28s %9.1f %9.1f %8.2fx %7.2fx  %s (%s)\n", classes[i].name, results[i], net,
 		       ratio, classes[i].target, ratio <= classes[i].target ? "meets" : "MISSES",
 		       verdicts[i] < 5 ? names[verdicts[i]] : "?");
+		bench_record(SEC_PACKET, classes[i].name, results[i], "ns/packet", ratio,
+			     "<= %.2fx: %s (%s)", classes[i].target,
+			     bench_meets(ratio <= classes[i].target),
+			     verdicts[i] < 5 ? names[verdicts[i]] : "?");
 	}
 	bench_ratelimit(&fx, &bench_vips[0], floor_ns);
+	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+	if (err)
+		bench_record("throughput, live frames", "not measured", NAN, "-", NAN, "%s",
+			     strerror(-err));
 	bench_maglev();
 	bench_control();
 	bench_memory();
-	bench_health();
+	err = bench_health();
+	if (err)
+		bench_record("health checks", "not measured", NAN, "-", NAN, "%s", strerror(-err));
 	floor__destroy(fl);
 	fx_teardown(&fx);
+
+	if (!results_path || !*results_path)
+		results_path = RESULTS_FILE;
+	err = bench_results_write(results_path, (now_ms() - t0) / 1e3);
+	if (err) {
+		fprintf(stderr, "bench: cannot write %s: %s\n", results_path, strerror(-err));
+		return 1;
+	}
+	printf("\nAll figures: %s\n", results_path);
 	return 0;
 }

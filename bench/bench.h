@@ -13,6 +13,19 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/*
+ * Every figure a section prints is also recorded, and main() writes them all
+ * as one Markdown table when the bench ends. section and figure name it;
+ * value is in unit (NAN: not measured); ratio is to the section's floor
+ * (BENCHMARKS.md says what that is per section), NAN when it has none;
+ * target (printf format): the target and whether the figure meets it, or a
+ * short note; "-" for none. The strings are copied.
+ */
+void bench_record(const char *section, const char *figure, double value, const char *unit,
+		  double ratio, const char *target, ...) __attribute__((format(printf, 6, 7)));
+/* "meets" or "**misses**", for target texts. */
+const char *bench_meets(bool ok);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 double now_ms(void);
 /* qsort() comparator for doubles, ascending. */
@@ -76,6 +89,13 @@ int bench_request_ok(const struct ctl_bench *b, int argc, char **argv);
 /* Create or replace a file with text: 0 or -errno. */
 int bench_write_text(const char *path, const char *text, size_t len);
 
+/*
+ * Live-frame throughput (live.c): the balancer of fx and floor_tx, the XDP_TX
+ * floor, on the veth pair xlb0/xlb1, frames really transmitted. 0 when it
+ * printed its figures, -errno when it could not (and said why on stderr).
+ */
+struct fixture;
+int bench_live(struct fixture *fx, int floor_tx_fd);
 /* xlbctl and xlbd round trips, start-up and restore (control.c). */
 void bench_control(void);
 /* Kernel memory locked by the maps for 1, 100, 1000 VIPs (memory.c). */

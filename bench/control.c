@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -57,6 +58,10 @@
 /* First VIP of bench_config_text(), and a backend it does not have. */
 #define BIG_VIP			"10.64.0.1:80/tcp"
 #define BIG_EXTRA_BACKEND	"172.26.0.1"
+
+/* Sections of the results file (bench_record). */
+#define SEC_RT			"control plane"
+#define SEC_BIG			"control plane, 1000 VIPs x 10 backends"
 
 /* The signal that stopped the section, 0 while none has. */
 static volatile sig_atomic_t interrupted;
@@ -459,12 +464,33 @@ static double median_of(const double *ms, size_t n)
 	return m;
 }
 
-static void print_spread(const char *label, const struct spread *s, bool target)
+/* Median, p99 and max into the results: three figures. */
+static void record_spread(const char *section, const char *label, const struct spread *s,
+			  bool target, const char *note)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s, median", label);
+	bench_record(section, name, s->median, "ms", NAN, "%s", note ? note : "-");
+	snprintf(name, sizeof(name), "%s, p99", label);
+	if (target)
+		bench_record(section, name, s->p99, "ms", NAN, "p99 <= 5 ms: %s",
+			     bench_meets(s->p99 <= 5.0));
+	else
+		bench_record(section, name, s->p99, "ms", NAN, "-");
+	snprintf(name, sizeof(name), "%s, max", label);
+	bench_record(section, name, s->max, "ms", NAN, "-");
+}
+
+/* One line of figures; recorded in section under the name `name`. */
+static void print_spread(const char *label, const struct spread *s, bool target,
+			 const char *section, const char *name)
 {
 	printf("  %-44s %8.3f %8.3f %8.3f", label, s->median, s->p99, s->max);
 	if (target)
 		printf("  (target p99 <= 5 ms) %s", s->p99 <= 5.0 ? "meets" : "MISSES");
 	printf("\n");
+	record_spread(section, name, s, target, NULL);
 }
 
 static const char *fs_name(const char *path)
@@ -541,6 +567,7 @@ static int bench_round_trips(struct ctl_bench *b)
 	char wire_vip[] = RT_VIP_WIRE, xlbctl_vip[] = RT_VIP_XLBCTL;
 	double early_wire, late_wire, early_spawn, late_spawn, vips[VIP_CALLS];
 	struct spread s_wire, s_spawn, s_write, s_vip;
+	char note[64];
 	size_t bytes;
 	int err = -ENOMEM, i;
 
@@ -604,8 +631,10 @@ static int bench_round_trips(struct ctl_bench *b)
 	       "state file on %s, written and fsync'd by xlbd on every change)\n",
 	       RT_CALLS, RT_CALLS, fs_name(b->tmp));
 	printf("  %-44s %8s %8s %8s\n", "", "median", "p99", "max");
-	print_spread("daemon round trip (wire protocol)", &s_wire, true);
-	print_spread("xlbctl command (posix_spawn to exit)", &s_spawn, true);
+	print_spread("daemon round trip (wire protocol)", &s_wire, true, SEC_RT,
+		     "backend add, daemon round trip (wire protocol)");
+	print_spread("xlbctl command (posix_spawn to exit)", &s_spawn, true, SEC_RT,
+		     "backend add, xlbctl command (posix_spawn to exit)");
 	printf("  %-44s %8.3f %8.3f  (median of the first / last 100 calls)\n",
 	       "  daemon round trip, 0-100 / 900-1000 backends", early_wire, late_wire);
 	printf("  %-44s %8.3f %8.3f\n", "  xlbctl command, 0-100 / 900-1000 backends", early_spawn,
@@ -615,6 +644,19 @@ static int bench_round_trips(struct ctl_bench *b)
 	       s_write.max, bytes >> 10, WRITE_CALLS);
 	printf("  %-44s %8.3f %8.3f %8.3f  (%d calls: p99 = max)\n",
 	       "vip add, daemon round trip (wire)", s_vip.median, s_vip.p99, s_vip.max, VIP_CALLS);
+	bench_record(SEC_RT, "backend add, daemon round trip, 0-100 backends, median", early_wire,
+		     "ms", NAN, "of the first 100 calls");
+	bench_record(SEC_RT, "backend add, daemon round trip, 900-1000 backends, median",
+		     late_wire, "ms", NAN, "of the last 100 calls");
+	bench_record(SEC_RT, "backend add, xlbctl command, 0-100 backends, median", early_spawn,
+		     "ms", NAN, "of the first 100 calls");
+	bench_record(SEC_RT, "backend add, xlbctl command, 900-1000 backends, median",
+		     late_spawn, "ms", NAN, "of the last 100 calls");
+	snprintf(note, sizeof(note), "%zu KiB, %d writes", bytes >> 10, WRITE_CALLS);
+	record_spread(SEC_RT, "of which state file write alone, at the end", &s_write, false,
+		      note);
+	snprintf(note, sizeof(note), "%d calls", VIP_CALLS);
+	record_spread(SEC_RT, "vip add, daemon round trip (wire)", &s_vip, false, note);
 	err = 0;
 out:
 	session_end(b, err);
@@ -659,7 +701,7 @@ static int big_round_trips(struct ctl_bench *b, struct big_figures *f)
 
 static int bench_state_file(struct ctl_bench *b)
 {
-	char input[128], state[128], empty[128], restore[] = "restore";
+	char input[128], state[128], empty[128], restore[] = "restore", note[64];
 	struct big_figures f = { 0 };
 	size_t len, lines = BIG_VIPS * (BIG_BACKENDS + 1);
 	char *text = bench_config_text(BIG_VIPS, BIG_BACKENDS, &len);
@@ -724,14 +766,26 @@ static int bench_state_file(struct ctl_bench *b)
 	printf("  %-44s %8.1f ms  (posix_spawn to exit)\n",
 	       "xlbctl restore FILE into an empty daemon", f.restore_ms);
 	printf("  %-44s %8s %8s %8s\n", "into this configuration, ms", "median", "p99", "max");
-	print_spread("daemon round trip, backend add (wire)", &f.add, true);
-	print_spread("daemon round trip, backend del (wire)", &f.del, false);
+	print_spread("daemon round trip, backend add (wire)", &f.add, true, SEC_BIG,
+		     "backend add, daemon round trip (wire)");
+	print_spread("daemon round trip, backend del (wire)", &f.del, false, SEC_BIG,
+		     "backend del, daemon round trip (wire)");
 	printf("  %-44s %8.3f %8.3f %8.3f  (%zu KiB, %d writes)\n",
 	       "of which state file write alone", f.write.median, f.write.p99, f.write.max,
 	       f.bytes >> 10, WRITE_CALLS);
 	printf("  %-44s %8.1f MiB  (rings %.1f MiB; read from its pins)\n",
 	       "memory locked by that xlbd's maps", (f.maps + f.rings) / 1048576.0,
 	       f.rings / 1048576.0);
+	bench_record(SEC_BIG, "xlbd start, fresh pins", f.start_ms, "ms", NAN,
+		     "fork/exec to `status` answered");
+	bench_record(SEC_BIG, "xlbd restart, pins adopted", f.restart_ms, "ms", NAN,
+		     "stop before it: %.1f ms", f.stop_ms);
+	bench_record(SEC_BIG, "xlbctl restore FILE into an empty daemon", f.restore_ms, "ms", NAN,
+		     "%zu lines, %zu KiB", lines, len >> 10);
+	snprintf(note, sizeof(note), "%zu KiB, %d writes", f.bytes >> 10, WRITE_CALLS);
+	record_spread(SEC_BIG, "of which state file write alone", &f.write, false, note);
+	bench_record(SEC_BIG, "memory locked by that xlbd's maps", (f.maps + f.rings) / 1048576.0,
+		     "MiB", NAN, "rings %.1f MiB", f.rings / 1048576.0);
 	err = 0;
 out:
 	session_end(b, err);

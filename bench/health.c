@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <stdint.h>
 #include <spawn.h>
@@ -65,6 +66,7 @@
 #define CPU_OFF_MS		5000.0		/* the floor, checks off */
 #define CPU_TARGET_PCT		5.0
 
+#define SEC_HEALTH		"health checks"
 #define NFT_TABLE		"inet xlb_bench"
 #define SHOW_MAX		(1U << 20)	/* `health show -j` of 1,000 backends, with room */
 #define CONN_MAX		65536		/* connection fds the responder tracks */
@@ -754,12 +756,19 @@ static void netns_leave(int old)
 static void print_cpu(const char *label, const struct cpu_figures *f, bool target)
 {
 	double pct = f->user + f->sys;
+	char name[128];
 
 	printf("  %-44s %8.2f %8.2f %8.2f", label, pct, f->user, f->sys);
 	if (target)
 		printf("  (target <= %.0f%%) %s", CPU_TARGET_PCT,
 		       pct <= CPU_TARGET_PCT ? "meets" : "MISSES");
 	printf("\n");
+	snprintf(name, sizeof(name), "xlbd CPU, %d backends: %s", CPU_BACKENDS, label);
+	if (target)
+		bench_record(SEC_HEALTH, name, pct, "% of a core", NAN, "<= %.0f%%: %s",
+			     CPU_TARGET_PCT, bench_meets(pct <= CPU_TARGET_PCT));
+	else
+		bench_record(SEC_HEALTH, name, pct, "% of a core", NAN, "-");
 }
 
 static void print_after(const struct cpu_figures *f, bool http)
@@ -769,6 +778,19 @@ static void print_after(const struct cpu_figures *f, bool http)
 		printf(", %.0f answered 200", f->answered_s);
 	printf("; then %u of %u up, %u down, %u whose last probe failed\n", f->end.up,
 	       f->end.backends, f->end.down, f->end.failing);
+}
+
+static void record_detection(const char *label, const struct det_figures *d, int k, int lo)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "detection, %s: median", label);
+	bench_record(SEC_HEALTH, name, d->median[k], "ms", NAN,
+		     "expected %d-%d + the checker's tick", lo, lo + DET_INTERVAL_MS);
+	snprintf(name, sizeof(name), "detection, %s: p90", label);
+	bench_record(SEC_HEALTH, name, d->p90[k], "ms", NAN, "%d failures", DET_FAILURES);
+	snprintf(name, sizeof(name), "detection, %s: max", label);
+	bench_record(SEC_HEALTH, name, d->max[k], "ms", NAN, "-");
 }
 
 static void print_figures(const struct det_figures *d, const struct cpu_figures *f)
@@ -794,12 +816,19 @@ static void print_figures(const struct det_figures *d, const struct cpu_figures 
 			printf("  %-44s %8.1f %8.1f %8.1f  (expected %d-%d + the checker's tick)\n",
 			       labels[k], d->median[k], d->p90[k], d->max[k], lo[k],
 			       lo[k] + DET_INTERVAL_MS);
+			record_detection(labels[k], d, k, lo[k]);
 		}
 		printf("  %-44s %8d           (interval x fall + timeout)\n",
 		       "detection window", DET_INTERVAL_MS * DET_FALL + DET_TIMEOUT_MS);
-		if (d->ok[1])
+		bench_record(SEC_HEALTH, "detection window", DET_INTERVAL_MS * DET_FALL + DET_TIMEOUT_MS,
+			     "ms", NAN, "interval x fall + timeout");
+		if (d->ok[1]) {
 			printf("  %-44s %8.1f           (median; failures count from its exit)\n",
 			       "  nft add element took", d->act_median[1]);
+			bench_record(SEC_HEALTH, "detection, SYNs dropped: nft add element took",
+				     d->act_median[1], "ms", NAN,
+				     "median; failures count from its exit");
+		}
 	}
 	if (!f[CPU_TCP].ok)
 		return;
