@@ -35,6 +35,9 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -Wno-unused-function \
 	-Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
+# What xlb_info reports: the commit, when built from a git checkout.
+XLB_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS	+= -DXLB_VERSION='"$(XLB_VERSION)"'
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Iinclude -Ictl -Itests/lib -I$(BUILD)/include $(LIBBPF_CFLAGS) -MMD -MP
 LDLIBS	+= $(LIBBPF_LIBS)

@@ -632,6 +632,19 @@ int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum)
 	return percpu_sum(dp->skel->maps.backend_stats, id, sum, sizeof(*sum));
 }
 
+int dp_conn_batch(struct dp *dp, bool resume, __u32 *token, struct xlb_flow *keys,
+		  struct xlb_conn *vals, __u32 *count)
+{
+	/* libbpf 1.x returns -errno itself. */
+	return bpf_map_lookup_batch(bpf_map__fd(dp->skel->maps.conns), resume ? token : NULL, token,
+				    keys, vals, count, NULL);
+}
+
+__u32 dp_conn_max(const struct dp *dp)
+{
+	return bpf_map__max_entries(dp->skel->maps.conns);
+}
+
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn)
 {
 	/* An LRU map with per-CPU lists is still one value per key. */

@@ -121,6 +121,15 @@ int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);
 int dp_vip_stats(struct dp *dp, __u32 vip_id, struct xlb_vip_stats *sum);
 int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum);
 
+/*
+ * Read up to *count connection-table entries after *token (from the start
+ * when resume is false), for counting: 0 with more to come, -ENOENT after
+ * the last batch (*count still says how many it held), or -errno.
+ */
+int dp_conn_batch(struct dp *dp, bool resume, __u32 *token, struct xlb_flow *keys,
+		  struct xlb_conn *vals, __u32 *count);
+__u32 dp_conn_max(const struct dp *dp);
+
 /* Connection table entry for a flow, -ENOENT if none. */
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn);
 

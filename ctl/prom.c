@@ -17,7 +17,6 @@
 #include "health.h"
 #include "log.h"
 #include "prom.h"
-#include "xlb.skel.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -183,8 +182,8 @@ void prom_close(struct prom *p)
  */
 void prom_tick(struct prom *p)
 {
-	int fd = bpf_map__fd(p->d->dp.skel->maps.conns), err;
 	__u64 start = health_now_us();
+	int err;
 	__u32 count;
 
 	if (!p->walking) {
@@ -198,8 +197,7 @@ void prom_tick(struct prom *p)
 	}
 	do {
 		count = CONNS_BATCH;
-		err = bpf_map_lookup_batch(fd, p->resume ? &p->token : NULL, &p->token, p->keys,
-					   p->vals, &count, NULL);
+		err = dp_conn_batch(&p->d->dp, p->resume, &p->token, p->keys, p->vals, &count);
 		if (err && err != -ENOENT) {
 			/* Tried again at the next period; meanwhile the old count stands. */
 			pr_debug("metrics: cannot count connections: %s\n", strerror(-err));
@@ -356,7 +354,7 @@ static void print_dataplane(const struct prom *p, const struct snapshot *s, FILE
 	       "Size of the connection table. Each CPU evicts from its own share of it, "
 	       "max_entries / CPUs, so the table may stop growing before it is full.");
 	fprintf(f, "xlb_conn_table_max_entries %u\n",
-		bpf_map__max_entries(p->d->dp.skel->maps.conns));
+		dp_conn_max(&p->d->dp));
 }
 
 /*

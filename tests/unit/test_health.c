@@ -76,6 +76,9 @@ static void test_counts_and_error(void **state)
 	hc_feed(&s, true, NULL, 2, 3, 3);
 	check(s.fail_run == 0 && s.ok_run == 1 && s.last_ok, "success resets failures");
 	check(!strcmp(s.last_error, "HTTP 503"), "a success keeps the last error for display");
+	check(s.ok_total == 1 && s.fail_total == 2, "totals count every result (for metrics): "
+	      "%llu ok, %llu failed", (unsigned long long)s.ok_total,
+	      (unsigned long long)s.fail_total);
 }
 
 int main(void)
