@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "daemon.h"
+#include "fileio.h"
 #include "health.h"
 #include "log.h"
 #include "maglev.h"
@@ -41,54 +41,18 @@ static int mkdir_parents(const char *path)
 
 int state_write(const char *path, const char *text, size_t len)
 {
-	char tmp[512], dir[512];
-	int fd, dfd, err = 0;
-	size_t off = 0;
-	ssize_t n;
+	char tmp[512];
+	int fd, err;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	snprintf(dir, sizeof(dir), "%s", path);
 	err = mkdir_parents(path);
 	if (err)
 		return err;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto err_close;
-		}
-		off += n;
-	}
-	/* Data on disk before the rename makes it visible... */
-	if (fsync(fd)) {
-		err = -errno;
-		goto err_close;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	/* ...and the rename on disk before we say it is saved. */
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	if (fsync(dfd))
-		err = -errno;
-	close(dfd);
-	return err;
-
-err_close:
-	close(fd);
-	unlink(tmp);
-	return err;
+	return file_commit(fd, tmp, path, text, len);
 }
 
 static int state_read(const char *path, char **text)

@@ -4,10 +4,11 @@
 # silent when everything is already there.
 set -eu
 
-# prometheus: only for promtool, which checks xlbd's metrics in the tests.
+# prometheus: only for promtool, which checks xlbd's metrics in the tests;
+# bird2: only to check the generated BIRD fragments parse.
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
 iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3 \
-prometheus"
+prometheus bird2"
 
 missing=""
 for p in $PKGS; do
@@ -35,11 +36,13 @@ fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# Installed, prometheus is also enabled at boot, listening on every address:
-# the tests need only its promtool.
-case " $missing " in
-*" prometheus "*)
-	# update-rc.d disables the systemd unit as well as the init script.
-	update-rc.d prometheus disable >/dev/null 2>&1 || true
-	;;
-esac
+# Installed, prometheus and bird are also enabled at boot (prometheus
+# listening on every address): the tests need only their command-line tools.
+for service in prometheus bird; do
+	case " $missing " in
+	*" $service "* | *" ${service}2 "*)
+		# update-rc.d disables the systemd unit as well as the init script.
+		update-rc.d "$service" disable >/dev/null 2>&1 || true
+		;;
+	esac
+done
