@@ -140,7 +140,9 @@ int decap_detach(const char *ifname, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		rmdir(dir);	/* pin_dir() may just have made it */
+		/* pin_dir() may just have made them. */
+		rmdir(dir);
+		rmdir(DECAP_PIN_ROOT);
 		return fail(-ENOENT, "decap is not attached to %s", ifname);
 	}
 	if (bpf_link_detach(fd) && errno != ENOLINK)
@@ -148,7 +150,8 @@ int decap_detach(const char *ifname, char *err, size_t errlen)
 	close(fd);
 	if (!ret && unlink(path))
 		ret = fail(-errno, "cannot remove %s: %s", path, strerror(errno));
-	/* The namespace's folder goes with its last link (ENOTEMPTY otherwise). */
+	/* Folders go with their last link (ENOTEMPTY otherwise). */
 	rmdir(dir);
+	rmdir(DECAP_PIN_ROOT);
 	return ret;
 }

@@ -98,7 +98,15 @@ up() {
 	# XDP program itself (GRO alone is not enough on 6.x): give the
 	# balancer's peer the two-instruction XDP_PASS program.
 	[ -f "$passprog" ] || die "$passprog missing: run 'make' first"
+	local had_tc=0
+	[ -e /sys/fs/bpf/tc ] && had_tc=1
 	in_ns "$prefix-sw" ip link set dev "$prefix-lb" xdpdrv obj "$passprog" sec xdp
+	# iproute2 lays out /sys/fs/bpf/{tc,ip,xdp} for pinning on first use;
+	# nothing is pinned there for us, so take back what it made.
+	if [ $had_tc = 0 ] && [ -z "$(ls -A /sys/fs/bpf/tc/globals 2>/dev/null)" ]; then
+		rm -f /sys/fs/bpf/ip /sys/fs/bpf/xdp
+		rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null || true
+	fi
 	for h in $(hosts); do
 		ns=$prefix-$h
 		case $h in
