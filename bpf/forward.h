@@ -138,4 +138,21 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	return done(bpf_redirect_map(&tx_ports, nh->ifindex, 0), redirect);
 }
 
+/*
+ * The end of every path that found a VIP: count the packet on the VIP and
+ * the backend (be NULL: the VIP had nobody to give it to), then forward.
+ */
+static __always_inline int deliver(struct xdp_md *ctx, const struct meta *m,
+				   const struct xlb_vip *vip, const struct xlb_backend *be,
+				   __u32 id, __u64 now, int new_flow)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+
+	if (!be)
+		return vip_drop(vip->id, drop_no_backend);
+	count_vip(vip->id, bytes, new_flow);
+	count_backend(id, bytes);
+	return forward(ctx, m, vip, be, id, now);
+}
+
 #endif /* XLB_BPF_FORWARD_H */

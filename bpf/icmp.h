@@ -94,11 +94,10 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 	if (!vip)
 		return done(XDP_PASS, pass_other);
 	be = pick_backend(vip, f, 0, now, &id, &new_flow);
-	if (!be)
-		return vip_drop(vip->id, drop_no_backend);
-	count_backend(id, ctx->data_end - ctx->data);
-	done(0, icmp_too_big);
-	return forward(ctx, m, vip, be, id, now);
+	if (be)
+		done(0, icmp_too_big);
+	/* Counted on the VIP too: its packets stay the sum of its backends'. */
+	return deliver(ctx, m, vip, be, id, now, 0);
 }
 
 static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,

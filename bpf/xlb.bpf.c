@@ -54,10 +54,10 @@ static __always_inline int not_ours(const struct meta *m)
 
 static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
 {
-	__u64 bytes, now;
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	int new_flow;
+	__u64 now;
 	__u32 id;
 
 	vip = vip_lookup(&m->flow, m->flow.dport);
@@ -68,18 +68,12 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
 	if (!ratelimit_admit(vip, &m->flow, &now))
 		return ratelimit_drop(vip->id);
 	be = pick_backend(vip, &m->flow, 1, now, &id, &new_flow);
-	if (!be)
-		return vip_drop(vip->id, drop_no_backend);
-	bytes = ctx->data_end - ctx->data;
-	count_vip(vip->id, bytes, new_flow);
-	count_backend(id, bytes);
-	return forward(ctx, m, vip, be, id, now);
+	return deliver(ctx, m, vip, be, id, now, new_flow);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 {
 	struct xlb_vip_addr *addr = vip_addr_lookup(&m->flow.dst, m->flow.family);
-	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	__be16 port;
 	__u64 now;
@@ -102,12 +96,7 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return ratelimit_drop(vip->id);
 	/* Source hash only: the connection table (keyed by ports) has no say. */
 	id = ring_pick(vip, &m->flow);
-	be = backend_of(id, vip->id);
-	if (!be)
-		return vip_drop(vip->id, drop_no_backend);
-	count_vip(vip->id, ctx->data_end - ctx->data, 0);
-	count_backend(id, ctx->data_end - ctx->data);
-	return forward(ctx, m, vip, be, id, now);
+	return deliver(ctx, m, vip, backend_of(id, vip->id), id, now, 0);
 }
 
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,

@@ -845,20 +845,35 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 	return 0;
 }
 
+/* Reports that take an optional SERVICE: refuse an unknown one. */
+static bool service_known(struct daemon *d, const struct cmd *cmd, struct out *o)
+{
+	char svc[SERVICE_STRLEN];
+
+	if (!(cmd->has & CMD_HAS_SERVICE) || config_vip(&d->cfg, &cmd->service))
+		return true;
+	service_format(&cmd->service, svc, sizeof(svc));
+	out_error(o, "no VIP %s", svc);
+	return false;
+}
+
+/* Whether a report with an optional SERVICE covers v. */
+static bool selected(const struct cmd *cmd, const struct cfg_vip *v)
+{
+	return !(cmd->has & CMD_HAS_SERVICE) || !memcmp(&v->key, &cmd->service, sizeof(v->key));
+}
+
 static int do_backend_list(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
 	char svc[SERVICE_STRLEN];
 
-	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
-		service_format(&cmd->service, svc, sizeof(svc));
-		out_error(o, "no VIP %s", svc);
+	if (!service_known(d, cmd, o))
 		return 1;
-	}
 	out_arr_open(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct cfg_vip *v = &d->cfg.vips[i];
 
-		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+		if (!selected(cmd, v))
 			continue;
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);
@@ -877,11 +892,8 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 	struct xlb_outcomes oc = { 0 };
 	char svc[SERVICE_STRLEN];
 
-	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
-		service_format(&cmd->service, svc, sizeof(svc));
-		out_error(o, "no VIP %s", svc);
+	if (!service_known(d, cmd, o))
 		return 1;
-	}
 	if (!(cmd->has & CMD_HAS_SERVICE)) {
 		dp_outcomes(&d->dp, &oc);
 		out_obj_open(o, "outcomes");
@@ -911,7 +923,7 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		const struct cfg_vip *v = &d->cfg.vips[i];
 		struct xlb_vip_stats st = { 0 };
 
-		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+		if (!selected(cmd, v))
 			continue;
 		dp_vip_stats(&d->dp, v->id, &st);
 		service_format(&v->key, svc, sizeof(svc));
@@ -954,16 +966,13 @@ static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o
 	__u64 now = health_now_ms();
 	char svc[SERVICE_STRLEN], addr[ADDR_STRLEN];
 
-	if (cmd->has & CMD_HAS_SERVICE && !config_vip(&d->cfg, &cmd->service)) {
-		service_format(&cmd->service, svc, sizeof(svc));
-		out_error(o, "no VIP %s", svc);
+	if (!service_known(d, cmd, o))
 		return 1;
-	}
 	out_arr_open(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct cfg_vip *v = &d->cfg.vips[i];
 
-		if (cmd->has & CMD_HAS_SERVICE && memcmp(&v->key, &cmd->service, sizeof(v->key)))
+		if (!selected(cmd, v))
 			continue;
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);

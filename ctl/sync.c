@@ -268,6 +268,23 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 	return dp_vip_set(s->dp, &v->key, &vip);
 }
 
+/*
+ * Append a key of sz bytes to *arr (n entries). Keys to delete are collected
+ * first because deleting while walking a hash map restarts the walk.
+ * -ENOMEM leaves *arr as it was, for the caller to free.
+ */
+static int push_key(void **arr, size_t *n, const void *key, size_t sz)
+{
+	char *p = realloc(*arr, (*n + 1) * sz);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + *n * sz, key, sz);
+	*arr = p;
+	(*n)++;
+	return 0;
+}
+
 int sync_all(struct sync *s, struct config *c)
 {
 	struct xlb_vip_key key, prev, *stale = NULL;
@@ -276,16 +293,11 @@ int sync_all(struct sync *s, struct config *c)
 	struct xlb_vip vip;
 	int err = 0;
 
-	/* Collect first: deleting while walking a hash map restarts the walk. */
-	for (int first = 1; !dp_vip_next(s->dp, first ? NULL : &prev, &key); first = 0) {
+	for (int first = 1; !err && !dp_vip_next(s->dp, first ? NULL : &prev, &key); first = 0) {
 		prev = key;
 		v = config_vip(c, &key);
-		if (v && !dp_vip_get(s->dp, &key, &vip) && vip.id == v->id)
-			continue;
-		stale = realloc(stale, (n_stale + 1) * sizeof(*stale));
-		if (!stale)
-			return -ENOMEM;
-		stale[n_stale++] = key;
+		if (!v || dp_vip_get(s->dp, &key, &vip) || vip.id != v->id)
+			err = push_key((void **)&stale, &n_stale, &key, sizeof(key));
 	}
 	for (size_t i = 0; !err && i < n_stale; i++)
 		err = sync_vip_remove(s, &stale[i]);
@@ -343,12 +355,8 @@ int sync_addrs(struct sync *s, const struct config *c)
 	}
 	for (int first = 1; !err && !dp_addr_next(s->dp, first ? NULL : &prev, &key); first = 0) {
 		prev = key;
-		if (addr_wanted(c, &key))
-			continue;
-		stale = realloc(stale, (n_stale + 1) * sizeof(*stale));
-		if (!stale)
-			return -ENOMEM;
-		stale[n_stale++] = key;
+		if (!addr_wanted(c, &key))
+			err = push_key((void **)&stale, &n_stale, &key, sizeof(key));
 	}
 	for (size_t i = 0; !err && i < n_stale; i++)
 		err = dp_addr_del(s->dp, &stale[i]);

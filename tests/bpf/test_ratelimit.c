@@ -608,22 +608,11 @@ static void test_entries_option_and_resize(void **state)
 
 static int group_setup(void **state)
 {
-	int err = fx_setup(&fx);
-
-	if (err) {
-		fprintf(stderr, "fixture setup failed: %s\n", strerror(-err));
-		return -1;
-	}
 	for (int i = 1; i < V_COUNT; i++) {
 		vips[i].id = i;
 		vips[i].ring_size = RING;
-		err = fx_vip_add(&fx, &vips[i]);
-		if (err) {
-			fprintf(stderr, "VIP %d (%s): %s\n", i, vips[i].addr, strerror(-err));
-			return -1;
-		}
 	}
-	return 0;
+	return fx_setup_vips(&fx, vips + 1, V_COUNT - 1);
 }
 
 static int group_teardown(void **state)

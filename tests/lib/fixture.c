@@ -105,6 +105,24 @@ int fx_setup(struct fixture *fx)
 	return err;
 }
 
+int fx_setup_vips(struct fixture *fx, struct fx_vip *v, int n)
+{
+	int err = fx_setup(fx);
+
+	if (err) {
+		fprintf(stderr, "fixture setup failed: %s\n", strerror(-err));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		err = fx_vip_add(fx, &v[i]);
+		if (err) {
+			fprintf(stderr, "VIP %d (%s): %s\n", v[i].id, v[i].addr, strerror(-err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void fx_teardown(struct fixture *fx)
 {
 	dp_unload(&fx->dp);

@@ -49,6 +49,8 @@ struct fx_vip {
 
 /* Namespace, interfaces, program loaded, config written. 0 or -errno. */
 int fx_setup(struct fixture *fx);
+/* fx_setup() and then every VIP of v[0..n-1]; a cmocka group setup: 0 or -1, saying why. */
+int fx_setup_vips(struct fixture *fx, struct fx_vip *v, int n);
 void fx_teardown(struct fixture *fx);
 
 /*
