@@ -15,7 +15,6 @@
 #include "fileio.h"
 #include "health.h"
 #include "log.h"
-#include "maglev.h"
 #include "output.h"
 
 #define ERRLEN 512
@@ -720,28 +719,6 @@ static int do_vip_list(struct daemon *d, struct out *o)
 	return 0;
 }
 
-/*
- * A digest of the table by backend address, not id: nodes that number
- * their backends differently but configure the same set print the same.
- */
-static __u64 ring_digest(const __u32 *table, __u32 size, const struct cfg_vip *v)
-{
-	__u64 h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
-
-	for (__u32 slot = 0; slot < size; slot++) {
-		const struct cfg_backend *b = NULL;
-
-		for (size_t i = 0; i < v->n_backends && !b; i++)
-			if (v->backends[i].id == table[slot])
-				b = &v->backends[i];
-		for (int k = 0; k < 16; k++) {
-			h ^= b ? b->addr.b[k] : 0;
-			h *= 0x100000001b3ULL;	/* FNV 64 prime */
-		}
-	}
-	return h;
-}
-
 /* "12.3 kpps" style, for people; JSON gets the plain numbers. */
 static void human(char *buf, size_t len, double v, const char *unit)
 {
@@ -770,18 +747,11 @@ static void print_rate(const struct rate *r, struct out *o)
 static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares,
 			   bool rates)
 {
-	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
 	__u32 *counts = calloc(v->n_backends ? v->n_backends : 1, sizeof(*counts));
 	__u32 size = v->opts.ring;
-	bool have_ring = shares && mb && counts &&
-			 !dp_ring_read(&d->dp, v->id, d->sync.table, size);
+	bool have_ring = shares && counts && !sync_ring_read(&d->sync, v, counts, NULL);
 	char addr[ADDR_STRLEN];
 
-	if (have_ring) {
-		for (size_t i = 0; i < v->n_backends; i++)
-			mb[i].id = v->backends[i].id;
-		maglev_count(d->sync.table, size, mb, v->n_backends, counts);
-	}
 	out_arr_open(o, "backends");
 	for (size_t i = 0; i < v->n_backends; i++) {
 		const struct cfg_backend *b = &v->backends[i];
@@ -808,7 +778,6 @@ static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out
 		out_obj_close(o);
 	}
 	out_arr_close(o);
-	free(mb);
 	free(counts);
 }
 
@@ -817,6 +786,7 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 	const struct cfg_vip *v = config_vip(&d->cfg, key);
 	struct xlb_vip_stats st = { 0 };
 	char svc[SERVICE_STRLEN], digest[20];
+	__u64 h;
 
 	service_format(key, svc, sizeof(svc));
 	if (!v) {
@@ -836,9 +806,8 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 					  NULL,
 		 sync_vip_fails_open(v));
 	print_backends(d, v, o, true, false);
-	if (!dp_ring_read(&d->dp, v->id, d->sync.table, v->opts.ring)) {
-		snprintf(digest, sizeof(digest), "%016llx",
-			 (unsigned long long)ring_digest(d->sync.table, v->opts.ring, v));
+	if (!sync_ring_read(&d->sync, v, NULL, &h)) {
+		snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)h);
 		out_str(o, "ring_digest", "ring digest %s\n", digest);
 	}
 	out_obj_close(o);

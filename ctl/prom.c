@@ -51,7 +51,7 @@ struct snapshot {
 
 struct prom {
 	struct daemon *d;
-	__u32 *by_id;			/* ring slots per backend id, for one VIP at a time */
+	__u32 *counts;			/* ring slots per backend of one VIP (at most max_backends) */
 	/* The connection-table count, a walk in batches spread over loop turns. */
 	struct xlb_flow *keys;
 	struct xlb_conn *vals;
@@ -153,10 +153,10 @@ int prom_open(struct prom **pp, struct daemon *d)
 	if (!p)
 		return -ENOMEM;
 	p->d = d;
-	p->by_id = calloc(d->dp.max_backends, sizeof(*p->by_id));
+	p->counts = calloc(d->dp.max_backends, sizeof(*p->counts));
 	p->keys = calloc(CONNS_BATCH, sizeof(*p->keys));
 	p->vals = calloc(CONNS_BATCH, sizeof(*p->vals));
-	if (!p->by_id || !p->keys || !p->vals) {
+	if (!p->counts || !p->keys || !p->vals) {
 		prom_close(p);
 		return -ENOMEM;
 	}
@@ -168,7 +168,7 @@ void prom_close(struct prom *p)
 {
 	if (!p)
 		return;
-	free(p->by_id);
+	free(p->counts);
 	free(p->keys);
 	free(p->vals);
 	free(p);
@@ -215,27 +215,14 @@ void prom_tick(struct prom *p)
 	} while (health_now_us() - start < PROM_TICK_BUDGET_US);
 }
 
-/*
- * Ring slots per backend of one VIP, as shares. Counting into an array by
- * id is one pass over the ring, cheaper than maglev_count()'s search per
- * slot when a scrape covers thousands of VIPs.
- */
-static void ring_shares(struct daemon *d, __u32 *by_id, const struct cfg_vip *v,
+/* Ring slots per backend of one VIP, as shares (< 0: the ring cannot be read). */
+static void ring_shares(struct daemon *d, __u32 *counts, const struct cfg_vip *v,
 			struct be_row *rows)
 {
-	__u32 size = v->opts.ring, max = d->dp.max_backends;
+	bool ok = !sync_ring_read(&d->sync, v, counts, NULL);
 
 	for (size_t j = 0; j < v->n_backends; j++)
-		rows[j].share = -1;
-	if (v->id == CFG_ID_NONE || dp_ring_read(&d->dp, v->id, d->sync.table, size))
-		return;
-	memset(by_id, 0, max * sizeof(*by_id));
-	for (__u32 slot = 0; slot < size; slot++)
-		if (d->sync.table[slot] < max)
-			by_id[d->sync.table[slot]]++;
-	for (size_t j = 0; j < v->n_backends; j++)
-		if (v->backends[j].id != XLB_BACKEND_NONE && v->backends[j].id < max)
-			rows[j].share = (double)by_id[v->backends[j].id] / size;
+		rows[j].share = ok ? (double)counts[j] / v->opts.ring : -1;
 }
 
 static int snapshot_take(struct prom *p, struct snapshot *s)
@@ -266,7 +253,7 @@ static int snapshot_take(struct prom *p, struct snapshot *s)
 		if (v->id != CFG_ID_NONE)
 			dp_vip_stats(&d->dp, v->id, &vr->st);
 		vr->fail_open = sync_vip_fails_open(v);
-		ring_shares(d, p->by_id, v, &s->bes[k]);
+		ring_shares(d, p->counts, v, &s->bes[k]);
 
 		for (size_t j = 0; j < v->n_backends; j++, k++) {
 			const struct cfg_backend *b = &v->backends[j];

@@ -20,7 +20,8 @@ int sync_init(struct sync *s, struct dp *dp)
 	s->be = calloc(dp->max_backends, sizeof(*s->be));
 	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
 	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
-	if (!s->vip_used || !s->be || !s->table || !s->old) {
+	s->index = calloc(dp->max_backends, sizeof(*s->index));
+	if (!s->vip_used || !s->be || !s->table || !s->old || !s->index) {
 		sync_free(s);
 		return -ENOMEM;
 	}
@@ -46,6 +47,7 @@ void sync_free(struct sync *s)
 	free(s->be);
 	free(s->table);
 	free(s->old);
+	free(s->index);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -210,6 +212,41 @@ static int build_ring(struct sync *s, const struct cfg_vip *v)
 	if (!err)
 		err = dp_ring_write(s->dp, v->id, s->table, s->old, v->opts.ring);
 	return err;
+}
+
+int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64 *digest)
+{
+	__u64 h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
+	__u32 size = v->opts.ring, max = s->dp->max_backends;
+	int err;
+
+	if (v->id == CFG_ID_NONE)
+		return -ENOENT;
+	err = dp_ring_read(s->dp, v->id, s->table, size);
+	if (err)
+		return err;
+	if (counts)
+		memset(counts, 0, v->n_backends * sizeof(*counts));
+	for (size_t j = 0; j < v->n_backends; j++)
+		if (v->backends[j].id < max)
+			s->index[v->backends[j].id] = j + 1;
+	for (__u32 slot = 0; slot < size; slot++) {
+		__u32 id = s->table[slot], j = id < max ? s->index[id] : 0;
+		const struct cfg_backend *b = j ? &v->backends[j - 1] : NULL;
+
+		if (b && counts)
+			counts[j - 1]++;
+		for (int k = 0; digest && k < 16; k++) {
+			h ^= b ? b->addr.b[k] : 0;
+			h *= 0x100000001b3ULL;	/* FNV 64 prime */
+		}
+	}
+	for (size_t j = 0; j < v->n_backends; j++)
+		if (v->backends[j].id < max)
+			s->index[v->backends[j].id] = 0;
+	if (digest)
+		*digest = h;
+	return 0;
 }
 
 /* After the ring: a backend leaves the ring before its connections re-hash. */

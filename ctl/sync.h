@@ -32,6 +32,7 @@ struct sync {
 	struct sync_backend *be;	/* per backend id: what the maps hold */
 	__u32 *table;			/* scratch: one ring */
 	__u32 *old;
+	__u32 *index;			/* scratch: backend id -> position in a VIP + 1 */
 };
 
 /* Learn what the (possibly adopted) maps hold. */
@@ -56,6 +57,14 @@ bool sync_vip_fails_open(const struct cfg_vip *v);
  * VIP fails open.
  */
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v);
+/*
+ * Read v's ring as the maps hold it, in one pass: counts[j] (may be NULL)
+ * gets the slots v->backends[j] owns, *digest (may be NULL) a hash of the
+ * table by backend address, not id, so that nodes that number backends
+ * differently but configure the same set print the same. 0 or -errno.
+ */
+int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64 *digest);
+
 /* What the health map holds for a backend id (as the maps had it at start). */
 __u32 sync_health(const struct sync *s, __u32 id);
 
