@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "dataplane.h"
+#include "xdp_link.h"
 #include "log.h"
 #include "xlb_hash.h"
 #include "xlb.skel.h"
@@ -244,10 +245,9 @@ static void link_path(const struct dp *dp, const char *ifname, char *path, size_
 
 int dp_attach(struct dp *dp, const char *ifname, enum dp_mode mode, char *note, size_t notelen)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
-	__u32 ifindex = if_nametoindex(ifname), prog_id = 0;
+	__u32 ifindex = if_nametoindex(ifname), other;
 	char path[512];
-	int fd, err;
+	int err;
 
 	note[0] = '\0';
 	if (!ifindex)
@@ -255,64 +255,28 @@ int dp_attach(struct dp *dp, const char *ifname, enum dp_mode mode, char *note, 
 	if (!dp->pin_dir[0])
 		return -EINVAL;
 	link_path(dp, ifname, path, sizeof(path));
-
-	/* Ours from an earlier run: switch it to this program, atomically. */
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		LIBBPF_OPTS(bpf_link_update_opts, uopts);
-
-		err = bpf_link_update(fd, dp_prog_fd(dp), &uopts) ? errno_or(-EINVAL) : 0;
-		close(fd);
-		if (!err)
-			return dp_tx_port_add(dp, ifindex);
-		if (err != -ENOLINK)
-			return err;
-		/* The interface this link was on is gone: start afresh. */
-		unlink(path);
-	}
-
-	if (!bpf_xdp_query_id(ifindex, 0, &prog_id) && prog_id) {
-		snprintf(note, notelen, "program id %u", prog_id);
-		return -EBUSY;
-	}
-	lopts.flags = mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-	fd = bpf_link_create(dp_prog_fd(dp), ifindex, BPF_XDP, &lopts);
-	if (fd < 0 && mode == DP_MODE_NATIVE && errno != EBUSY && errno != EEXIST) {
+	err = xdp_link_attach(path, dp_prog_fd(dp), ifindex,
+			      mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE,
+			      &other);
+	if (err && mode == DP_MODE_NATIVE && err != -EBUSY && err != -EEXIST) {
 		snprintf(note, notelen, "the driver of %s has no native XDP (%s): attached in "
-			 "generic mode", ifname, strerror(errno));
-		lopts.flags = XDP_FLAGS_SKB_MODE;
-		fd = bpf_link_create(dp_prog_fd(dp), ifindex, BPF_XDP, &lopts);
+			 "generic mode", ifname, strerror(-err));
+		err = xdp_link_attach(path, dp_prog_fd(dp), ifindex, XDP_FLAGS_SKB_MODE, &other);
 	}
-	if (fd < 0)
-		return errno_or(-EINVAL);
-	if (bpf_obj_pin(fd, path)) {
-		err = errno_or(-EINVAL);
-		close(fd);
-		return err;
-	}
-	close(fd);
-	return dp_tx_port_add(dp, ifindex);
+	if (err == -EBUSY)
+		snprintf(note, notelen, "program id %u", other);
+	return err ? err : dp_tx_port_add(dp, ifindex);
 }
 
 int dp_detach(struct dp *dp, const char *ifname)
 {
 	__u32 ifindex = if_nametoindex(ifname);
 	char path[512];
-	int fd, err = 0;
 
 	link_path(dp, ifname, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return errno_or(-ENOENT);
-	/* Detach now, even if someone else still holds the link open. */
-	if (bpf_link_detach(fd) && errno != ENOLINK)
-		err = errno_or(-EINVAL);
-	close(fd);
-	if (!err && unlink(path))
-		err = errno_or(-EIO);
 	if (ifindex)
 		dp_tx_port_del(dp, ifindex);
-	return err;
+	return xdp_link_detach(path);
 }
 
 int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info)

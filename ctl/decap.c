@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "decap.h"
+#include "xdp_link.h"
 #include "xlb_abi.h"
 #include "decap.skel.h"
 
@@ -74,11 +75,10 @@ static int fill_addrs(struct decap *skel)
 
 int decap_attach(const char *ifname, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	__u32 ifindex = if_nametoindex(ifname), prog_id = 0;
 	char dir[256], path[320];
 	struct decap *skel;
-	int fd, ret;
+	int ret;
 
 	if (!ifindex)
 		return fail(-ENODEV, "no interface %s", ifname);
@@ -97,32 +97,13 @@ int decap_attach(const char *ifname, char *err, size_t errlen)
 		goto out;
 	}
 
-	/* Already ours: switch the link to the new program (fresh address list). */
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		ret = bpf_link_update(fd, bpf_program__fd(skel->progs.xlb_decap), NULL) ? -errno : 0;
-		close(fd);
-		if (ret != -ENOLINK) {
-			if (ret)
-				fail(ret, "cannot update the decap program on %s: %s", ifname,
-				     strerror(-ret));
-			goto out;
-		}
-		/* A pin left by an interface that is gone (its namespace died). */
-		unlink(path);
-	}
-	if (!bpf_xdp_query_id(ifindex, 0, &prog_id) && prog_id) {
-		ret = fail(-EBUSY, "%s already has an XDP program (program id %u): detach it first",
-			   ifname, prog_id);
-		goto out;
-	}
-	fd = bpf_link_create(bpf_program__fd(skel->progs.xlb_decap), ifindex, BPF_XDP, &lopts);
-	if (fd < 0) {
-		ret = fail(-errno, "cannot attach to %s: %s", ifname, strerror(errno));
-		goto out;
-	}
-	ret = bpf_obj_pin(fd, path) ? fail(-errno, "cannot pin %s: %s", path, strerror(errno)) : 0;
-	close(fd);
+	/* Attached already: the link switches to this program, fresh address list and all. */
+	ret = xdp_link_attach(path, bpf_program__fd(skel->progs.xlb_decap), ifindex, 0, &prog_id);
+	if (ret == -EBUSY)
+		fail(ret, "%s already has an XDP program (program id %u): detach it first", ifname,
+		     prog_id);
+	else if (ret)
+		fail(ret, "cannot attach to %s: %s", ifname, strerror(-ret));
 out:
 	/* The pinned link keeps the program and its maps alive. */
 	decap__destroy(skel);
@@ -132,24 +113,17 @@ out:
 int decap_detach(const char *ifname, char *err, size_t errlen)
 {
 	char dir[256], path[320];
-	int fd, ret;
+	int ret;
 
 	ret = pin_dir(dir, sizeof(dir), err, errlen);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		/* pin_dir() may just have made them. */
-		rmdir(dir);
-		rmdir(DECAP_PIN_ROOT);
-		return fail(-ENOENT, "decap is not attached to %s", ifname);
-	}
-	if (bpf_link_detach(fd) && errno != ENOLINK)
-		ret = fail(-errno, "cannot detach from %s: %s", ifname, strerror(errno));
-	close(fd);
-	if (!ret && unlink(path))
-		ret = fail(-errno, "cannot remove %s: %s", path, strerror(errno));
+	ret = xdp_link_detach(path);
+	if (ret == -ENOENT)
+		fail(ret, "decap is not attached to %s", ifname);
+	else if (ret)
+		fail(ret, "cannot detach from %s: %s", ifname, strerror(-ret));
 	/* Folders go with their last link (ENOTEMPTY otherwise). */
 	rmdir(dir);
 	rmdir(DECAP_PIN_ROOT);
