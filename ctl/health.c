@@ -137,8 +137,11 @@ err:
 
 static void probe_stop(struct prober *p, struct hc_entry *e)
 {
-	if (e->fd >= 0)
-		close(e->fd);	/* also leaves the epoll set */
+	/* Before close(), as in server.c: a child may hold a copy of the fd. */
+	if (e->fd >= 0) {
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, e->fd, NULL);
+		close(e->fd);
+	}
 	e->fd = -1;
 	e->phase = HC_IDLE;
 	e->len = 0;

@@ -206,6 +206,8 @@ static void arm_timer(struct metrics *m)
 
 static void drop(struct metrics *m, struct mclient *c)
 {
+	/* Before close(), as in server.c: a child may hold a copy of the fd. */
+	epoll_ctl(m->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;

@@ -234,6 +234,13 @@ static void timer_update(struct server *s)
 
 static void client_drop(struct server *s, struct client *c)
 {
+	/*
+	 * Out of the epoll set before close(): a child that xlbd just started
+	 * (bird.c) holds copies of every fd until exec closes them, and while
+	 * it does, close() alone would leave the registration, and an event
+	 * pointing at freed memory.
+	 */
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
