@@ -301,6 +301,9 @@ static const char *const method_names[] = {
 static const char *const hash_names[] = {
 	[CMD_HASH_5TUPLE] = "5tuple", [CMD_HASH_SRC] = "src", NULL,
 };
+static const char *const announce_names[] = {
+	[CMD_ANNOUNCE_ALWAYS] = "always", [CMD_ANNOUNCE_HEALTHY] = "healthy", NULL,
+};
 static const char *const health_type_names[] = {
 	[CMD_HEALTH_OFF] = "off", [CMD_HEALTH_TCP] = "tcp", [CMD_HEALTH_HTTP] = "http", NULL,
 };
@@ -315,6 +318,8 @@ static const struct kw vip_kws[] = {
 	{ "method", KW_WORD, FIELD(vip.method), .def = CMD_METHOD_DEFAULT, .names = method_names },
 	{ "hash", KW_WORD, FIELD(vip.hash), .def = CMD_HASH_DEFAULT, .names = hash_names },
 	{ "ring", KW_RING, FIELD(vip.ring), XLB_RING_MIN, XLB_RING_MAX, CMD_RING_DEFAULT },
+	{ "announce", KW_WORD, FIELD(vip.announce), .def = CMD_ANNOUNCE_DEFAULT,
+	  .names = announce_names },
 };
 
 static const struct kw weight_kws[] = {
@@ -396,6 +401,8 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_STATUS] = { "status" },
 	[CMD_DECAP_ATTACH] = { "decap attach", ARG_IFNAME },
 	[CMD_DECAP_DETACH] = { "decap detach", ARG_IFNAME },
+	[CMD_NODE_DRAIN] = { "node drain", .config = true },
+	[CMD_NODE_UNDRAIN] = { "node undrain", .config = true },
 	[CMD_HELP] = { "help", ARG_OPT_TOPIC },
 };
 
@@ -428,6 +435,10 @@ static const struct cmd_word decap_words[] = {
 	{ "attach", CMD_DECAP_ATTACH }, { "detach", CMD_DECAP_DETACH }, { NULL },
 };
 
+static const struct cmd_word node_words[] = {
+	{ "drain", CMD_NODE_DRAIN }, { "undrain", CMD_NODE_UNDRAIN }, { NULL },
+};
+
 static const struct cmd_word top_words[] = {
 	{ "attach", CMD_ATTACH },
 	{ "detach", CMD_DETACH },
@@ -441,6 +452,7 @@ static const struct cmd_word top_words[] = {
 	{ "restore", CMD_RESTORE },
 	{ "status", CMD_STATUS },
 	{ "decap", .sub = decap_words },
+	{ "node", .sub = node_words },
 	{ "help", CMD_HELP },
 	{ NULL },
 };
@@ -453,6 +465,11 @@ const char *cmd_name(enum cmd_op op)
 bool cmd_is_config(const struct cmd *cmd)
 {
 	return (unsigned int)cmd->op < CMD_OP_COUNT && ops[cmd->op].config;
+}
+
+bool cmd_is_node(const struct cmd *cmd)
+{
+	return cmd->op == CMD_NODE_DRAIN || cmd->op == CMD_NODE_UNDRAIN;
 }
 
 /* The keywords cmd takes; health set's depend on the check type. */
@@ -998,6 +1015,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_DETACH "  detach IFNAME\n"
 #define HELP_VIP                                                                         \
 	"  vip add SERVICE [method ipip|l2] [hash 5tuple|src] [ring PRIME]\n"            \
+	"          [announce always|healthy]\n"                                           \
 	"  vip del SERVICE\n"                                                            \
 	"  vip list\n"                                                                   \
 	"  vip show SERVICE                  backends with weight, health, ring share\n"
@@ -1019,11 +1037,16 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_RESTORE "  restore [FILE]                    FILE or stdin, applied all or nothing\n"
 #define HELP_STATUS "  status\n"
 #define HELP_DECAP "  decap attach IFNAME | decap detach IFNAME   (backend hosts; no daemon)\n"
+#define HELP_NODE                                                                             \
+	"  node drain | node undrain             withdraw this node's VIPs from BGP, or not\n"
 #define HELP_HELP "  help [COMMAND] | COMMAND help\n"
 
 #define NOTE_SERVICE \
 	"SERVICE is ADDR:PORT/PROTO: 10.0.0.10:80/tcp, [fd00::10]:443/tcp; port 0: all ports.\n"
-#define NOTE_VIP "Defaults: method ipip, hash 5tuple, ring 65537 (prime, 1021-1048573).\n"
+#define NOTE_VIP                                                                             \
+	"Defaults: method ipip, hash 5tuple, ring 65537 (prime, 1021-1048573), announce always:\n" \
+	"with xlbd -b, the VIP is announced to BGP while this node serves it; healthy: only\n"     \
+	"while one of its backends is up, rather than failing open everywhere.\n"
 #define NOTE_BACKEND "Weight 0-65535, default 1. ADDR has the SERVICE's family.\n"
 #define NOTE_HEALTH                                                                            \
 	"Durations take ms or s: 500ms, 2s. Defaults: interval 1s (100ms-1h), timeout 500ms\n" \
@@ -1031,6 +1054,9 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"port 0 is the SERVICE's port and must be given for an all-ports SERVICE.\n"
 #define NOTE_RATELIMIT "Per source (IPv4 /32, IPv6 /64); rate and burst 1-100000000.\n"
 #define NOTE_TOP "Count 1-1000, default 10.\n"
+#define NOTE_NODE                                                                    \
+	"Only with xlbd -b (BIRD): a drained node keeps forwarding what reaches it, and\n" \
+	"stays drained across restarts; save and restore leave it out.\n"
 #define NOTE_ATTACH "Default mode native.\n"
 
 #define USAGE "Usage: xlbctl [-s SOCKET] [-j] COMMAND\n"
@@ -1038,7 +1064,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 
 static const char help_all[] =
 	USAGE "\n" HELP_ATTACH HELP_DETACH HELP_VIP HELP_BACKEND HELP_HEALTH HELP_RATELIMIT
-	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_HELP "\n"
+	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_NODE HELP_HELP "\n"
 	NOTE_SERVICE "Durations take ms or s suffixes: 500ms, 2s.\n"
 	"Command words may be shortened to a unique prefix: 'xlbctl v l' is 'xlbctl vip list'.\n";
 
@@ -1058,6 +1084,7 @@ static const struct {
 	{ "restore", PAGE(HELP_RESTORE) },
 	{ "status", PAGE(HELP_STATUS) },
 	{ "decap", PAGE(HELP_DECAP) },
+	{ "node", PAGE(HELP_NODE) "\n" NOTE_NODE },
 	{ "help", PAGE(HELP_HELP) },
 };
 

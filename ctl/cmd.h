@@ -41,6 +41,8 @@ enum cmd_op {
 	CMD_STATUS,
 	CMD_DECAP_ATTACH,
 	CMD_DECAP_DETACH,
+	CMD_NODE_DRAIN,
+	CMD_NODE_UNDRAIN,
 	CMD_HELP,
 	CMD_OP_COUNT,
 };
@@ -55,6 +57,12 @@ enum cmd_hash {
 	CMD_HASH_SRC = 1,	/* XLB_VIP_HASH_SRC */
 };
 
+/* When a VIP is announced to BGP peers (bird.h); the node must serve it either way. */
+enum cmd_announce {
+	CMD_ANNOUNCE_ALWAYS = 0,	/* also while all its backends are down (fail-open) */
+	CMD_ANNOUNCE_HEALTHY = 1,	/* only while a backend is up */
+};
+
 enum cmd_health_type {
 	CMD_HEALTH_OFF = 0,
 	CMD_HEALTH_TCP = 1,
@@ -66,6 +74,7 @@ enum cmd_health_type {
 #define CMD_METHOD_DEFAULT	XLB_METHOD_IPIP
 #define CMD_HASH_DEFAULT	CMD_HASH_5TUPLE
 #define CMD_RING_DEFAULT	XLB_RING_DEFAULT
+#define CMD_ANNOUNCE_DEFAULT	CMD_ANNOUNCE_ALWAYS
 #define CMD_WEIGHT_DEFAULT	1
 #define CMD_HTTP_PATH_DEFAULT	"/"
 #define CMD_HTTP_STATUS_DEFAULT	200
@@ -106,6 +115,7 @@ struct cmd_vip {
 	__u32 method;		/* enum xlb_method */
 	__u32 hash;		/* enum cmd_hash */
 	__u32 ring;		/* prime, XLB_RING_MIN..XLB_RING_MAX */
+	__u32 announce;		/* enum cmd_announce */
 };
 
 struct cmd_backend {
@@ -181,11 +191,19 @@ const char *cmd_name(enum cmd_op op);
 
 /*
  * Whether the command changes the daemon's configuration, so that the state file is rewritten
- * after it: attach, detach, vip add/del, backend add/set/del, health set, ratelimit set/off.
- * These are also the only commands a restore file may hold; restore itself is a transaction of
- * them, and decap runs on backend hosts without a daemon.
+ * after it: attach, detach, vip add/del, backend add/set/del, health set, ratelimit set/off,
+ * node drain/undrain. These are also the only commands a restore file may hold (node drain
+ * only in the state file: see cmd_is_node()); restore itself is a transaction of them, and
+ * decap runs on backend hosts without a daemon.
  */
 bool cmd_is_config(const struct cmd *cmd);
+
+/*
+ * Whether the command is about this node rather than the services it shares with the others
+ * (node drain/undrain): kept in the node's state file, but neither printed by `save` nor taken
+ * by `restore`, so that `xlbctl save | ssh other xlbctl restore` copies services, not a drain.
+ */
+bool cmd_is_node(const struct cmd *cmd);
 
 /*
  * The grammar: all of it for NULL or "", else the part of one top-level command word ("vip",

@@ -30,6 +30,7 @@ int config_copy(struct config *dst, const struct config *src)
 		goto err;
 	memcpy(c.ifaces, src->ifaces, src->n_ifaces * sizeof(*c.ifaces));
 	c.n_ifaces = src->n_ifaces;
+	c.drained = src->drained;
 	for (size_t i = 0; i < src->n_vips; i++) {
 		const struct cfg_vip *v = &src->vips[i];
 
@@ -164,6 +165,11 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		return apply_iface(c, cmd, err, errlen);
+	if (cmd_is_node(cmd)) {
+		/* Idempotent, like `ip link set up`: draining a drained node is no error. */
+		c->drained = cmd->op == CMD_NODE_DRAIN;
+		return 0;
+	}
 	if (!cmd_is_config(cmd))
 		return fail(-EINVAL, "'%s' does not change the configuration", cmd_name(cmd->op));
 
@@ -208,7 +214,7 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 	}
 }
 
-int config_apply_text(struct config *c, const char *text, char *err, size_t errlen)
+static int apply_text(struct config *c, const char *text, bool node, char *err, size_t errlen)
 {
 	char *copy = strdup(text), *line, *next, *argv[CMD_ARGS_MAX];
 	char msg[256];
@@ -237,6 +243,10 @@ int config_apply_text(struct config *c, const char *text, char *err, size_t errl
 		if (!ret && !cmd_is_config(&cmd))
 			ret = -EINVAL, snprintf(msg, sizeof(msg), "'%s' is not a configuration command",
 						cmd_name(cmd.op));
+		if (!ret && !node && cmd_is_node(&cmd))
+			ret = -EINVAL, snprintf(msg, sizeof(msg),
+						"'%s' is this node's own state, not part of a service "
+						"configuration: run it as a command", cmd_name(cmd.op));
 		if (!ret)
 			ret = config_apply(&work, &cmd, msg, sizeof(msg));
 		if (ret) {
@@ -251,6 +261,16 @@ out:
 	config_free(&work);
 	free(copy);
 	return ret;
+}
+
+int config_apply_text(struct config *c, const char *text, char *err, size_t errlen)
+{
+	return apply_text(c, text, false, err, errlen);
+}
+
+int config_load_state(struct config *c, const char *text, char *err, size_t errlen)
+{
+	return apply_text(c, text, true, err, errlen);
 }
 
 /* Append cmd's canonical line to a growing text buffer. */
@@ -283,7 +303,7 @@ static int emit(char **text, size_t *len, size_t *cap, const struct cmd *cmd)
  * struct cmd (4.5 KiB: it holds a file name) serves every line: clearing it
  * per line dominated saving 11,000 lines.
  */
-int config_save(const struct config *c, char **text, size_t *len)
+static int save(const struct config *c, bool node, char **text, size_t *len)
 {
 	struct cmd *cmd = calloc(1, sizeof(*cmd));
 	size_t cap = 0;
@@ -291,6 +311,10 @@ int config_save(const struct config *c, char **text, size_t *len)
 
 	*text = NULL;
 	*len = 0;
+	if (!err && node && c->drained) {
+		cmd->op = CMD_NODE_DRAIN;
+		err = emit(text, len, &cap, cmd);
+	}
 	for (size_t i = 0; !err && i < c->n_ifaces; i++) {
 		cmd->op = CMD_ATTACH;
 		memcpy(cmd->ifname, c->ifaces[i].name, sizeof(cmd->ifname));
@@ -333,4 +357,14 @@ int config_save(const struct config *c, char **text, size_t *len)
 		*len = 0;
 	}
 	return err;
+}
+
+int config_save(const struct config *c, char **text, size_t *len)
+{
+	return save(c, false, text, len);
+}
+
+int config_save_state(const struct config *c, char **text, size_t *len)
+{
+	return save(c, true, text, len);
 }

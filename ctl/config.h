@@ -49,6 +49,7 @@ struct config {
 	size_t n_vips;
 	struct cfg_iface *ifaces;
 	size_t n_ifaces;
+	bool drained;			/* node drain: this node's own, not a service's */
 };
 
 void config_init(struct config *c);
@@ -67,12 +68,19 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
  * Apply a whole file of command lines, all or nothing: on error c is
  * unchanged and err says "line N: ...". Blank lines and '#' comments are
  * skipped; any command that does not configure (status, save...) is an
- * error, so that a file is always what `save` printed or could have.
+ * error, so that a file is always what `save` printed or could have. So is
+ * a node command (cmd_is_node()): config_load_state() takes those too.
  */
 int config_apply_text(struct config *c, const char *text, char *err, size_t errlen);
+int config_load_state(struct config *c, const char *text, char *err, size_t errlen);
 
-/* The configuration as command lines, one per line; *text is malloc()ed. */
+/*
+ * The services as command lines, one per line, as `save` prints them;
+ * *text is malloc()ed. config_save_state() adds the node's own lines first:
+ * the state file.
+ */
 int config_save(const struct config *c, char **text, size_t *len);
+int config_save_state(const struct config *c, char **text, size_t *len);
 
 struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key);
 struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,

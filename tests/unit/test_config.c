@@ -267,9 +267,9 @@ static void test_vip_del(void **state)
 	/* Added again, it starts empty: its backends, check and limit went with it. */
 	apply_ok(&c, "vip add " SVC4);
 	text = save(&c);
-	check(!strcmp(text, "vip add " SVC6 " method ipip hash 5tuple ring 65537\n"
+	check(!strcmp(text, "vip add " SVC6 " method ipip hash 5tuple ring 65537 announce always\n"
 			    "backend add " SVC6 " fd00::1 weight 9\n"
-			    "vip add " SVC4 " method ipip hash 5tuple ring 65537\n"),
+			    "vip add " SVC4 " method ipip hash 5tuple ring 65537 announce always\n"),
 	      "a VIP deleted and added again has no backends, health or limit:\n%s", text);
 	free(text);
 
@@ -488,16 +488,16 @@ static void test_not_config(void **state)
 static const char small_expected[] =
 	"attach eth0 mode generic\n"
 	"attach eth1 mode native\n"
-	"vip add 10.0.0.10:80/tcp method ipip hash 5tuple ring 65537\n"
+	"vip add 10.0.0.10:80/tcp method ipip hash 5tuple ring 65537 announce always\n"
 	"backend add 10.0.0.10:80/tcp 10.0.0.1 weight 3\n"
 	"backend add 10.0.0.10:80/tcp 10.0.0.2 weight 7\n"
 	"health set 10.0.0.10:80/tcp tcp port 0 interval 2s timeout 500ms rise 2 fall 5\n"
 	"ratelimit set 10.0.0.10:80/tcp rate 1000 burst 200\n"
-	"vip add [fd00::10]:443/tcp method l2 hash src ring 1021\n"
+	"vip add [fd00::10]:443/tcp method l2 hash src ring 1021 announce always\n"
 	"backend add [fd00::10]:443/tcp fd00::2 weight 0\n"
 	"health set [fd00::10]:443/tcp http path /healthz status 204 port 8443 interval 250ms "
 	"timeout 250ms rise 2 fall 3\n"
-	"vip add 10.0.0.20:0/udp method l2 hash 5tuple ring 65537\n"
+	"vip add 10.0.0.20:0/udp method l2 hash 5tuple ring 65537 announce always\n"
 	"backend add 10.0.0.20:0/udp 10.0.0.21 weight 65535\n";
 
 /* small_expected, said the way a person types it: prefixes, defaults left out, any order. */
@@ -751,7 +751,7 @@ static void test_text_comments(void **state)
 		"backend add 10.0.0.10:80/tcp 10.0.0.2 weight 7";
 	static const char expected[] =
 		"attach eth0 mode generic\n"
-		"vip add 10.0.0.10:80/tcp method ipip hash 5tuple ring 65537\n"
+		"vip add 10.0.0.10:80/tcp method ipip hash 5tuple ring 65537 announce always\n"
 		"backend add 10.0.0.10:80/tcp 10.0.0.1 weight 3\n"
 		"backend add 10.0.0.10:80/tcp 10.0.0.2 weight 7\n";
 	static const char *const nothing[] = { "", "\n\n\n", "# only a comment", "  # x\n\t\n" };
@@ -890,6 +890,59 @@ static void test_copy(void **state)
 	config_free(&copy);
 }
 
+/*
+ * node drain is the node's own: the state file keeps it (first), save and
+ * restore files leave it out, and it survives copies and service changes.
+ */
+static void test_node_drain_state(void **state)
+{
+	struct config c, copy;
+	char *text, *st;
+	size_t len;
+	int ret;
+
+	config_init(&c);
+	config_init(&copy);
+	apply_ok(&c, "vip add 10.0.0.10:80/tcp announce healthy");
+	apply_ok(&c, "node drain");
+	apply_ok(&c, "node drain");
+	check(c.drained, "node drain drains, and again is no error");
+	text = save(&c);
+	check(!strstr(text, "node"), "save leaves the drain out:\n%s", text);
+	ret = config_save_state(&c, &st, &len);
+	check(ret == 0 && len == strlen(st), "config_save_state succeeds, got %d", ret);
+	check(!strncmp(st, "node drain\n", 11) && !strcmp(st + 11, text),
+	      "the state file is node drain, then what save prints:\n%s", st);
+
+	check(config_copy(&copy, &c) == 0 && copy.drained, "a copy is drained too");
+	ret = config_load_state(&copy, "vip del 10.0.0.10:80/tcp\n", err, sizeof(err));
+	check(ret == 0 && copy.drained && !copy.n_vips, "a service change keeps the drain");
+	config_free(&copy);
+
+	config_init(&copy);
+	ret = config_load_state(&copy, st, err, sizeof(err));
+	check(ret == 0 && copy.drained, "the state file loads drained, got %d: %s", ret, err);
+	check(copy.n_vips == 1 && copy.vips[0].opts.announce == CMD_ANNOUNCE_HEALTHY,
+	      "with its VIP and announce healthy");
+	config_free(&copy);
+
+	config_init(&copy);
+	ret = config_apply_text(&copy, st, err, sizeof(err));
+	check(ret == -EINVAL && strstr(err, "line 1: 'node drain' is this node's own state"),
+	      "a restore file with node drain is refused: %d, %s", ret, err);
+	check(!copy.n_vips && !copy.drained, "and applies nothing");
+	config_free(&copy);
+
+	apply_ok(&c, "node undrain");
+	check(!c.drained, "node undrain undrains");
+	free(st);
+	ret = config_save_state(&c, &st, &len);
+	check(ret == 0 && !strcmp(st, text), "an undrained state file is what save prints");
+	free(st);
+	free(text);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_text_not_config),
 		cmocka_unit_test(test_text_too_many_words),
 		cmocka_unit_test(test_copy),
+		cmocka_unit_test(test_node_drain_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
