@@ -3,24 +3,32 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "bird.h"
 #include "fileio.h"
+#include "log.h"
 #include "sync.h"
 
-bool bird_vip_announced(const struct bird_node *n, const struct cfg_vip *v,
-			const struct bird_vip_opts *o)
+struct bird_node bird_node_of(const struct config *c)
+{
+	return (struct bird_node){ .attached = c->n_ifaces > 0, .drained = c->drained };
+}
+
+bool bird_vip_announced(const struct bird_node *n, const struct cfg_vip *v)
 {
 	if (!n->attached || n->drained)
 		return false;
 	if (!v || !v->n_backends)
 		return false;
-	if (o && o->withdraw_when_down && sync_vip_fails_open(v))
+	if (v->opts.announce == CMD_ANNOUNCE_HEALTHY && sync_vip_fails_open(v))
 		return false;
 	return true;
 }
@@ -82,34 +90,47 @@ static int print_protocol(FILE *f, const char *name, const char *channel,
 	return 0;
 }
 
-int bird_fragment(const struct config *c, const struct bird_node *n,
-		  const struct bird_vip_opts *opts, char **text, size_t *len)
+/*
+ * The announced VIPs, sorted (IPv4 first: (*sel)[0..*n4) for one protocol,
+ * the rest for the other). *sel is malloc()ed.
+ */
+static int select_announced(const struct config *c, const struct bird_node *n,
+			    const struct cfg_vip ***sel, size_t *n_sel, size_t *n4)
 {
-	const struct cfg_vip **sel;
-	size_t n_sel = 0, n4 = 0;
-	FILE *f;
-	int err = 0;
+	const struct cfg_vip **s = calloc(c->n_vips ? c->n_vips : 1, sizeof(*s));
 
-	*text = NULL;
-	*len = 0;
-	sel = calloc(c->n_vips ? c->n_vips : 1, sizeof(*sel));
-	if (!sel)
+	*n_sel = *n4 = 0;
+	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_vips; i++) {
 		const struct cfg_vip *v = &c->vips[i];
 
 		if (v->key.family != XLB_AF_INET && v->key.family != XLB_AF_INET6) {
-			err = -EINVAL;
-			goto out;
+			free(s);
+			return -EINVAL;
 		}
-		if (!bird_vip_announced(n, v, opts ? &opts[i] : NULL))
+		if (!bird_vip_announced(n, v))
 			continue;
-		sel[n_sel++] = v;
-		n4 += v->key.family == XLB_AF_INET;
+		s[(*n_sel)++] = v;
+		*n4 += v->key.family == XLB_AF_INET;
 	}
-	/* IPv4 sorts first: sel[0..n4) for one protocol, the rest for the other. */
-	qsort(sel, n_sel, sizeof(*sel), vip_cmp);
+	qsort(s, *n_sel, sizeof(*s), vip_cmp);
+	*sel = s;
+	return 0;
+}
 
+int bird_fragment(const struct config *c, const struct bird_node *n, char **text, size_t *len)
+{
+	const struct cfg_vip **sel;
+	size_t n_sel, n4;
+	FILE *f;
+	int err;
+
+	*text = NULL;
+	*len = 0;
+	err = select_announced(c, n, &sel, &n_sel, &n4);
+	if (err)
+		return err;
 	f = open_memstream(text, len);
 	if (!f) {
 		err = -ENOMEM;
@@ -131,6 +152,34 @@ int bird_fragment(const struct config *c, const struct bird_node *n,
 		*len = 0;
 	}
 out:
+	free(sel);
+	return err;
+}
+
+int bird_each_prefix(const struct config *c, const struct bird_node *n,
+		     int (*fn)(void *ctx, const char *prefix), void *ctx)
+{
+	char addr[ADDR_STRLEN], prefix[ADDR_STRLEN + 8];
+	const struct cfg_vip **sel;
+	size_t n_sel, n4;
+	int err;
+
+	err = select_announced(c, n, &sel, &n_sel, &n4);
+	if (err)
+		return err;
+	for (size_t i = 0; !err && i < n_sel; i++) {
+		const struct xlb_vip_key *k = &sel[i]->key;
+
+		/* Sorted: the VIPs of one address are neighbours. */
+		if (i && !memcmp(&sel[i - 1]->key.addr, &k->addr, sizeof(k->addr)))
+			continue;
+		err = addr_format(&k->addr, k->family, addr, sizeof(addr));
+		if (err >= 0) {
+			snprintf(prefix, sizeof(prefix), "%s/%d", addr,
+				 k->family == XLB_AF_INET ? 32 : 128);
+			err = fn(ctx, prefix);
+		}
+	}
 	free(sel);
 	return err;
 }
@@ -208,4 +257,198 @@ err_close:
 	close(fd);
 	unlink(tmp);
 	return err;
+}
+
+/* ---- xlbd's link to BIRD ---- */
+
+void bird_link_init(struct bird_link *b, const char *path, const char *reload)
+{
+	memset(b, 0, sizeof(*b));
+	b->path = path;
+	b->reload = reload ? reload : BIRD_RELOAD_DEFAULT;
+	b->out_fd = -1;
+}
+
+void bird_link_free(struct bird_link *b)
+{
+	if (b->out_fd >= 0)
+		close(b->out_fd);
+	free(b->text);
+	b->text = NULL;
+	b->out_fd = -1;
+}
+
+/*
+ * The reload runs in a process group of its own, so that a timeout kills
+ * the shell and whatever it started (birdc). Its output goes to a pipe that
+ * bird_link_tick() drains, kept for the log should it fail.
+ */
+static void reload_start(struct bird_link *b, __u64 now)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char *argv[] = { "/bin/sh", "-c", (char *)b->reload, NULL };
+	int pipefd[2], err;
+
+	b->again = false;
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK)) {
+		err = errno;
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setpgroup(&attr, 0);
+	/* xlbd blocks the signals it reads from a signalfd; the command must not inherit that. */
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		posix_spawnattr_setsigmask(&attr, &none);
+	}
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+	err = posix_spawn(&b->child, "/bin/sh", &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (err) {
+		close(pipefd[0]);
+		b->child = 0;
+		goto fail;
+	}
+	b->out_fd = pipefd[0];
+	b->out_len = 0;
+	b->started_ms = now;
+	b->state = BIRD_RELOAD_RUNNING;
+	pr_debug("bird: running '%s'\n", b->reload);
+	return;
+
+fail:
+	pr_warn("bird: cannot run '%s': %s\n", b->reload, strerror(err));
+	b->state = BIRD_RELOAD_FAILED;
+	b->status = 127;
+	b->ended_ms = now;
+}
+
+int bird_link_update(struct bird_link *b, const struct config *c, bool force, __u64 now_ms)
+{
+	struct bird_node n = bird_node_of(c);
+	size_t len;
+	char *text;
+	int err;
+
+	if (!b->path)
+		return 0;
+	err = bird_fragment(c, &n, &text, &len);
+	if (err)
+		return err;
+	if (b->written && len == b->len && !memcmp(text, b->text, len) && !force) {
+		free(text);
+		return 0;
+	}
+	err = bird_fragment_write(b->path, text, len);
+	if (err < 0) {
+		/* The file keeps its old text, and b->written says so. */
+		if (!b->write_failed_ms)
+			pr_warn("bird: cannot write %s: %s; retrying every %d s\n", b->path,
+				strerror(-err), BIRD_RETRY_MS / 1000);
+		free(text);
+		b->written = false;
+		b->write_failed_ms = now_ms;
+		return err;
+	}
+	free(b->text);
+	b->text = text;
+	b->len = len;
+	b->written = true;
+	if (!err && !force && !b->write_failed_ms)
+		return 0;	/* the file already said so: BIRD has it */
+	b->write_failed_ms = 0;
+	pr_info("bird: %s %s\n", b->path, err ? "updated" : "unchanged, reloading anyway");
+	if (b->child)
+		b->again = true;
+	else
+		reload_start(b, now_ms);
+	return 0;
+}
+
+/* Keep the first BIRD_OUTPUT_MAX - 1 bytes; read (and drop) the rest so the command never blocks. */
+static void drain_output(struct bird_link *b)
+{
+	char buf[512];
+	ssize_t got;
+
+	while ((got = read(b->out_fd, buf, sizeof(buf))) > 0) {
+		size_t room = sizeof(b->out) - 1 - b->out_len;
+		size_t take = (size_t)got < room ? (size_t)got : room;
+
+		memcpy(b->out + b->out_len, buf, take);
+		b->out_len += take;
+	}
+	b->out[b->out_len] = '\0';
+}
+
+static void reload_ended(struct bird_link *b, int wstatus, __u64 now)
+{
+	bool was_failing = b->status != 0;
+
+	drain_output(b);
+	close(b->out_fd);
+	b->out_fd = -1;
+	b->child = 0;
+	b->ended_ms = now;
+	b->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	/* Trailing newlines make a one-line log entry two. */
+	while (b->out_len && (b->out[b->out_len - 1] == '\n' || b->out[b->out_len - 1] == ' '))
+		b->out[--b->out_len] = '\0';
+	for (char *p = b->out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (b->status) {
+		b->state = BIRD_RELOAD_FAILED;
+		/* Once per run of failures: BIRD may be down for hours. */
+		log_msg(was_failing ? LOG_DEBUG : LOG_WARN,
+			"bird: '%s' failed (%s %d): %s; retrying every %d s\n", b->reload,
+			WIFEXITED(wstatus) ? "exit" : "signal",
+			WIFEXITED(wstatus) ? b->status : b->status - 128,
+			b->out_len ? b->out : "no output", BIRD_RETRY_MS / 1000);
+		return;
+	}
+	b->state = BIRD_RELOAD_OK;
+	if (was_failing)
+		pr_warn("bird: '%s' works again\n", b->reload);
+	else
+		pr_info("bird: reloaded: %s\n", b->out_len ? b->out : "no output");
+}
+
+void bird_link_tick(struct bird_link *b, const struct config *c, __u64 now_ms)
+{
+	int wstatus;
+	pid_t pid;
+
+	if (!b->path)
+		return;
+	if (!b->written && now_ms - b->write_failed_ms >= BIRD_RETRY_MS)
+		bird_link_update(b, c, false, now_ms);
+	if (b->child) {
+		drain_output(b);
+		pid = waitpid(b->child, &wstatus, WNOHANG);
+		if (pid == 0 && now_ms - b->started_ms < BIRD_RELOAD_TIMEOUT_MS)
+			return;
+		if (pid == 0) {
+			pr_warn("bird: '%s' still runs after %d s, killing it\n", b->reload,
+				BIRD_RELOAD_TIMEOUT_MS / 1000);
+			kill(-b->child, SIGKILL);
+			pid = waitpid(b->child, &wstatus, 0);
+		}
+		if (pid != b->child) {
+			/* Not ours to reap any more (should not happen): forget it. */
+			wstatus = 127 << 8;
+		}
+		reload_ended(b, wstatus, now_ms);
+	}
+	if (b->again || (b->state == BIRD_RELOAD_FAILED && now_ms - b->ended_ms >= BIRD_RETRY_MS))
+		reload_start(b, now_ms);
 }

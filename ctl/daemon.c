@@ -89,7 +89,7 @@ static int save_state(struct daemon *d, const struct config *c)
 {
 	size_t len;
 	char *text;
-	int err = config_save(c, &text, &len);
+	int err = config_save_state(c, &text, &len);
 
 	if (err)
 		return err;
@@ -326,6 +326,9 @@ static void on_health_change(void *ctx, __u32 id, bool up)
 			"of them\n", svc);
 	else if (was_open && !sync_vip_fails_open(v))
 		pr_warn("health: VIP %s: a backend is back, no longer failing open\n", svc);
+	/* An `announce healthy` VIP comes and goes with its backends. */
+	if (was_open != sync_vip_fails_open(v))
+		bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 }
 
 int daemon_health_fd(const struct daemon *d)
@@ -389,6 +392,7 @@ void daemon_tick(struct daemon *d)
 
 	if (now - d->sampled_ms >= 1000)
 		sample_rates(d, now);
+	bird_link_tick(&d->bird, &d->cfg, now);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
 		return;
@@ -429,7 +433,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		pr_warn("cannot read state file %s: %s\n", opts->state, strerror(-ret));
 		return ret;
 	}
-	if (text && config_apply_text(&d->cfg, text, err, sizeof(err))) {
+	if (text && config_load_state(&d->cfg, text, err, sizeof(err))) {
 		/* Never start with less than was saved: the file stays as it is. */
 		pr_warn("state file %s: %s\n", opts->state, err);
 		free(text);
@@ -475,10 +479,23 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	update_sources(d);
 	update_targets(d);
 	daemon_warm_neighbours(d);
-	pr_info("xlbd: %zu VIPs, %zu interfaces from %s\n", d->cfg.n_vips, d->cfg.n_ifaces,
-		opts->state);
+	/*
+	 * BIRD may hold an older fragment (xlbd stopped between a write and
+	 * its reload): reload once whatever the file says.
+	 */
+	bird_link_init(&d->bird, opts->bird_fragment, opts->bird_reload);
+	ret = bird_link_update(&d->bird, &d->cfg, true, health_now_ms());
+	if (ret) {
+		pr_warn("cannot write the BIRD fragment %s: %s\n", opts->bird_fragment,
+			strerror(-ret));
+		goto err_bird;
+	}
+	pr_info("xlbd: %zu VIPs, %zu interfaces from %s%s\n", d->cfg.n_vips, d->cfg.n_ifaces,
+		opts->state, d->cfg.drained ? "; node drained" : "");
 	return 0;
 
+err_bird:
+	bird_link_free(&d->bird);
 err_sync:
 	health_close(d->prober);
 	sync_free(&d->sync);
@@ -493,6 +510,7 @@ err_cfg:
 
 void daemon_stop(struct daemon *d)
 {
+	bird_link_free(&d->bird);
 	free(d->vip_rates);
 	free(d->backend_rates);
 	health_close(d->prober);
@@ -612,6 +630,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (cmd->op == CMD_BACKEND_ADD)
 		warm_neighbours(d, &cmd->backend);
 	update_targets(d);
+	bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 	out_obj_open(o, NULL);
 	out_obj_close(o);
 	return 0;
@@ -634,6 +653,8 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	ret = config_apply_text(&work, text, err, sizeof(err));
 	if (ret)
 		goto err;
+	/* A drain is this node's own: a file from another node leaves it as it is. */
+	work.drained = d->cfg.drained;
 	/* New interfaces first: the likeliest to fail, and the easiest to undo. */
 	for (size_t i = 0; i < work.n_ifaces; i++) {
 		if (config_iface(&d->cfg, work.ifaces[i].name))
@@ -663,6 +684,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	update_sources(d);
 	update_targets(d);
 	daemon_warm_neighbours(d);
+	bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 	out_obj_open(o, NULL);
 	out_obj_close(o);
 	return 0;
@@ -1063,6 +1085,50 @@ static int do_top(struct daemon *d, const struct cmd *cmd, struct out *o)
 	return 0;
 }
 
+static int print_prefix(void *ctx, const char *prefix)
+{
+	out_str(ctx, NULL, " %s", prefix);
+	return 0;
+}
+
+static const char *const reload_states[] = {
+	[BIRD_RELOAD_NEVER] = "never", [BIRD_RELOAD_RUNNING] = "running",
+	[BIRD_RELOAD_OK] = "ok", [BIRD_RELOAD_FAILED] = "failed",
+};
+
+/* Whether this node is drained and, with -b, what it announces through BIRD. */
+static void print_node(struct daemon *d, struct out *o)
+{
+	const struct bird_link *b = &d->bird;
+	struct bird_node n = bird_node_of(&d->cfg);
+
+	out_obj_open(o, "node");
+	out_bool(o, "drained", NULL, d->cfg.drained);
+	out_text(o, "node %s", d->cfg.drained ? "DRAINED (node undrain)" : "serving");
+	out_obj_close(o);
+	if (!b->path) {
+		out_text(o, "  (no BIRD fragment: xlbd -b)\n");
+		return;
+	}
+	out_text(o, "\n");
+	out_obj_open(o, "bird");
+	out_str(o, "fragment", "bird fragment %s", b->path);
+	out_str(o, "reload_command", "  reload '%s'", b->reload);
+	out_str(o, "reload", ": %s", reload_states[b->state]);
+	if (b->state == BIRD_RELOAD_OK || b->state == BIRD_RELOAD_FAILED) {
+		out_u64(o, "reload_exit", " (exit %llu,", b->status);
+		out_u64(o, "reload_ago_ms", " %llu ms ago)", health_now_ms() - b->ended_ms);
+	}
+	if (b->write_failed_ms)
+		out_str(o, "write_error", "  FRAGMENT NOT WRITTEN%s", "");
+	out_text(o, "\n  announced");
+	out_arr_open(o, "announced");
+	bird_each_prefix(&d->cfg, &n, print_prefix, o);
+	out_arr_close(o);
+	out_text(o, "%s\n", n.drained ? " nothing: drained" : !n.attached ? " nothing: detached" : "");
+	out_obj_close(o);
+}
+
 static int do_status(struct daemon *d, struct out *o)
 {
 	struct timespec now;
@@ -1111,6 +1177,7 @@ static int do_status(struct daemon *d, struct out *o)
 			svc);
 	}
 	out_arr_close(o);
+	print_node(d, o);
 	out_obj_open(o, "packets");
 	out_u64(o, "tx", "packets: tx %llu", oc.tx);
 	out_u64(o, "redirect", "  redirect %llu", oc.redirect);

@@ -7,6 +7,7 @@
 #define XLB_DAEMON_H
 
 #include <time.h>
+#include "bird.h"
 #include "config.h"
 #include "dataplane.h"
 #include "sync.h"
@@ -22,6 +23,8 @@ struct daemon_opts {
 	const char *state;
 	const char *pin_dir;
 	__u32 max_vips, max_backends, conns;	/* 0: defaults */
+	const char *bird_fragment;		/* -b: NULL, nothing BGP-related */
+	const char *bird_reload;		/* -r: NULL, BIRD_RELOAD_DEFAULT */
 };
 
 struct prober;
@@ -38,6 +41,7 @@ struct daemon {
 	struct sync sync;
 	struct config cfg;
 	struct prober *prober;
+	struct bird_link bird;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
 	struct rate *vip_rates;		/* by VIP id */

@@ -23,14 +23,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT] "
-		   "[-f] [-v]\n"
+	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT]\n"
+		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-f] [-v]\n"
 		   "  -s SOCKET      control socket (default " XLBD_SOCKET_DEFAULT ")\n"
 		   "  -c STATE_FILE  configuration, saved on every change (default "
 		   XLBD_STATE_DEFAULT ")\n"
 		   "  -p PIN_DIR     pinned maps and links (default " XLBD_PIN_DEFAULT ")\n"
 		   "  -m ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		   "                 (127.0.0.1:9100, [::1]:9100; default: off)\n"
+		   "  -b FILE        announce VIPs through BIRD: keep FILE, a bird.conf\n"
+		   "                 fragment of static routes, up to date (default: off)\n"
+		   "  -r COMMAND     make BIRD read it, run with /bin/sh -c after each change\n"
+		   "                 (default '" BIRD_RELOAD_DEFAULT "')\n"
 		   "  -f             stay in the foreground\n"
 		   "  -v             more logging (twice: debug, with libbpf's messages)\n");
 }
@@ -166,7 +170,7 @@ int main(int argc, char **argv)
 	socklen_t sslen;
 	char err[128];
 
-	while ((opt = getopt(argc, argv, "s:c:p:m:fvh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:fvh")) != -1) {
 		switch (opt) {
 		case 's':
 			opts.socket = optarg;
@@ -185,6 +189,20 @@ int main(int argc, char **argv)
 			}
 			maddr = optarg;
 			break;
+		case 'b':
+			if (!*optarg || optarg[strlen(optarg) - 1] == '/') {
+				fprintf(stderr, "xlbd: -b %s: a file name is needed\n", optarg);
+				return 2;
+			}
+			opts.bird_fragment = optarg;
+			break;
+		case 'r':
+			if (!*optarg) {
+				fprintf(stderr, "xlbd: -r: the reload command is empty\n");
+				return 2;
+			}
+			opts.bird_reload = optarg;
+			break;
 		case 'f':
 			foreground = true;
 			break;
@@ -198,6 +216,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (opts.bird_reload && !opts.bird_fragment) {
+		fprintf(stderr, "xlbd: -r needs -b: there is nothing to reload without a fragment\n");
+		usage(stderr);
+		return 2;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "xlbd: unexpected argument '%s'\n", argv[optind]);

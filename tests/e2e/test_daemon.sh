@@ -151,4 +151,153 @@ test_two_daemons_eth0() {
 	done
 }
 
+# xlbd -b/-r with a stand-in for birdc: what the fragment says, when the
+# reload runs, and drain kept in the node's state but out of save/restore.
+# The real BIRD, BGP and ECMP are test_scaleout.sh's.
+bird_xlbd_start() { # [RELOAD]
+	on lb "$BUILD/xlbd" -s "$WORK/xlbd.sock" -c "$WORK/xlb.conf" -p "$WORK_PINS" -v \
+		-b "$WORK/bird/xlb.conf" \
+		-r "${1:-echo reloaded; cp $WORK/bird/xlb.conf $WORK/bird/seen.\$(date +%s%N)}" \
+		2>>"$WORK/xlbd.log"
+}
+reloads() { find "$WORK/bird" -name 'seen.*' | wc -l; }
+wait_reloads() { # N: at least N reloads have run, at most 3 s
+	local i
+	for i in $(seq 1 30); do
+		[ "$(reloads)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "$(reloads) reloads ran, not $1"
+}
+xlbd_stop() { # and wait until it has gone, at most 3 s
+	local pid i
+	pid=$(xlbd_pid)
+	kill "$pid"
+	for i in $(seq 1 30); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	fail "xlbd $pid did not stop"
+}
+routes() { grep -o '^	route [^ ]*' "$WORK/bird/xlb.conf" | awk '{print $2}' | xargs; }
+# The fragment BIRD was last told to read, routes only: the reload ran after the write.
+last_seen() { grep -o '^	route [^ ]*' "$(ls "$WORK"/bird/seen.* | sort | tail -1)" | awk '{print $2}' | xargs; }
+wait_routes() { # EXPECTED: the fragment and the last reload's copy, at most 3 s
+	local i
+	for i in $(seq 1 30); do
+		[ "$(routes)" = "$1" ] && [ "$(last_seen)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "fragment routes '$(routes)', last reloaded '$(last_seen)', expected '$1'"
+}
+
+test_bird_fragment_and_drain() {
+	local n rc
+	topo_up 1
+	backends_up be1
+	mkdir "$WORK/bird"
+	bird_xlbd_start
+	wait_reloads 1
+	[ -z "$(routes)" ] || fail "announced before anything is served: $(routes)"
+	grep -q "protocol static xlb_vips4" "$WORK/bird/xlb.conf" || fail "no xlb_vips4 protocol"
+	xlbctl vip add $VIP4:80/tcp
+	xlbctl vip add "[$VIP6]:80/tcp"
+	xlbctl backend add $VIP4:80/tcp "$(be4 be1)"
+	xlbctl backend add "[$VIP6]:80/tcp" "$(be6 be1)"
+	[ -z "$(routes)" ] || fail "announced while detached: $(routes)"
+	xlbctl attach eth0
+	wait_routes "$VIP4/32 $VIP6/128"
+	xlbctl -j status | tee "$WORK/st" | jq -e --arg a "$VIP4/32" '.bird.announced | index($a) != null' >/dev/null ||
+		fail "status does not list $VIP4/32: $(cat "$WORK/st")"
+	# An address's VIP without backends: announced only through its sibling.
+	xlbctl vip add $VIP4:443/tcp
+	xlbctl vip del "[$VIP6]:80/tcp"
+	wait_routes "$VIP4/32"
+
+	n=$(reloads)
+	xlbctl node drain
+	wait_routes ""
+	[ "$(reloads)" -gt "$n" ] || fail "no reload after node drain"
+	xlbctl node drain # idempotent
+	xlbctl backend set $VIP4:80/tcp "$(be4 be1)" weight 2
+	xlbctl -j status | jq -e '.node.drained' >/dev/null || fail "a service change undrained the node"
+	wait_routes ""
+	[ "$(head -1 "$WORK/xlb.conf")" = "node drain" ] || fail "the state file lacks node drain"
+	xlbctl save >"$WORK/saved"
+	grep -q "^node" "$WORK/saved" && fail "save prints the node's drain"
+	[ -n "$(get "http://$VIP4/")" ] || fail "a drained node stopped forwarding"
+
+	# Kept across a restart, which reloads BIRD once whatever the file says.
+	xlbd_stop
+	n=$(reloads)
+	bird_xlbd_start
+	xlbctl -j status | jq -e '.node.drained' >/dev/null || fail "restart forgot the drain"
+	wait_reloads $((n + 1))
+	wait_routes ""
+
+	# Restore: a file from another node never drains or undrains this one.
+	xlbctl restore "$WORK/saved"
+	xlbctl -j status | jq -e '.node.drained' >/dev/null || fail "restore undrained the node"
+	set +e
+	xlbctl restore "$WORK/xlb.conf" 2>"$WORK/err"; rc=$?
+	set -e
+	[ $rc = 1 ] && grep -q "line 1: 'node drain' is this node's own state" "$WORK/err" ||
+		fail "restore of a state file with node drain: exit $rc, $(cat "$WORK/err")"
+	xlbctl save | cmp -s - "$WORK/saved" || fail "a refused restore changed the configuration"
+
+	xlbctl node undrain
+	wait_routes "$VIP4/32"
+	xlbctl detach eth0
+	wait_routes ""
+	xlbctl attach eth0
+	wait_routes "$VIP4/32"
+	xlbctl vip del $VIP4:80/tcp
+	wait_routes ""
+}
+
+# announce healthy withdraws a VIP whose backends are all down; always fails open.
+test_bird_announce_healthy() {
+	topo_up 1
+	backends_up be1
+	mkdir "$WORK/bird"
+	bird_xlbd_start
+	xlbctl attach eth0
+	xlbctl vip add $VIP4:80/tcp announce healthy
+	xlbctl vip add "[$VIP6]:80/tcp"
+	xlbctl backend add $VIP4:80/tcp "$(be4 be1)"
+	xlbctl backend add "[$VIP6]:80/tcp" "$(be6 be1)"
+	xlbctl health set $VIP4:80/tcp tcp interval 100ms timeout 50ms fall 2 rise 1
+	xlbctl health set "[$VIP6]:80/tcp" tcp interval 100ms timeout 50ms fall 2 rise 1
+	wait_routes "$VIP4/32 $VIP6/128"
+	grep -q "announce healthy" "$WORK/xlb.conf" || fail "the state file lacks announce healthy"
+	nginx_stop be1
+	wait_routes "$VIP6/128"
+	xlbctl -j status | jq -e '.vips_failing_open | length == 2' >/dev/null ||
+		fail "both VIPs should fail open"
+	nginx_start be1
+	wait_routes "$VIP4/32 $VIP6/128"
+}
+
+# A reload that fails is reported and retried; a fragment that cannot be written stops xlbd.
+test_bird_errors() {
+	local rc
+	topo_up 1
+	mkdir "$WORK/bird"
+	bird_xlbd_start "echo no control socket >&2; exit 3"
+	xlbctl -j status >"$WORK/st"
+	jq -e '.bird.reload == "failed" and .bird.reload_exit == 3' "$WORK/st" >/dev/null ||
+		fail "a failing reload is not reported: $(jq -c .bird "$WORK/st")"
+	grep -q "failed (exit 3): no control socket" "$WORK/xlbd.log" ||
+		fail "the log lacks the reload's failure: $(tail -2 "$WORK/xlbd.log")"
+	xlbd_stop
+	set +e
+	on lb "$BUILD/xlbd" -s "$WORK/x.sock" -c "$WORK/x.conf" -p "$WORK_PINS" \
+		-b "$WORK/nosuch/xlb.conf" 2>"$WORK/err"; rc=$?
+	on lb "$BUILD/xlbd" -s "$WORK/x.sock" -r "birdc configure" 2>"$WORK/err2"; rc2=$?
+	set -e
+	[ $rc = 1 ] && grep -q "cannot write the BIRD fragment $WORK/nosuch/xlb.conf" "$WORK/err" ||
+		fail "unwritable fragment: exit $rc, $(cat "$WORK/err")"
+	[ $rc2 = 2 ] && grep -q -- "-r needs -b" "$WORK/err2" || fail "-r without -b: exit $rc2"
+}
+
 run_suite

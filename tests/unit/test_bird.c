@@ -76,23 +76,22 @@ static void set_down(const struct config *c, const char *svc, const char *addr, 
 }
 
 /* bird_fragment() text, which must be as long as it says; the caller frees it. */
-static char *fragment(const struct config *c, const struct bird_node *n,
-		      const struct bird_vip_opts *opts)
+static char *fragment(const struct config *c, const struct bird_node *n)
 {
 	char *text = NULL;
 	size_t len = 12345;
 	int ret;
 
-	ret = bird_fragment(c, n, opts, &text, &len);
+	ret = bird_fragment(c, n, &text, &len);
 	check(ret == 0, "bird_fragment() succeeds, got %d", ret);
 	check(text && strlen(text) == len, "the length is the text's: %zu", len);
 	return text;
 }
 
 static void expect_fragment(const struct config *c, const struct bird_node *n,
-			    const struct bird_vip_opts *opts, const char *expected)
+			    const char *expected)
 {
-	char *text = fragment(c, n, opts);
+	char *text = fragment(c, n);
 
 	check(!strcmp(text, expected), "the fragment is\n%s\nnot\n%s", expected, text);
 	free(text);
@@ -115,10 +114,10 @@ static void test_announce_node(void **state)
 
 	load(&c, ONE_VIP);
 	v = vip(&c, "10.0.0.10:80/tcp");
-	check(bird_vip_announced(&up, v, NULL), "an attached node announces a served VIP");
-	check(!bird_vip_announced(&detached, v, NULL), "a detached node does not");
-	check(!bird_vip_announced(&drained, v, NULL), "a drained node does not");
-	check(!bird_vip_announced(&both, v, NULL), "a detached, drained node does not");
+	check(bird_vip_announced(&up, v), "an attached node announces a served VIP");
+	check(!bird_vip_announced(&detached, v), "a detached node does not");
+	check(!bird_vip_announced(&drained, v), "a drained node does not");
+	check(!bird_vip_announced(&both, v), "a detached, drained node does not");
 	config_free(&c);
 }
 
@@ -127,36 +126,75 @@ static void test_announce_backends(void **state)
 	struct config c;
 
 	load(&c, ONE_VIP "vip add 10.0.0.11:80/tcp\n");
-	check(!bird_vip_announced(&up, NULL, NULL), "a deleted VIP is not announced");
-	check(!bird_vip_announced(&up, vip(&c, "10.0.0.11:80/tcp"), NULL),
+	check(!bird_vip_announced(&up, NULL), "a deleted VIP is not announced");
+	check(!bird_vip_announced(&up, vip(&c, "10.0.0.11:80/tcp")),
 	      "a VIP without backends is not announced");
-	check(bird_vip_announced(&up, vip(&c, "10.0.0.10:80/tcp"), NULL),
+	check(bird_vip_announced(&up, vip(&c, "10.0.0.10:80/tcp")),
 	      "a VIP with backends is");
 	config_free(&c);
 }
 
 static void test_announce_down(void **state)
 {
-	const struct bird_vip_opts keep = { .withdraw_when_down = false };
-	const struct bird_vip_opts withdraw = { .withdraw_when_down = true };
-	struct config c;
-	struct cfg_vip *v;
+	struct config c, healthy;
+	struct cfg_vip *v, *h;
 
 	load(&c, ONE_VIP);
+	/* The option as a command line gives it: the grammar is part of the rule. */
+	load(&healthy, "vip add 10.0.0.10:80/tcp announce healthy\n"
+		       "backend add 10.0.0.10:80/tcp 10.0.1.1\n"
+		       "backend add 10.0.0.10:80/tcp 10.0.1.2\n");
 	v = vip(&c, "10.0.0.10:80/tcp");
-	check(bird_vip_announced(&up, v, &withdraw), "all up: announced even with the option");
+	h = vip(&healthy, "10.0.0.10:80/tcp");
+	check(h->opts.announce == CMD_ANNOUNCE_HEALTHY, "announce healthy is kept");
+	check(bird_vip_announced(&up, h), "all up: announced even when healthy is asked");
 
 	set_down(&c, "10.0.0.10:80/tcp", "10.0.1.1", true);
-	check(bird_vip_announced(&up, v, &keep), "some down: announced");
-	check(bird_vip_announced(&up, v, &withdraw), "some down: announced with the option");
+	set_down(&healthy, "10.0.0.10:80/tcp", "10.0.1.1", true);
+	check(bird_vip_announced(&up, v), "some down: announced");
+	check(bird_vip_announced(&up, h), "some down: announced when healthy is asked");
 
 	set_down(&c, "10.0.0.10:80/tcp", "10.0.1.2", true);
-	check(bird_vip_announced(&up, v, NULL), "all down, no options: announced (fails open)");
-	check(bird_vip_announced(&up, v, &keep), "all down, option off: announced (fails open)");
-	check(!bird_vip_announced(&up, v, &withdraw), "all down, option on: withdrawn");
+	set_down(&healthy, "10.0.0.10:80/tcp", "10.0.1.2", true);
+	check(bird_vip_announced(&up, v), "all down, announce always: announced (fails open)");
+	check(!bird_vip_announced(&up, h), "all down, announce healthy: withdrawn");
+	check(!bird_vip_announced(&(struct bird_node){ .attached = true, .drained = true }, v),
+	      "all down and drained: withdrawn");
 
-	set_down(&c, "10.0.0.10:80/tcp", "10.0.1.1", false);
-	check(bird_vip_announced(&up, v, &withdraw), "one back up: announced again");
+	set_down(&healthy, "10.0.0.10:80/tcp", "10.0.1.1", false);
+	check(bird_vip_announced(&up, h), "one back up: announced again");
+	config_free(&c);
+	config_free(&healthy);
+}
+
+/* The node as xlbd sees it: attach/detach and node drain/undrain in its state. */
+static void test_announce_node_of_config(void **state)
+{
+	struct bird_node n;
+	struct config c;
+	int ret;
+
+	load(&c, ONE_VIP);
+	n = bird_node_of(&c);
+	check(!n.attached && !n.drained, "no interface: not attached, not drained");
+	check(!bird_vip_announced(&n, vip(&c, "10.0.0.10:80/tcp")), "nothing attached: withdrawn");
+	config_free(&c);
+
+	config_init(&c);
+	ret = config_load_state(&c, "node drain\nattach eth0\n" ONE_VIP, err, sizeof(err));
+	check(ret == 0, "a state file with node drain loads, got %d: %s", ret, err);
+	n = bird_node_of(&c);
+	check(n.attached && n.drained, "attached and drained");
+	check(!bird_vip_announced(&n, vip(&c, "10.0.0.10:80/tcp")), "drained: withdrawn");
+
+	ret = config_apply_text(&c, "node undrain\n", err, sizeof(err));
+	check(ret == -EINVAL && strstr(err, "line 1") && strstr(err, "node undrain"),
+	      "a restore file cannot undrain: got %d, '%s'", ret, err);
+	check(bird_node_of(&c).drained, "and the node stays drained");
+	ret = config_load_state(&c, "node undrain\ndetach eth0\n", err, sizeof(err));
+	check(ret == 0, "undrain and detach apply, got %d: %s", ret, err);
+	n = bird_node_of(&c);
+	check(!n.attached && !n.drained, "detached, not drained");
 	config_free(&c);
 }
 
@@ -170,7 +208,7 @@ static void test_fragment_v4(void **state)
 	     "backend add 10.0.0.10:80/tcp 10.0.1.3\n"
 	     "vip add 10.0.0.20:53/udp\n"
 	     "backend add 10.0.0.20:53/udp 10.0.1.1\n");
-	expect_fragment(&c, &up, NULL,
+	expect_fragment(&c, &up,
 			HEADER
 			V4_OPEN
 			"\troute 10.0.0.10/32 blackhole;\t# 10.0.0.10:80/tcp\n"
@@ -189,7 +227,7 @@ static void test_fragment_v6(void **state)
 		 "backend add [fd00::10]:443/tcp fd00:1::1\n"
 		 "vip add [2001:db8::1:0:0:1]:0/udp\n"
 		 "backend add [2001:db8::1:0:0:1]:0/udp fd00:1::2\n");
-	expect_fragment(&c, &up, NULL,
+	expect_fragment(&c, &up,
 			HEADER
 			V4_OPEN
 			CLOSE
@@ -225,14 +263,13 @@ static void test_fragment_mixed(void **state)
 	struct config c;
 
 	load(&c, MIXED);
-	expect_fragment(&c, &up, NULL, MIXED_TEXT);
+	expect_fragment(&c, &up, MIXED_TEXT);
 	config_free(&c);
 }
 
 /* An address is announced while any of its VIPs is, and its route lists those. */
 static void test_fragment_shared_address(void **state)
 {
-	struct bird_vip_opts opts[3] = { 0 };
 	struct config c;
 
 	load(&c, "vip add 10.0.0.10:80/tcp\n"
@@ -240,27 +277,27 @@ static void test_fragment_shared_address(void **state)
 		 "vip add 10.0.0.10:443/tcp\n"
 		 "backend add 10.0.0.10:443/tcp 10.0.1.2\n"
 		 "vip add 10.0.0.10:53/udp\n");
-	expect_fragment(&c, &up, opts,
+	expect_fragment(&c, &up,
 			HEADER V4_OPEN
 			"\troute 10.0.0.10/32 blackhole;\t# 10.0.0.10:80/tcp 10.0.0.10:443/tcp\n"
 			CLOSE V6_OPEN CLOSE);
 
 	/* :80 withdraws, :443 still holds the address up. */
-	opts[0].withdraw_when_down = true;
+	vip(&c, "10.0.0.10:80/tcp")->opts.announce = CMD_ANNOUNCE_HEALTHY;
 	set_down(&c, "10.0.0.10:80/tcp", "10.0.1.1", true);
-	expect_fragment(&c, &up, opts,
+	expect_fragment(&c, &up,
 			HEADER V4_OPEN
 			"\troute 10.0.0.10/32 blackhole;\t# 10.0.0.10:443/tcp\n"
 			CLOSE V6_OPEN CLOSE);
 
 	/* :443 fails open until it too is told to withdraw. */
 	set_down(&c, "10.0.0.10:443/tcp", "10.0.1.2", true);
-	expect_fragment(&c, &up, opts,
+	expect_fragment(&c, &up,
 			HEADER V4_OPEN
 			"\troute 10.0.0.10/32 blackhole;\t# 10.0.0.10:443/tcp\n"
 			CLOSE V6_OPEN CLOSE);
-	opts[1].withdraw_when_down = true;
-	expect_fragment(&c, &up, opts, NOTHING);
+	vip(&c, "10.0.0.10:443/tcp")->opts.announce = CMD_ANNOUNCE_HEALTHY;
+	expect_fragment(&c, &up, NOTHING);
 	config_free(&c);
 }
 
@@ -271,12 +308,12 @@ static void test_fragment_nothing(void **state)
 	struct config c;
 
 	config_init(&c);
-	expect_fragment(&c, &up, NULL, NOTHING);
+	expect_fragment(&c, &up, NOTHING);
 	config_free(&c);
 
 	load(&c, MIXED);
-	expect_fragment(&c, &drained, NULL, NOTHING);
-	expect_fragment(&c, &detached, NULL, NOTHING);
+	expect_fragment(&c, &drained, NOTHING);
+	expect_fragment(&c, &detached, NOTHING);
 	config_free(&c);
 }
 
@@ -298,7 +335,7 @@ static void test_fragment_order(void **state)
 		/* Protocol after port: tcp (6) before udp (17). */
 		"vip add 10.0.0.10:80/udp\nbackend add 10.0.0.10:80/udp 10.0.1.1\n",
 		/* Withdrawn by its option: must not show up in any order. */
-		"vip add 9.0.0.1:80/tcp\nbackend add 9.0.0.1:80/tcp 10.0.1.1\n",
+		"vip add 9.0.0.1:80/tcp announce healthy\nbackend add 9.0.0.1:80/tcp 10.0.1.1\n",
 	};
 	static const size_t orders[][ARRAY_SIZE(vips)] = {
 		{ 0, 1, 2, 3, 4, 5, 6, 7 },
@@ -318,17 +355,14 @@ static void test_fragment_order(void **state)
 		CLOSE;
 
 	for (size_t o = 0; o < ARRAY_SIZE(orders); o++) {
-		struct bird_vip_opts opts[ARRAY_SIZE(vips)] = { 0 };
 		char text[1024] = "";
 		struct config c;
 
-		for (size_t i = 0; i < ARRAY_SIZE(vips); i++) {
+		for (size_t i = 0; i < ARRAY_SIZE(vips); i++)
 			strcat(text, vips[orders[o][i]]);
-			opts[i].withdraw_when_down = orders[o][i] == 7;
-		}
 		load(&c, text);
 		set_down(&c, "9.0.0.1:80/tcp", "10.0.1.1", true);
-		expect_fragment(&c, &up, opts, expected);
+		expect_fragment(&c, &up, expected);
 		config_free(&c);
 	}
 }
@@ -341,7 +375,7 @@ static void test_fragment_bad_family(void **state)
 
 	load(&c, ONE_VIP);
 	c.vips[0].key.family = 7;
-	check(bird_fragment(&c, &up, NULL, &text, &len) == -EINVAL, "an unknown family is refused");
+	check(bird_fragment(&c, &up, &text, &len) == -EINVAL, "an unknown family is refused");
 	check(!text && !len, "no text is returned with the error");
 	config_free(&c);
 }
@@ -601,23 +635,23 @@ static void test_bird_parses(void **state)
 	     "backend add [2001:db8::1:0:0:1]:0/udp fd00:1::2\n"
 	     "vip add 192.0.2.80:8080/tcp\n"
 	     "backend add 192.0.2.80:8080/tcp 10.0.1.1\n");
-	text = fragment(&c, &up, NULL);
+	text = fragment(&c, &up);
 	expect_bird_verdict(bird, dir, text, true);
 	free(text);
-	text = fragment(&c, &drained, NULL);
+	text = fragment(&c, &drained);
 	check(!strcmp(text, NOTHING), "the drained node announces nothing");
 	expect_bird_verdict(bird, dir, text, true);
 	free(text);
 	config_free(&c);
 
 	load(&c, ONE_VIP);
-	text = fragment(&c, &up, NULL);
+	text = fragment(&c, &up);
 	expect_bird_verdict(bird, dir, text, true);
 	free(text);
 	config_free(&c);
 
 	load(&c, "vip add [fd00::10]:443/tcp\nbackend add [fd00::10]:443/tcp fd00:1::1\n");
-	text = fragment(&c, &up, NULL);
+	text = fragment(&c, &up);
 	expect_bird_verdict(bird, dir, text, true);
 	free(text);
 	config_free(&c);
@@ -630,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_announce_node),
 		cmocka_unit_test(test_announce_backends),
 		cmocka_unit_test(test_announce_down),
+		cmocka_unit_test(test_announce_node_of_config),
 		cmocka_unit_test(test_fragment_v4),
 		cmocka_unit_test(test_fragment_v6),
 		cmocka_unit_test(test_fragment_mixed),
