@@ -706,8 +706,9 @@ static const char *method_name(__u32 m)
 	return m == XLB_METHOD_L2 ? "l2" : "ipip";
 }
 
-static void print_vip_head(const struct cfg_vip *v, struct out *o)
+static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out *o)
 {
+	struct bird_node n = bird_node_of(&d->cfg);
 	char svc[SERVICE_STRLEN];
 
 	service_format(&v->key, svc, sizeof(svc));
@@ -715,6 +716,11 @@ static void print_vip_head(const struct cfg_vip *v, struct out *o)
 	out_str(o, "method", "  method %s", method_name(v->opts.method));
 	out_str(o, "hash", "  hash %s", v->opts.hash == CMD_HASH_SRC ? "src" : "5tuple");
 	out_u64(o, "ring_slots", "  ring %llu", v->opts.ring);
+	out_str(o, "announce", "  announce %s",
+		v->opts.announce == CMD_ANNOUNCE_HEALTHY ? "healthy" : "always");
+	/* Only with -b: without BIRD, nothing is announced, and saying "no" would alarm. */
+	if (d->bird.path)
+		out_bool(o, "announced", "  announced %s", bird_vip_announced(&n, v));
 }
 
 static int do_vip_list(struct daemon *d, struct out *o)
@@ -728,7 +734,7 @@ static int do_vip_list(struct daemon *d, struct out *o)
 		memset(&st, 0, sizeof(st));
 		dp_vip_stats(&d->dp, v->id, &st);
 		out_obj_open(o, NULL);
-		print_vip_head(v, o);
+		print_vip_head(d, v, o);
 		out_u64(o, "backends", "  backends %llu", v->n_backends);
 		out_bool(o, "fail_open", sync_vip_fails_open(v) ? "  FAIL-OPEN" : NULL,
 			 sync_vip_fails_open(v));
@@ -817,7 +823,7 @@ static int do_vip_show(struct daemon *d, const struct xlb_vip_key *key, struct o
 	}
 	dp_vip_stats(&d->dp, v->id, &st);
 	out_obj_open(o, NULL);
-	print_vip_head(v, o);
+	print_vip_head(d, v, o);
 	out_u64(o, "packets", "  packets %llu", st.packets);
 	out_u64(o, "bytes", "  bytes %llu", st.bytes);
 	out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);

@@ -272,6 +272,10 @@ test_bird_announce_healthy() {
 	grep -q "announce healthy" "$WORK/xlb.conf" || fail "the state file lacks announce healthy"
 	nginx_stop be1
 	wait_routes "$VIP6/128"
+	xlbctl -j vip show $VIP4:80/tcp | jq -e '.announce == "healthy" and .announced == false' \
+		>/dev/null || fail "vip show does not say the healthy VIP is withdrawn"
+	xlbctl -j vip list | jq -e '[.vips[] | select(.announced)] | length == 1' >/dev/null ||
+		fail "vip list does not count one announced VIP: $(xlbctl -j vip list)"
 	xlbctl -j status | jq -e '.vips_failing_open | length == 2' >/dev/null ||
 		fail "both VIPs should fail open"
 	nginx_start be1
