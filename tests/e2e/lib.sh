@@ -94,6 +94,73 @@ lb_up() { # [clients]
 # connection from its own source port FIRST, FIRST+1, ... Prints one line
 # per request: "PORT BODY", or "PORT - CURL_ERROR" when it failed. Bounded:
 # $REQ_TIMEOUT (5) seconds a request, 120 s in all.
+requests() { # URL FIRST COUNT [HOST]
+	local url=$1 first=$2 n=$3 host=${4:-client} p cfg
+	cfg=$WORK/curl-$host-$first.cfg
+	: >"$cfg"
+	for ((p = first; p < first + n; p++)); do
+		printf '%s\n' "url = \"$url\"" "local-port = $p" silent "max-time = ${REQ_TIMEOUT:-5}" \
+			'header = "Connection: close"' \
+			'write-out = "\n@%{local_port} %{http_code} %{errormsg}\n"' >>"$cfg"
+		[ $p = $((first + n - 1)) ] || echo next >>"$cfg"
+	done
+	on "$host" timeout 120 curl -K "$cfg" |
+		awk '/^@/ { port = $1; sub(/^@/, "", port); code = $2
+			    err = $0; sub(/^@[^ ]* [^ ]* ?/, "", err)
+			    if (code == 200 && body != "") print port, body
+			    else print port, "-", (err != "" ? err : "HTTP " code)
+			    body = ""; next }
+		     NF { body = $1 }'
+}
+
+# "be1 340 be2 306 ..." for a requests() output file.
+tally() { # FILE
+	awk '{ n[$2]++ } END { for (b in n) printf "%s %d\n", b, n[b] }' "$1" | sort | xargs
+}
+
+# The first failed request's curl error in a requests() output file.
+first_error() { # FILE
+	awk '$2 == "-" { sub(/^[^ ]* - /, ""); print; exit }' "$1"
+}
+
+count_of() { # FILE BODY
+	awk -v b="$2" '$2 == b { n++ } END { print n + 0 }' "$1"
+}
+
+# All N requests of FILE answered, from N distinct source ports.
+all_answered() { # FILE N WHAT
+	local ok ports err
+	ok=$(awk '$2 != "-"' "$1" | wc -l)
+	ports=$(awk '$2 != "-" { print $1 }' "$1" | sort -u | wc -l)
+	err=$(first_error "$1")
+	log "$3: $ok of $2 answered, $ports source ports: $(tally "$1")${err:+; first error: $err}"
+	[ "$ok" = "$2" ] || fail "$3: $(($2 - ok)) of $2 requests failed (first: $err)"
+	[ "$ports" = "$2" ] || fail "$3: $ports distinct source ports, not $2"
+}
+
+# The client keeps no TIME_WAIT sockets, so that a source port can be used
+# again at once: the same 5-tuple, a few times in a row.
+client_reuses_ports() {
+	on client sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+}
+
+# A rate-limited download from the client in the background, from source
+# port PORT; "BYTES HTTP_CODE" goes to $WORK/dl-PORT. The caller takes $!.
+download_start() { # URL PORT RATE [curl args...]
+	on client curl -s --max-time 50 --local-port "$2" --limit-rate "$3" -o /dev/null \
+		-w '%{size_download} %{http_code}\n' "${@:4}" "$1" >"$WORK/dl-$2" &
+}
+
+# The download ended well and in full (HTTP CODE: 206 for a range).
+download_done() { # PID PORT BYTES WHAT [CODE]
+	local rc=0 got want="$3 ${5:-200}"
+	wait "$1" || rc=$?
+	got=$(cat "$WORK/dl-$2")
+	log "$4: curl exit $rc, got '$got'"
+	[ $rc = 0 ] || fail "$4: the download broke (curl exit $rc, '$got')"
+	[ "$got" = "$want" ] || fail "$4: got '$got', not '$want'"
+}
+
 cleanup_test() {
 	local pid
 	pid=$(xlbd_pid || true)
@@ -136,7 +203,9 @@ run_suite() {
 			reason=$(cat "$WORK/fail_reason" 2>/dev/null || echo "a command failed (exit $rc)")
 			echo "FAIL $t: $reason"
 			[ -f "$WORK/out" ] && tail -15 "$WORK/out" | sed 's/^/    | /'
-			[ -f "$WORK/xlbd.log" ] && tail -5 "$WORK/xlbd.log" | sed 's/^/    xlbd| /'
+			for f in "$WORK"/xlbd*.log; do
+				[ -f "$f" ] && tail -5 "$f" | sed "s/^/    $(basename "$f" .log)| /"
+			done
 			failed=$((failed + 1))
 		fi
 		rm -rf "$WORK"
