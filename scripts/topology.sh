@@ -7,6 +7,7 @@
 #   topology.sh up   [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]
 #   topology.sh down [-p PREFIX]
 #   topology.sh exec [-p PREFIX] HOST CMD...   (HOST: client, lb, be1, ...)
+#   topology.sh pass [-p PREFIX] HOST IFNAME
 #
 # Defaults: PREFIX xlb, NET4 10.99 (hosts in NET4.0.0/24, VIPs in
 # NET4.1.0/24), NET6 fd00:99 (hosts in NET6::/64, VIPs in NET6:1::/64),
@@ -17,6 +18,10 @@
 # direct server return: the VIP ranges on lo, ARP for them never answered,
 # reverse-path filtering off. Nothing happens in the caller's own
 # namespace: only namespaces named PREFIX-* are created or deleted.
+#
+# `pass` gives an interface of a host (of this topology or another one
+# built in namespaces PREFIX-HOST) an XDP program that passes everything,
+# so that it receives the frames a balancer sends it with XDP_TX.
 #
 # Commands inside use `nsenter --net`, not `ip netns exec`: the latter
 # remounts /sys, hiding /sys/fs/bpf where xlb pins its programs.
@@ -38,7 +43,7 @@ parse() {
 		6) net6=$OPTARG ;;
 		b) nbe=$OPTARG ;;
 		c) ncl=$OPTARG ;;
-		*) die "usage: topology.sh up|down|exec [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+		*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
 		esac
 	done
 	shift $((OPTIND - 1))
@@ -83,6 +88,20 @@ link_host() { # host: veth pair between its eth0 and the switch's bridge
 	in_ns "$ns" ip -6 addr add "$net6::$(printf %x "$n")/64" dev eth0 nodad
 }
 
+# The two-instruction XDP_PASS program on an interface of a namespace.
+xdp_pass() { # namespace, interface
+	local had_tc=0
+	[ -f "$passprog" ] || die "$passprog missing: run 'make' first"
+	[ -e /sys/fs/bpf/tc ] && had_tc=1
+	in_ns "$1" ip link set dev "$2" xdpdrv obj "$passprog" sec xdp
+	# iproute2 lays out /sys/fs/bpf/{tc,ip,xdp} for pinning on first use;
+	# nothing is pinned there for us, so take back what it made.
+	if [ $had_tc = 0 ] && [ -z "$(ls -A /sys/fs/bpf/tc/globals 2>/dev/null)" ]; then
+		rm -f /sys/fs/bpf/ip /sys/fs/bpf/xdp
+		rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null || true
+	fi
+}
+
 up() {
 	local h ns
 	command -v nsenter >/dev/null || die "nsenter (util-linux) is missing"
@@ -97,16 +116,7 @@ up() {
 	# A veth delivers XDP_TX/redirected frames only to a peer that runs an
 	# XDP program itself (GRO alone is not enough on 6.x): give the
 	# balancer's peer the two-instruction XDP_PASS program.
-	[ -f "$passprog" ] || die "$passprog missing: run 'make' first"
-	local had_tc=0
-	[ -e /sys/fs/bpf/tc ] && had_tc=1
-	in_ns "$prefix-sw" ip link set dev "$prefix-lb" xdpdrv obj "$passprog" sec xdp
-	# iproute2 lays out /sys/fs/bpf/{tc,ip,xdp} for pinning on first use;
-	# nothing is pinned there for us, so take back what it made.
-	if [ $had_tc = 0 ] && [ -z "$(ls -A /sys/fs/bpf/tc/globals 2>/dev/null)" ]; then
-		rm -f /sys/fs/bpf/ip /sys/fs/bpf/xdp
-		rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null || true
-	fi
+	xdp_pass "$prefix-sw" "$prefix-lb"
 	for h in $(hosts); do
 		ns=$prefix-$h
 		case $h in
@@ -136,9 +146,13 @@ up() {
 }
 
 down() {
-	local ns
+	local ns pids
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-" || true); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		# CONT too: a stopped process (a test froze it) takes the TERM
+		# only once it runs again.
+		[ -z "$pids" ] || kill $pids 2>/dev/null || true
+		[ -z "$pids" ] || kill -CONT $pids 2>/dev/null || true
 		ip netns del "$ns"
 	done
 }
@@ -153,5 +167,9 @@ exec)
 	[ ${#rest[@]} -ge 2 ] || die "exec HOST CMD..."
 	in_ns "$prefix-${rest[0]}" "${rest[@]:1}"
 	;;
-*) die "usage: topology.sh up|down|exec [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+pass)
+	[ ${#rest[@]} = 2 ] || die "pass HOST IFNAME"
+	xdp_pass "$prefix-${rest[0]}" "${rest[1]}"
+	;;
+*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
 esac
