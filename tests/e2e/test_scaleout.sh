@@ -1,0 +1,438 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Scale-out: two balancer nodes behind a router that spreads flows over
+# them by ECMP, as BGP (BIRD) tells it. Every node makes the same Maglev
+# choice, so a flow reaches the same backend whichever node carries it;
+# a node that dies (BFD notices) or is drained hands its flows to the
+# other without breaking the transfers in progress.
+#
+#              client 10.97.1.2
+#                |
+#              router (BIRD, AS 65000; ECMP by 5-tuple hash; BFD)
+#             /  |  \________________________
+#          lb1  lb2   be1      be2      be3
+#   AS 65001 65002    .21.2    .22.2    .23.2
+#   .11.2    .12.2   (decap XDP + nginx, replies straight to the client)
+#
+# Link L is 10.97.L.0/24: the router .1 (its interface named after the
+# host), the host .2 on eth0. VIPs are in 10.97.100.0/24.
+. "$(dirname "$0")/lib.sh"
+
+N=10.97
+VIPNET=$N.100.0/24
+VIP=$N.100.1
+SVC=$VIP:80/tcp
+HOSTS="client lb1 lb2 be1 be2 be3"
+BFD_TIMERS="min rx interval 100 ms; min tx interval 100 ms; multiplier 3;"
+# Fast (re)connects, so that sessions come up in a second or two.
+BGP_TIMERS="connect delay time 1; connect retry time 1; error wait time 1, 2;"
+
+link_of() { # HOST -> L of its link 10.97.L.0/24
+	case $1 in
+	client) echo 1 ;;
+	lb*) echo $((10 + ${1#lb})) ;;
+	be*) echo $((20 + ${1#be})) ;;
+	esac
+}
+addr_of() { echo "$N.$(link_of "$1").2"; } # HOST -> its address
+gw_of() { echo "$N.$(link_of "$1").1"; }   # HOST -> the router's address on its link
+
+net_up() {
+	local h ns
+	ip netns add "$PREFIX-router"
+	# Forwarding, the ECMP next hop by the 5-tuple, and no reverse-path
+	# filter: backends answer from the VIP, which the router routes elsewhere.
+	#
+	# Not hash policy 1 (L4): a veth hands the router the skb that the
+	# client's TCP stack made, with the socket's random hash in it, and
+	# policy 1 takes that hash as it is ("L4 hash already present"): each
+	# connection would pick its node at random, and again after each
+	# retransmission timeout. Policy 3 hashes the fields named, always from
+	# the headers, as a router behind a wire would: source and destination
+	# address (0x1, 0x2), protocol (0x4), source and destination port
+	# (0x10, 0x20).
+	on router sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.fib_multipath_hash_policy=3 net.ipv4.fib_multipath_hash_fields=0x37 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	on router ip link set lo up
+	for h in $HOSTS; do
+		ns=$PREFIX-$h
+		ip netns add "$ns"
+		ip -n "$PREFIX-router" link add "$h" type veth peer name eth0 netns "$ns"
+		ip -n "$PREFIX-router" addr add "$(gw_of "$h")/24" dev "$h"
+		ip -n "$PREFIX-router" link set "$h" up
+		ip -n "$ns" link set lo up
+		ip -n "$ns" addr add "$(addr_of "$h")/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via "$(gw_of "$h")"
+	done
+	# The balancers send with XDP_TX: their peers must run XDP to receive.
+	"$TOPO" pass -p "$PREFIX" router lb1
+	"$TOPO" pass -p "$PREFIX" router lb2
+	# Encapsulated frames must carry full checksums: no offload.
+	on client ethtool -K eth0 tx off >/dev/null
+	for h in be1 be2 be3; do
+		on "$h" ip route add local "$VIPNET" dev lo
+		on "$h" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+			net.ipv4.conf.lo.rp_filter=0
+	done
+}
+
+birdc_on() { # HOST birdc args...
+	local h=$1
+	shift
+	on "$h" birdc -s "$WORK/bird-$h.ctl" "$@"
+}
+
+# Write HOST's BIRD config to $WORK/bird-HOST.conf (BIRD checks it), start
+# BIRD with its own control socket and pid file.
+bird_start() { # HOST
+	local h=$1 conf=$WORK/bird-$1.conf
+	"bird_conf_${h%[0-9]}" "$h" >"$conf"
+	bird -p -c "$conf" || fail "BIRD refuses $conf"
+	on "$h" bird -c "$conf" -s "$WORK/bird-$h.ctl" -P "$WORK/bird-$h.pid"
+}
+
+bird_conf_router() {
+	cat <<-EOF
+		# The router: one eBGP session per balancer, BFD on each, and every
+		# balancer's route to a VIP merged into one ECMP route in the kernel.
+		router id $(gw_of client);
+		log "$WORK/bird-router.log" all;
+		timeformat log iso long ms;
+
+		protocol device {}
+
+		protocol bfd {
+			interface "lb*" { $BFD_TIMERS };
+		}
+
+		protocol kernel {
+			ipv4 { import none; export all; };
+			merge paths on;
+		}
+
+		template bgp balancer {
+			local as 65000;
+			bfd on;
+			$BGP_TIMERS
+			ipv4 { import all; export none; };
+		}
+
+		protocol bgp lb1 from balancer { neighbor $(addr_of lb1) as 65001; }
+		protocol bgp lb2 from balancer { neighbor $(addr_of lb2) as 65002; }
+	EOF
+}
+
+bird_conf_lb() { # HOST
+	local h=$1
+	cat <<-EOF
+		# A balancer: it announces to the router what xlbd puts in the
+		# fragment (xlb_vips4), and keeps those blackholes out of its kernel.
+		router id $(addr_of "$h");
+		log "$WORK/bird-$h.log" all;
+		timeformat log iso long ms;
+
+		include "$WORK/vips-$h.conf";
+
+		protocol device {}
+
+		protocol bfd {
+			interface "eth0" { $BFD_TIMERS };
+		}
+
+		protocol kernel {
+			ipv4 { import none; export where proto !~ "xlb_vips*"; };
+		}
+
+		protocol bgp uplink {
+			local as $((65000 + ${h#lb}));
+			neighbor $(gw_of "$h") as 65000;
+			bfd on;
+			$BGP_TIMERS
+			ipv4 { import none; export where proto = "xlb_vips4"; };
+		}
+	EOF
+}
+
+lbctl() { # NODE xlbctl args...
+	local n=$1
+	shift
+	on "$n" "$BUILD/xlbctl" -s "$WORK/$n.sock" "$@"
+}
+
+# HAND-WRITTEN FRAGMENT: stands in for xlbd -b until the daemon writes it.
+announce() { # NODE ADDR... : the node's fragment announces these, BIRD reloads
+	local n=$1 a
+	shift
+	{
+		echo "protocol static xlb_vips4 {"
+		echo "	ipv4;"
+		for a in "$@"; do echo "	route $a/32 blackhole;"; done
+		echo "}"
+		echo "protocol static xlb_vips6 {"
+		echo "	ipv6;"
+		echo "}"
+	} >"$WORK/vips-$n.conf"
+	[ -S "$WORK/bird-$n.ctl" ] || return 0
+	birdc_on "$n" configure >/dev/null
+}
+
+has_b() { "$BUILD/xlbd" -h 2>&1 | grep -q -- '-b '; }
+
+# xlbd on a node; it keeps the node's BIRD fragment and has BIRD read it.
+xlbd_on() { # NODE
+	local b=()
+	has_b && b=(-b "$WORK/vips-$1.conf" -r "birdc -s $WORK/bird-$1.ctl configure")
+	on "$1" "$BUILD/xlbd" -s "$WORK/$1.sock" -c "$WORK/$1.conf" -p "$WORK_PINS-$1" "${b[@]}" -v \
+		2>>"$WORK/xlbd-$1.log"
+}
+
+# The devices the router's kernel sends VIP (an address) to: "lb1 lb2",
+# "lb2", or nothing.
+nexthops() { # VIP
+	on router ip -j route show exact "$1/32" |
+		jq -r '.[0] // {} | [(.nexthops // [.])[] | .dev // empty] | sort | join(" ")'
+}
+
+# Wait until the router sends VIP to exactly WANT ("" for no route);
+# prints the milliseconds it took. Bounded: 10 s. (Called in $(...),
+# where a failed command does not end the test: hence the returns.)
+wait_nexthops() { # VIP WANT WHAT
+	local t0 ms got
+	t0=$(date +%s%N)
+	while :; do
+		got=$(nexthops "$1")
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		if [ "$got" = "$2" ]; then
+			echo "$ms"
+			return 0
+		fi
+		if [ "$ms" -ge 10000 ]; then
+			fail "$3: after 10 s the router sends $1 to '$got', not '$2'"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# Both nodes up: BIRD on the router and on each node, xlbd attached with
+# the same VIP and backends in the same order, the route to the VIP over
+# both nodes.
+scaleout_up() {
+	local n h ms
+	net_up
+	for h in be1 be2 be3; do
+		on "$h" "$BUILD/xlbctl" decap attach eth0
+		nginx_start "$h"
+	done
+	bird_start router
+	for n in lb1 lb2; do
+		# xlbd first: it writes the fragment that BIRD's config includes.
+		xlbd_on "$n"
+		has_b || announce "$n"
+		bird_start "$n"
+		lbctl "$n" attach eth0
+		lbctl "$n" vip add "$SVC"
+		for h in be1 be2 be3; do
+			lbctl "$n" backend add "$SVC" "$(addr_of "$h")"
+		done
+		has_b || announce "$n" "$VIP"
+	done
+	ms=$(wait_nexthops "$VIP" "lb1 lb2" "BGP up")
+	log "BGP up, ECMP over both nodes after $ms ms"
+}
+
+# New flows a node's xlbd counted for the VIP.
+new_flows() { # NODE
+	lbctl "$1" -j stats "$SVC" | jq -e '.vips[0].new_flows'
+}
+
+# The node the router sends each TCP flow from client port FIRST, ...
+# FIRST+COUNT-1 to the VIP's port 80 through, by the kernel's own ECMP
+# hash: "PORT NODE" lines.
+route_of() { # FIRST COUNT
+	local p
+	for ((p = $1; p < $1 + $2; p++)); do
+		echo "route get $VIP from $(addr_of client) iif client ipproto tcp sport $p dport 80"
+	done | on router ip -o -batch - |
+		awk -v p="$1" '{ for (i = 1; i < NF; i++) if ($i == "dev") print p++, $(i + 1) }'
+}
+
+# Make the router send the VIPs through NODE only (a rule and a table of
+# its own, beside BIRD's routes), or over ECMP again when NODE is "".
+force_via() { # [NODE]
+	on router ip rule del pref 100 2>/dev/null || true
+	on router ip route del "$VIPNET" table 100 2>/dev/null || true
+	[ -n "${1:-}" ] || return 0
+	on router ip route add "$VIPNET" via "$(addr_of "$1")" table 100
+	on router ip rule add to "$VIPNET" lookup 100 pref 100
+}
+
+test_spread_and_consistency() {
+	local n d1 d2 p1 f1 f2 digests
+	scaleout_up
+	client_reuses_ports
+	f1=$(new_flows lb1)
+	f2=$(new_flows lb2)
+	requests "http://$VIP/" 20001 300 >"$WORK/ecmp"
+	all_answered "$WORK/ecmp" 300 "over ECMP"
+	d1=$(($(new_flows lb1) - f1))
+	d2=$(($(new_flows lb2) - f2))
+	p1=$(route_of 20001 300 | awk '$2 == "lb1"' | wc -l)
+	log "300 flows over ECMP: lb1 $d1, lb2 $d2 new flows (the router's hash says lb1 $p1)"
+	[ $((d1 + d2)) = 300 ] || fail "300 flows made $d1 + $d2 new flows on the nodes, not 300"
+	[ "$d1" -ge 60 ] && [ "$d2" -ge 60 ] ||
+		fail "unfair spread over the nodes: lb1 $d1, lb2 $d2 of 300 flows (20% each at least)"
+	[ "$p1" = "$d1" ] || fail "the router's ECMP hash sends $p1 of the flows via lb1, lb1 saw $d1"
+	digests=$(for n in lb1 lb2; do lbctl "$n" -j vip show "$SVC" | jq -r .ring_digest; done | sort -u)
+	log "Maglev ring digests: $digests"
+	[ "$(wc -w <<<"$digests")" = 1 ] || fail "the nodes' Maglev rings differ: digests $(xargs <<<"$digests")"
+
+	# The same 5-tuples again, all through one node, then all through the
+	# other: each meets the backend it met over ECMP.
+	for n in lb1 lb2; do
+		force_via "$n"
+		f1=$(new_flows lb1)
+		f2=$(new_flows lb2)
+		requests "http://$VIP/" 20001 300 >"$WORK/via-$n"
+		all_answered "$WORK/via-$n" 300 "through $n only"
+		d1=$(($(new_flows lb1) - f1))
+		d2=$(($(new_flows lb2) - f2))
+		log "through $n only: lb1 $d1, lb2 $d2 new flows"
+		if [ "$n" = lb1 ]; then
+			[ "$d2" = 0 ] || fail "$d2 flows forced through lb1 reached lb2"
+		else
+			[ "$d1" = 0 ] || fail "$d1 flows forced through lb2 reached lb1"
+		fi
+		join "$WORK/ecmp" "$WORK/via-$n" | awk '$2 != $3' >"$WORK/moved-$n"
+		[ ! -s "$WORK/moved-$n" ] ||
+			fail "$(wc -l <"$WORK/moved-$n") of 300 5-tuples met another backend through $n" \
+				"than over ECMP (port, ECMP, $n: $(head -1 "$WORK/moved-$n"))"
+	done
+	force_via
+}
+
+# Downloads through lb1, then lb1 dies. Its BIRD first stops answering:
+# frozen, not killed, since a killed BIRD's TCP session is closed by the
+# kernel at once and the router would never need BFD. Once the router has
+# dropped lb1, BIRD is killed, XDP comes off and xlbd stops. The transfers
+# go on through lb2, which must send them to the same backends, to the
+# last byte.
+test_node_loss() {
+	local p i ms why pids=() ports=() f1 f2 bytes=$((100 * 1024 * 1024))
+	scaleout_up
+	route_of 30001 40 >"$WORK/routes"
+	ports=($(awk '$2 == "lb1" { print $1 }' "$WORK/routes" | head -4))
+	[ ${#ports[@]} = 4 ] || fail "40 source ports, fewer than 4 routed via lb1: $(xargs <"$WORK/routes")"
+	# 100 MB at 20 MB/s: 5 s each. Started one by one, so that the
+	# counters tell that each went through lb1, as the router's hash said.
+	for p in "${ports[@]}"; do
+		f1=$(new_flows lb1)
+		f2=$(new_flows lb2)
+		download_start "http://$VIP/big" "$p" 20M -r 0-$((bytes - 1))
+		pids+=($!)
+		wait_counter lb1 $((f1 + 1)) "the download from port $p"
+		[ "$(new_flows lb2)" = "$f2" ] || fail "the download from port $p went through lb2, not lb1"
+	done
+	sleep 1
+	f2=$(new_flows lb2)
+	kill -STOP "$(cat "$WORK/bird-lb1.pid")"
+	ms=$(wait_nexthops "$VIP" lb2 "lb1's BIRD frozen")
+	why=$(birdc_on router show protocols all lb1 | sed -n 's/^ *Last error: *//p')
+	log "lb1's BIRD frozen: the router dropped lb1 after $ms ms ($why)"
+	[[ $why == *"BFD session down"* ]] || fail "the router dropped lb1 for '$why', not for BFD"
+	# The downloads' packets (the client's ACKs) now reach lb2: 4 flows
+	# it never saw.
+	wait_counter lb2 $((f2 + 4)) "the downloads moving to lb2"
+	kill -KILL "$(cat "$WORK/bird-lb1.pid")"
+	lbctl lb1 detach eth0
+	kill "$(pgrep -f -- "-s $WORK/lb1.sock")"
+	for p in "${pids[@]}"; do
+		kill -0 "$p" 2>/dev/null || fail "a download ended before lb1 died: too fast for this check"
+	done
+	for i in "${!pids[@]}"; do
+		download_done "${pids[$i]}" "${ports[$i]}" "$bytes" "download from port ${ports[$i]}" 206
+	done
+	f2=$(new_flows lb2)
+	requests "http://$VIP/" 20001 100 >"$WORK/after"
+	all_answered "$WORK/after" 100 "after lb1 died"
+	[ $(($(new_flows lb2) - f2)) = 100 ] || fail "lb2 saw $(($(new_flows lb2) - f2)) of 100 new flows"
+}
+
+# Wait until NODE counted WANT new flows for the VIP (2 s at most).
+wait_counter() { # NODE WANT WHAT
+	local i got
+	for ((i = 0; i < 100; i++)); do
+		got=$(new_flows "$1")
+		[ "$got" -ge "$2" ] && return 0
+		sleep 0.02
+	done
+	fail "$3: $1 counted $got new flows, not $2"
+}
+
+# What a node's xlbd says it announces: "10.97.100.1/32 ..." (sorted).
+announced() { # NODE
+	lbctl "$1" -j status | jq -r '.bird.announced | sort | join(" ")'
+}
+
+# Drained, a node withdraws its VIPs and new flows go to the other; a VIP
+# that is announced only while healthy is withdrawn by every node when its
+# backends are all down; vip del and detach withdraw too.
+test_drain() {
+	local n h ms f1 f2 vip2=$N.100.2
+	local svc2=$vip2:8080/tcp # nobody listens on 8080
+	has_b || { skip "xlbd has no -b: it cannot announce VIPs through BIRD"; return; }
+	scaleout_up
+	f1=$(new_flows lb1)
+	f2=$(new_flows lb2)
+	lbctl lb1 node drain
+	ms=$(wait_nexthops "$VIP" lb2 "lb1 drained")
+	log "lb1 drained: the router dropped it after $ms ms"
+	lbctl lb1 -j status | jq -e '.node.drained' >/dev/null || fail "lb1's status does not say drained"
+	[ -z "$(announced lb1)" ] || fail "drained lb1 says it announces $(announced lb1)"
+	requests "http://$VIP/" 40001 200 >"$WORK/drained"
+	all_answered "$WORK/drained" 200 "lb1 drained"
+	[ "$(new_flows lb1)" = "$f1" ] || fail "drained lb1 got $(($(new_flows lb1) - f1)) of 200 new flows"
+	[ $(($(new_flows lb2) - f2)) = 200 ] || fail "lb2 got $(($(new_flows lb2) - f2)) of 200 new flows"
+	lbctl lb1 node undrain
+	ms=$(wait_nexthops "$VIP" "lb1 lb2" "lb1 undrained")
+	log "lb1 undrained: back on the router after $ms ms"
+	lbctl lb1 -j status | jq -e '.node.drained == false' >/dev/null ||
+		fail "lb1's status still says drained"
+	[ "$(announced lb1)" = "$VIP/32" ] || fail "undrained lb1 says it announces '$(announced lb1)'"
+
+	# announce healthy: withdrawn once every backend fails its check, on
+	# both nodes, and back when they pass again. The other VIP stays.
+	for n in lb1 lb2; do
+		lbctl "$n" vip add "$svc2" announce healthy
+		for h in be1 be2 be3; do
+			lbctl "$n" backend add "$svc2" "$(addr_of "$h")"
+		done
+	done
+	wait_nexthops "$vip2" "lb1 lb2" "$svc2 added" >/dev/null
+	for n in lb1 lb2; do
+		lbctl "$n" health set "$svc2" tcp interval 100ms timeout 50ms fall 1 rise 1
+	done
+	ms=$(wait_nexthops "$vip2" "" "$svc2's backends all down")
+	log "$svc2 withdrawn by both nodes $ms ms after its checks began"
+	[ "$(nexthops "$VIP")" = "lb1 lb2" ] || fail "$VIP went with $vip2: '$(nexthops "$VIP")'"
+	for n in lb1 lb2; do
+		lbctl "$n" health set "$svc2" tcp port 80 interval 100ms timeout 50ms fall 1 rise 1
+	done
+	ms=$(wait_nexthops "$vip2" "lb1 lb2" "$svc2's backends up again")
+	log "$svc2 announced again $ms ms after its backends came up"
+
+	# vip del withdraws from that node only; detach, everything it had.
+	lbctl lb1 vip del "$svc2"
+	wait_nexthops "$vip2" lb2 "$svc2 deleted on lb1" >/dev/null
+	lbctl lb2 detach eth0
+	wait_nexthops "$vip2" "" "lb2 detached" >/dev/null
+	wait_nexthops "$VIP" lb1 "lb2 detached" >/dev/null
+	[ -z "$(announced lb2)" ] || fail "detached lb2 says it announces $(announced lb2)"
+	requests "http://$VIP/" 41001 50 >"$WORK/lb1only"
+	all_answered "$WORK/lb1only" 50 "lb2 detached"
+}
+
+run_suite
