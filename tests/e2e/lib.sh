@@ -134,7 +134,9 @@ all_answered() { # FILE N WHAT
 	ports=$(awk '$2 != "-" { print $1 }' "$1" | sort -u | wc -l)
 	err=$(first_error "$1")
 	log "$3: $ok of $2 answered, $ports source ports: $(tally "$1")${err:+; first error: $err}"
-	[ "$ok" = "$2" ] || fail "$3: $(($2 - ok)) of $2 requests failed (first: $err)"
+	# Returns at the first failure: under $(...) a failure does not end
+	# the test, and the next check would replace the reason.
+	[ "$ok" = "$2" ] || { fail "$3: $(($2 - ok)) of $2 requests failed (first: $err)"; return 1; }
 	[ "$ports" = "$2" ] || fail "$3: $ports distinct source ports, not $2"
 }
 
