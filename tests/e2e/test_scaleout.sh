@@ -198,31 +198,11 @@ lbctl() { # NODE xlbctl args...
 	on "$n" "$BUILD/xlbctl" -s "$WORK/$n.sock" "$@"
 }
 
-# HAND-WRITTEN FRAGMENT: stands in for xlbd -b until the daemon writes it.
-announce() { # NODE ADDR... : the node's fragment announces these, BIRD reloads
-	local n=$1 a
-	shift
-	{
-		echo "protocol static xlb_vips4 {"
-		echo "	ipv4;"
-		for a in "$@"; do [[ $a == *:* ]] || echo "	route $a/32 blackhole;"; done
-		echo "}"
-		echo "protocol static xlb_vips6 {"
-		echo "	ipv6;"
-		for a in "$@"; do [[ $a != *:* ]] || echo "	route $a/128 blackhole;"; done
-		echo "}"
-	} >"$WORK/vips-$n.conf"
-	[ -S "$WORK/bird-$n.ctl" ] || return 0
-	birdc_on "$n" configure >/dev/null
-}
-
-has_b() { "$BUILD/xlbd" -h 2>&1 | grep -q -- '-b '; }
-
-# xlbd on a node; it keeps the node's BIRD fragment and has BIRD read it.
+# xlbd on a node: it keeps the fragment that the node's BIRD includes
+# up to date, and makes that BIRD read it.
 xlbd_on() { # NODE
-	local b=()
-	has_b && b=(-b "$WORK/vips-$1.conf" -r "birdc -s $WORK/bird-$1.ctl configure")
-	on "$1" "$BUILD/xlbd" -s "$WORK/$1.sock" -c "$WORK/$1.conf" -p "$WORK_PINS-$1" "${b[@]}" -v \
+	on "$1" "$BUILD/xlbd" -s "$WORK/$1.sock" -c "$WORK/$1.conf" -p "$WORK_PINS-$1" \
+		-b "$WORK/vips-$1.conf" -r "birdc -s $WORK/bird-$1.ctl configure" -v \
 		2>>"$WORK/xlbd-$1.log"
 }
 
@@ -271,7 +251,6 @@ scaleout_up() {
 	for n in lb1 lb2; do
 		# xlbd first: it writes the fragment that BIRD's config includes.
 		xlbd_on "$n"
-		has_b || announce "$n"
 		bird_start "$n"
 		lbctl "$n" attach eth0
 		lbctl "$n" vip add "$SVC"
@@ -280,7 +259,6 @@ scaleout_up() {
 			lbctl "$n" backend add "$SVC" "$(addr_of "$h")"
 			lbctl "$n" backend add "$SVC6" "$(addr6_of "$h")"
 		done
-		has_b || announce "$n" "$VIP" "$VIP6"
 	done
 	ms=$(wait_nexthops "$VIP" "lb1 lb2" "BGP up")
 	log "BGP up, ECMP over both nodes after $ms ms"
@@ -440,34 +418,76 @@ announced() { # NODE
 	lbctl "$1" -j status | jq -r '.bird.announced | sort | join(" ")'
 }
 
-# Drained, a node withdraws its VIPs and new flows go to the other; a VIP
-# that is announced only while healthy is withdrawn by every node when its
-# backends are all down; vip del and detach withdraw too.
-test_drain() {
-	local n h ms f1 f2 vip2=$N.100.2
-	local svc2=$vip2:8080/tcp # nobody listens on 8080
-	has_b || { skip "xlbd has no -b: it cannot announce VIPs through BIRD"; return; }
-	scaleout_up
+# Both VIPs (one per family) routed to exactly WANT; prints the
+# milliseconds until the IPv4 one was.
+wait_both() { # WANT WHAT
+	local ms
+	ms=$(wait_nexthops "$VIP" "$1" "$2") || return 1
+	wait_nexthops "$VIP6" "$1" "$2 (IPv6)" >/dev/null || return 1
+	echo "$ms"
+}
+
+# 200 new connections to the VIP, all answered: "N1 N2", the new flows
+# lb1 and lb2 counted for them.
+shares() { # FIRST
+	local f1 f2
 	f1=$(new_flows lb1)
 	f2=$(new_flows lb2)
+	requests "http://$VIP/" "$1" 200 >"$WORK/shares-$1"
+	all_answered "$WORK/shares-$1" 200 "200 connections from port $1" || return 1
+	echo "$(($(new_flows lb1) - f1)) $(($(new_flows lb2) - f2))"
+}
+
+# Drained, a node withdraws its VIPs (and stays drained across a restart)
+# and new flows go to the other; a VIP announced only while healthy is
+# withdrawn by every node when its backends are all down; vip del and
+# detach withdraw too.
+test_drain() {
+	local n h i ms pid c vip2=$N.100.2
+	local svc2=$vip2:8080/tcp # nobody listens on 8080
+	scaleout_up
 	lbctl lb1 node drain
-	ms=$(wait_nexthops "$VIP" lb2 "lb1 drained")
+	ms=$(wait_both lb2 "lb1 drained")
 	log "lb1 drained: the router dropped it after $ms ms"
 	lbctl lb1 -j status | jq -e '.node.drained' >/dev/null || fail "lb1's status does not say drained"
 	[ -z "$(announced lb1)" ] || fail "drained lb1 says it announces $(announced lb1)"
-	requests "http://$VIP/" 40001 200 >"$WORK/drained"
-	all_answered "$WORK/drained" 200 "lb1 drained"
-	[ "$(new_flows lb1)" = "$f1" ] || fail "drained lb1 got $(($(new_flows lb1) - f1)) of 200 new flows"
-	[ $(($(new_flows lb2) - f2)) = 200 ] || fail "lb2 got $(($(new_flows lb2) - f2)) of 200 new flows"
+	c=$(shares 40001)
+	log "lb1 drained: new flows lb1, lb2: $c"
+	[ "$c" = "0 200" ] || fail "with lb1 drained, lb1 and lb2 counted $c of 200 new flows"
+
+	# The drain is kept in the node's state: a restarted xlbd has it, and
+	# its first reload of BIRD (at start, whatever the file) announces
+	# nothing.
+	pid=$(pgrep -f -- "-s $WORK/lb1.sock")
+	kill "$pid"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	xlbd_on lb1
+	lbctl lb1 -j status | jq -e '.node.drained' >/dev/null || fail "restarted lb1 forgot its drain"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(lbctl lb1 -j status | jq -r .bird.reload)" = ok ] && break
+		sleep 0.1
+	done
+	[ "$(lbctl lb1 -j status | jq -r .bird.reload)" = ok ] ||
+		fail "restarted lb1 did not reload BIRD: $(lbctl lb1 -j status | jq -c .bird)"
+	sleep 0.2
+	[ "$(nexthops "$VIP")" = lb2 ] || fail "restarted, drained lb1 is back on the router"
+
 	lbctl lb1 node undrain
-	ms=$(wait_nexthops "$VIP" "lb1 lb2" "lb1 undrained")
+	ms=$(wait_both "lb1 lb2" "lb1 undrained")
 	log "lb1 undrained: back on the router after $ms ms"
 	lbctl lb1 -j status | jq -e '.node.drained == false' >/dev/null ||
 		fail "lb1's status still says drained"
-	[ "$(announced lb1)" = "$VIP/32" ] || fail "undrained lb1 says it announces '$(announced lb1)'"
+	[ "$(announced lb1)" = "$VIP/32 $VIP6/128" ] ||
+		fail "undrained lb1 says it announces '$(announced lb1)'"
+	c=$(shares 40401)
+	log "lb1 undrained: new flows lb1, lb2: $c"
+	[ "${c% *}" -ge 40 ] && [ "${c#* }" -ge 40 ] || fail "undrained, lb1 and lb2 counted $c new flows"
 
 	# announce healthy: withdrawn once every backend fails its check, on
-	# both nodes, and back when they pass again. The other VIP stays.
+	# both nodes, and back when they pass again. The other VIPs stay.
 	for n in lb1 lb2; do
 		lbctl "$n" vip add "$svc2" announce healthy
 		for h in be1 be2 be3; do
@@ -480,6 +500,10 @@ test_drain() {
 	done
 	ms=$(wait_nexthops "$vip2" "" "$svc2's backends all down")
 	log "$svc2 withdrawn by both nodes $ms ms after its checks began"
+	for n in lb1 lb2; do
+		lbctl "$n" -j vip show "$svc2" | jq -e '.announced == false' >/dev/null ||
+			fail "$n's vip show says $svc2 is still announced"
+	done
 	[ "$(nexthops "$VIP")" = "lb1 lb2" ] || fail "$VIP went with $vip2: '$(nexthops "$VIP")'"
 	for n in lb1 lb2; do
 		lbctl "$n" health set "$svc2" tcp port 80 interval 100ms timeout 50ms fall 1 rise 1
@@ -492,10 +516,10 @@ test_drain() {
 	wait_nexthops "$vip2" lb2 "$svc2 deleted on lb1" >/dev/null
 	lbctl lb2 detach eth0
 	wait_nexthops "$vip2" "" "lb2 detached" >/dev/null
-	wait_nexthops "$VIP" lb1 "lb2 detached" >/dev/null
+	wait_both lb1 "lb2 detached" >/dev/null
 	[ -z "$(announced lb2)" ] || fail "detached lb2 says it announces $(announced lb2)"
-	requests "http://$VIP/" 41001 50 >"$WORK/lb1only"
-	all_answered "$WORK/lb1only" 50 "lb2 detached"
+	c=$(shares 41001)
+	[ "$c" = "200 0" ] || fail "with lb2 detached, lb1 and lb2 counted $c of 200 new flows"
 }
 
 run_suite
