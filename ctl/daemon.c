@@ -768,8 +768,8 @@ static void print_rate(const struct rate *r, struct out *o)
 	human(bps, sizeof(bps), r->bps, "bit/s");
 	out_double(o, "packets_per_second", NULL, r->pps);
 	out_double(o, "bits_per_second", NULL, r->bps);
-	out_str(o, NULL, "  %10s", pps);
-	out_str(o, NULL, " %13s", bps);
+	/* Text only: in JSON the numbers above say it, and a key-less value would be "". */
+	out_text(o, "  %10s %13s", pps, bps);
 }
 
 static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares,

@@ -36,6 +36,7 @@ test_maps_and_traffic() {
 	[ "$(awk '{s += $1} END {print s}' "$WORK/v6")" = 30 ] || fail "IPv6 requests failed"
 	js=$(xlbctl -j stats)
 	[ "$(jq '.outcomes.tx' <<<"$js")" -gt 0 ] || fail "stats shows no forwarded packet"
+	grep -q '"":' <<<"$js" && fail "stats JSON has keys without a name"
 	xlbctl -j status | jq -e '.interfaces[0].state == "attached"' >/dev/null ||
 		fail "status does not show eth0 attached"
 }
