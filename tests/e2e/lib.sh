@@ -172,7 +172,7 @@ cleanup_test() {
 	done
 	# Decap pins live in bpffs, not in the namespace: remove them first.
 	for h in be1 be2 be3 be4 be5 be6 be7 be8 be9; do
-		ip netns list | grep -q "^$PREFIX-$h " || continue
+		ip netns list | awk '{print $1}' | grep -qx "$PREFIX-$h" || continue
 		on "$h" "$BUILD/xlbctl" decap detach eth0 >/dev/null 2>&1 || true
 	done
 	"$TOPO" down -p "$PREFIX" 2>/dev/null || true
