@@ -289,6 +289,7 @@ static void reload_start(struct bird_link *b, __u64 now)
 	posix_spawnattr_t attr;
 	char *argv[] = { "/bin/sh", "-c", (char *)b->reload, NULL };
 	int pipefd[2], err;
+	sigset_t none;
 
 	b->again = false;
 	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK)) {
@@ -302,12 +303,8 @@ static void reload_start(struct bird_link *b, __u64 now)
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
 	/* xlbd blocks the signals it reads from a signalfd; the command must not inherit that. */
-	{
-		sigset_t none;
-
-		sigemptyset(&none);
-		posix_spawnattr_setsigmask(&attr, &none);
-	}
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
 	err = posix_spawn(&b->child, "/bin/sh", &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
@@ -335,6 +332,7 @@ fail:
 int bird_link_update(struct bird_link *b, const struct config *c, bool force, __u64 now_ms)
 {
 	struct bird_node n = bird_node_of(c);
+	bool reload;
 	size_t len;
 	char *text;
 	int err;
@@ -350,7 +348,7 @@ int bird_link_update(struct bird_link *b, const struct config *c, bool force, __
 	}
 	err = bird_fragment_write(b->path, text, len);
 	if (err < 0) {
-		/* The file keeps its old text, and b->written says so. */
+		/* The file keeps its old text; log once per run of failures. */
 		if (!b->write_failed_ms)
 			pr_warn("bird: cannot write %s: %s; retrying every %d s\n", b->path,
 				strerror(-err), BIRD_RETRY_MS / 1000);
@@ -359,14 +357,19 @@ int bird_link_update(struct bird_link *b, const struct config *c, bool force, __
 		b->write_failed_ms = now_ms;
 		return err;
 	}
+	/*
+	 * Reload when the file changed, when asked, or after failed writes:
+	 * BIRD may have missed a change that the file now holds anyway.
+	 */
+	reload = err > 0 || force || b->write_failed_ms;
 	free(b->text);
 	b->text = text;
 	b->len = len;
 	b->written = true;
-	if (!err && !force && !b->write_failed_ms)
-		return 0;	/* the file already said so: BIRD has it */
 	b->write_failed_ms = 0;
-	pr_info("bird: %s %s\n", b->path, err ? "updated" : "unchanged, reloading anyway");
+	if (!reload)
+		return 0;
+	pr_info("bird: %s %s\n", b->path, err > 0 ? "updated" : "unchanged, reloading anyway");
 	if (b->child)
 		b->again = true;
 	else

@@ -1125,8 +1125,7 @@ static void print_node(struct daemon *d, struct out *o)
 		out_u64(o, "reload_exit", " (exit %llu,", b->status);
 		out_u64(o, "reload_ago_ms", " %llu ms ago)", health_now_ms() - b->ended_ms);
 	}
-	if (b->write_failed_ms)
-		out_str(o, "write_error", "  FRAGMENT NOT WRITTEN%s", "");
+	out_bool(o, "fragment_written", b->written ? NULL : "  FRAGMENT NOT WRITTEN", b->written);
 	out_text(o, "\n  announced");
 	out_arr_open(o, "announced");
 	bird_each_prefix(&d->cfg, &n, print_prefix, o);
