@@ -298,16 +298,12 @@ force_via() { # [NODE]
 # 300 new flows to a VIP over ECMP, then the same 5-tuples through lb1
 # only, then through lb2 only. Prefix for the result files: $WORK/NAME-.
 spread_check() { # SERVICE URL FIRST NAME
-	local svc=$1 url=$2 first=$3 r=$WORK/$4 n d1 d2 p1 f1 f2 digests
+	local svc=$1 url=$2 first=$3 r=$WORK/$4 n c d1 d2 p1 digests
 	local vip=${svc%:*}
 	vip=${vip#[}
 	vip=${vip%]}
-	f1=$(new_flows lb1 "$svc")
-	f2=$(new_flows lb2 "$svc")
-	requests "$url" "$first" 300 >"$r-ecmp"
-	all_answered "$r-ecmp" 300 "$4 over ECMP"
-	d1=$(($(new_flows lb1 "$svc") - f1))
-	d2=$(($(new_flows lb2 "$svc") - f2))
+	c=$(shares "$first" 300 "$url" "$svc" "$r-ecmp" "$4 over ECMP")
+	read -r d1 d2 <<<"$c"
 	log "$4: 300 flows over ECMP: lb1 $d1, lb2 $d2 new flows"
 	[ $((d1 + d2)) = 300 ] || fail "$4: 300 flows made $d1 + $d2 new flows on the nodes, not 300"
 	[ "$d1" -ge 60 ] && [ "$d2" -ge 60 ] ||
@@ -328,12 +324,8 @@ spread_check() { # SERVICE URL FIRST NAME
 	# other: each meets the backend it met over ECMP.
 	for n in lb1 lb2; do
 		force_via "$n"
-		f1=$(new_flows lb1 "$svc")
-		f2=$(new_flows lb2 "$svc")
-		requests "$url" "$first" 300 >"$r-via-$n"
-		all_answered "$r-via-$n" 300 "$4 through $n only"
-		d1=$(($(new_flows lb1 "$svc") - f1))
-		d2=$(($(new_flows lb2 "$svc") - f2))
+		c=$(shares "$first" 300 "$url" "$svc" "$r-via-$n" "$4 through $n only")
+		read -r d1 d2 <<<"$c"
 		log "$4 through $n only: lb1 $d1, lb2 $d2 new flows"
 		if [ "$n" = lb1 ]; then
 			[ "$d2" = 0 ] || fail "$4: $d2 flows forced through lb1 reached lb2"
@@ -427,15 +419,16 @@ wait_both() { # WANT WHAT
 	echo "$ms"
 }
 
-# 200 new connections to the VIP, all answered: "N1 N2", the new flows
-# lb1 and lb2 counted for them.
-shares() { # FIRST
-	local f1 f2
-	f1=$(new_flows lb1)
-	f2=$(new_flows lb2)
-	requests "http://$VIP/" "$1" 200 >"$WORK/shares-$1"
-	all_answered "$WORK/shares-$1" 200 "200 connections from port $1" || return 1
-	echo "$(($(new_flows lb1) - f1)) $(($(new_flows lb2) - f2))"
+# COUNT new connections to URL from port FIRST on, all answered (their
+# requests() lines in OUT): "N1 N2", the new flows lb1 and lb2 counted
+# for SERVICE meanwhile.
+shares() { # FIRST [COUNT URL SERVICE OUT LABEL]
+	local n=${2:-200} url=${3:-http://$VIP/} svc=${4:-$SVC} out=${5:-$WORK/shares-$1} f1 f2
+	f1=$(new_flows lb1 "$svc")
+	f2=$(new_flows lb2 "$svc")
+	requests "$url" "$1" "$n" >"$out"
+	all_answered "$out" "$n" "${6:-$n connections from port $1}" || return 1
+	echo "$(($(new_flows lb1 "$svc") - f1)) $(($(new_flows lb2 "$svc") - f2))"
 }
 
 # Drained, a node withdraws its VIPs (and stays drained across a restart)
