@@ -16,10 +16,27 @@
 #ifndef XLB_BPF_ICMP_H
 #define XLB_BPF_ICMP_H
 
-#include <linux/icmp.h>
 #include <linux/icmpv6.h>
 #include "lb.h"
 #include "forward.h"
+
+/*
+ * ICMPv4 by hand: <linux/icmp.h> includes <linux/if.h>, which includes
+ * glibc's <sys/socket.h> outside the kernel, and glibc compiled for the BPF
+ * target asks for the i386 stubs (libc6-dev-i386). A BPF object reads no
+ * glibc header; the four bytes we look at are RFC 792's.
+ */
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 rest; /* echo: id and sequence; frag needed: unused and next-hop MTU */
+};
+
+#define ICMP_ECHOREPLY		0
+#define ICMP_DEST_UNREACH	3
+#define ICMP_ECHO		8
+#define ICMP_FRAG_NEEDED	4 /* code of ICMP_DEST_UNREACH */
 
 #define XLB_ECHO_TTL 64
 
