@@ -401,6 +401,7 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_STATUS] = { "status" },
 	[CMD_DECAP_ATTACH] = { "decap attach", ARG_IFNAME },
 	[CMD_DECAP_DETACH] = { "decap detach", ARG_IFNAME },
+	[CMD_DECAP_PRUNE] = { "decap prune" },
 	[CMD_NODE_DRAIN] = { "node drain", .config = true },
 	[CMD_NODE_UNDRAIN] = { "node undrain", .config = true },
 	[CMD_HELP] = { "help", ARG_OPT_TOPIC },
@@ -432,7 +433,8 @@ static const struct cmd_word ratelimit_words[] = {
 };
 
 static const struct cmd_word decap_words[] = {
-	{ "attach", CMD_DECAP_ATTACH }, { "detach", CMD_DECAP_DETACH }, { NULL },
+	{ "attach", CMD_DECAP_ATTACH }, { "detach", CMD_DECAP_DETACH }, { "prune", CMD_DECAP_PRUNE },
+	{ NULL },
 };
 
 static const struct cmd_word node_words[] = {
@@ -1036,7 +1038,12 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_SAVE "  save\n"
 #define HELP_RESTORE "  restore [FILE]                    FILE or stdin, applied all or nothing\n"
 #define HELP_STATUS "  status\n"
-#define HELP_DECAP "  decap attach IFNAME | decap detach IFNAME   (backend hosts; no daemon)\n"
+#define HELP_DECAP                                                                    \
+	"  decap attach IFNAME | decap detach IFNAME   (backend hosts; no daemon)\n"    \
+	"  decap prune                       reclaim pins of namespaces that are gone\n"
+#define NOTE_DECAP                                                                           \
+	"attach, detach and prune remove the pins of decap links whose interface is gone\n" \
+	"(a namespace deleted without a detach) and say so; prune lists what it found.\n"
 #define HELP_NODE                                                                             \
 	"  node drain | node undrain             withdraw this node's VIPs from BGP, or not\n"
 #define HELP_HELP "  help [COMMAND] | COMMAND help\n"
@@ -1059,7 +1066,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"stays drained across restarts; save and restore leave it out.\n"
 #define NOTE_ATTACH "Default mode native.\n"
 
-#define USAGE "Usage: xlbctl [-s SOCKET] [-j] COMMAND\n"
+#define USAGE "Usage: xlbctl [-s SOCKET] [-j] [-V] COMMAND\n"
 #define PAGE(lines) USAGE "\n" lines
 
 static const char help_all[] =
@@ -1083,7 +1090,7 @@ static const struct {
 	{ "save", PAGE(HELP_SAVE) },
 	{ "restore", PAGE(HELP_RESTORE) },
 	{ "status", PAGE(HELP_STATUS) },
-	{ "decap", PAGE(HELP_DECAP) },
+	{ "decap", PAGE(HELP_DECAP) "\n" NOTE_DECAP },
 	{ "node", PAGE(HELP_NODE) "\n" NOTE_NODE },
 	{ "help", PAGE(HELP_HELP) },
 };

@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "bpffs.h"
 #include "daemon.h"
 #include "fileio.h"
 #include "health.h"
@@ -21,23 +22,6 @@
 
 /* ---- state file ------------------------------------------------------- */
 
-static int mkdir_parents(const char *path)
-{
-	char buf[512], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 int state_write(const char *path, const char *text, size_t len)
 {
 	char tmp[512];
@@ -45,7 +29,7 @@ int state_write(const char *path, const char *text, size_t len)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	err = mkdir_parents(path);
+	err = mkdir_parents(path, 0755);
 	if (err)
 		return err;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -420,7 +404,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		.conns = opts->conns,
 		.pin_dir = opts->pin_dir,
 	};
-	char err[ERRLEN], *text = NULL;
+	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;
 	int ret;
 
 	memset(d, 0, sizeof(*d));
@@ -441,6 +425,15 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	}
 	free(text);
 
+	ret = bpffs_path(opts->pin_dir, pins, sizeof(pins), err, sizeof(err));
+	if (ret) {
+		pr_warn("pin dir: %s\n", err);
+		goto err_cfg;
+	}
+	if (strcmp(pins, opts->pin_dir))
+		pr_info("pins in %s reached as %s (the mount namespace of a parent process)\n",
+			opts->pin_dir, pins);
+	dopts.pin_dir = pins;
 	ret = dp_load(&d->dp, &dopts);
 	if (ret) {
 		pr_warn("cannot load the data plane (pins in %s): %s\n", opts->pin_dir,

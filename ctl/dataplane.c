@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "dataplane.h"
+#include "fileio.h"
 #include "xdp_link.h"
 #include "log.h"
 #include "xlb_hash.h"
@@ -63,6 +64,9 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 
 	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir) >= (int)sizeof(dp->pin_dir))
 		return -ENAMETOOLONG;
+	err = mkdir_parents(dir, 0700);
+	if (err)
+		return err;
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <stdio.h>
@@ -7,11 +8,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <linux/if_link.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpffs.h"
 #include "decap.h"
 #include "xdp_link.h"
 #include "xlb_abi.h"
@@ -23,20 +23,20 @@
 		code;                                   \
 	})
 
-/* DECAP_PIN_ROOT/net<inode of this network namespace> */
-static int pin_dir(char *dir, size_t len, char *err, size_t errlen)
+/* DECAP_PIN_ROOT/net<inode of this network namespace>, and the root as reached from here. */
+static int pin_dir(char *root, size_t rootlen, char *dir, size_t len, char *err, size_t errlen)
 {
-	struct statfs fs;
 	struct stat st;
+	int ret;
 
-	if (statfs("/sys/fs/bpf", &fs) || fs.f_type != BPF_FS_MAGIC)
-		return fail(-ENOTSUP, "/sys/fs/bpf is not a BPF filesystem here (inside "
-				      "'ip netns exec'? use nsenter --net=... instead)");
+	ret = bpffs_path(DECAP_PIN_ROOT, root, rootlen, err, errlen);
+	if (ret)
+		return ret;
 	if (stat("/proc/self/ns/net", &st))
 		return fail(-errno, "cannot identify the network namespace: %s", strerror(errno));
-	if (mkdir(DECAP_PIN_ROOT, 0700) && errno != EEXIST)
+	if (mkdir(root, 0700) && errno != EEXIST)
 		return fail(-errno, "cannot create %s: %s", DECAP_PIN_ROOT, strerror(errno));
-	snprintf(dir, len, "%s/net%lu", DECAP_PIN_ROOT, (unsigned long)st.st_ino);
+	snprintf(dir, len, "%s/net%lu", root, (unsigned long)st.st_ino);
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return fail(-errno, "cannot create %s: %s", dir, strerror(errno));
 	return 0;
@@ -73,19 +73,104 @@ static int fill_addrs(struct decap *skel)
 	return n;
 }
 
-int decap_attach(const char *ifname, char *err, size_t errlen)
+/* Each decap link pinned under root/DIR whose interface is gone. */
+static int prune_dir(const char *root, const char *name, decap_reclaim_fn fn, void *ctx,
+		     unsigned int *live)
+{
+	struct decap_reclaimed r;
+	struct xdp_link_pin pin;
+	char dir[320], path[600];
+	struct dirent *e;
+	int n = 0, ret;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "link_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		ret = xdp_link_reclaim(path, &pin);
+		if (ret < 0)
+			continue;	/* not ours to judge: left as it is */
+		if (!ret) {
+			*live += pin.link_id != 0;
+			continue;
+		}
+		snprintf(r.pin, sizeof(r.pin), "%s/%s/%s", DECAP_PIN_ROOT, name, e->d_name);
+		r.link_id = pin.link_id;
+		r.prog_id = pin.prog_id;
+		if (fn)
+			fn(&r, ctx);
+		n++;
+	}
+	closedir(d);
+	/* Folders go with their last link (ENOTEMPTY otherwise). */
+	rmdir(dir);
+	return n;
+}
+
+static int prune(const char *root, decap_reclaim_fn fn, void *ctx, unsigned int *live)
+{
+	struct dirent *e;
+	int n = 0, ret;
+	DIR *d;
+
+	*live = 0;
+	d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "net", 3))
+			continue;
+		ret = prune_dir(root, e->d_name, fn, ctx, live);
+		if (ret > 0)
+			n += ret;
+	}
+	closedir(d);
+	rmdir(root);
+	return n;
+}
+
+int decap_prune(decap_reclaim_fn fn, void *ctx, unsigned int *live, char *err, size_t errlen)
+{
+	char root[256];
+	int ret;
+
+	*live = 0;
+	ret = bpffs_path(DECAP_PIN_ROOT, root, sizeof(root), err, errlen);
+	if (ret)
+		return ret;
+	ret = prune(root, fn, ctx, live);
+	if (ret < 0)
+		fail(ret, "cannot read %s: %s", DECAP_PIN_ROOT, strerror(-ret));
+	return ret;
+}
+
+/*
+ * A prune elsewhere (another namespace's attach) may remove our folder
+ * between its mkdir and the pin: the pin then fails with ENOENT, the new
+ * link goes with its last descriptor, and a second try succeeds.
+ */
+#define DECAP_PIN_TRIES 3
+
+int decap_attach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, size_t errlen)
 {
 	__u32 ifindex = if_nametoindex(ifname), prog_id = 0;
-	char dir[256], path[320];
+	char root[256], dir[320], path[400];
+	unsigned int live;
 	struct decap *skel;
 	int ret;
 
 	if (!ifindex)
 		return fail(-ENODEV, "no interface %s", ifname);
-	ret = pin_dir(dir, sizeof(dir), err, errlen);
+	ret = pin_dir(root, sizeof(root), dir, sizeof(dir), err, errlen);
 	if (ret)
 		return ret;
-	snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
+	/* Before our own pin: a stale one of this name (namespace inodes are reused) goes too. */
+	prune(root, fn, ctx, &live);
 
 	skel = decap__open_and_load();
 	if (!skel)
@@ -98,7 +183,16 @@ int decap_attach(const char *ifname, char *err, size_t errlen)
 	}
 
 	/* Attached already: the link switches to this program, fresh address list and all. */
-	ret = xdp_link_attach(path, bpf_program__fd(skel->progs.xlb_decap), ifindex, 0, &prog_id);
+	for (int i = 0; i < DECAP_PIN_TRIES; i++) {
+		ret = pin_dir(root, sizeof(root), dir, sizeof(dir), err, errlen);
+		if (ret)
+			goto out;
+		snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
+		ret = xdp_link_attach(path, bpf_program__fd(skel->progs.xlb_decap), ifindex, 0,
+				      &prog_id);
+		if (ret != -ENOENT)
+			break;
+	}
 	if (ret == -EBUSY)
 		fail(ret, "%s already has an XDP program (program id %u): detach it first", ifname,
 		     prog_id);
@@ -110,12 +204,13 @@ out:
 	return ret;
 }
 
-int decap_detach(const char *ifname, char *err, size_t errlen)
+int decap_detach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, size_t errlen)
 {
-	char dir[256], path[320];
+	char root[256], dir[320], path[400];
+	unsigned int live;
 	int ret;
 
-	ret = pin_dir(dir, sizeof(dir), err, errlen);
+	ret = pin_dir(root, sizeof(root), dir, sizeof(dir), err, errlen);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/link_%s", dir, ifname);
@@ -124,8 +219,6 @@ int decap_detach(const char *ifname, char *err, size_t errlen)
 		fail(ret, "decap is not attached to %s", ifname);
 	else if (ret)
 		fail(ret, "cannot detach from %s: %s", ifname, strerror(-ret));
-	/* Folders go with their last link (ENOTEMPTY otherwise). */
-	rmdir(dir);
-	rmdir(DECAP_PIN_ROOT);
+	prune(root, fn, ctx, &live);
 	return ret;
 }

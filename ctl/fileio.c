@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "fileio.h"
 
 int file_commit(int fd, const char *tmp, const char *path, const char *text, size_t len)
@@ -47,4 +49,19 @@ err_close:
 	close(fd);
 	unlink(tmp);
 	return err;
+}
+
+int mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[512], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
 }

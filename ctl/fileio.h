@@ -4,6 +4,7 @@
 #define XLB_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * fd is a new file at tmp, beside path (one file system): write text to it,
@@ -13,5 +14,12 @@
  * removed on failure. 0 or -errno.
  */
 int file_commit(int fd, const char *tmp, const char *path, const char *text, size_t len);
+
+/*
+ * mkdir -p of the directories leading to path (not path itself), each new
+ * one with mode: the socket's, the state file's and the pin dir's parents.
+ * 0 or -errno.
+ */
+int mkdir_parents(const char *path, mode_t mode);
 
 #endif /* XLB_FILEIO_H */

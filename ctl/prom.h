@@ -9,11 +9,7 @@
 #define XLB_PROM_H
 
 #include <stddef.h>
-
-/* The build may say better (-DXLB_VERSION=...), as xlb_info reports it. */
-#ifndef XLB_VERSION
-#define XLB_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 struct daemon;
 struct prom;

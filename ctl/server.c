@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
@@ -65,22 +66,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
-/* mkdir -p of the directory that will hold the socket. */
-static int mkdir_parents(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *p;
-
-	strcpy(dir, path);
-	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
 }
 
 /*
@@ -158,7 +143,7 @@ int server_open(struct server **sp, const char *path, server_handler_fn fn, void
 	s->ctx = ctx;
 	strcpy(s->path, path);
 
-	err = mkdir_parents(path);
+	err = mkdir_parents(path, 0755);
 	if (err)
 		goto err_free;
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

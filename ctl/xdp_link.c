@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,4 +43,39 @@ int xdp_link_detach(const char *path)
 	if (!err && unlink(path))
 		err = -errno;
 	return err;
+}
+
+int xdp_link_query(const char *path, struct xdp_link_pin *pin)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	int fd, err = 0;
+
+	memset(pin, 0, sizeof(*pin));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -EINVAL;	/* a map or a program */
+	else if (info.type != BPF_LINK_TYPE_XDP)
+		err = -EINVAL;
+	close(fd);
+	if (err)
+		return err;
+	pin->link_id = info.id;
+	pin->prog_id = info.prog_id;
+	pin->ifindex = info.xdp.ifindex;
+	return 0;
+}
+
+int xdp_link_reclaim(const char *path, struct xdp_link_pin *pin)
+{
+	int err = xdp_link_query(path, pin);
+
+	if (err == -EINVAL || err == -ENOENT)
+		return 0;
+	if (err || pin->ifindex)
+		return err;
+	return unlink(path) ? -errno : 1;
 }

@@ -24,4 +24,26 @@ int xdp_link_attach(const char *path, int prog_fd, __u32 ifindex, __u32 flags, _
  */
 int xdp_link_detach(const char *path);
 
+/* What a pinned XDP link is attached to; ifindex 0: its interface is gone. */
+struct xdp_link_pin {
+	__u32 link_id;
+	__u32 prog_id;
+	__u32 ifindex;
+};
+
+/*
+ * Read the link pinned at path: 0, -ENOENT when nothing is pinned there,
+ * -EINVAL when it is not an XDP link.
+ */
+int xdp_link_query(const char *path, struct xdp_link_pin *pin);
+
+/*
+ * A link whose interface is gone (its namespace was deleted, or the device)
+ * is detached for good, yet the pin keeps it and its program in the kernel:
+ * `bpftool link show` lists it as "xdp" without a device. Remove the pin
+ * of such a link (info in *pin): 1; 0 when the link is live or path holds
+ * no XDP link (never touched), -errno on failure.
+ */
+int xdp_link_reclaim(const char *path, struct xdp_link_pin *pin);
+
 #endif /* XLB_XDP_LINK_H */

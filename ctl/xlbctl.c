@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xlbctl: checks the command locally, sends it to xlbd and prints the reply. Only help and
- * `decap attach|detach` (backend hosts, which run no daemon) are done here.
+ * `decap attach|detach|prune` (backend hosts, which run no daemon) are done here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include "decap.h"
 #include "output.h"
 #include "proto.h"
+#include "version.h"
 
 #define DEFAULT_SOCKET	"/run/xlb/xlbd.sock"
 #define EXIT_USAGE	2
@@ -85,15 +86,66 @@ static int print_help(bool json, const char *topic)
 	return ret;
 }
 
-static int run_decap(const struct cmd *cmd, bool json)
+/* Pins a decap command reclaimed: stderr for attach and detach, the report for prune. */
+struct reclaim_report {
+	struct out *o;		/* prune's report, NULL: one line on stderr each */
+	unsigned int n;
+};
+
+static void on_reclaimed(const struct decap_reclaimed *r, void *ctx)
 {
+	struct reclaim_report *rep = ctx;
+
+	rep->n++;
+	if (!rep->o) {
+		fprintf(stderr, "xlbctl: reclaimed %s: its interface is gone (XDP link %u, program "
+			"%u)\n", r->pin, r->link_id, r->prog_id);
+		return;
+	}
+	out_obj_open(rep->o, NULL);
+	out_str(rep->o, "pin", "reclaimed %s", r->pin);
+	out_u64(rep->o, "link_id", "  link %llu", r->link_id);
+	out_u64(rep->o, "prog_id", "  program %llu\n", r->prog_id);
+	out_obj_close(rep->o);
+}
+
+static int run_decap_prune(bool json)
+{
+	struct reclaim_report rep = { .o = out_new(json) };
+	unsigned int live = 0;
 	char err[256] = "";
 	int ret;
 
+	if (!rep.o)
+		return fail(json, 1, "%s", strerror(ENOMEM));
+	out_obj_open(rep.o, NULL);
+	out_arr_open(rep.o, "reclaimed");
+	ret = decap_prune(on_reclaimed, &rep, &live, err, sizeof(err));
+	out_arr_close(rep.o);
+	if (ret < 0) {
+		out_free(rep.o);
+		return fail(json, 1, "%s", err[0] ? err : strerror(-ret));
+	}
+	out_u64(rep.o, "reclaimed_count", "%llu stale pins reclaimed", rep.n);
+	out_u64(rep.o, "attached_count", ", %llu decap links attached and left alone\n", live);
+	out_obj_close(rep.o);
+	ret = print_out(rep.o, stdout);
+	out_free(rep.o);
+	return ret;
+}
+
+static int run_decap(const struct cmd *cmd, bool json)
+{
+	struct reclaim_report rep = { 0 };
+	char err[256] = "";
+	int ret;
+
+	if (cmd->op == CMD_DECAP_PRUNE)
+		return run_decap_prune(json);
 	if (cmd->op == CMD_DECAP_ATTACH)
-		ret = decap_attach(cmd->ifname, err, sizeof(err));
+		ret = decap_attach(cmd->ifname, on_reclaimed, &rep, err, sizeof(err));
 	else
-		ret = decap_detach(cmd->ifname, err, sizeof(err));
+		ret = decap_detach(cmd->ifname, on_reclaimed, &rep, err, sizeof(err));
 	if (ret)
 		return fail(json, 1, "%s", err[0] ? err : strerror(-ret));
 	/* Like xlbd's answer to a change: nothing in text, an empty object in JSON. */
@@ -320,6 +372,7 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	const char *path = DEFAULT_SOCKET;
@@ -330,7 +383,7 @@ int main(int argc, char **argv)
 
 	/* Options end at the command, so that its words are never taken for ours. */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:s:jh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:s:jhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			path = optarg;
@@ -340,6 +393,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			return print_help(json, NULL);
+		case 'V':
+			printf("xlbctl %s\n", XLB_VERSION);
+			return 0;
 		case ':':
 			return fail(json, EXIT_USAGE, "option '%s' needs an argument",
 				    argv[optind - 1]);
@@ -363,6 +419,7 @@ int main(int argc, char **argv)
 		return print_help(json, cmd.topic);
 	case CMD_DECAP_ATTACH:
 	case CMD_DECAP_DETACH:
+	case CMD_DECAP_PRUNE:
 		return run_decap(&cmd, json);
 	case CMD_RESTORE:
 		return run_restore(path, json, &cmd, argc, argv);

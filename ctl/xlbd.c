@@ -20,11 +20,12 @@
 #include "metrics.h"
 #include "prom.h"
 #include "server.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT]\n"
-		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-f] [-v]\n"
+		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-f] [-v] [-V]\n"
 		   "  -s SOCKET      control socket (default " XLBD_SOCKET_DEFAULT ")\n"
 		   "  -c STATE_FILE  configuration, saved on every change (default "
 		   XLBD_STATE_DEFAULT ")\n"
@@ -36,7 +37,8 @@ static void usage(FILE *f)
 		   "  -r COMMAND     make BIRD read it, run with /bin/sh -c after each change\n"
 		   "                 (default '" BIRD_RELOAD_DEFAULT "')\n"
 		   "  -f             stay in the foreground\n"
-		   "  -v             more logging (twice: debug, with libbpf's messages)\n");
+		   "  -v             more logging (twice: debug, with libbpf's messages)\n"
+		   "  -V             print the version and exit\n");
 }
 
 /*
@@ -170,7 +172,7 @@ int main(int argc, char **argv)
 	socklen_t sslen;
 	char err[128];
 
-	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:fvh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:fvVh")) != -1) {
 		switch (opt) {
 		case 's':
 			opts.socket = optarg;
@@ -209,6 +211,9 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose++;
 			break;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
