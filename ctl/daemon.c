@@ -13,8 +13,10 @@
 #include <sys/stat.h>
 #include "bpffs.h"
 #include "daemon.h"
+#include "decap.h"
 #include "fileio.h"
 #include "health.h"
+#include "iface.h"
 #include "log.h"
 #include "output.h"
 
@@ -84,49 +86,23 @@ static int save_state(struct daemon *d, const struct config *c)
 
 /* ---- interfaces ------------------------------------------------------- */
 
-static void sysctl_set(const char *fmt, const char *ifname, const char *val)
+/* Where iface_prepare() records what it changed: beside the state file. */
+static void sysctl_file(const struct daemon *d, char *buf, size_t len)
 {
-	char path[256], cur[16] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), fmt, ifname);
-	f = fopen(path, "re");
-	if (f) {
-		if (!fgets(cur, sizeof(cur), f))
-			cur[0] = '\0';
-		fclose(f);
-	}
-	if (!strncmp(cur, val, strlen(val)))
-		return;
-	f = fopen(path, "we");
-	if (!f || fputs(val, f) < 0) {
-		pr_warn("cannot set %s to %s: %s\n", path, val, strerror(errno));
-	} else {
-		pr_info("set %s = %s\n", path, val);
-	}
-	if (f)
-		fclose(f);
+	snprintf(buf, len, "%s.sysctl", d->opts.state);
 }
 
-/*
- * bpf_fib_lookup() answers only on interfaces that forward; accept_local
- * lets the kernel forward an encapsulated packet we hand it (source: our
- * own address) while the next hop's neighbour entry is being resolved.
- */
-static void iface_prepare(const char *ifname)
+static void iface_undo(const struct daemon *d, const char *ifname)
 {
-	char path[128];
+	char saved[512];
 
-	sysctl_set("/proc/sys/net/ipv4/conf/%s/forwarding", ifname, "1");
-	sysctl_set("/proc/sys/net/ipv4/conf/%s/accept_local", ifname, "1");
-	sysctl_set("/proc/sys/net/ipv6/conf/%s/forwarding", ifname, "1");
-	/*
-	 * IPv6 forwards only with forwarding on for the whole host, except on
-	 * interfaces with force_forwarding (Linux 6.17+): use it where it exists.
-	 */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/force_forwarding", ifname);
-	if (!access(path, F_OK))
-		sysctl_set("/proc/sys/net/ipv6/conf/%s/force_forwarding", ifname, "1");
+	sysctl_file(d, saved, sizeof(saved));
+	iface_restore(ifname, saved);
+}
+
+static bool iface_configured(const char *ifname, void *ctx)
+{
+	return config_iface(ctx, ifname);
 }
 
 /* Outer source addresses: the first attached interface that has one. */
@@ -157,14 +133,15 @@ static int update_sources(struct daemon *d)
 
 static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err, size_t errlen)
 {
-	char note[256];
+	char note[256], saved[512];
 	int ret;
 
 	if (!if_nametoindex(ifc->name)) {
 		snprintf(err, errlen, "no interface %s", ifc->name);
 		return -ENODEV;
 	}
-	iface_prepare(ifc->name);
+	sysctl_file(d, saved, sizeof(saved));
+	iface_prepare(ifc->name, saved);
 	ret = dp_attach(&d->dp, ifc->name, ifc->mode == CMD_MODE_GENERIC ? DP_MODE_GENERIC :
 									    DP_MODE_NATIVE,
 			note, sizeof(note));
@@ -396,6 +373,34 @@ void daemon_tick(struct daemon *d)
 
 /* ---- start and stop --------------------------------------------------- */
 
+static void on_pin_removed(const char *name, const char *why, void *ctx)
+{
+	pr_warn("pins: removed %s/%s: %s\n", (const char *)ctx, name, why);
+}
+
+static void on_decap_reclaimed(const struct decap_reclaimed *r, void *ctx)
+{
+	pr_warn("reclaimed %s: its interface is gone (XDP link %u, program %u)\n", r->pin,
+		r->link_id, r->prog_id);
+}
+
+/*
+ * What earlier runs and deleted namespaces left: links without a device
+ * (reported, then attached anew), objects this version does not use, decap
+ * pins of namespaces that are gone, values of interfaces no longer attached.
+ */
+static void prune_at_start(struct daemon *d)
+{
+	char saved[512], err[ERRLEN];
+	unsigned int live;
+
+	dp_pins_prune(&d->dp, iface_configured, &d->cfg, on_pin_removed, (void *)d->opts.pin_dir);
+	if (decap_prune(on_decap_reclaimed, NULL, &live, err, sizeof(err)) < 0)
+		pr_debug("decap pins: %s\n", err);
+	sysctl_file(d, saved, sizeof(saved));
+	iface_restore_others(saved, iface_configured, &d->cfg);
+}
+
 int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 {
 	struct dp_opts dopts = {
@@ -463,6 +468,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		pr_warn("cannot write the configuration to the maps: %s\n", strerror(-ret));
 		goto err_sync;
 	}
+	prune_at_start(d);
 	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
 		if (attach_iface(d, &d->cfg.ifaces[i], err, sizeof(err)))
 			pr_warn("%s\n", err);
@@ -535,6 +541,8 @@ static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd
 	switch (cmd->op) {
 	case CMD_ATTACH:
 		ret = attach_iface(d, config_iface(work, cmd->ifname), err, errlen);
+		if (ret)
+			iface_undo(d, cmd->ifname);
 		return ret;
 	case CMD_DETACH:
 		ret = dp_detach(&d->dp, cmd->ifname);
@@ -581,6 +589,7 @@ static void undo_maps(struct daemon *d, const struct cmd *cmd)
 
 	if (cmd->op == CMD_ATTACH) {
 		dp_detach(&d->dp, cmd->ifname);
+		iface_undo(d, cmd->ifname);
 	} else if (cmd->op == CMD_DETACH) {
 		char err[ERRLEN];
 
@@ -618,6 +627,8 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	}
 	config_free(&d->cfg);
 	d->cfg = work;
+	if (cmd->op == CMD_DETACH)
+		iface_undo(d, cmd->ifname);
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
@@ -669,9 +680,12 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 		sync_all(&d->sync, &d->cfg);
 		goto err_detach;
 	}
-	for (size_t i = 0; i < d->cfg.n_ifaces; i++)
-		if (!config_iface(&work, d->cfg.ifaces[i].name))
-			dp_detach(&d->dp, d->cfg.ifaces[i].name);
+	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
+		if (config_iface(&work, d->cfg.ifaces[i].name))
+			continue;
+		dp_detach(&d->dp, d->cfg.ifaces[i].name);
+		iface_undo(d, d->cfg.ifaces[i].name);
+	}
 	config_free(&d->cfg);
 	d->cfg = work;
 	update_sources(d);
@@ -683,9 +697,12 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	return 0;
 
 err_detach:
-	for (size_t i = 0; i < attached; i++)
-		if (!config_iface(&d->cfg, work.ifaces[i].name))
-			dp_detach(&d->dp, work.ifaces[i].name);
+	for (size_t i = 0; i < attached; i++) {
+		if (config_iface(&d->cfg, work.ifaces[i].name))
+			continue;
+		dp_detach(&d->dp, work.ifaces[i].name);
+		iface_undo(d, work.ifaces[i].name);
+	}
 err:
 	config_free(&work);
 	out_error(o, "%s", err);

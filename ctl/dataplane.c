@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -308,6 +309,71 @@ int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info)
 		close(fd);
 	}
 	return 0;
+}
+
+static bool map_known(const struct dp *dp, const char *name)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, dp->skel->obj)
+		if (!strcmp(bpf_map__name(map), name))
+			return true;
+	return false;
+}
+
+static bool is_map(const char *path)
+{
+	char fdpath[64], kind[32] = "";
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return false;
+	/* The anon inode says what a bpf descriptor holds: map, program or link. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (readlink(fdpath, kind, sizeof(kind) - 1) < 0)
+		kind[0] = '\0';
+	close(fd);
+	return !strcmp(kind, "anon_inode:bpf-map");
+}
+
+int dp_pins_prune(struct dp *dp, bool (*wanted)(const char *ifname, void *ctx), void *ctx,
+		  dp_pin_fn fn, void *fnctx)
+{
+	struct xdp_link_pin pin;
+	char path[600];
+	struct dirent *e;
+	const char *why;
+	int n = 0;
+	DIR *d;
+
+	if (!dp->pin_dir[0])
+		return 0;
+	d = opendir(dp->pin_dir);
+	if (!d)
+		return errno_or(-EIO);
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, e->d_name);
+		if (!strncmp(e->d_name, "link_", 5)) {
+			if (xdp_link_query(path, &pin))
+				continue;
+			if (!pin.ifindex)
+				why = "its interface is gone";
+			else if (!wanted(e->d_name + 5, ctx))
+				why = "the interface is not in the configuration";
+			else
+				continue;
+		} else if (e->d_name[0] != '.' && !map_known(dp, e->d_name) && is_map(path)) {
+			why = "a map this version does not use";
+		} else {
+			continue;
+		}
+		if (unlink(path))
+			continue;
+		fn(e->d_name, why, fnctx);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 static int map_put(struct bpf_map *map, const void *key, size_t ksz, const void *val, size_t vsz)

@@ -56,6 +56,18 @@ int dp_attach(struct dp *dp, const char *ifname, enum dp_mode mode, char *note, 
 /* Remove our program from the interface (also when the interface is gone). */
 int dp_detach(struct dp *dp, const char *ifname);
 
+/*
+ * Remove from the pin dir what the loaded program no longer needs: links
+ * whose interface is gone, links of interfaces that wanted() does not want,
+ * and maps of names the program does not have (an older version's). Call it
+ * before attaching: unpinning takes nothing from a running program, which
+ * holds its own maps, and the attach replaces what goes. fn is told of each
+ * (the pin's name and why); returns how many, or -errno.
+ */
+typedef void (*dp_pin_fn)(const char *name, const char *why, void *ctx);
+int dp_pins_prune(struct dp *dp, bool (*wanted)(const char *ifname, void *ctx), void *ctx,
+		  dp_pin_fn fn, void *fnctx);
+
 struct dp_iface_info {
 	__u32 ifindex;
 	__u32 prog_id;
