@@ -172,6 +172,7 @@ static const struct {
 	{ "status", "status" },
 	{ "decap attach eth0", "decap attach eth0" },
 	{ "decap detach eth0", "decap detach eth0" },
+	{ "decap prune", "decap prune" },
 	{ "help", "help" },
 	{ "help vip", "help vip" },
 	{ "vip help", "help vip" },
@@ -199,6 +200,7 @@ static const struct {
 	{ "det eth0", "detach eth0" },
 	{ "dec a eth0", "decap attach eth0" },
 	{ "deca d eth0", "decap detach eth0" },
+	{ "dec p", "decap prune" },
 	{ "hel", "help" },
 	{ "help v", "help vip" },
 	{ "help ra", "help ratelimit" },
@@ -240,6 +242,7 @@ static const struct {
 	{ "status", CMD_STATUS, false },
 	{ "decap attach eth0", CMD_DECAP_ATTACH, false },
 	{ "decap detach eth0", CMD_DECAP_DETACH, false },
+	{ "decap prune", CMD_DECAP_PRUNE, false },
 	{ "node drain", CMD_NODE_DRAIN, true },
 	{ "node undrain", CMD_NODE_UNDRAIN, true },
 	{ "help", CMD_HELP, false },
@@ -510,6 +513,7 @@ static const struct {
 	{ "status all", "unexpected 'all' after 'status'" },
 	{ "restore a.conf b.conf", "unexpected 'b.conf' after 'restore a.conf'" },
 	{ "decap attach eth0 eth1", "unexpected 'eth1'" },
+	{ "decap prune eth0", "unexpected 'eth0' after 'decap prune'" },
 	{ "vip help me", "unexpected 'me' after 'vip help'" },
 	{ "help vip add", "unexpected 'add' after 'help vip'" },
 	/* duplicate keywords */
@@ -869,6 +873,7 @@ static void test_help(void **state)
 		"restore [FILE]",
 		"status\n",
 		"decap attach IFNAME | decap detach IFNAME",
+		"decap prune",
 	};
 	const char *all = cmd_help(NULL), *text;
 	size_t i;
