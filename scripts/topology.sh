@@ -23,8 +23,9 @@
 # built in namespaces PREFIX-HOST) an XDP program that passes everything,
 # so that it receives the frames a balancer sends it with XDP_TX.
 #
-# Commands inside use `nsenter --net`, not `ip netns exec`: the latter
-# remounts /sys, hiding /sys/fs/bpf where xlb pins its programs.
+# Commands inside use `nsenter --net`, which keeps the caller's mounts;
+# xlbd and xlbctl decap also work under `ip netns exec` (its new /sys hides
+# /sys/fs/bpf; see ctl/bpffs.c), which tests/e2e/test_netns.sh enters by.
 set -euo pipefail
 
 prefix=xlb net4=10.99 net6=fd00:99 nbe=3 ncl=1
