@@ -117,18 +117,33 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 	return deliver(ctx, m, vip, be, id, now, 0);
 }
 
+/*
+ * The quoted packet is trusted only as far as it is a well-formed header of
+ * the error's own family that, with the 8 bytes after it that RFC 792 and
+ * RFC 4443 promise (the ports), lies inside the error's IP packet: bytes
+ * past its total length are Ethernet padding or garbage, and a quote that
+ * is not what every router sends is not worth steering. Such an error is to
+ * a VIP address and cannot be acted on: dropped as malformed, like any other
+ * inconsistent packet to a VIP address. A well-formed quote of something
+ * that is not a VIP flow (another protocol, a non-first fragment that has
+ * no ports, a port no VIP serves) is the kernel's: passed.
+ */
+#define XLB_QUOTE_L4 8
+
 static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
-				    struct icmphdr *ic, void *end)
+				    struct icmphdr *ic, void *l3end, void *end)
 {
 	struct iphdr *in = (void *)(ic + 1);
 	struct xlb_flow f = {};
 	struct udphdr *ports;
 
-	if ((void *)(in + 1) > end || in->ihl < 5)
-		return done(XDP_PASS, pass_other);
+	if ((void *)(in + 1) > end || (void *)(in + 1) > l3end || in->version != 4 ||
+	    in->ihl < 5)
+		return done(XDP_DROP, drop_malformed);
 	ports = (void *)in + in->ihl * 4;
-	/* RFC 792: the error quotes the header and 64 bits of the datagram. */
-	if ((void *)ports + 4 > end)
+	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end)
+		return done(XDP_DROP, drop_malformed);
+	if (in->frag_off & bpf_htons(IP_OFFSET))
 		return done(XDP_PASS, pass_other);
 	f.family = XLB_AF_INET;
 	f.proto = in->protocol;
@@ -140,15 +155,16 @@ static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
 }
 
 static __always_inline int too_big6(struct xdp_md *ctx, const struct meta *m,
-				    struct icmp6hdr *ic, void *end)
+				    struct icmp6hdr *ic, void *l3end, void *end)
 {
 	struct ipv6hdr *in = (void *)(ic + 1);
 	struct xlb_flow f = {};
 	struct udphdr *ports;
 
 	ports = (void *)(in + 1);
-	if ((void *)ports + 4 > end)
-		return done(XDP_PASS, pass_other);
+	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end ||
+	    in->version != 6)
+		return done(XDP_DROP, drop_malformed);
 	f.family = XLB_AF_INET6;
 	f.proto = in->nexthdr;
 	__builtin_memcpy(&f.src, &in->daddr, sizeof(f.src));

@@ -103,7 +103,9 @@ static __always_inline int parse_ports(struct meta *m, void *l4, void *l3end, vo
 /*
  * Step over IPv6 extension headers (hop-by-hop, routing, destination
  * options) up to a fixed count, so the verifier sees a bounded loop. Returns
- * the next header after them, or -1 if they are cut or too many.
+ * the next header after them, or -1 if they are cut, too many, or a
+ * Hop-by-Hop header comes anywhere but first (RFC 8200 4.3: only right after
+ * the IPv6 header; every router on the path would have had to read it).
  */
 static __always_inline int ipv6_skip_ext(struct cursor *c, __u8 nexthdr)
 {
@@ -114,6 +116,8 @@ static __always_inline int ipv6_skip_ext(struct cursor *c, __u8 nexthdr)
 		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
 		    nexthdr != IPPROTO_DSTOPTS)
 			return nexthdr;
+		if (nexthdr == IPPROTO_HOPOPTS && i > 0)
+			return -1;
 		oh = c->pos;
 		if ((void *)(oh + 1) > c->end)
 			return -1;

@@ -10,7 +10,8 @@
  * - not IPv4/IPv6, or not to a VIP address: XDP_PASS untouched;
  * - headers cut before the destination address is known: XDP_PASS (the
  *   kernel judges it, as it would without us);
- * - to a VIP address with inconsistent or cut headers: XDP_DROP
+ * - to a VIP address with inconsistent or cut headers, a bad IPv4 header
+ *   checksum, TTL / hop limit 0, or Hop-by-Hop not first: XDP_DROP
  *   (drop_malformed): it cannot be forwarded faithfully and the kernel has
  *   no use for a packet to an address it does not own;
  * - to a VIP address but not a VIP's protocol/port, or an ICMP type we do
@@ -112,7 +113,7 @@ static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, st
 	if (ic->type == ICMP_ECHO && (addr->flags & XLB_ADDR_ECHO))
 		return echo_reply4(ctx, iph, ic);
 	if (ic->type == ICMP_DEST_UNREACH && ic->code == ICMP_FRAG_NEEDED)
-		return too_big4(ctx, m, ic, end);
+		return too_big4(ctx, m, ic, (void *)iph + m->l3len, end);
 	return done(XDP_PASS, pass_other);
 }
 
@@ -129,7 +130,7 @@ static __always_inline int lb_icmp6(struct xdp_md *ctx, const struct meta *m,
 	if (ic->icmp6_type == ICMPV6_ECHO_REQUEST && (addr->flags & XLB_ADDR_ECHO))
 		return echo_reply6(ctx, ip6, ic);
 	if (ic->icmp6_type == ICMPV6_PKT_TOOBIG)
-		return too_big6(ctx, m, ic, end);
+		return too_big6(ctx, m, ic, (void *)ip6 + m->l3len, end);
 	return done(XDP_PASS, pass_other);
 }
 
@@ -156,6 +157,14 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct cursor *c, __u32 l
 	ihl = iph->ihl * 4;
 	if (iph->version != 4 || ihl < sizeof(*iph) || m.l3len < ihl ||
 	    (void *)iph + m.l3len > c->end)
+		return malformed(&m);
+	/*
+	 * The kernel (ip_rcv) drops a bad header checksum before anything
+	 * else, and no node may send or forward TTL 0 (RFC 1122 3.2.1.7,
+	 * RFC 1812 4.2.2.9); forwarding such a packet only moves the drop to
+	 * the backend, after the header's addresses chose it.
+	 */
+	if (!iph->ttl || !ipv4_csum_ok(iph, c->end))
 		return malformed(&m);
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return lb_fragment(ctx, &m);
@@ -194,7 +203,8 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l
 	__builtin_memcpy(&m.flow.dst, &ip6->daddr, sizeof(m.flow.dst));
 	m.l3len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	l3end = (void *)ip6 + m.l3len;
-	if (ip6->version != 6 || l3end > c->end)
+	/* A node that forwards discards hop limit 0 (RFC 8200 3), as for TTL. */
+	if (ip6->version != 6 || !ip6->hop_limit || l3end > c->end)
 		return malformed(&m);
 
 	c->pos = ip6 + 1;

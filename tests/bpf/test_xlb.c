@@ -11,6 +11,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/in.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
@@ -19,6 +20,7 @@
 #include "decap.skel.h"
 #include "fixture.h"
 #include "pkt.h"
+#include "check.h"
 #include "xlb_hash.h"
 
 #define CLIENT4 "192.0.2.10"
@@ -517,17 +519,34 @@ static void test_no_neighbour_goes_to_kernel(void **state)
 	assert_int_equal(after.pass_no_neigh - before.pass_no_neigh, 1);
 }
 
-static void expect_drop(const __u8 *in, size_t len, size_t field_off, const char *what)
+/*
+ * Run `in`, expect `verdict` counted under the outcome at field_off; a pass
+ * must leave the frame as it was. The output is left in out (BUF bytes).
+ */
+static void expect_outcome(const __u8 *in, size_t len, __u32 verdict, size_t field_off,
+			   const char *what, __u8 *out, __u32 *out_len)
 {
 	struct xlb_outcomes before, after;
+	__u32 got;
+
+	assert_true(len > 0);
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	got = run(in, len, out, out_len);
+	if (got != verdict)
+		fail_msg("%s: verdict %u, want %u", what, got, verdict);
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	if (*(__u64 *)((char *)&after + field_off) != *(__u64 *)((char *)&before + field_off) + 1)
+		fail_msg("%s: not counted under the expected reason", what);
+	if (verdict == XDP_PASS)
+		assert_bytes(out, *out_len, in, len, what);
+}
+
+static void expect_drop(const __u8 *in, size_t len, size_t field_off, const char *what)
+{
 	__u8 out[BUF];
 	__u32 out_len;
 
-	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
-	assert_int_equal(run(in, len, out, &out_len), XDP_DROP);
-	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
-	if (*(__u64 *)((char *)&after + field_off) != *(__u64 *)((char *)&before + field_off) + 1)
-		fail_msg("%s: drop not counted under the expected reason", what);
+	expect_outcome(in, len, XDP_DROP, field_off, what, out, &out_len);
 }
 
 static void test_drops_counted(void **state)
@@ -589,39 +608,52 @@ static void test_icmp_echo(void **state)
 	}
 }
 
+/*
+ * A too-big error from `router` about the backend's reply in VIP flow `s`
+ * (a router on the way to the client saw the reply), quoting quote_len
+ * bytes of it (0: as much as RFC 1812 / RFC 4443 say). Returns its length.
+ */
+static size_t build_too_big(__u8 *in, const struct pkt_spec *s, const char *router,
+			    size_t quote_len)
+{
+	struct pkt_spec reply = *s, err = { 0 };
+	int v6 = s->family == XLB_AF_INET6;
+	__u8 inner[BUF];
+	size_t ilen;
+
+	reply.src = s->dst;
+	reply.dst = s->src;
+	reply.sport = s->dport;
+	reply.dport = s->sport;
+	reply.payload_len = 1400;
+	ilen = pkt_build_l3(inner, sizeof(inner), &reply);
+	err.family = s->family;
+	err.src = router;
+	err.dst = s->dst;
+	err.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	err.icmp_type = v6 ? 2 : 3;
+	err.icmp_code = v6 ? 0 : 4;
+	err.icmp_mtu = 1280;
+	err.inner = inner;
+	err.inner_len = quote_len ? quote_len : v6 ? 1280 - 48 : 576 - 28;
+	if (err.inner_len > ilen)
+		err.inner_len = ilen;
+	memcpy(err.smac, MAC_CLIENT, 6);
+	memcpy(err.dmac, MAC_XLB0, 6);
+	return pkt_build(in, BUF, &err);
+}
+
 static void check_too_big(int vip_id, const char *client, const char *router)
 {
 	const struct fx_vip *v = &vips[vip_id];
 	struct pkt_spec s = flow_spec(v, client, 45678);
 	struct xlb_flow f = spec_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f), out_len;
-	__u8 inner[BUF], in[BUF], out[BUF], want[BUF];
-	struct pkt_spec reply = s, err = { 0 };
-	size_t ilen, len, wlen;
-	int v6 = s.family == XLB_AF_INET6;
+	__u8 in[BUF], out[BUF], want[BUF];
+	size_t len, wlen;
 
 	send_flow(v, &s, owner); /* the flow exists */
-	/* The backend's reply, as a router on the way to the client saw it. */
-	reply.src = s.dst;
-	reply.dst = s.src;
-	reply.sport = s.dport;
-	reply.dport = s.sport;
-	reply.payload_len = 1400;
-	ilen = pkt_build_l3(inner, sizeof(inner), &reply);
-	err.family = s.family;
-	err.src = router;
-	err.dst = v->addr;
-	err.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
-	err.icmp_type = v6 ? 2 : 3;
-	err.icmp_code = v6 ? 0 : 4;
-	err.icmp_mtu = 1280;
-	err.inner = inner;
-	err.inner_len = v6 ? 1280 - 48 : 576 - 28;
-	if (err.inner_len > ilen)
-		err.inner_len = ilen;
-	memcpy(err.smac, MAC_CLIENT, 6);
-	memcpy(err.dmac, MAC_XLB0, 6);
-	len = pkt_build(in, sizeof(in), &err);
+	len = build_too_big(in, &s, router, 0);
 	assert_true(len > 0);
 	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
 	wlen = want_encap(want, in, len, backend_addr(v, owner));
@@ -712,6 +744,238 @@ static void test_truncated(void **state)
 		}
 	}
 	assert_true(checked > 400);
+}
+
+/* ---- malformed packets to a VIP (issue 14 rows 9-11) ------------------ */
+
+#define OUTCOME(field) offsetof(struct xlb_outcomes, field)
+
+/* End the frame's IP packet cut bytes early (its header says so); the rest becomes padding. */
+static void shorten_ip(__u8 *in, size_t cut)
+{
+	size_t l2;
+	__u16 proto, n;
+
+	l2 = pkt_l2_len(in, BUF, &proto);
+	memcpy(&n, in + l2 + (proto == ETH_P_IP ? 2 : 4), 2);
+	n = htons(ntohs(n) - cut);
+	memcpy(in + l2 + (proto == ETH_P_IP ? 2 : 4), &n, 2);
+	if (proto == ETH_P_IP)
+		pkt_ipv4_csum_set(in + l2);
+}
+
+enum quote_fault {
+	Q_OTHER_FAMILY,	/* the quote is an IP header of the other family */
+	Q_SHORT,	/* header and 4 bytes: RFC 792 promises 8 */
+	Q_PADDING,	/* the quote's L4 bytes are past the IP packet, in padding */
+	Q_HEADER_PADDING, /* the whole quote is past the IP packet */
+	Q_IHL,		/* quoted IPv4 ihl < 5 */
+	Q_VERSION,	/* quoted header of the wrong version */
+	Q_LATER_FRAG,	/* well-formed quote of a non-first fragment: no ports */
+};
+
+static void test_icmp_too_big_bad_quote(void **state)
+{
+	struct {
+		const char *what;
+		int vid;
+		enum quote_fault fault;
+		__u32 verdict;
+		size_t counter;
+	} cases[] = {
+		{ "v4 error quoting an IPv6 header", V_TCP4, Q_OTHER_FAMILY,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 error quoting an IPv4 header", V_TCP6, Q_OTHER_FAMILY,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote with 4 bytes of L4", V_TCP4, Q_SHORT,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 quote with 4 bytes of L4", V_TCP6, Q_SHORT,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote's ports in Ethernet padding", V_TCP4, Q_PADDING,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 quote's ports in Ethernet padding", V_UDP6, Q_PADDING,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote all in Ethernet padding", V_UDP4, Q_HEADER_PADDING,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 quote all in Ethernet padding", V_TCP6, Q_HEADER_PADDING,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote with ihl 4", V_TCP4, Q_IHL, XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote with version 6, ihl 5", V_TCP4, Q_VERSION,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 quote with version 0", V_TCP6, Q_VERSION, XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 quote of a later fragment", V_UDP4, Q_LATER_FRAG,
+		  XDP_PASS, OUTCOME(pass_other) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct fx_vip *v = &vips[cases[i].vid];
+		int v6 = strchr(v->addr, ':') != NULL;
+		struct pkt_spec s = flow_spec(v, v6 ? CLIENT6 : CLIENT4, 46000 + i);
+		size_t l2 = PKT_ETH_LEN, ip = v6 ? PKT_IPV6_LEN : PKT_IPV4_LEN;
+		size_t quote = l2 + ip + PKT_ICMP_LEN, len;
+		__u8 in[BUF], out[BUF], other[BUF];
+		const struct fx_vip *ov = &vips[v6 ? V_TCP4 : V_TCP6];
+		struct pkt_spec o = flow_spec(ov, v6 ? CLIENT4 : CLIENT6, 1);
+		__u32 out_len;
+
+		len = build_too_big(in, &s, v6 ? "2001:db8:ffff::1" : "203.0.113.1", 0);
+		switch (cases[i].fault) {
+		case Q_OTHER_FAMILY:
+			/* A quote of the other family's header that would name a VIP flow. */
+			pkt_build_l3(other, sizeof(other), &o);
+			memcpy(in + quote, other, len - quote < 48 ? len - quote : 48);
+			break;
+		case Q_SHORT:
+			len = build_too_big(in, &s, v6 ? "2001:db8:ffff::1" : "203.0.113.1",
+					    (v6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) + 4);
+			break;
+		case Q_PADDING:
+			shorten_ip(in, len - quote - (v6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) - 4);
+			break;
+		case Q_HEADER_PADDING:
+			shorten_ip(in, len - quote);
+			break;
+		case Q_IHL:
+			in[quote] = 0x44;
+			break;
+		case Q_VERSION:
+			/* v4: version 6 with a sane ihl (steered before issue 14); v6: 0. */
+			in[quote] = v6 ? in[quote] & 0x0f : 0x65;
+			break;
+		case Q_LATER_FRAG:
+			in[quote + 7] = 185; /* fragment offset 1480 bytes */
+			break;
+		}
+		/*
+		 * The ICMP checksum is now wrong: the data plane does not verify
+		 * it (the backend's kernel does), so the verdict is the quote's.
+		 */
+		expect_outcome(in, len, cases[i].verdict, cases[i].counter, cases[i].what, out,
+			       &out_len);
+	}
+}
+
+/*
+ * Extension-header chains in front of TCP to an IPv6 VIP: forwarded whole
+ * when RFC 8200 allows the chain, dropped as malformed when Hop-by-Hop is
+ * not first or the chain is longer than the data plane walks.
+ */
+static void test_ipv6_extension_chains(void **state)
+{
+	struct {
+		const char *what;
+		__u8 ext[PKT_IPV6_EXT_MAX];
+		__u8 n;
+		__u32 verdict;
+	} cases[] = {
+		{ "hop-by-hop", { IPPROTO_HOPOPTS }, 1, XDP_TX },
+		{ "hop-by-hop, dst opts", { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS }, 2, XDP_TX },
+		{ "hop-by-hop, routing, dst opts",
+		  { IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS }, 3, XDP_TX },
+		{ "routing, dst opts", { IPPROTO_ROUTING, IPPROTO_DSTOPTS }, 2, XDP_TX },
+		{ "dst opts, hop-by-hop", { IPPROTO_DSTOPTS, IPPROTO_HOPOPTS }, 2, XDP_DROP },
+		{ "hop-by-hop twice", { IPPROTO_HOPOPTS, IPPROTO_HOPOPTS }, 2, XDP_DROP },
+		{ "routing, dst opts, hop-by-hop",
+		  { IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_HOPOPTS }, 3, XDP_DROP },
+		{ "four headers", { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING,
+				    IPPROTO_DSTOPTS }, 4, XDP_DROP },
+	};
+	const struct fx_vip *v = &vips[V_TCP6];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct pkt_spec s = flow_spec(v, CLIENT6, 47000 + i);
+		struct xlb_flow f = spec_flow(&s);
+		__u8 in[BUF], out[BUF], want[BUF];
+		size_t len, wlen;
+		__u32 out_len;
+
+		memcpy(s.ext, cases[i].ext, sizeof(s.ext));
+		s.n_ext = cases[i].n;
+		len = pkt_build(in, sizeof(in), &s);
+		assert_true(pkt_l4_csum_ok(in + PKT_ETH_LEN, len - PKT_ETH_LEN));
+		expect_outcome(in, len, cases[i].verdict,
+			       cases[i].verdict == XDP_TX ? OUTCOME(tx) : OUTCOME(drop_malformed),
+			       cases[i].what, out, &out_len);
+		if (cases[i].verdict != XDP_TX)
+			continue;
+		wlen = want_encap(want, in, len, backend_addr(v, fx_ring_owner(&fx, v, &f)));
+		assert_bytes(out, out_len, want, wlen, cases[i].what);
+	}
+}
+
+enum l3_fault { L3_NONE, L3_CSUM, L3_OPT_CSUM, L3_TTL0, L3_TTL1 };
+
+/*
+ * A bad IPv4 header checksum or TTL / hop limit 0 to a VIP address: dropped
+ * and counted as malformed (README "What the data plane does"); the same to
+ * another address is not ours to judge: passed untouched.
+ */
+static void test_bad_checksum_and_ttl(void **state)
+{
+	struct {
+		const char *what;
+		int vid;
+		const char *dst;	/* NULL: the VIP's address */
+		__u8 opts;
+		enum l3_fault fault;
+		__u32 verdict;
+		size_t counter;
+	} cases[] = {
+		{ "v4 bad header checksum", V_TCP4, NULL, 0, L3_CSUM,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 bad checksum over options", V_UDP4, NULL, 8, L3_OPT_CSUM,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 options, checksum good", V_UDP4, NULL, 40, L3_NONE, XDP_TX, OUTCOME(tx) },
+		{ "v4 TTL 0", V_TCP4, NULL, 0, L3_TTL0, XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v4 TTL 1", V_TCP4, NULL, 0, L3_TTL1, XDP_TX, OUTCOME(tx) },
+		{ "v6 hop limit 0", V_TCP6, NULL, 0, L3_TTL0, XDP_DROP, OUTCOME(drop_malformed) },
+		{ "v6 hop limit 1", V_UDP6, NULL, 0, L3_TTL1, XDP_TX, OUTCOME(tx) },
+		{ "v4 bad checksum, not a VIP", V_TCP4, "10.0.0.1", 0, L3_CSUM,
+		  XDP_PASS, OUTCOME(pass_not_vip) },
+		{ "v4 TTL 0 fragment to a VIP", V_FRAG_UDP4, NULL, 0, L3_TTL0,
+		  XDP_DROP, OUTCOME(drop_malformed) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct fx_vip *v = &vips[cases[i].vid];
+		int v6 = strchr(v->addr, ':') != NULL;
+		struct pkt_spec s = flow_spec(v, v6 ? CLIENT6 : CLIENT4, 48000 + i);
+		__u8 in[BUF], out[BUF], want[BUF], *ip = in + PKT_ETH_LEN;
+		struct xlb_flow f;
+		size_t len;
+		__u32 out_len;
+
+		if (cases[i].dst)
+			s.dst = cases[i].dst;
+		s.ipv4_opt_len = cases[i].opts;
+		s.ttl = cases[i].fault == L3_TTL1 ? 1 : 0;
+		if (cases[i].vid == V_FRAG_UDP4)
+			s.frag = PKT_IP_MF;
+		f = spec_flow(&s);
+		len = pkt_build(in, sizeof(in), &s);
+		switch (cases[i].fault) {
+		case L3_CSUM:
+			ip[10] ^= 0x40;
+			break;
+		case L3_OPT_CSUM:
+			ip[PKT_IPV4_LEN + 1] ^= 0x02; /* a NOP becomes another option byte */
+			break;
+		case L3_TTL0:
+			ip[v6 ? 7 : 8] = 0;
+			if (!v6)
+				pkt_ipv4_csum_set(ip);
+			break;
+		default:
+			break;
+		}
+		expect_outcome(in, len, cases[i].verdict, cases[i].counter, cases[i].what, out,
+			       &out_len);
+		if (cases[i].verdict != XDP_TX)
+			continue;
+		assert_bytes(out, out_len, want,
+			     want_encap(want, in, len, backend_addr(v, fx_ring_owner(&fx, v, &f))),
+			     cases[i].what);
+	}
 }
 
 /* ---- decap round trip -------------------------------------------------- */
@@ -834,6 +1098,9 @@ int main(void)
 		cmocka_unit_test(test_drops_counted),
 		cmocka_unit_test(test_icmp_echo),
 		cmocka_unit_test(test_icmp_too_big),
+		cmocka_unit_test(test_icmp_too_big_bad_quote),
+		cmocka_unit_test(test_ipv6_extension_chains),
+		cmocka_unit_test(test_bad_checksum_and_ttl),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_decap_round_trip),

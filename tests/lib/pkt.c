@@ -259,9 +259,49 @@ static bool spec_ok(const struct pkt_spec *s)
 		return false;
 	if (s->vlan > 0xfff || (s->inner_len && !s->inner))
 		return false;
+	if (s->n_ext > PKT_IPV6_EXT_MAX)
+		return false;
+	for (size_t i = 0; i < s->n_ext; i++)
+		if (s->ext[i] != IPPROTO_HOPOPTS && s->ext[i] != IPPROTO_DSTOPTS &&
+		    s->ext[i] != IPPROTO_ROUTING)
+			return false;
 	if (s->family == XLB_AF_INET)
-		return s->ipv4_opt_len % 4 == 0 && s->ipv4_opt_len <= 40;
+		return s->ipv4_opt_len % 4 == 0 && s->ipv4_opt_len <= 40 && !s->n_ext;
 	return !s->ipv4_opt_len && s->flow_label <= 0xfffff;
+}
+
+/*
+ * The extension headers and Fragment header of s at p; returns the IPv6
+ * header's next header (the first of them, or s->proto).
+ */
+static __u8 put_ipv6_ext(__u8 *p, const struct pkt_spec *s)
+{
+	__u8 next = s->frag ? IPPROTO_FRAGMENT : s->proto;
+
+	/* Back to front, so that each header names the one after it. */
+	p += s->n_ext * PKT_IPV6_EXT_LEN;
+	if (s->frag) {
+		struct pkt_frag_hdr fh = {
+			.nexthdr = s->proto,
+			.frag_off = htons((s->frag & PKT_IP_OFFSET) << 3 | !!(s->frag & PKT_IP_MF)),
+			.identification = htonl(s->ip_id),
+		};
+
+		memcpy(p, &fh, sizeof(fh));
+	}
+	for (size_t i = s->n_ext; i-- > 0;) {
+		p -= PKT_IPV6_EXT_LEN;
+		memset(p, 0, PKT_IPV6_EXT_LEN);
+		p[0] = next;
+		if (s->ext[i] == IPPROTO_ROUTING) {
+			p[2] = 253;	/* RFC 4727 experimental type; segments left 0 */
+		} else {
+			p[2] = 1;	/* PadN over the 4 bytes left */
+			p[3] = 4;
+		}
+		next = s->ext[i];
+	}
+	return next;
 }
 
 size_t pkt_build_l3(__u8 *buf, size_t cap, const struct pkt_spec *s)
@@ -276,7 +316,8 @@ size_t pkt_build_l3(__u8 *buf, size_t cap, const struct pkt_spec *s)
 	if (s->family == XLB_AF_INET)
 		l3_hlen = PKT_IPV4_LEN + s->ipv4_opt_len;
 	else
-		l3_hlen = PKT_IPV6_LEN + (s->frag ? PKT_IPV6_FRAG_LEN : 0);
+		l3_hlen = PKT_IPV6_LEN + s->n_ext * PKT_IPV6_EXT_LEN +
+			  (s->frag ? PKT_IPV6_FRAG_LEN : 0);
 	l4_len = l4_hdr_len(s) + (size_t)s->inner_len + s->payload_len;
 	total = l3_hlen + l4_len;
 	if (total > cap || total - (s->family == XLB_AF_INET ? 0 : PKT_IPV6_LEN) > 0xffff)
@@ -292,20 +333,10 @@ size_t pkt_build_l3(__u8 *buf, size_t cap, const struct pkt_spec *s)
 	if (s->family == XLB_AF_INET) {
 		put_ipv4(buf, s->tos, total, s->ip_id, s->frag, s->ttl, s->proto, &src, &dst,
 			 s->ipv4_opt_len);
-	} else if (!s->frag) {
-		put_ipv6(buf, s->tos, s->flow_label, total - PKT_IPV6_LEN, s->proto, s->ttl, &src,
-			 &dst);
-	} else {
-		struct pkt_frag_hdr fh = {
-			.nexthdr = s->proto,
-			.frag_off = htons((s->frag & PKT_IP_OFFSET) << 3 | !!(s->frag & PKT_IP_MF)),
-			.identification = htonl(s->ip_id),
-		};
-
-		put_ipv6(buf, s->tos, s->flow_label, total - PKT_IPV6_LEN, IPPROTO_FRAGMENT, s->ttl,
-			 &src, &dst);
-		memcpy(buf + PKT_IPV6_LEN, &fh, sizeof(fh));
+		return total;
 	}
+	put_ipv6(buf, s->tos, s->flow_label, total - PKT_IPV6_LEN,
+		 put_ipv6_ext(buf + PKT_IPV6_LEN, s), s->ttl, &src, &dst);
 	return total;
 }
 
@@ -341,6 +372,17 @@ size_t pkt_build(__u8 *buf, size_t cap, const struct pkt_spec *s)
 bool pkt_ipv4_csum_ok(const void *iph)
 {
 	return pkt_csum(iph, (((const __u8 *)iph)[0] & 0xf) * 4) == 0;
+}
+
+void pkt_ipv4_csum_set(void *iph)
+{
+	__u8 *p = iph;
+	__u16 csum;
+
+	p[10] = p[11] = 0;
+	csum = pkt_csum(p, (p[0] & 0xf) * 4);
+	p[10] = csum >> 8;
+	p[11] = csum & 0xff;
 }
 
 /* Length of a whole IPv4/IPv6 packet at l3 that len holds, from its header; 0 if none. */

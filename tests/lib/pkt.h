@@ -23,6 +23,8 @@
 #define PKT_IPV4_LEN		20	/* without options */
 #define PKT_IPV6_LEN		40
 #define PKT_IPV6_FRAG_LEN	8
+#define PKT_IPV6_EXT_LEN	8	/* each extension header pkt_build() writes */
+#define PKT_IPV6_EXT_MAX	6
 #define PKT_TCP_LEN		20	/* without options */
 #define PKT_UDP_LEN		8
 #define PKT_ICMP_LEN		8	/* type, code, checksum, 4 bytes rest-of-header */
@@ -77,6 +79,14 @@ struct pkt_spec {
 	__u32 payload_len;	/* pattern bytes after inner, see pkt_pattern() */
 	__u8 ttl, tos;		/* 0 = 64 / 0; tos is the IPv6 traffic class too */
 	__u32 flow_label;	/* IPv6, 20 bits */
+	/*
+	 * IPv6 extension headers between the IPv6 header and the Fragment
+	 * header (if any) or L4, in this order: IPPROTO_HOPOPTS or
+	 * IPPROTO_DSTOPTS (8 bytes of PadN), IPPROTO_ROUTING (8 bytes, an
+	 * experimental type with no segments left, which every node ignores).
+	 */
+	__u8 ext[PKT_IPV6_EXT_MAX];
+	__u8 n_ext;
 };
 
 /* Frame length, or 0 if it does not fit in cap or the spec is inconsistent. */
@@ -94,6 +104,8 @@ __u8 pkt_pattern(size_t i);
 __u16 pkt_csum(const void *data, size_t len);
 /* IPv4 header checksum valid (length from ihl). */
 bool pkt_ipv4_csum_ok(const void *iph);
+/* Recompute an IPv4 header's checksum (length from ihl), e.g. after a test changed a field. */
+void pkt_ipv4_csum_set(void *iph);
 /*
  * TCP/UDP/ICMP/ICMPv6 checksum of an L3 packet valid. IPv6 extension headers
  * are skipped; false for other protocols, non-first fragments, and lengths
