@@ -1,0 +1,788 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Packet fuzzing of the balancer program: random and mutated frames through
+ * the real object (BPF_PROG_TEST_RUN) loaded with a configuration like a
+ * production one, each checked against properties that hold for any input:
+ *
+ *   - never XDP_ABORTED;
+ *   - exactly one outcome counter that names a verdict moves, by one, and it
+ *     names the verdict returned (pass_* / tx / redirect / drop_*);
+ *   - XDP_PASS leaves the frame byte for byte as it was (pass_no_neigh
+ *     excepted: that is an encapsulated packet handed to the kernel);
+ *   - whatever is sent on (TX, REDIRECT, pass_no_neigh) is what a reference
+ *     parser written here independently calls a well-formed packet to a VIP
+ *     address and port, a fragment for a hash-src VIP, an ICMP too-big error
+ *     with a well-formed quote of a VIP flow, or an echo request to a VIP
+ *     address; an ipip frame has a valid outer IPv4 checksum, outer lengths
+ *     that match, an outer destination that is one of the VIP's backends,
+ *     and the input's IP packet inside byte for byte; an l2 frame differs
+ *     from the input in the MACs only; an echo reply is the request with
+ *     addresses swapped, TTL 64 and the reply type;
+ *   - what the reference parser calls well-formed is never dropped as
+ *     malformed nor passed as not ours.
+ *
+ * Reproducible: XLB_FUZZ_SEED=N sets the seed (printed at start, taken from
+ * the clock otherwise), XLB_FUZZ_CASES=N the number of cases (default
+ * 300000, a few seconds); case i draws from its own generator seeded by (seed, i), and
+ * XLB_FUZZ_CASE=i runs that case alone.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <cmocka.h>
+#include "fixture.h"
+#include "pkt.h"
+#include "check.h"
+
+#define BUF 4096
+#define FUZZ_CASES_DEFAULT 300000
+
+static struct fixture fx;
+
+enum {
+	F_TCP4 = 1, F_UDP4, F_TCP6, F_UDP6, F_ALL4, F_ALL6, F_SRC4, F_SRC6, F_L2_4, F_L2_6,
+	F_RATE, F_REDIRECT, F_NO_NEIGH, F_EMPTY, F_COUNT,
+};
+
+#define B_V4 { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3
+#define B_V6 { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3
+#define HSRC XLB_VIP_HASH_SRC
+
+/* Every kind of VIP a configuration has: each port kind, method, hash, limit, next hop. */
+static struct fx_vip vips[F_COUNT] = {
+	[F_TCP4] = { "10.30.0.1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_TCP4, B_V4 },
+	[F_UDP4] = { "10.30.0.1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 1021, F_UDP4, B_V4 },
+	[F_TCP6] = { "fd30::1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_TCP6, B_V6 },
+	[F_UDP6] = { "fd30::1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 1021, F_UDP6, B_V6 },
+	[F_ALL4] = { "10.30.0.2", 0, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_ALL4, B_V4 },
+	[F_ALL6] = { "fd30::2", 0, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 1021, F_ALL6, B_V6 },
+	[F_SRC4] = { "10.30.0.3", 4500, IPPROTO_UDP, XLB_METHOD_IPIP, HSRC, 1021, F_SRC4, B_V4 },
+	[F_SRC6] = { "fd30::3", 443, IPPROTO_TCP, XLB_METHOD_IPIP, HSRC, 1021, F_SRC6, B_V6 },
+	[F_L2_4] = { "10.30.0.4", 80, IPPROTO_TCP, XLB_METHOD_L2, 0, 1021, F_L2_4, B_V4 },
+	[F_L2_6] = { "fd30::4", 53, IPPROTO_UDP, XLB_METHOD_L2, HSRC, 1021, F_L2_6, B_V6 },
+	[F_RATE] = { "10.30.0.5", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_RATE, B_V4,
+		     1000, 20 },
+	[F_REDIRECT] = { "10.30.0.6", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_REDIRECT,
+			 { { "10.1.0.2", 1 } }, 1 },
+	[F_NO_NEIGH] = { "10.30.0.7", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_NO_NEIGH,
+			 { { "10.0.0.9", 1 } }, 1 },
+	[F_EMPTY] = { "fd30::8", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_EMPTY, { { 0 } },
+		      0 },
+};
+
+/* The VIP table again, parsed, for the reference parser. */
+static struct xlb_addr vip_addr[F_COUNT];
+static __u8 vip_family[F_COUNT];
+
+static const char *const clients4[] = {"192.0.2.1", "192.0.2.2", "198.51.100.7", "10.0.0.2"};
+static const char *const clients6[] = {"2001:db8::1", "2001:db8::2", "2001:db8:1::7", "fd00::2"};
+static const char *const others4[] = {"10.0.0.1", "10.30.0.9", "203.0.113.5", "10.30.0.1"};
+static const char *const others6[] = {"fd00::1", "fd30::9", "2001:db8:ff::5", "fd30::1"};
+
+/* ---- generator -------------------------------------------------------- */
+
+struct rng {
+	__u64 s;
+};
+
+/* splitmix64: one state word, good enough spread for test inputs. */
+static __u64 rnd(struct rng *r)
+{
+	__u64 z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static __u32 below(struct rng *r, __u32 n)
+{
+	return (__u32)(rnd(r) % n);
+}
+
+static int chance(struct rng *r, __u32 percent)
+{
+	return below(r, 100) < percent;
+}
+
+static const char *pick(struct rng *r, const char *const *list, size_t n)
+{
+	return list[below(r, n)];
+}
+
+/* A port: the VIP's own most of the time, else anything. */
+static __u16 some_port(struct rng *r, const struct fx_vip *v)
+{
+	if (v->port && chance(r, 80))
+		return v->port;
+	return chance(r, 50) ? below(r, 65536) : 1 + below(r, 1024);
+}
+
+static void random_ext(struct rng *r, struct pkt_spec *s)
+{
+	static const __u8 types[] = {IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS};
+
+	s->n_ext = chance(r, 70) ? 0 : below(r, PKT_IPV6_EXT_MAX + 1);
+	for (__u8 i = 0; i < s->n_ext; i++)
+		s->ext[i] = i == 0 && chance(r, 50) ? IPPROTO_HOPOPTS : types[below(r, 3)];
+}
+
+/* A flow packet to one of the VIPs (or next to it), with the variations a network sends. */
+static void random_flow(struct rng *r, struct pkt_spec *s, const struct fx_vip *v)
+{
+	int v6 = strchr(v->addr, ':') != NULL;
+
+	s->family = v6 ? XLB_AF_INET6 : XLB_AF_INET;
+	s->src =
+	    v6 ? pick(r, clients6, ARRAY_SIZE(clients6)) : pick(r, clients4, ARRAY_SIZE(clients4));
+	s->dst = v->addr;
+	s->proto = chance(r, 90) ? v->proto : (v->proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP);
+	s->sport = below(r, 65536);
+	s->dport = some_port(r, v);
+	s->tcp_flags = below(r, 0x20);
+	s->payload_len = chance(r, 50) ? below(r, 64) : below(r, 1500);
+	s->ttl = chance(r, 90) ? 0 : below(r, 3);
+	s->tos = chance(r, 80) ? 0 : below(r, 256);
+	s->flow_label = chance(r, 80) ? 0 : below(r, 0x100000);
+	s->ip_id = below(r, 65536);
+	if (chance(r, 10))
+		s->frag = chance(r, 50) ? PKT_IP_MF : 1 + below(r, 200);
+	else if (chance(r, 30))
+		s->frag = PKT_IP_DF;
+	if (v6 && s->frag == PKT_IP_DF)
+		s->frag = 0;
+	if (!v6 && chance(r, 15))
+		s->ipv4_opt_len = 4 * below(r, 11);
+	if (v6)
+		random_ext(r, s);
+}
+
+/* An ICMP too-big error about the backend's reply in a flow of v; the quote may be garbage. */
+static void random_too_big(struct rng *r, struct pkt_spec *s, const struct fx_vip *v, __u8 *quote)
+{
+	struct pkt_spec q = {0};
+	int v6;
+	size_t qlen;
+
+	random_flow(r, &q, v);
+	q.frag = 0;
+	q.n_ext = 0;
+	/* The reply: from the VIP to the client. */
+	q.src = v->addr;
+	q.dst = s->src = q.family == XLB_AF_INET6 ? pick(r, clients6, ARRAY_SIZE(clients6))
+						  : pick(r, clients4, ARRAY_SIZE(clients4));
+	q.sport = some_port(r, v);
+	q.dport = below(r, 65536);
+	v6 = q.family == XLB_AF_INET6;
+	qlen = pkt_build_l3(quote, BUF, &q);
+	s->family = q.family;
+	s->src = v6 ? "2001:db8:ffff::1" : "203.0.113.1";
+	s->dst = v->addr;
+	s->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	s->icmp_type = v6 ? 2 : 3;
+	s->icmp_code = v6 ? 0 : 4;
+	s->icmp_mtu = 1280;
+	s->inner = quote;
+	s->inner_len = chance(r, 60) ? qlen : below(r, qlen + 1);
+	if (s->inner_len > 1200)
+		s->inner_len = 1200;
+	if (chance(r, 20)) /* garbage */
+		for (size_t i = 0; i < s->inner_len; i++)
+			quote[i] = rnd(r);
+	else if (chance(r, 20) && s->inner_len)
+		quote[below(r, s->inner_len < 48 ? s->inner_len : 48)] = rnd(r);
+}
+
+/* Flip, set and rewrite fields of a built frame. */
+static size_t mutate(struct rng *r, __u8 *f, size_t len)
+{
+	static const __u8 interesting[] = {0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x08,
+					   0x0f, 0x11, 0x2b, 0x2c, 0x3a, 0x3c, 0x40,
+					   0x45, 0x46, 0x4f, 0x60, 0x7f, 0x80, 0xff};
+	size_t hdr = len < 160 ? len : 160;
+	int n = below(r, 4);
+	__u16 v;
+
+	for (int i = 0; i < n && len > 14; i++) {
+		size_t at = 12 + below(r, hdr - 12);
+
+		switch (below(r, 6)) {
+		case 0: /* flip a bit */
+			f[at] ^= 1 << below(r, 8);
+			break;
+		case 1: /* an interesting byte */
+			f[at] = interesting[below(r, ARRAY_SIZE(interesting))];
+			break;
+		case 2: /* a 16-bit field near its value or anywhere */
+			if (at + 1 >= len)
+				break;
+			v = (__u16)(f[at] << 8 | f[at + 1]);
+			v = chance(r, 50) ? (__u16)(v + below(r, 129) - 64) : (__u16)rnd(r);
+			f[at] = v >> 8;
+			f[at + 1] = v & 0xff;
+			break;
+		case 3: /* cut */
+			len = 14 + below(r, len - 14);
+			hdr = len < 160 ? len : 160;
+			break;
+		case 4: /* Ethernet padding (or trailing garbage) */
+			for (__u32 k = below(r, 64); k > 0 && len < 2000; k--)
+				f[len++] = chance(r, 50) ? 0 : rnd(r);
+			break;
+		case 5: /* random bytes */
+			f[at] = rnd(r);
+			break;
+		}
+	}
+	return len;
+}
+
+/* Make an IPv4 header's checksum right again, so that mutations reach past it. */
+static void fix_ipv4_csum(__u8 *f, size_t len)
+{
+	__u16 proto;
+	size_t l2 = pkt_l2_len(f, len, &proto);
+
+	if (!l2 || proto != ETH_P_IP || len < l2 + PKT_IPV4_LEN || f[l2] >> 4 != 4 ||
+	    (f[l2] & 0xf) < 5 || len < l2 + (f[l2] & 0xf) * 4u)
+		return;
+	pkt_ipv4_csum_set(f + l2);
+}
+
+/* One test case into f; returns its length (at least 14). */
+static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
+{
+	struct pkt_spec s = {0};
+	const struct fx_vip *v = &vips[1 + below(r, F_COUNT - 1)];
+	int v6 = strchr(v->addr, ':') != NULL;
+	size_t len;
+
+	memcpy(s.smac, "\x02\x00\x00\x00\x00\xc1", 6);
+	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
+	switch (below(r, 10)) {
+	case 0: /* anything at all, behind a plausible EtherType */
+		len = 14 + below(r, 200);
+		for (size_t i = 0; i < len; i++)
+			f[i] = rnd(r);
+		f[12] = chance(r, 50) ? 0x08 : chance(r, 50) ? 0x86 : 0x81;
+		f[13] = f[12] == 0x08 ? 0x00 : f[12] == 0x86 ? 0xdd : 0x00;
+		return len;
+	case 1: /* echo request, to a VIP or not */
+		s.family = v6 ? XLB_AF_INET6 : XLB_AF_INET;
+		s.src = v6 ? pick(r, clients6, 4) : pick(r, clients4, 4);
+		s.dst = chance(r, 70) ? v->addr : v6 ? pick(r, others6, 4) : pick(r, others4, 4);
+		s.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		s.icmp_type = chance(r, 80) ? (v6 ? 128 : 8) : below(r, 256);
+		s.icmp_id = below(r, 65536);
+		s.payload_len = below(r, 100);
+		if (!v6 && chance(r, 10))
+			s.ipv4_opt_len = 4;
+		if (v6)
+			random_ext(r, &s);
+		break;
+	case 2:
+	case 3: /* too-big error */
+		random_too_big(r, &s, v, quote);
+		break;
+	case 4: /* not for a VIP */
+		random_flow(r, &s, v);
+		s.dst = v6 ? pick(r, others6, 4) : pick(r, others4, 4);
+		break;
+	default:
+		random_flow(r, &s, v);
+		break;
+	}
+	if (chance(r, 15))
+		s.vlan = 1 + below(r, 4094);
+	len = pkt_build(f, BUF, &s);
+	if (!len) /* too big for the frame: a small one */
+		return 14;
+	if (s.vlan && chance(r, 10)) {
+		/* A second tag (QinQ as 802.1Q twice): not IP as far as we know. */
+		memmove(f + 16, f + 12, len - 12);
+		f[12] = 0x81;
+		f[13] = 0x00;
+		f[14] = 0x00;
+		f[15] = 0x07;
+		len += 4;
+	}
+	if (chance(r, 60))
+		len = mutate(r, f, len);
+	if (chance(r, 85))
+		fix_ipv4_csum(f, len);
+	return len;
+}
+
+/* ---- reference parser ----------------------------------------------------- */
+
+enum ref_kind { REF_NONE, REF_FLOW, REF_ECHO, REF_TOO_BIG };
+
+struct ref {
+	enum ref_kind kind;
+	const struct fx_vip *vip; /* REF_FLOW, REF_TOO_BIG */
+	size_t l2, l3len;	  /* Ethernet header and IP packet length */
+};
+
+static __u16 rd16(const __u8 *p)
+{
+	return (__u16)(p[0] << 8 | p[1]);
+}
+
+static int vip_address(const __u8 *addr, __u8 family)
+{
+	for (int i = 1; i < F_COUNT; i++)
+		if (vip_family[i] == family &&
+		    !memcmp(&vip_addr[i], addr, family == XLB_AF_INET ? 4 : 16))
+			return 1;
+	return 0;
+}
+
+/* The VIP for {addr, port, proto}: exact port first, then all ports. */
+static const struct fx_vip *vip_find(const __u8 *addr, __u8 family, __u16 port, __u8 proto)
+{
+	const struct fx_vip *all = NULL;
+
+	for (int i = 1; i < F_COUNT; i++) {
+		if (vip_family[i] != family || vips[i].proto != proto ||
+		    memcmp(&vip_addr[i], addr, family == XLB_AF_INET ? 4 : 16))
+			continue;
+		if (vips[i].port == port)
+			return &vips[i];
+		if (!vips[i].port)
+			all = &vips[i];
+	}
+	return all;
+}
+
+/* A fragment goes to the hash-src VIP of its address and protocol. */
+static const struct fx_vip *vip_frag(const __u8 *addr, __u8 family, __u8 proto)
+{
+	for (int i = 1; i < F_COUNT; i++)
+		if (vip_family[i] == family && vips[i].proto == proto &&
+		    (vips[i].flags & XLB_VIP_HASH_SRC) &&
+		    !memcmp(&vip_addr[i], addr, family == XLB_AF_INET ? 4 : 16))
+			return &vips[i];
+	return NULL;
+}
+
+static __u8 l4_min(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? PKT_TCP_LEN : PKT_UDP_LEN;
+}
+
+/* A too-big quote at q (up to end) naming a VIP flow: that VIP, or NULL. */
+static const struct fx_vip *ref_quote(const __u8 *q, const __u8 *end, __u8 family)
+{
+	size_t hl;
+	__u8 proto;
+
+	if (family == XLB_AF_INET) {
+		if (end - q < PKT_IPV4_LEN || q[0] >> 4 != 4 || (q[0] & 0xf) < 5)
+			return NULL;
+		hl = (q[0] & 0xf) * 4u;
+		if ((size_t)(end - q) < hl + 8 || rd16(q + 6) & PKT_IP_OFFSET)
+			return NULL;
+		proto = q[9];
+	} else {
+		hl = PKT_IPV6_LEN;
+		if ((size_t)(end - q) < hl + 8 || q[0] >> 4 != 6)
+			return NULL;
+		proto = q[6];
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return NULL;
+	/* The quote is the VIP's reply: the VIP is its source. */
+	return vip_find(q + (family == XLB_AF_INET ? 12 : 8), family, rd16(q + hl), proto);
+}
+
+/* What an input frame is, judged without the program's code. */
+static struct ref reference(const __u8 *f, size_t len)
+{
+	struct ref r = {REF_NONE, NULL, 0, 0};
+	const __u8 *ip, *end, *l4, *dst;
+	__u8 family, proto;
+	__u16 ethertype;
+	size_t off;
+	int ext;
+
+	r.l2 = pkt_l2_len(f, len, &ethertype);
+	if (!r.l2)
+		return r;
+	ip = f + r.l2;
+	if (ethertype == ETH_P_IP) {
+		family = XLB_AF_INET;
+		if (len - r.l2 < PKT_IPV4_LEN || ip[0] >> 4 != 4 || (ip[0] & 0xf) < 5)
+			return r;
+		off = (ip[0] & 0xf) * 4u;
+		r.l3len = rd16(ip + 2);
+		if (r.l3len < off || r.l3len > len - r.l2 || !ip[8] || !pkt_ipv4_csum_ok(ip))
+			return r;
+		proto = ip[9];
+		dst = ip + 16;
+		if (rd16(ip + 6) & (PKT_IP_MF | PKT_IP_OFFSET)) {
+			r.vip = vip_frag(dst, family, proto);
+			r.kind = r.vip ? REF_FLOW : REF_NONE;
+			return r;
+		}
+	} else if (ethertype == ETH_P_IPV6) {
+		family = XLB_AF_INET6;
+		if (len - r.l2 < PKT_IPV6_LEN || ip[0] >> 4 != 6 || !ip[7])
+			return r;
+		r.l3len = PKT_IPV6_LEN + rd16(ip + 4);
+		if (r.l3len > len - r.l2)
+			return r;
+		dst = ip + 24;
+		proto = ip[6];
+		off = PKT_IPV6_LEN;
+		/* RFC 8200 4.1: Hop-by-Hop first only; the program walks three at most. */
+		for (ext = 0; proto == IPPROTO_HOPOPTS || proto == IPPROTO_ROUTING ||
+			      proto == IPPROTO_DSTOPTS;
+		     ext++) {
+			if (ext == 3 || (proto == IPPROTO_HOPOPTS && ext) || off + 2 > r.l3len)
+				return r;
+			proto = ip[off];
+			off += (ip[off + 1] + 1) * 8u;
+		}
+		if (off > r.l3len)
+			return r;
+		if (proto == IPPROTO_FRAGMENT) {
+			if (off + PKT_IPV6_FRAG_LEN > r.l3len)
+				return r;
+			r.vip = vip_frag(dst, family, ip[off]);
+			r.kind = r.vip ? REF_FLOW : REF_NONE;
+			return r;
+		}
+	} else {
+		return r;
+	}
+	l4 = ip + off;
+	end = ip + r.l3len;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		if ((size_t)(end - l4) < l4_min(proto))
+			return r;
+		r.vip = vip_find(dst, family, rd16(l4 + 2), proto);
+		r.kind = r.vip ? REF_FLOW : REF_NONE;
+		return r;
+	}
+	if (proto != (family == XLB_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
+	    end - l4 < PKT_ICMP_LEN || !vip_address(dst, family))
+		return r;
+	if (family == XLB_AF_INET ? l4[0] == 8 && off == PKT_IPV4_LEN : l4[0] == 128) {
+		r.kind = REF_ECHO;
+	} else if (family == XLB_AF_INET ? l4[0] == 3 && l4[1] == 4 : l4[0] == 2) {
+		r.vip = ref_quote(l4 + PKT_ICMP_LEN, end, family);
+		r.kind = r.vip ? REF_TOO_BIG : REF_NONE;
+	}
+	return r;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+struct tally {
+	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows;
+};
+
+#define FAIL(fmt, ...)                                    \
+	do {                                              \
+		report(seed, idx, in, len, out, out_len); \
+		fail_msg(fmt, ##__VA_ARGS__);             \
+	} while (0)
+
+static void hexdump(const char *what, const __u8 *p, size_t len)
+{
+	fprintf(stderr, "%s (%zu bytes):", what, len);
+	for (size_t i = 0; i < len && i < 256; i++)
+		fprintf(stderr, "%s%02x", i % 16 ? " " : "\n  ", p[i]);
+	fputc('\n', stderr);
+}
+
+static void report(__u64 seed, __u64 idx, const __u8 *in, size_t len, const __u8 *out,
+		   __u32 out_len)
+{
+	fprintf(stderr,
+		"fuzz: seed %llu case %llu (rerun: XLB_FUZZ_SEED=%llu XLB_FUZZ_CASE=%llu)\n",
+		(unsigned long long)seed, (unsigned long long)idx, (unsigned long long)seed,
+		(unsigned long long)idx);
+	hexdump("input", in, len);
+	hexdump("output", out, out_len);
+}
+
+/* Which verdict-naming counter moved: its offset, or -1 unless exactly one moved by one. */
+static long moved(const struct xlb_outcomes *a, const struct xlb_outcomes *b)
+{
+	static const size_t verdicts[] = {
+	    offsetof(struct xlb_outcomes, pass_not_ip),
+	    offsetof(struct xlb_outcomes, pass_not_vip),
+	    offsetof(struct xlb_outcomes, pass_truncated),
+	    offsetof(struct xlb_outcomes, pass_no_neigh),
+	    offsetof(struct xlb_outcomes, pass_other),
+	    offsetof(struct xlb_outcomes, tx),
+	    offsetof(struct xlb_outcomes, redirect),
+	    offsetof(struct xlb_outcomes, drop_malformed),
+	    offsetof(struct xlb_outcomes, drop_no_backend),
+	    offsetof(struct xlb_outcomes, drop_fragment),
+	    offsetof(struct xlb_outcomes, drop_no_route),
+	    offsetof(struct xlb_outcomes, drop_too_big),
+	    offsetof(struct xlb_outcomes, drop_no_tx_port),
+	    offsetof(struct xlb_outcomes, drop_ratelimit),
+	    offsetof(struct xlb_outcomes, drop_internal),
+	    offsetof(struct xlb_outcomes, drop_no_neigh),
+	};
+	long which = -1;
+
+	for (size_t i = 0; i < ARRAY_SIZE(verdicts); i++) {
+		__u64 d = *(const __u64 *)((const char *)b + verdicts[i]) -
+			  *(const __u64 *)((const char *)a + verdicts[i]);
+
+		if (d > 1 || (d == 1 && which >= 0))
+			return -1;
+		if (d == 1)
+			which = verdicts[i];
+	}
+	return which;
+}
+
+static __u32 verdict_of(long counter)
+{
+	if (counter == offsetof(struct xlb_outcomes, tx))
+		return XDP_TX;
+	if (counter == offsetof(struct xlb_outcomes, redirect))
+		return XDP_REDIRECT;
+	if (counter >= (long)offsetof(struct xlb_outcomes, drop_malformed))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
+static int is_backend(const struct fx_vip *v, const __u8 *addr, __u8 family)
+{
+	struct xlb_addr a;
+	__u8 fam;
+
+	for (size_t i = 0; i < v->n; i++)
+		if (!pkt_addr(&a, &fam, v->backends[i].addr) && fam == family &&
+		    !memcmp(&a, addr, family == XLB_AF_INET ? 4 : 16))
+			return 1;
+	return 0;
+}
+
+/* RFC 1624: a checksum after one 16-bit word changed (host order in and out). */
+static __u16 csum_replace(__u16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* The echo reply the program must make of request `in`; 0 if out differs from it. */
+static int echo_ok(const __u8 *in, size_t len, const __u8 *out, __u32 out_len, const struct ref *r)
+{
+	__u8 want[BUF], *ip = want + r->l2, *ic;
+	int v4 = in[r->l2] >> 4 == 4;
+	size_t alen = v4 ? 4 : 16, aoff = v4 ? 12 : 8, l4 = v4 ? PKT_IPV4_LEN : 0;
+	__u16 old, new;
+
+	memcpy(want, in, len);
+	memcpy(want, in + 6, 6);
+	memcpy(want + 6, in, 6);
+	memcpy(ip + aoff, in + r->l2 + aoff + alen, alen);
+	memcpy(ip + aoff + alen, in + r->l2 + aoff, alen);
+	if (v4) {
+		ip[8] = 64;
+		pkt_ipv4_csum_set(ip);
+	} else {
+		ip[7] = 64;
+		/* The ICMPv6 header is where the reference walk ended: find it again. */
+		l4 = PKT_IPV6_LEN;
+		for (__u8 p = ip[6]; p != IPPROTO_ICMPV6; p = ip[l4], l4 += (ip[l4 + 1] + 1) * 8u)
+			;
+	}
+	ic = ip + l4;
+	old = rd16(ic);
+	ic[0] = v4 ? 0 : 129;
+	new = rd16(ic);
+	new = csum_replace(rd16(ic + 2), old, new);
+	ic[2] = new >> 8;
+	ic[3] = new & 0xff;
+	return out_len == len && !memcmp(out, want, len);
+}
+
+/* An ipip frame from the input's IP packet to one of vip's backends. */
+static const char *encap_error(const __u8 *in, const __u8 *out, __u32 out_len, const struct ref *r)
+{
+	const __u8 *ip = out + r->l2;
+	__u16 proto;
+
+	if (pkt_l2_len(out, out_len, &proto) != r->l2 || memcmp(out + 12, in + 12, r->l2 - 12))
+		return "outer Ethernet header";
+	if (proto == ETH_P_IP) {
+		if (out_len != r->l2 + PKT_IPV4_LEN + r->l3len || ip[0] != 0x45 ||
+		    rd16(ip + 2) != PKT_IPV4_LEN + r->l3len || ip[9] != IPPROTO_IPIP)
+			return "outer IPv4 header or lengths";
+		if (!pkt_ipv4_csum_ok(ip))
+			return "outer IPv4 header checksum";
+		if (!is_backend(r->vip, ip + 16, XLB_AF_INET))
+			return "outer destination is not one of the VIP's backends";
+		ip += PKT_IPV4_LEN;
+	} else if (proto == ETH_P_IPV6) {
+		if (out_len != r->l2 + PKT_IPV6_LEN + r->l3len || ip[0] >> 4 != 6 ||
+		    rd16(ip + 4) != r->l3len || ip[6] != IPPROTO_IPV6)
+			return "outer IPv6 header or lengths";
+		if (!is_backend(r->vip, ip + 24, XLB_AF_INET6))
+			return "outer destination is not one of the VIP's backends";
+		ip += PKT_IPV6_LEN;
+	} else {
+		return "outer EtherType";
+	}
+	if (memcmp(ip, in + r->l2, r->l3len))
+		return "inner packet differs from the input's IP packet";
+	return NULL;
+}
+
+/* Check one case; fails the test with a reproduction on any broken property. */
+static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct tally *t)
+{
+	struct xlb_outcomes a, b;
+	__u8 out[BUF];
+	__u32 out_len = sizeof(out), verdict = ~0U;
+	struct ref r = reference(in, len);
+	const char *err;
+	long counter;
+
+	assert_int_equal(dp_outcomes(&fx.dp, &a), 0);
+	assert_int_equal(fx_run(&fx, in, len, out, &out_len, &verdict), 0);
+	assert_int_equal(dp_outcomes(&fx.dp, &b), 0);
+	t->cases++;
+	if (verdict == XDP_ABORTED)
+		FAIL("XDP_ABORTED");
+	counter = moved(&a, &b);
+	if (counter < 0 || verdict_of(counter) != verdict)
+		FAIL("verdict %u not counted once under one reason naming it", verdict);
+	if (r.kind != REF_NONE && (counter == offsetof(struct xlb_outcomes, drop_malformed) ||
+				   counter == offsetof(struct xlb_outcomes, pass_not_vip) ||
+				   counter == offsetof(struct xlb_outcomes, pass_other)))
+		FAIL("well-formed packet for a VIP (reference kind %d) not handled", r.kind);
+
+	if (verdict == XDP_DROP) {
+		t->drop++;
+		return;
+	}
+	if (verdict == XDP_PASS && counter != offsetof(struct xlb_outcomes, pass_no_neigh)) {
+		t->pass++;
+		if (out_len != len || memcmp(out, in, len))
+			FAIL("XDP_PASS changed the frame");
+		return;
+	}
+	/* Sent on: to the network, or encapsulated to the kernel. */
+	if (verdict == XDP_TX)
+		t->tx++;
+	else if (verdict == XDP_REDIRECT)
+		t->redirect++;
+	else
+		t->no_neigh++;
+	if (r.kind == REF_NONE)
+		FAIL("sent on, but not a well-formed packet for a VIP");
+	if (r.kind == REF_ECHO) {
+		t->echo++;
+		if (b.icmp_echo != a.icmp_echo + 1 || verdict != XDP_TX ||
+		    !echo_ok(in, len, out, out_len, &r))
+			FAIL("echo reply is not the request answered");
+		return;
+	}
+	if (r.kind == REF_TOO_BIG) {
+		t->too_big++;
+		if (b.icmp_too_big != a.icmp_too_big + 1)
+			FAIL("too-big error forwarded but not counted as icmp_too_big");
+	} else {
+		t->flows++;
+	}
+	if (r.vip->method == XLB_METHOD_L2 &&
+	    counter != offsetof(struct xlb_outcomes, pass_no_neigh)) {
+		if (out_len != len || memcmp(out + 12, in + 12, len - 12))
+			FAIL("l2 forward changed more than the MACs");
+		return;
+	}
+	err = encap_error(in, out, out_len, &r);
+	if (err)
+		FAIL("ipip frame: %s", err);
+}
+
+static __u64 env_u64(const char *name, __u64 dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+static void test_fuzz(void **state)
+{
+	__u64 seed = env_u64("XLB_FUZZ_SEED", (__u64)time(NULL));
+	__u64 cases = env_u64("XLB_FUZZ_CASES", FUZZ_CASES_DEFAULT);
+	__u64 only = env_u64("XLB_FUZZ_CASE", ~0ULL);
+	__u8 in[BUF + 64], quote[BUF];
+	struct timespec t0, t1;
+	struct tally t = {0};
+	double secs;
+
+	fprintf(stderr, "fuzz: seed %llu (XLB_FUZZ_SEED to repeat), %llu cases\n",
+		(unsigned long long)seed, (unsigned long long)cases);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (__u64 i = 0; i < cases; i++) {
+		struct rng r = {seed ^ (i * 0xd1342543de82ef95ULL)};
+		size_t len;
+
+		if (only != ~0ULL && i != only)
+			continue;
+		rnd(&r);
+		len = generate(&r, in, quote);
+		check_case(seed, i, in, len, &t);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr,
+		"fuzz: %llu cases in %.1f s: %llu passed unchanged, %llu dropped, %llu tx, "
+		"%llu redirected, %llu to the kernel encapsulated; of those sent on: %llu flows, "
+		"%llu too-big errors, %llu echo replies\n",
+		(unsigned long long)t.cases, secs, (unsigned long long)t.pass,
+		(unsigned long long)t.drop, (unsigned long long)t.tx,
+		(unsigned long long)t.redirect, (unsigned long long)t.no_neigh,
+		(unsigned long long)t.flows, (unsigned long long)t.too_big,
+		(unsigned long long)t.echo);
+	/* A generator that never reaches the forwarding paths tests nothing. */
+	if (only == ~0ULL && cases >= 10000)
+		check(t.flows > cases / 20 && t.too_big > cases / 200 && t.echo > cases / 200 &&
+			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20,
+		      "every kind of outcome reached");
+}
+
+static int group_setup(void **state)
+{
+	for (int i = 1; i < F_COUNT; i++)
+		if (pkt_addr(&vip_addr[i], &vip_family[i], vips[i].addr))
+			return -1;
+	return fx_setup_vips(&fx, vips + 1, F_COUNT - 1);
+}
+
+static int group_teardown(void **state)
+{
+	fx_teardown(&fx);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fuzz),
+	};
+
+	return cmocka_run_group_tests_name("xlb packet fuzz", tests, group_setup, group_teardown);
+}
