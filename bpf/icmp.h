@@ -120,8 +120,9 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 /*
  * The quoted packet is trusted only as far as it is a well-formed header of
  * the error's own family that, with the 8 bytes after it that RFC 792 and
- * RFC 4443 promise (the ports), lies inside the error's IP packet: bytes
- * past its total length are Ethernet padding or garbage, and a quote that
+ * RFC 4443 promise (the ports), lies inside the error's IP packet (bytes
+ * past its total length are Ethernet padding or garbage), and whose source
+ * is the address the error came to, as a router addresses it: a quote that
  * is not what every router sends is not worth steering. Such an error is to
  * a VIP address and cannot be acted on: dropped as malformed, like any other
  * inconsistent packet to a VIP address. A well-formed quote of something
@@ -129,6 +130,13 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
  * no ports, a port no VIP serves) is the kernel's: passed.
  */
 #define XLB_QUOTE_L4 8
+
+/* Word by word: clang emits a call to memcmp(), which BPF has not, for 16 bytes. */
+static __always_inline int addr6_eq(const struct in6_addr *a, const struct xlb_addr *b)
+{
+	return !((a->s6_addr32[0] ^ b->w[0]) | (a->s6_addr32[1] ^ b->w[1]) |
+		 (a->s6_addr32[2] ^ b->w[2]) | (a->s6_addr32[3] ^ b->w[3]));
+}
 
 static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
 				    struct icmphdr *ic, void *l3end, void *end)
@@ -138,7 +146,7 @@ static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
 	struct udphdr *ports;
 
 	if ((void *)(in + 1) > end || (void *)(in + 1) > l3end || in->version != 4 ||
-	    in->ihl < 5)
+	    in->ihl < 5 || in->saddr != m->flow.dst.v4)
 		return done(XDP_DROP, drop_malformed);
 	ports = (void *)in + in->ihl * 4;
 	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end)
@@ -163,7 +171,7 @@ static __always_inline int too_big6(struct xdp_md *ctx, const struct meta *m,
 
 	ports = (void *)(in + 1);
 	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end ||
-	    in->version != 6)
+	    in->version != 6 || !addr6_eq(&in->saddr, &m->flow.dst))
 		return done(XDP_DROP, drop_malformed);
 	f.family = XLB_AF_INET6;
 	f.proto = in->nexthdr;

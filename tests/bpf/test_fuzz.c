@@ -186,6 +186,9 @@ static void random_too_big(struct rng *r, struct pkt_spec *s, const struct fx_vi
 	s->family = q.family;
 	s->src = v6 ? "2001:db8:ffff::1" : "203.0.113.1";
 	s->dst = v->addr;
+	if (chance(r, 10)) /* to another address, VIP or not, than the quote's source */
+		s->dst = v6 ? pick(r, others6, ARRAY_SIZE(others6)) :
+			      pick(r, others4, ARRAY_SIZE(others4));
 	s->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 	s->icmp_type = v6 ? 2 : 3;
 	s->icmp_code = v6 ? 0 : 4;
@@ -378,9 +381,11 @@ static __u8 l4_min(__u8 proto)
 	return proto == IPPROTO_TCP ? PKT_TCP_LEN : PKT_UDP_LEN;
 }
 
-/* A too-big quote at q (up to end) naming a VIP flow: that VIP, or NULL. */
-static const struct fx_vip *ref_quote(const __u8 *q, const __u8 *end, __u8 family)
+/* A too-big quote at q (up to end) from dst naming a VIP flow: that VIP, or NULL. */
+static const struct fx_vip *ref_quote(const __u8 *q, const __u8 *end, __u8 family,
+				      const __u8 *dst)
 {
+	size_t alen = family == XLB_AF_INET ? 4 : 16;
 	size_t hl;
 	__u8 proto;
 
@@ -397,10 +402,11 @@ static const struct fx_vip *ref_quote(const __u8 *q, const __u8 *end, __u8 famil
 			return NULL;
 		proto = q[6];
 	}
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+	/* The quote is the VIP's reply: the VIP is its source, and the error came to it. */
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
+	    memcmp(q + (family == XLB_AF_INET ? 12 : 8), dst, alen))
 		return NULL;
-	/* The quote is the VIP's reply: the VIP is its source. */
-	return vip_find(q + (family == XLB_AF_INET ? 12 : 8), family, rd16(q + hl), proto);
+	return vip_find(dst, family, rd16(q + hl), proto);
 }
 
 /* What an input frame is, judged without the program's code. */
@@ -478,7 +484,7 @@ static struct ref reference(const __u8 *f, size_t len)
 	if (family == XLB_AF_INET ? l4[0] == 8 && off == PKT_IPV4_LEN : l4[0] == 128) {
 		r.kind = REF_ECHO;
 	} else if (family == XLB_AF_INET ? l4[0] == 3 && l4[1] == 4 : l4[0] == 2) {
-		r.vip = ref_quote(l4 + PKT_ICMP_LEN, end, family);
+		r.vip = ref_quote(l4 + PKT_ICMP_LEN, end, family, dst);
 		r.kind = r.vip ? REF_TOO_BIG : REF_NONE;
 	}
 	return r;
