@@ -113,9 +113,17 @@ static int chance(struct rng *r, __u32 percent)
 	return below(r, 100) < percent;
 }
 
-static const char *pick(struct rng *r, const char *const *list, size_t n)
+static const char *client(struct rng *r, int v6)
 {
-	return list[below(r, n)];
+	return v6 ? clients6[below(r, ARRAY_SIZE(clients6))] :
+		    clients4[below(r, ARRAY_SIZE(clients4))];
+}
+
+/* Not the VIP at hand: the balancer's own address, a neighbour, another VIP. */
+static const char *other(struct rng *r, int v6)
+{
+	return v6 ? others6[below(r, ARRAY_SIZE(others6))] :
+		    others4[below(r, ARRAY_SIZE(others4))];
 }
 
 /* A port: the VIP's own most of the time, else anything. */
@@ -141,8 +149,7 @@ static void random_flow(struct rng *r, struct pkt_spec *s, const struct fx_vip *
 	int v6 = strchr(v->addr, ':') != NULL;
 
 	s->family = v6 ? XLB_AF_INET6 : XLB_AF_INET;
-	s->src =
-	    v6 ? pick(r, clients6, ARRAY_SIZE(clients6)) : pick(r, clients4, ARRAY_SIZE(clients4));
+	s->src = client(r, v6);
 	s->dst = v->addr;
 	s->proto = chance(r, 90) ? v->proto : (v->proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP);
 	s->sport = below(r, 65536);
@@ -177,18 +184,16 @@ static void random_too_big(struct rng *r, struct pkt_spec *s, const struct fx_vi
 	q.n_ext = 0;
 	/* The reply: from the VIP to the client. */
 	q.src = v->addr;
-	q.dst = s->src = q.family == XLB_AF_INET6 ? pick(r, clients6, ARRAY_SIZE(clients6))
-						  : pick(r, clients4, ARRAY_SIZE(clients4));
+	v6 = q.family == XLB_AF_INET6;
+	q.dst = client(r, v6);
 	q.sport = some_port(r, v);
 	q.dport = below(r, 65536);
-	v6 = q.family == XLB_AF_INET6;
 	qlen = pkt_build_l3(quote, BUF, &q);
 	s->family = q.family;
 	s->src = v6 ? "2001:db8:ffff::1" : "203.0.113.1";
 	s->dst = v->addr;
 	if (chance(r, 10)) /* to another address, VIP or not, than the quote's source */
-		s->dst = v6 ? pick(r, others6, ARRAY_SIZE(others6)) :
-			      pick(r, others4, ARRAY_SIZE(others4));
+		s->dst = other(r, v6);
 	s->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 	s->icmp_type = v6 ? 2 : 3;
 	s->icmp_code = v6 ? 0 : 4;
@@ -280,8 +285,8 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 		return len;
 	case 1: /* echo request, to a VIP or not */
 		s.family = v6 ? XLB_AF_INET6 : XLB_AF_INET;
-		s.src = v6 ? pick(r, clients6, 4) : pick(r, clients4, 4);
-		s.dst = chance(r, 70) ? v->addr : v6 ? pick(r, others6, 4) : pick(r, others4, 4);
+		s.src = client(r, v6);
+		s.dst = chance(r, 70) ? v->addr : other(r, v6);
 		s.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 		s.icmp_type = chance(r, 80) ? (v6 ? 128 : 8) : below(r, 256);
 		s.icmp_id = below(r, 65536);
@@ -297,7 +302,7 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 		break;
 	case 4: /* not for a VIP */
 		random_flow(r, &s, v);
-		s.dst = v6 ? pick(r, others6, 4) : pick(r, others4, 4);
+		s.dst = other(r, v6);
 		break;
 	default:
 		random_flow(r, &s, v);
@@ -308,6 +313,9 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 	len = pkt_build(f, BUF, &s);
 	if (!len) /* too big for the frame: a small one */
 		return 14;
+	if (chance(r, 3)) /* TTL or hop limit 0, which the builder does not make */
+		f[(s.vlan ? PKT_ETH_LEN + PKT_VLAN_LEN : PKT_ETH_LEN) +
+		  (s.family == XLB_AF_INET ? 8 : 7)] = 0;
 	if (s.vlan && chance(r, 10)) {
 		/* A second tag (QinQ as 802.1Q twice): not IP as far as we know. */
 		memmove(f + 16, f + 12, len - 12);
