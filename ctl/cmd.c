@@ -145,13 +145,19 @@ static const char *addr_check(const char *s, struct xlb_addr *a, __u8 *family)
 	return NULL;
 }
 
-/* VIPs and backends are single hosts: a wildcard or group address cannot be either. */
+/*
+ * VIPs and backends are single hosts: a wildcard or group address cannot be either. Nor can a
+ * loopback address: as a VIP it takes over the host's own services, as a backend it sends
+ * clients' packets nowhere (no loopback packet ever leaves the host).
+ */
 static const char *unicast_check(const struct xlb_addr *a, __u8 family)
 {
-	static const struct xlb_addr any;
+	static const struct xlb_addr any, loop6 = { .b[15] = 1 };
 
 	if (!memcmp(a, &any, sizeof(*a)))
 		return "unspecified address";
+	if (family == XLB_AF_INET ? a->b[0] == 127 : !memcmp(a, &loop6, sizeof(*a)))
+		return "loopback address";
 	if (family == XLB_AF_INET ? (a->b[0] & 0xf0) == 0xe0 : a->b[0] == 0xff)
 		return "multicast address";
 	if (family == XLB_AF_INET && a->v4 == 0xffffffff)

@@ -19,6 +19,7 @@
 #include "iface.h"
 #include "log.h"
 #include "output.h"
+#include "proto.h"
 
 #define ERRLEN 512
 
@@ -40,35 +41,35 @@ int state_write(const char *path, const char *text, size_t len)
 	return file_commit(fd, tmp, path, text, len);
 }
 
-static int state_read(const char *path, char **text)
+/*
+ * The state file through the reader restore uses: text only, at most as large as a restore
+ * request. Anything but a whole, readable regular file is an error that names it, so that xlbd
+ * never starts with less than was saved and then saves that over the rest. A device or FIFO
+ * cannot be the state file: every change replaces it by rename().
+ */
+static int state_read(const char *path, char **text, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	size_t len = 0, cap = 4096, n;
-	char *buf, *p;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), ret = 0;
+	char msg[128] = "";
+	struct stat st;
 
 	*text = NULL;
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	buf = malloc(cap);
-	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 == cap) {
-			p = realloc(buf, cap * 2);
-			if (!p) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = p;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (!buf)
-		return -ENOMEM;
-	buf[len] = '\0';
-	*text = buf;
-	return 0;
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &st))
+		ret = -errno;
+	else if (S_ISDIR(st.st_mode))
+		ret = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL, snprintf(msg, sizeof(msg), "not a regular file (xlbd saves every "
+					"change by replacing it)");
+	else
+		ret = file_read_text(fd, PROTO_MAX_REQUEST, text, msg, sizeof(msg));
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path, msg[0] ? msg : strerror(-ret));
+	return ret;
 }
 
 static int save_state(struct daemon *d, const struct config *c)
@@ -417,9 +418,9 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	config_init(&d->cfg);
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 
-	ret = state_read(opts->state, &text);
+	ret = state_read(opts->state, &text, err, sizeof(err));
 	if (ret) {
-		pr_warn("cannot read state file %s: %s\n", opts->state, strerror(-ret));
+		pr_warn("state file %s\n", err);
 		return ret;
 	}
 	if (text && config_load_state(&d->cfg, text, err, sizeof(err))) {

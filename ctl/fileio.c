@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -64,4 +65,75 @@ int mkdir_parents(const char *path, mode_t mode)
 		*p = '/';
 	}
 	return 0;
+}
+
+/* Reads this large: a restore file of thousands of lines in a few calls. */
+#define READ_CHUNK 65536
+
+int file_read_all(int fd, size_t max, char **out, size_t *len)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL, *tmp;
+	ssize_t r;
+	int err;
+
+	for (;;) {
+		if (cap - n < READ_CHUNK + 1) {
+			cap = cap ? cap * 2 : READ_CHUNK * 2;
+			tmp = realloc(buf, cap);
+			if (!tmp) {
+				err = -ENOMEM;
+				goto err_free;
+			}
+			buf = tmp;
+		}
+		r = read(fd, buf + n, READ_CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto err_free;
+		}
+		if (r == 0)
+			break;
+		n += r;
+		if (n > max) {
+			err = -E2BIG;
+			goto err_free;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+
+err_free:
+	free(buf);
+	return err;
+}
+
+int file_read_text(int fd, size_t max, char **out, char *msg, size_t msglen)
+{
+	const char *nul, *c;
+	unsigned int line = 1;
+	size_t len;
+	int err;
+
+	err = file_read_all(fd, max, out, &len);
+	if (err == -E2BIG)
+		snprintf(msg, msglen, "too large (more than %zu MiB)", max >> 20);
+	else if (err)
+		snprintf(msg, msglen, "cannot read it: %s", strerror(-err));
+	if (err)
+		return err;
+	nul = memchr(*out, '\0', len);
+	if (!nul)
+		return 0;
+	/* Lines are cut at the NUL otherwise: only what comes before it would be read. */
+	for (c = *out; c < nul; c++)
+		line += *c == '\n';
+	snprintf(msg, msglen, "line %u: not a text file (it holds a NUL byte)", line);
+	free(*out);
+	*out = NULL;
+	return -EILSEQ;
 }

@@ -22,4 +22,18 @@ int file_commit(int fd, const char *tmp, const char *path, const char *text, siz
  */
 int mkdir_parents(const char *path, mode_t mode);
 
+/*
+ * All of fd up to EOF, at most max bytes, in a new NUL-terminated buffer (*len without the NUL).
+ * 0, -E2BIG beyond max (an endless file such as /dev/zero ends there), or the -errno of the
+ * read that failed (-EISDIR for a directory): never a part of the file taken for all of it.
+ */
+int file_read_all(int fd, size_t max, char **out, size_t *len);
+
+/*
+ * A file of command lines (the state file, a restore file): file_read_all(), and text only.
+ * On error msg says what is wrong in words that follow "FILE: ": "too large (more than
+ * 16 MiB)", "line 3: not a text file (it holds a NUL byte)", or the read's error.
+ */
+int file_read_text(int fd, size_t max, char **out, char *msg, size_t msglen);
+
 #endif /* XLB_FILEIO_H */

@@ -16,13 +16,13 @@
 
 #include "cmd.h"
 #include "decap.h"
+#include "fileio.h"
 #include "output.h"
 #include "proto.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET	"/run/xlb/xlbd.sock"
 #define EXIT_USAGE	2
-#define READ_CHUNK	65536
 
 /*
  * One line about what went wrong here: "xlbctl: msg" on stderr, or {"error": "msg"} on stdout
@@ -155,52 +155,6 @@ static int run_decap(const struct cmd *cmd, bool json)
 }
 
 /*
- * All of fd up to EOF, at most max bytes (-E2BIG beyond), in a new NUL-terminated buffer.
- * Returns 0 or -errno.
- */
-static int read_all(int fd, size_t max, char **out, size_t *len)
-{
-	size_t n = 0, cap = 0;
-	char *buf = NULL, *tmp;
-	ssize_t r;
-	int err;
-
-	for (;;) {
-		if (cap - n < READ_CHUNK + 1) {
-			cap = cap ? cap * 2 : READ_CHUNK * 2;
-			tmp = realloc(buf, cap);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto err_free;
-			}
-			buf = tmp;
-		}
-		r = read(fd, buf + n, READ_CHUNK);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto err_free;
-		}
-		if (r == 0)
-			break;
-		n += r;
-		if (n > max) {
-			err = -E2BIG;
-			goto err_free;
-		}
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-
-err_free:
-	free(buf);
-	return err;
-}
-
-/*
  * restore sends the file's content as one more argument: xlbd runs as another user, maybe in
  * another mount namespace, and must never open files on a client's behalf.
  */
@@ -208,25 +162,18 @@ static int read_restore_file(const struct cmd *cmd, bool json, char **content)
 {
 	const char *name = cmd->has & CMD_HAS_FILE ? cmd->file : "standard input";
 	int fd = STDIN_FILENO, ret;
-	size_t len;
+	char msg[128];
 
 	if (cmd->has & CMD_HAS_FILE) {
 		fd = open(cmd->file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return fail(json, 1, "cannot open %s: %s", name, strerror(errno));
 	}
-	ret = read_all(fd, PROTO_MAX_REQUEST, content, &len);
+	ret = file_read_text(fd, PROTO_MAX_REQUEST, content, msg, sizeof(msg));
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (ret == -E2BIG)
-		return fail(json, 1, "%s: too large (more than %u MiB)", name,
-			    PROTO_MAX_REQUEST >> 20);
 	if (ret)
-		return fail(json, 1, "cannot read %s: %s", name, strerror(-ret));
-	if (strlen(*content) != len) {
-		free(*content);
-		return fail(json, 1, "%s: not a text file (it holds a NUL byte)", name);
-	}
+		return fail(json, 1, "%s: %s", name, msg);
 	return 0;
 }
 
@@ -297,7 +244,7 @@ static int run_remote(const char *path, bool json, int argc, char **argv)
 		goto out_free;
 	ret = send_all(fd, req, req_len);
 	if (!ret)
-		ret = read_all(fd, PROTO_MAX_REPLY, &reply, &reply_len);
+		ret = file_read_all(fd, PROTO_MAX_REPLY, &reply, &reply_len);
 	close(fd);
 	if (ret) {
 		status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,

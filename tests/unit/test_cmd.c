@@ -103,6 +103,12 @@ static const struct {
 	{ "attach 0123456789abcde", "attach 0123456789abcde mode native" },
 	{ "detach eth0", "detach eth0" },
 	{ "vip add " SVC4, "vip add " SVC4 " method ipip hash 5tuple ring 65537 announce always" },
+	/* Next to the loopback net (127/8, ::1), not in it. */
+	{ "vip add 126.255.255.255:80/tcp",
+	  "vip add 126.255.255.255:80/tcp method ipip hash 5tuple ring 65537 announce always" },
+	{ "backend add 128.0.0.1:80/tcp 128.0.0.0",
+	  "backend add 128.0.0.1:80/tcp 128.0.0.0 weight 1" },
+	{ "backend add [::2]:80/tcp ::3", "backend add [::2]:80/tcp ::3 weight 1" },
 	{ "vip add [FD00:0::10]:443/udp ring 1021 hash src method l2",
 	  "vip add " SVC6 " method l2 hash src ring 1021 announce always" },
 	{ "vip add 10.0.0.10:0/udp hash src",
@@ -386,6 +392,13 @@ static const struct {
 	{ "backend add " SVC6 " [fd00::2]", "bad backend address '[fd00::2]'" },
 	{ "backend add " SVC6 " ::ffff:10.0.0.2", "bad backend address '::ffff:10.0.0.2'" },
 	{ "backend del " SVC6 " ff02::1", "bad backend address 'ff02::1': multicast" },
+	/* loopback: the host's own services as a VIP, nowhere as a backend */
+	{ "vip add 127.0.0.1:80/tcp",
+	  "bad address '127.0.0.1' in service '127.0.0.1:80/tcp': loopback address" },
+	{ "vip add 127.255.0.9:0/udp", "'127.255.0.9:0/udp': loopback address" },
+	{ "vip add [::1]:443/tcp", "bad address '::1' in service '[::1]:443/tcp': loopback" },
+	{ "backend add " SVC4 " 127.0.0.1", "bad backend address '127.0.0.1': loopback address" },
+	{ "backend add " SVC6 " ::1", "bad backend address '::1': loopback address" },
 	/* bad ports */
 	{ "vip add 10.0.0.1:65536/tcp", "bad port '65536' in service '10.0.0.1:65536/tcp'" },
 	{ "vip add 10.0.0.1:-1/tcp", "bad port '-1'" },
@@ -760,7 +773,7 @@ static void test_service(void **state)
 		{ "10.0.0.10:0/udp", "10.0.0.10:0/udp" },
 		{ "[FD00:0::10]:443/udp", "[fd00::10]:443/udp" },
 		{ "[2001:db8:0:0:0:0:0:1]:65535/tcp", "[2001:db8::1]:65535/tcp" },
-		{ "[::1]:53/udp", "[::1]:53/udp" },
+		{ "[::2]:53/udp", "[::2]:53/udp" },
 	};
 	struct xlb_vip_key key;
 	char text[SERVICE_STRLEN];
