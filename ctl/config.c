@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include "config.h"
 
 void config_init(struct config *c)
@@ -30,7 +31,9 @@ int config_copy(struct config *dst, const struct config *src)
 		goto err;
 	memcpy(c.ifaces, src->ifaces, src->n_ifaces * sizeof(*c.ifaces));
 	c.n_ifaces = src->n_ifaces;
+	c.n_backends = src->n_backends;
 	c.drained = src->drained;
+	c.limits = src->limits;
 	for (size_t i = 0; i < src->n_vips; i++) {
 		const struct cfg_vip *v = &src->vips[i];
 
@@ -102,9 +105,52 @@ static void remove_at(void *arr, size_t *n, size_t i, size_t sz)
 		err_code;                                       \
 	})
 
+/* The VIP whose address is addr, other than `not` (may be NULL); NULL if none. */
+static const struct cfg_vip *vip_at(const struct config *c, const struct xlb_addr *addr,
+				    __u8 family, const struct cfg_vip *not)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		if (&c->vips[i] != not && c->vips[i].key.family == family &&
+		    !memcmp(&c->vips[i].key.addr, addr, sizeof(*addr)))
+			return &c->vips[i];
+	return NULL;
+}
+
+/* Why an all-ports VIP cannot be key: an address of this host. 0, or -errno with err set. */
+static int check_local(const struct config *c, const struct xlb_vip_key *key, char *err,
+		       size_t errlen)
+{
+	const struct cfg_limits *l = c->limits;
+	char ifname[CMD_IFNAME_MAX + 1] = "", svc[SERVICE_STRLEN];
+	int ret;
+
+	if (key->port || !l || !l->local)
+		return 0;
+	service_format(key, svc, sizeof(svc));
+	ret = l->local(l->ctx, &key->addr, key->family, ifname);
+	if (ret < 0)
+		return fail(ret, "cannot tell whether all-ports VIP %s is an address of this "
+			    "host: %s", svc, strerror(-ret));
+	if (ret)
+		return fail(-EINVAL, "all-ports VIP %s is an address of this host (on %s): it "
+			    "would take all of the host's own %s traffic, ssh included; give it "
+			    "a port", svc, ifname, key->proto == IPPROTO_UDP ? "UDP" : "TCP");
+	return 0;
+}
+
+int config_check_local(const struct config *c, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < c->n_vips; i++)
+		ret = check_local(c, &c->vips[i].key, err, errlen);
+	return ret;
+}
+
 static int apply_iface(struct config *c, const struct cmd *cmd, char *err, size_t errlen)
 {
 	struct cfg_iface *ifc = config_iface(c, cmd->ifname), *arr;
+	int ret;
 
 	if (cmd->op == CMD_DETACH) {
 		if (!ifc)
@@ -114,6 +160,10 @@ static int apply_iface(struct config *c, const struct cmd *cmd, char *err, size_
 	}
 	if (ifc)
 		return fail(-EEXIST, "%s is already attached", cmd->ifname);
+	/* Addresses come and go after vip add: look again before traffic reaches the VIPs. */
+	ret = config_check_local(c, err, errlen);
+	if (ret)
+		return ret;
 	arr = grow(c->ifaces, c->n_ifaces, sizeof(*arr));
 	if (!arr)
 		return fail(-ENOMEM, "out of memory");
@@ -124,18 +174,47 @@ static int apply_iface(struct config *c, const struct cmd *cmd, char *err, size_
 	return 0;
 }
 
-static int apply_backend(struct cfg_vip *v, const struct cmd *cmd, const char *svc, char *err,
+/* Why backend b cannot join VIP v of c, or 0. */
+static int check_backend(const struct config *c, const struct cfg_vip *v,
+			 const struct cmd_backend *b, const char *addr, const char *svc, char *err,
 			 size_t errlen)
+{
+	const struct cfg_vip *loop = vip_at(c, &b->addr, b->family, NULL);
+	__u32 max = c->limits ? c->limits->max_backends : 0;
+	char other[SERVICE_STRLEN];
+
+	if (loop) {
+		service_format(&loop->key, other, sizeof(other));
+		return fail(-EINVAL, "backend %s is the address of VIP %s: its packets would come "
+			    "back to this balancer", addr, other);
+	}
+	/* Maglev gives each slot to one backend: past the ring's size, backends get nothing. */
+	if (v->n_backends >= v->opts.ring)
+		return fail(-ENOSPC, "no ring slot left for backend %s: the ring of %s has %u "
+			    "slots, at most one backend each (vip del, then vip add with a larger "
+			    "ring)", addr, svc, v->opts.ring);
+	if (max && c->n_backends >= max)
+		return fail(-ENOSPC, "no room for backend %s in %s: the data plane holds at most "
+			    "%u backends, of all VIPs together", addr, svc, max);
+	return 0;
+}
+
+static int apply_backend(struct config *c, struct cfg_vip *v, const struct cmd *cmd,
+			 const char *svc, char *err, size_t errlen)
 {
 	const struct cmd_backend *b = &cmd->backend;
 	struct cfg_backend *be = config_backend(v, &b->addr, b->family), *arr;
 	char addr[ADDR_STRLEN];
+	int ret;
 
 	addr_format(&b->addr, b->family, addr, sizeof(addr));
 	switch (cmd->op) {
 	case CMD_BACKEND_ADD:
 		if (be)
 			return fail(-EEXIST, "backend %s already in %s", addr, svc);
+		ret = check_backend(c, v, b, addr, svc, err, errlen);
+		if (ret)
+			return ret;
 		arr = grow(v->backends, v->n_backends, sizeof(*arr));
 		if (!arr)
 			return fail(-ENOMEM, "out of memory");
@@ -144,6 +223,7 @@ static int apply_backend(struct cfg_vip *v, const struct cmd *cmd, const char *s
 		arr[v->n_backends].family = b->family;
 		arr[v->n_backends].weight = b->weight;
 		v->n_backends++;
+		c->n_backends++;
 		return 0;
 	case CMD_BACKEND_SET:
 		if (!be)
@@ -154,14 +234,39 @@ static int apply_backend(struct cfg_vip *v, const struct cmd *cmd, const char *s
 		if (!be)
 			return fail(-ENOENT, "no backend %s in %s", addr, svc);
 		remove_at(v->backends, &v->n_backends, be - v->backends, sizeof(*be));
+		c->n_backends--;
 		return 0;
 	}
+}
+
+/* Why VIP key cannot be added to c, or 0. */
+static int check_vip(const struct config *c, const struct xlb_vip_key *key, const char *svc,
+		     char *err, size_t errlen)
+{
+	__u32 max = c->limits ? c->limits->max_vips : 0;
+	char addr[ADDR_STRLEN], other[SERVICE_STRLEN];
+
+	for (size_t i = 0; i < c->n_vips; i++) {
+		const struct cfg_vip *v = &c->vips[i];
+
+		if (!config_backend(v, &key->addr, key->family))
+			continue;
+		addr_format(&key->addr, key->family, addr, sizeof(addr));
+		service_format(&v->key, other, sizeof(other));
+		return fail(-EINVAL, "VIP address %s is a backend of %s: its packets would come "
+			    "back to this balancer", addr, other);
+	}
+	if (max && c->n_vips >= max)
+		return fail(-ENOSPC, "no room for VIP %s: the data plane holds at most %u VIPs",
+			    svc, max);
+	return check_local(c, key, err, errlen);
 }
 
 int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errlen)
 {
 	struct cfg_vip *v, *arr;
 	char svc[SERVICE_STRLEN];
+	int ret;
 
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		return apply_iface(c, cmd, err, errlen);
@@ -178,6 +283,9 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 	if (cmd->op == CMD_VIP_ADD) {
 		if (v)
 			return fail(-EEXIST, "VIP %s already exists", svc);
+		ret = check_vip(c, &cmd->service, svc, err, errlen);
+		if (ret)
+			return ret;
 		arr = grow(c->vips, c->n_vips, sizeof(*arr));
 		if (!arr)
 			return fail(-ENOMEM, "out of memory");
@@ -193,13 +301,14 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 
 	switch (cmd->op) {
 	case CMD_VIP_DEL:
+		c->n_backends -= v->n_backends;
 		free(v->backends);
 		remove_at(c->vips, &c->n_vips, v - c->vips, sizeof(*v));
 		return 0;
 	case CMD_BACKEND_ADD:
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
-		return apply_backend(v, cmd, svc, err, errlen);
+		return apply_backend(c, v, cmd, svc, err, errlen);
 	case CMD_HEALTH_SET:
 		v->health = cmd->health;
 		return 0;

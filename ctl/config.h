@@ -44,12 +44,30 @@ struct cfg_iface {
 	__u32 mode;			/* enum cmd_mode asked for */
 };
 
+/*
+ * What the daemon refuses beyond the grammar, checked by config_apply() so that a restore file
+ * is refused at the line that crosses a limit, before anything reaches the maps. Zero limits and
+ * a NULL local() check nothing (the model alone, in tests and tools).
+ */
+struct cfg_limits {
+	__u32 max_vips;
+	__u32 max_backends;	/* of all VIPs together */
+	/*
+	 * Whether addr is an address of this host: 1 with its interface in ifname
+	 * (CMD_IFNAME_MAX + 1 bytes), 0 when it is not, -errno when the host cannot tell.
+	 */
+	int (*local)(void *ctx, const struct xlb_addr *addr, __u8 family, char *ifname);
+	void *ctx;
+};
+
 struct config {
 	struct cfg_vip *vips;
 	size_t n_vips;
+	size_t n_backends;		/* of all VIPs together */
 	struct cfg_iface *ifaces;
 	size_t n_ifaces;
 	bool drained;			/* node drain: this node's own, not a service's */
+	const struct cfg_limits *limits;	/* NULL: none; kept by copies */
 };
 
 void config_init(struct config *c);
@@ -59,8 +77,14 @@ int config_copy(struct config *dst, const struct config *src);
 
 /*
  * Apply one configuration command (cmd_is_config()). Returns 0, or -EEXIST,
- * -ENOENT, -EINVAL, -ENOMEM with a one-line message in err; c is unchanged
- * on error.
+ * -ENOENT, -EINVAL, -ENOSPC (past c->limits), -ENOMEM with a one-line
+ * message in err; c is unchanged on error.
+ *
+ * Beyond the grammar it refuses what cannot work on one balancer: a backend
+ * that is the address of a VIP (its packets come back here), more backends
+ * on a VIP than its ring has slots (the rest would get no traffic), and an
+ * all-ports VIP on an address of this host (it would take the host's own
+ * TCP or UDP, ssh included), at vip add and again at attach.
  */
 int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errlen);
 
@@ -86,5 +110,11 @@ struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key
 struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
 				   __u8 family);
 struct cfg_iface *config_iface(const struct config *c, const char *name);
+
+/*
+ * The all-ports VIPs of c that are addresses of this host (limits->local): 0 when there is none,
+ * else -EINVAL and err names the first.
+ */
+int config_check_local(const struct config *c, char *err, size_t errlen);
 
 #endif /* XLB_CONFIG_H */

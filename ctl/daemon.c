@@ -72,6 +72,34 @@ static int state_read(const char *path, char **text, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * cfg_limits.local: the addresses of every interface in xlbd's network namespace, not only the
+ * attached ones, since a packet to any of them may arrive through an attached one.
+ */
+static int host_has_addr(void *ctx, const struct xlb_addr *addr, __u8 family, char *ifname)
+{
+	struct ifaddrs *list, *ifa;
+	int found = 0;
+
+	if (getifaddrs(&list))
+		return -errno;
+	for (ifa = list; ifa && !found; ifa = ifa->ifa_next) {
+		const struct sockaddr *sa = ifa->ifa_addr;
+
+		if (!sa)
+			continue;
+		if (sa->sa_family == AF_INET && family == XLB_AF_INET)
+			found = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == addr->v4;
+		else if (sa->sa_family == AF_INET6 && family == XLB_AF_INET6)
+			found = !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, addr->b,
+					sizeof(addr->b));
+		if (found)
+			snprintf(ifname, CMD_IFNAME_MAX + 1, "%s", ifa->ifa_name);
+	}
+	freeifaddrs(list);
+	return found;
+}
+
 static int save_state(struct daemon *d, const struct config *c)
 {
 	size_t len;
@@ -416,6 +444,11 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
 	config_init(&d->cfg);
+	/* dp_load()'s sizes, known before it runs: a state file over them loads nothing. */
+	d->limits.max_vips = opts->max_vips ? opts->max_vips : XLB_MAX_VIPS;
+	d->limits.max_backends = (opts->max_backends ? opts->max_backends : XLB_MAX_BACKENDS) -
+				 1;	/* id XLB_BACKEND_NONE is nobody's */
+	d->cfg.limits = &d->limits;
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 
 	ret = state_read(opts->state, &text, err, sizeof(err));
@@ -430,6 +463,13 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		return -EINVAL;
 	}
 	free(text);
+	/*
+	 * The host's addresses are checked from now on. One that came after its all-ports VIP was
+	 * added only gets a warning here: the data plane serves that VIP whether xlbd starts or not.
+	 */
+	d->limits.local = host_has_addr;
+	if (config_check_local(&d->cfg, err, sizeof(err)))
+		pr_warn("state file %s: %s\n", opts->state, err);
 
 	ret = bpffs_path(opts->pin_dir, pins, sizeof(pins), err, sizeof(err));
 	if (ret) {
@@ -655,6 +695,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	int ret;
 
 	config_init(&work);
+	work.limits = &d->limits;
 	ret = config_apply_text(&work, text, err, sizeof(err));
 	if (ret)
 		goto err;

@@ -40,6 +40,7 @@ struct daemon {
 	struct dp dp;
 	struct sync sync;
 	struct config cfg;
+	struct cfg_limits limits;	/* cfg's: the maps' capacity, the host's addresses */
 	struct prober *prober;
 	struct bird_link bird;
 	struct timespec started;

@@ -296,7 +296,7 @@ static void test_backend_add_set_del(void **state)
 	apply_ok(&c, "backend add " SVC4 " 10.0.0.4 weight 65535");
 	/* The same host behind two VIPs is two backends. */
 	apply_ok(&c, "backend add " SVC6 " fd00::1 weight 2");
-	apply_ok(&c, "backend add 10.0.0.10:80/tcp 10.0.0.10");
+	apply_ok(&c, "backend add 10.0.0.10:80/tcp 10.0.0.11");
 
 	v = find_vip(&c, SVC4);
 	check(v->n_backends == 5, "five backends, got %zu", v->n_backends);
@@ -329,7 +329,7 @@ static void test_backend_add_set_del(void **state)
 	check(v->backends[0].addr.v4 == inet_addr("10.0.0.2") && v->backends[0].weight == 0 &&
 		      v->backends[1].addr.v4 == inet_addr("10.0.0.3") &&
 		      v->backends[1].weight == 300 &&
-		      v->backends[2].addr.v4 == inet_addr("10.0.0.10"),
+		      v->backends[2].addr.v4 == inet_addr("10.0.0.11"),
 	      "the others keep their order and weights");
 	check(find_vip(&c, SVC6)->n_backends == 1, "the other VIP's backends are untouched");
 
@@ -369,6 +369,123 @@ static void test_backend_refused(void **state)
 }
 
 /* ---- interfaces ---- */
+
+/* A backend at the address of any VIP of this balancer: its packets would come back here. */
+static void test_backend_loop(void **state)
+{
+	struct config c;
+
+	config_init(&c);
+	apply_ok(&c, "vip add " SVC4);
+	apply_ok(&c, "vip add 10.0.0.20:53/udp");
+	apply_ok(&c, "backend add 10.0.0.20:53/udp 10.0.0.21");
+	refused(&c, "backend add " SVC4 " 10.0.0.10", -EINVAL,
+		"backend 10.0.0.10 is the address of VIP 10.0.0.10:80/tcp");
+	refused(&c, "backend add " SVC4 " 10.0.0.20", -EINVAL, "address of VIP 10.0.0.20:53/udp");
+	refused(&c, "vip add 10.0.0.21:80/tcp", -EINVAL,
+		"VIP address 10.0.0.21 is a backend of 10.0.0.20:53/udp");
+	apply_ok(&c, "vip add " SVC6);
+	refused(&c, "backend add " SVC6 " fd00::10", -EINVAL, "[fd00::10]:443/tcp");
+	/* The same bits in the other family are another host. */
+	apply_ok(&c, "backend add " SVC4 " 10.0.0.22");
+	config_free(&c);
+}
+
+/* Backends past a VIP's ring slots would get no traffic: refused, whatever the limits. */
+static void test_backends_fill_ring(void **state)
+{
+	struct config c;
+	char needle[64];
+
+	config_init(&c);
+	apply_ok(&c, "vip add " SVC4 " ring 1021");
+	for (int i = 0; i < 1021; i++)
+		apply_fmt(&c, "backend add " SVC4 " 10.1.%d.%d", i >> 8, i & 255);
+	snprintf(needle, sizeof(needle), "the ring of %s has 1021 slots", SVC4);
+	refused(&c, "backend add " SVC4 " 10.2.0.1", -ENOSPC, needle);
+	/* A deleted backend frees its slot. */
+	apply_ok(&c, "backend del " SVC4 " 10.1.0.0");
+	apply_ok(&c, "backend add " SVC4 " 10.2.0.1");
+	check(c.n_backends == 1021, "1021 backends counted, got %zu", c.n_backends);
+	config_free(&c);
+}
+
+static int fake_local(void *ctx, const struct xlb_addr *addr, __u8 family, char *ifname)
+{
+	const struct xlb_addr *host = ctx;
+
+	if (family == XLB_AF_INET && addr->v4 == inet_addr("10.0.0.250"))
+		return -EIO;
+	if (memcmp(addr, host, sizeof(*addr)))
+		return 0;
+	strcpy(ifname, "eth7");
+	return 1;
+}
+
+/*
+ * The data plane's capacity and the host's addresses: refused at the command (a restore file
+ * at the line) that crosses them, the limits kept by copies and by a file's transaction.
+ */
+static void test_limits(void **state)
+{
+	struct xlb_addr host = { .v4 = inet_addr("10.0.0.1") };
+	struct cfg_limits limits = { .max_vips = 3, .max_backends = 4, .local = fake_local,
+				     .ctx = &host };
+	struct config c, copy;
+	char *file;
+	int ret;
+
+	config_init(&c);
+	config_init(&copy);
+	c.limits = &limits;
+	apply_ok(&c, "vip add 10.0.0.1:22/tcp");
+	refused(&c, "vip add 10.0.0.1:0/tcp", -EINVAL,
+		"all-ports VIP 10.0.0.1:0/tcp is an address of this host (on eth7): it would take "
+		"all of the host's own TCP traffic");
+	refused(&c, "vip add 10.0.0.1:0/udp", -EINVAL, "own UDP traffic");
+	refused(&c, "vip add 10.0.0.250:0/udp", -EIO, "cannot tell whether");
+	apply_ok(&c, "vip add 10.0.0.2:0/udp");
+	apply_ok(&c, "vip add " SVC4);
+	refused(&c, "vip add 10.0.0.3:80/tcp", -ENOSPC,
+		"no room for VIP 10.0.0.3:80/tcp: the data plane holds at most 3 VIPs");
+	for (int i = 1; i <= 4; i++)
+		apply_fmt(&c, "backend add %s 10.1.0.%d", i & 1 ? SVC4 : "10.0.0.2:0/udp", i);
+	refused(&c, "backend add " SVC4 " 10.1.0.9", -ENOSPC,
+		"the data plane holds at most 4 backends, of all VIPs together");
+	check(config_copy(&copy, &c) == 0 && copy.limits == &limits && copy.n_backends == 4,
+	      "a copy keeps the limits and the count");
+	refused(&copy, "backend add " SVC4 " 10.1.0.9", -ENOSPC, "at most 4 backends");
+	apply_ok(&c, "vip del 10.0.0.2:0/udp");
+	check(c.n_backends == 2, "vip del gives back its backends' room, %zu", c.n_backends);
+	apply_ok(&c, "backend add " SVC4 " 10.1.0.9");
+
+	/* An address that came to this host after vip add: attach looks again. */
+	host.v4 = inet_addr("10.0.0.2");
+	refused(&copy, "attach eth0", -EINVAL, "all-ports VIP 10.0.0.2:0/udp is an address of");
+	check(config_check_local(&copy, err, sizeof(err)) == -EINVAL, "config_check_local sees it");
+	host.v4 = inet_addr("10.0.0.3");
+	check(config_check_local(&copy, err, sizeof(err)) == 0, "and nothing once it is gone");
+	apply_ok(&copy, "attach eth0");
+
+	/* A restore file over the limit: refused at the line that crosses it, c unchanged. */
+	file = "vip add 10.0.0.5:80/tcp\n"
+	       "backend add 10.0.0.5:80/tcp 10.2.0.1\n"
+	       "backend add 10.0.0.5:80/tcp 10.2.0.2\n"
+	       "# comment\n"
+	       "backend add 10.0.0.5:80/tcp 10.2.0.3\n"
+	       "backend add 10.0.0.5:80/tcp 10.2.0.4\n"
+	       "backend add 10.0.0.5:80/tcp 10.2.0.5\n";
+	config_free(&copy);
+	config_init(&copy);
+	copy.limits = &limits;
+	ret = config_apply_text(&copy, file, err, sizeof(err));
+	check(ret == -ENOSPC && !strncmp(err, "line 7: no room for backend 10.2.0.5", 36),
+	      "the fifth backend's line is refused, got %d: %s", ret, err);
+	check(copy.n_vips == 0 && copy.n_backends == 0 && copy.limits == &limits,
+	      "a refused file leaves the configuration (and its limits) as it was");
+	config_free(&copy);
+	config_free(&c);
+}
 
 static void test_attach_detach(void **state)
 {
@@ -951,6 +1068,9 @@ int main(void)
 		cmocka_unit_test(test_vip_del),
 		cmocka_unit_test(test_backend_add_set_del),
 		cmocka_unit_test(test_backend_refused),
+		cmocka_unit_test(test_backend_loop),
+		cmocka_unit_test(test_backends_fill_ring),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_health_ratelimit),
 		cmocka_unit_test(test_not_config),
