@@ -570,6 +570,10 @@ static int arg_ifname(struct parser *p, const char *s)
 	for (c = s; !why && *c; c++)
 		if (*c == '/' || *c == ':' || is_space(*c))
 			why = "'/', ':' and whitespace are not allowed";
+	/* The kernel takes them; a saved `attach` line would carry them to every terminal. */
+	for (c = s; !why && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			why = "control characters are not allowed";
 	if (why)
 		return fail(p, "bad interface name '%s': %s", s, why);
 	strcpy(p->cmd->ifname, s);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE /* vasprintf */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "output.h"
 
 /* A one-process setting, like the verbosity flag of any CLI tool. */
 static enum log_level max_level = LOG_WARN;
@@ -19,9 +22,20 @@ enum log_level log_get_level(void)
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
+	char *msg, *esc;
+
 	if (level > max_level)
 		return;
-	vfprintf(stderr, fmt, ap);
+	/*
+	 * Messages quote state file lines, interface names, a reload command's output: escaped
+	 * for the terminal of xlbd -f, lines kept (libbpf's verifier log has many).
+	 */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	esc = out_escape(msg, true);
+	fputs(esc ? esc : msg, stderr);
+	free(esc);
+	free(msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

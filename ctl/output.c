@@ -170,6 +170,42 @@ static size_t utf8_seq_len(const unsigned char *s)
 	return n;
 }
 
+/* A C1 control character (U+0080-U+009F), which some terminals obey like ESC [. */
+static bool is_c1(const unsigned char *s)
+{
+	return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;
+}
+
+char *out_escape(const char *str, bool keep_lines)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	char *buf = malloc(strlen(str) * 4 + 1), *p = buf;
+	size_t n;
+
+	if (!buf)
+		return NULL;
+	while (*s) {
+		if ((*s == '\n' || *s == '\t') && keep_lines) {
+			*p++ = *s++;
+		} else if (*s == '\\' || *s == '\n' || *s == '\t' || *s == '\r') {
+			*p++ = '\\';
+			*p++ = *s == '\n' ? 'n' : *s == '\t' ? 't' : *s == '\r' ? 'r' : '\\';
+			s++;
+		} else if (*s >= 0x20 && *s < 0x7f) {
+			*p++ = *s++;
+		} else if (*s >= 0x80 && !is_c1(s) && (n = utf8_seq_len(s))) {
+			memcpy(p, s, n);
+			p += n;
+			s += n;
+		} else {
+			/* Byte by byte: a C1 character is two escapes, as UTF-8 holds it. */
+			p += sprintf(p, "\\x%02x", *s++);
+		}
+	}
+	*p = '\0';
+	return buf;
+}
+
 /*
  * A JSON string. Names and messages can hold anything a user typed (an interface name, a file's
  * line), so bytes that are not UTF-8 become U+FFFD rather than making the document invalid.
@@ -181,7 +217,7 @@ static void out_json_str(struct out *o, const char *str)
 
 	out_put(o, "\"", 1);
 	while (*s) {
-		for (run = 0; s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\';
+		for (run = 0; s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\';
 		     run++)
 			;
 		out_put(o, (const char *)s, run);
@@ -197,9 +233,13 @@ static void out_json_str(struct out *o, const char *str)
 		} else if (*s == '\t') {
 			out_puts(o, "\\t");
 			n = 1;
-		} else if (*s < 0x20) {
+		} else if (*s < 0x20 || *s == 0x7f) {
 			out_putf(o, "\\u%04x", *s);
 			n = 1;
+		} else if (is_c1(s)) {
+			/* Valid JSON raw, but a terminal showing `xlbctl -j` may act on it. */
+			out_putf(o, "\\u%04x", s[1]);
+			n = 2;
 		} else {
 			n = utf8_seq_len(s);
 			if (n)
@@ -326,8 +366,17 @@ static void out_json_raw(struct out *o, const char *key, const char *raw)
 
 void out_str(struct out *o, const char *key, const char *text_fmt, const char *val)
 {
+	char *esc;
+
 	if (!o->json) {
-		out_text_value(o, text_fmt, val ?: "-");
+		if (!text_fmt || !out_live(o))
+			return;
+		esc = out_escape(val ?: "-", false);
+		if (!esc)
+			o->err = -ENOMEM;
+		else
+			out_text_value(o, text_fmt, esc);
+		free(esc);
 		return;
 	}
 	if (!val) {
@@ -404,7 +453,7 @@ void out_text(struct out *o, const char *fmt, ...)
 
 void out_error(struct out *o, const char *fmt, ...)
 {
-	char *msg = NULL;
+	char *msg = NULL, *esc;
 	va_list ap;
 	int n;
 
@@ -415,15 +464,22 @@ void out_error(struct out *o, const char *fmt, ...)
 	o->err = 0;
 	o->failed = false;
 	va_start(ap, fmt);
-	if (!o->json) {
-		out_vputf(o, fmt, ap);
-		out_put(o, "\n", 1);
-		goto out;
-	}
 	n = vasprintf(&msg, fmt, ap);
 	if (n < 0) {
 		msg = NULL;
 		o->err = -ENOMEM;
+		goto out;
+	}
+	if (!o->json) {
+		/* Messages quote what was typed or read: a name, a word of a file. */
+		esc = out_escape(msg, false);
+		if (!esc) {
+			o->err = -ENOMEM;
+			goto out;
+		}
+		out_puts(o, esc);
+		out_put(o, "\n", 1);
+		free(esc);
 		goto out;
 	}
 	out_json_begin(o, "error");

@@ -44,7 +44,10 @@ void out_obj_close(struct out *o);
 void out_arr_open(struct out *o, const char *key);
 void out_arr_close(struct out *o);
 
-/* A NULL val is JSON null and "-" in text. */
+/*
+ * A NULL val is JSON null and "-" in text. Text gets val through out_escape(), JSON as a JSON
+ * string (control characters as \u escapes): both are safe for a terminal whatever val holds.
+ */
 void out_str(struct out *o, const char *key, const char *text_fmt, const char *val);
 void out_u64(struct out *o, const char *key, const char *text_fmt, unsigned long long val);
 void out_s64(struct out *o, const char *key, const char *text_fmt, long long val);
@@ -57,9 +60,19 @@ void out_double(struct out *o, const char *key, const char *text_fmt, double val
 void out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Replace everything output so far with one error: "msg\n" in text, {"error": "msg"}\n in JSON.
+ * Replace everything output so far with one error: "msg\n" in text (msg through out_escape()),
+ * {"error": "msg"}\n in JSON.
  * Later output other than another out_error() is dropped, so a handler cannot append to it.
  */
 void out_error(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * str as it may reach a terminal: control characters (C0, DEL, C1) and bytes that are not UTF-8
+ * as \xNN, newline, tab and CR as \n, \t and \r (or as themselves with keep_lines, for logs),
+ * a backslash as \\; valid printable UTF-8 stays. So no name, file line or backend's answer
+ * quoted in a message can move the cursor, recolour or retitle the reader's terminal. A new
+ * string to free(), NULL when out of memory.
+ */
+char *out_escape(const char *str, bool keep_lines);
 
 #endif /* XLB_OUTPUT_H */

@@ -31,7 +31,7 @@
 static int fail(bool json, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(bool json, int status, const char *fmt, ...)
 {
-	char msg[CMD_LINE_MAX];
+	char msg[CMD_LINE_MAX], *esc;
 	struct out *o = NULL;
 	const char *data;
 	va_list ap;
@@ -43,7 +43,10 @@ static int fail(bool json, int status, const char *fmt, ...)
 	if (json)
 		o = out_new(true);
 	if (!o) {
-		fprintf(stderr, "xlbctl: %s\n", msg);
+		/* A message may quote any word given or read: escaped, as xlbd's are. */
+		esc = out_escape(msg, false);
+		fprintf(stderr, "xlbctl: %s\n", esc ? esc : "out of memory");
+		free(esc);
 		return status;
 	}
 	out_error(o, "%s", msg);
@@ -80,7 +83,9 @@ static int print_help(bool json, const char *topic)
 	o = out_new(json);
 	if (!o)
 		return fail(json, 1, "%s", strerror(ENOMEM));
-	out_str(o, "help", "%s", text);
+	/* Text as it is: out_str() would escape its newlines. */
+	out_str(o, "help", NULL, text);
+	out_text(o, "%s", text);
 	ret = print_out(o, stdout);
 	out_free(o);
 	return ret;

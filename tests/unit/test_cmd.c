@@ -541,6 +541,8 @@ static const struct {
 	{ "attach eth0:1", "bad interface name 'eth0:1'" },
 	{ "attach .", "bad interface name '.'" },
 	{ "attach ..", "bad interface name '..'" },
+	{ "attach eth\x1b[0m", "bad interface name 'eth\x1b[0m': control characters are not" },
+	{ "decap attach a\x7f", "bad interface name 'a\x7f': control characters" },
 	{ "attach 0123456789abcdef", "bad interface name '0123456789abcdef': longer than 15" },
 	{ "detach x/y", "bad interface name 'x/y'" },
 	{ "decap attach eth0:0", "bad interface name 'eth0:0'" },

@@ -162,7 +162,10 @@ static void test_json_escaping(void **state)
 		{"say \"hi\"", "\"say \\\"hi\\\"\""},
 		{"C:\\dir\\", "\"C:\\\\dir\\\\\""},
 		{"line 1\nline 2\tend", "\"line 1\\nline 2\\tend\""},
-		{"\x01\x1f\r\x7f", "\"\\u0001\\u001f\\u000d\x7f\""},
+		{"\x01\x1f\r\x7f", "\"\\u0001\\u001f\\u000d\\u007f\""},
+		{"\x1b[31mRED\x1b[0m", "\"\\u001b[31mRED\\u001b[0m\""},
+		/* C1 controls (CSI is U+009B) are escaped, the next character is not. */
+		{"\xc2\x9b" "2J \xc2\x80\xc2\x9f\xc2\xa0", "\"\\u009b2J \\u0080\\u009f\xc2\xa0\""},
 		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 		 "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
 		{"bad \xff byte", "\"bad \\ufffd byte\""},
@@ -238,6 +241,52 @@ static void test_error_text(void **state)
 	expect(o, "no such VIP 10.0.0.10:80/tcp\n");
 	out_error(o, "second %s", "error");
 	expect(o, "second error\n");
+	out_free(o);
+}
+
+static void test_escape(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want;		/* all escaped */
+		const char *want_lines;		/* keep_lines */
+	} cases[] = {
+		{ "plain 10.0.0.1:80/tcp", "plain 10.0.0.1:80/tcp", "plain 10.0.0.1:80/tcp" },
+		{ "\x1b[31mRED\x1b[0m", "\\x1b[31mRED\\x1b[0m", "\\x1b[31mRED\\x1b[0m" },
+		{ "a\nb\tc\rd", "a\\nb\\tc\\rd", "a\nb\tc\\rd" },
+		{ "back\\slash", "back\\\\slash", "back\\\\slash" },
+		{ "\x01\x07\x08\x7f", "\\x01\\x07\\x08\\x7f", "\\x01\\x07\\x08\\x7f" },
+		/* UTF-8 stays, but not its C1 controls (CSI) or bytes that are not UTF-8. */
+		{ "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac",
+		  "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "\xc2\x9b" "2J", "\\xc2\\x9b2J", "\\xc2\\x9b2J" },
+		{ "bad \xff \xc3", "bad \\xff \\xc3", "bad \\xff \\xc3" },
+		{ "", "", "" },
+	};
+	char *got;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		got = out_escape(cases[i].in, false);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+		got = out_escape(cases[i].in, true);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].want_lines);
+		free(got);
+	}
+}
+
+/* Text output never carries a control character from a value or a message's argument. */
+static void test_text_escaped(void **state)
+{
+	struct out *o = new_out(false);
+
+	out_str(o, "service", "vip %s\n", "\x1b]0;title\x07");
+	out_str(o, "error", "  last error: %s\n", "HTTP 500 \x1b[2J\r\n");
+	expect(o, "vip \\x1b]0;title\\x07\n  last error: HTTP 500 \\x1b[2J\\r\\n\n");
+	out_error(o, "unknown command '%s'", "\x1b[31mRED\x1b[0m\n");
+	expect(o, "unknown command '\\x1b[31mRED\\x1b[0m\\n'\n");
 	out_free(o);
 }
 
@@ -328,6 +377,8 @@ int main(void)
 		cmocka_unit_test(test_text_grows),
 		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_error_json),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_text_escaped),
 		cmocka_unit_test(test_mismatched_close),
 		cmocka_unit_test(test_too_deep),
 		cmocka_unit_test(test_out_of_memory),
