@@ -430,6 +430,16 @@ static void prune_at_start(struct daemon *d)
 	iface_restore_others(saved, iface_configured, &d->cfg);
 }
 
+/* What start-up removed from the maps because no VIP of the state file owned it. */
+static void log_swept(const struct sync_swept *w, const char *state)
+{
+	if (!w->vips && !w->rings && !w->backends && !w->health && !w->counters)
+		return;
+	pr_warn("removed from the maps what %s does not hold: %u VIPs, %u rings of no VIP, "
+		"%u backends of no VIP, %u down marks and %u counters of unused ids\n",
+		state, w->vips, w->rings, w->backends, w->health, w->counters);
+}
+
 int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 {
 	struct dp_opts dopts = {
@@ -464,8 +474,9 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	}
 	free(text);
 	/*
-	 * The host's addresses are checked from now on. One that came after its all-ports VIP was
-	 * added only gets a warning here: the data plane serves that VIP whether xlbd starts or not.
+	 * The host's addresses are checked from now on. One that came after its all-ports VIP
+	 * was added only gets a warning here: the data plane serves that VIP whether xlbd starts
+	 * or not.
 	 */
 	d->limits.local = host_has_addr;
 	if (config_check_local(&d->cfg, err, sizeof(err)))
@@ -509,6 +520,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		pr_warn("cannot write the configuration to the maps: %s\n", strerror(-ret));
 		goto err_sync;
 	}
+	log_swept(&d->sync.swept, opts->state);
 	prune_at_start(d);
 	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
 		if (attach_iface(d, &d->cfg.ifaces[i], err, sizeof(err)))

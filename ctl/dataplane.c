@@ -491,15 +491,28 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
 	if (err)
 		return err;
-	if (dp->ring_fds[vip_id] >= 0) {
-		bpf_map__delete_elem(dp->skel->maps.rings, &vip_id, sizeof(vip_id), 0);
-		ring_forget(dp, vip_id);
-	}
-	err = zero_percpu(dp->skel->maps.vip_stats, vip_id);
+	dp_ring_remove(dp, vip_id);
+	err = dp_vip_stats_clear(dp, vip_id);
 	/* The id may be handed out again: its next owner starts with no sources. */
 	if (!err && limited)
 		err = dp_ratelimit_clear_vip(dp, vip_id);
 	return err;
+}
+
+int dp_ring_remove(struct dp *dp, __u32 vip_id)
+{
+	int err;
+
+	if (vip_id >= dp->max_vips || dp->ring_fds[vip_id] < 0)
+		return 0;
+	err = bpf_map__delete_elem(dp->skel->maps.rings, &vip_id, sizeof(vip_id), 0);
+	ring_forget(dp, vip_id);
+	return err == -ENOENT ? 0 : err;
+}
+
+int dp_vip_stats_clear(struct dp *dp, __u32 vip_id)
+{
+	return zero_percpu(dp->skel->maps.vip_stats, vip_id);
 }
 
 int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size)

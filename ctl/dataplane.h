@@ -127,6 +127,10 @@ int dp_filter_rebuild(struct dp *dp);
 int dp_vip_next(struct dp *dp, const struct xlb_vip_key *prev, struct xlb_vip_key *next);
 /* Make sure VIP id has a ring of `size` slots (new rings say "nobody"). */
 int dp_ring_ensure(struct dp *dp, __u32 vip_id, __u32 size);
+/* Remove VIP id's ring, which no VIP entry may name any more. */
+int dp_ring_remove(struct dp *dp, __u32 vip_id);
+/* Zero a VIP id's counters. */
+int dp_vip_stats_clear(struct dp *dp, __u32 vip_id);
 
 /* Counters summed over CPUs. */
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);

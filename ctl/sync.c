@@ -8,6 +8,61 @@
 #include "sync.h"
 #include "xlb_ratelimit.h"
 
+static bool nonzero(const void *p, size_t len)
+{
+	const char *c = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (c[i])
+			return true;
+	return false;
+}
+
+/*
+ * Remove what no VIP entry names (s->vip_used, s->be as read): rings, active backends of
+ * those VIP ids, down marks and counters of free ids. Such an id's next owner would start
+ * with them.
+ */
+static int sweep(struct sync *s)
+{
+	struct xlb_backend_stats bs;
+	struct xlb_vip_stats vs;
+	struct dp *dp = s->dp;
+	int err = 0;
+
+	for (__u32 id = 0; !err && id < dp->max_vips; id++) {
+		if (s->vip_used[id])
+			continue;
+		if (dp_ring_size(dp, id)) {
+			err = dp_ring_remove(dp, id);
+			s->swept.rings++;
+		}
+		if (!err && !dp_vip_stats(dp, id, &vs) && nonzero(&vs, sizeof(vs))) {
+			err = dp_vip_stats_clear(dp, id);
+			s->swept.counters++;
+		}
+	}
+	for (__u32 id = 1; !err && id < dp->max_backends; id++) {
+		struct sync_backend *b = &s->be[id];
+
+		if (b->used && b->vip_id < dp->max_vips && s->vip_used[b->vip_id])
+			continue;
+		if (b->used)
+			s->swept.backends++;
+		else if (b->health != XLB_HEALTH_UP)
+			s->swept.health++;
+		else if (!dp_backend_stats(dp, id, &bs) && nonzero(&bs, sizeof(bs)))
+			s->swept.counters++;
+		else
+			continue;
+		/* Entry, health and counters; gen stays, for the id's next owner. */
+		err = dp_backend_clear(dp, id);
+		b->used = false;
+		b->health = XLB_HEALTH_UP;
+	}
+	return err;
+}
+
 int sync_init(struct sync *s, struct dp *dp)
 {
 	struct xlb_vip_key key, prev;
@@ -38,7 +93,7 @@ int sync_init(struct sync *s, struct dp *dp)
 		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
 		dp_health_get(dp, id, &s->be[id].health);
 	}
-	return 0;
+	return sweep(s);
 }
 
 void sync_free(struct sync *s)
@@ -275,6 +330,25 @@ __u32 sync_health(const struct sync *s, __u32 id)
 	return id < s->dp->max_backends ? s->be[id].health : XLB_HEALTH_UP;
 }
 
+/*
+ * After a failed sync_vip(): a VIP that no entry names yet is seen by no packet, so give back
+ * its ring and backend ids. Kept, every failed restore left a ring and backends behind.
+ */
+static void discard_unseen(struct sync *s, struct cfg_vip *v)
+{
+	struct xlb_vip vip;
+
+	if (v->id >= s->dp->max_vips ||
+	    (!dp_vip_get(s->dp, &v->key, &vip) && vip.id == v->id))
+		return;
+	clear_backends(s, v->id, NULL);
+	dp_ring_remove(s->dp, v->id);
+	s->vip_used[v->id] = false;
+	v->id = CFG_ID_NONE;
+	for (size_t i = 0; i < v->n_backends; i++)
+		v->backends[i].id = XLB_BACKEND_NONE;
+}
+
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 {
 	struct xlb_vip vip = { 0 };
@@ -289,8 +363,10 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 		err = write_health(s, v);
 	if (!err)
 		err = clear_backends(s, v->id, v);
-	if (err)
+	if (err) {
+		discard_unseen(s, v);
 		return err;
+	}
 	vip.id = v->id;
 	vip.ring_size = v->opts.ring;
 	vip.method = v->opts.method;
@@ -338,6 +414,7 @@ int sync_all(struct sync *s, struct config *c)
 	}
 	for (size_t i = 0; !err && i < n_stale; i++)
 		err = sync_vip_remove(s, &stale[i]);
+	s->swept.vips += n_stale;
 	free(stale);
 	for (size_t i = 0; !err && i < c->n_vips; i++)
 		err = sync_vip(s, c, &c->vips[i]);

@@ -26,8 +26,22 @@ struct sync_backend {
 	bool used;
 };
 
+/*
+ * What the maps held that no VIP owned, and was removed: by sync_init() what no VIP entry names
+ * (left by a crash, or by a restore that failed in an older xlbd), by sync_all() the VIPs its
+ * configuration does not hold. Counted from sync_init() on, for xlbd to say at start.
+ */
+struct sync_swept {
+	__u32 vips;		/* VIP entries (with their rings and backends) */
+	__u32 rings;		/* rings of VIP ids that no VIP entry names */
+	__u32 backends;		/* active backends of such ids */
+	__u32 health;		/* down marks of backend ids nobody holds */
+	__u32 counters;		/* non-zero counters of VIP and backend ids nobody holds */
+};
+
 struct sync {
 	struct dp *dp;
+	struct sync_swept swept;
 	bool *vip_used;			/* per VIP id */
 	struct sync_backend *be;	/* per backend id: what the maps hold */
 	__u32 *table;			/* scratch: one ring */
@@ -35,7 +49,10 @@ struct sync {
 	__u32 *index;			/* scratch: backend id -> position in a VIP + 1 */
 };
 
-/* Learn what the (possibly adopted) maps hold. */
+/*
+ * Learn what the (possibly adopted) maps hold, and remove what no VIP entry names: nothing but
+ * this process writes the maps, so nothing else is on its way to use it.
+ */
 int sync_init(struct sync *s, struct dp *dp);
 void sync_free(struct sync *s);
 
@@ -54,7 +71,8 @@ bool sync_vip_fails_open(const struct cfg_vip *v);
 /*
  * Place one VIP of c (new or changed) in the maps. Backends marked down get
  * no ring slots and XLB_HEALTH_DOWN (their connections re-hash), unless the
- * VIP fails open.
+ * VIP fails open. On error a VIP whose entry is not in the maps leaves
+ * nothing there: its ring and backend ids are given back.
  */
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v);
 /*
