@@ -105,12 +105,12 @@ static void remove_at(void *arr, size_t *n, size_t i, size_t sz)
 		err_code;                                       \
 	})
 
-/* The VIP whose address is addr, other than `not` (may be NULL); NULL if none. */
+/* The first VIP whose address is addr, NULL if none. */
 static const struct cfg_vip *vip_at(const struct config *c, const struct xlb_addr *addr,
-				    __u8 family, const struct cfg_vip *not)
+				    __u8 family)
 {
 	for (size_t i = 0; i < c->n_vips; i++)
-		if (&c->vips[i] != not && c->vips[i].key.family == family &&
+		if (c->vips[i].key.family == family &&
 		    !memcmp(&c->vips[i].key.addr, addr, sizeof(*addr)))
 			return &c->vips[i];
 	return NULL;
@@ -179,7 +179,7 @@ static int check_backend(const struct config *c, const struct cfg_vip *v,
 			 const struct cmd_backend *b, const char *addr, const char *svc, char *err,
 			 size_t errlen)
 {
-	const struct cfg_vip *loop = vip_at(c, &b->addr, b->family, NULL);
+	const struct cfg_vip *loop = vip_at(c, &b->addr, b->family);
 	__u32 max = c->limits ? c->limits->max_backends : 0;
 	char other[SERVICE_STRLEN];
 

@@ -33,7 +33,8 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return;
 	esc = out_escape(msg, true);
-	fputs(esc ? esc : msg, stderr);
+	if (esc)
+		fputs(esc, stderr);
 	free(esc);
 	free(msg);
 }
