@@ -410,13 +410,14 @@ static void test_backends_fill_ring(void **state)
 	config_free(&c);
 }
 
+/* This host: the IPv4 address in ctx, and fd00::1; 10.0.0.250 cannot be told. */
 static int fake_local(void *ctx, const struct xlb_addr *addr, __u8 family, char *ifname)
 {
-	const struct xlb_addr *host = ctx;
+	const struct xlb_addr *host = ctx, v6 = { .b = { 0xfd, [15] = 1 } };
 
 	if (family == XLB_AF_INET && addr->v4 == inet_addr("10.0.0.250"))
 		return -EIO;
-	if (memcmp(addr, host, sizeof(*addr)))
+	if (memcmp(addr, family == XLB_AF_INET ? host : &v6, sizeof(*addr)))
 		return 0;
 	strcpy(ifname, "eth7");
 	return 1;
@@ -444,6 +445,8 @@ static void test_limits(void **state)
 		"all of the host's own TCP traffic");
 	refused(&c, "vip add 10.0.0.1:0/udp", -EINVAL, "own UDP traffic");
 	refused(&c, "vip add 10.0.0.250:0/udp", -EIO, "cannot tell whether");
+	refused(&c, "vip add [fd00::1]:0/tcp", -EINVAL,
+		"all-ports VIP [fd00::1]:0/tcp is an address of this host (on eth7)");
 	apply_ok(&c, "vip add 10.0.0.2:0/udp");
 	apply_ok(&c, "vip add " SVC4);
 	refused(&c, "vip add 10.0.0.3:80/tcp", -ENOSPC,
