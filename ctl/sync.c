@@ -51,7 +51,8 @@ static int sweep(struct sync *s)
 			s->swept.backends++;
 		else if (b->health != XLB_HEALTH_UP)
 			s->swept.health++;
-		else if (!dp_backend_stats(dp, id, &bs) && nonzero(&bs, sizeof(bs)))
+		/* Only an id handed out (gen 1 on) was ever in a ring, to be counted. */
+		else if (b->gen && !dp_backend_stats(dp, id, &bs) && nonzero(&bs, sizeof(bs)))
 			s->swept.counters++;
 		else
 			continue;

@@ -140,6 +140,8 @@ static void test_start_removes_leftovers(void **state)
 	be.addr.v4 = 0x63000a0a;
 	check(dp_backend_set(&dp, 9, &be) == 0, "backend 9 of VIP id 3");
 	check(dp_health_set(&dp, 12, XLB_HEALTH_DOWN) == 0, "id 12 marked down");
+	/* Id 13 was handed out once (gen 1) and freed, but its counters were not zeroed. */
+	check(dp_backend_set(&dp, 13, &(struct xlb_backend){ .gen = 1 }) == 0, "id 13, freed");
 	bs[0].packets = 5;
 	check(bpf_map__update_elem(dp.skel->maps.backend_stats, &id, sizeof(id), bs,
 				   sizeof(*bs) * ncpus, BPF_ANY) == 0,
