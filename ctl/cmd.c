@@ -313,6 +313,9 @@ static const char *const announce_names[] = {
 static const char *const health_type_names[] = {
 	[CMD_HEALTH_OFF] = "off", [CMD_HEALTH_TCP] = "tcp", [CMD_HEALTH_HTTP] = "http", NULL,
 };
+static const char *const via_names[] = {
+	[CMD_VIA_DIRECT] = "direct", [CMD_VIA_VIP] = "vip", NULL,
+};
 
 #define FIELD(f) offsetof(struct cmd, f)
 
@@ -348,6 +351,7 @@ static const struct kw health_kws[] = {
 	  CMD_TIMEOUT_DEFAULT_MS },
 	{ "rise", KW_NUM, FIELD(health.rise), 1, CMD_RISE_FALL_MAX, CMD_RISE_DEFAULT },
 	{ "fall", KW_NUM, FIELD(health.fall), 1, CMD_RISE_FALL_MAX, CMD_FALL_DEFAULT },
+	{ "via", KW_WORD, FIELD(health.via), .def = CMD_VIA_DEFAULT, .names = via_names },
 };
 #define HEALTH_TCP_FIRST 2
 
@@ -1039,6 +1043,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_HEALTH                                                          \
 	"  health set SERVICE off | tcp | http [path P] [status CODE]\n"     \
 	"             [port N] [interval D] [timeout D] [rise N] [fall N]\n" \
+	"             [via direct|vip]\n"                                   \
 	"  health show [SERVICE]\n"
 #define HELP_RATELIMIT                               \
 	"  ratelimit set SERVICE rate PPS burst N\n" \
@@ -1068,7 +1073,10 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define NOTE_HEALTH                                                                            \
 	"Durations take ms or s: 500ms, 2s. Defaults: interval 1s (100ms-1h), timeout 500ms\n" \
 	"(at least 10ms, at most the interval), rise 2, fall 3 (1-100), path /, status 200;\n" \
-	"port 0 is the SERVICE's port and must be given for an all-ports SERVICE.\n"
+	"port 0 is the SERVICE's port and must be given for an all-ports SERVICE.\n"             \
+	"via direct (default) connects to the backend's own address; via vip connects to the\n" \
+	"VIP, delivered to the backend as a client's packets are (ipip or l2, through the\n"    \
+	"first attached interface), so a backend that would drop clients fails the check.\n"
 #define NOTE_RATELIMIT "Per source (IPv4 /32, IPv6 /64); rate and burst 1-100000000.\n"
 #define NOTE_TOP "Count 1-1000, default 10.\n"
 #define NOTE_NODE                                                                    \

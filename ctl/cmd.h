@@ -70,6 +70,14 @@ enum cmd_health_type {
 	CMD_HEALTH_HTTP = 2,
 };
 
+/* Where a check's connections go (health set ... via). */
+enum cmd_health_via {
+	CMD_VIA_DIRECT = 0,	/* the backend's own address */
+	CMD_VIA_VIP = 1,	/* the VIP, delivered to the backend as clients' packets are */
+};
+/* A saved line without `via` was written before it existed: it meant direct. */
+#define CMD_VIA_DEFAULT		CMD_VIA_DIRECT
+
 /* Defaults of the optional keywords. */
 #define CMD_MODE_DEFAULT	CMD_MODE_NATIVE
 #define CMD_METHOD_DEFAULT	XLB_METHOD_IPIP
@@ -135,6 +143,7 @@ struct cmd_health {
 	__u32 timeout_ms;	/* <= interval_ms */
 	__u32 rise;		/* consecutive successes that bring a backend up */
 	__u32 fall;		/* consecutive failures that take it down */
+	__u32 via;		/* enum cmd_health_via */
 	char path[CMD_HTTP_PATH_MAX + 1];	/* http: "/...", printable ASCII, no spaces */
 };
 

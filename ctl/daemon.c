@@ -257,18 +257,67 @@ static void refresh_down(struct daemon *d, struct config *c)
 	}
 }
 
+/*
+ * The probe path goes out of the first attached interface (the one whose
+ * addresses are the outer sources too) while any check is via vip. Replies
+ * come from the VIP, to which the balancer may have no route: rp_filter
+ * would drop them.
+ */
+static const char *probe_iface(const struct config *c)
+{
+	for (size_t i = 0; c->n_ifaces && i < c->n_vips; i++)
+		if (c->vips[i].health.type != CMD_HEALTH_OFF &&
+		    c->vips[i].health.via == CMD_VIA_VIP)
+			return c->ifaces[0].name;
+	return NULL;
+}
+
+static void probe_target(struct daemon *d, const struct cfg_vip *v, const struct cfg_backend *b,
+			 struct hc_target *t, struct probe_want *w, size_t *nw)
+{
+	t->vip = v->key.addr;
+	t->mark = XLB_PROBE_MARK | b->id;
+	t->has_src = probe_path_source(&d->probe_path, b->family, &t->src);
+	w[*nw].id = b->id;
+	w[*nw].t = (struct xlb_probe_target){
+		.addr = b->addr, .family = b->family, .method = v->opts.method,
+	};
+	(*nw)++;
+}
+
+static int probe_path_sync(struct daemon *d, struct probe_want *w, size_t nw)
+{
+	const char *ifname = probe_iface(&d->cfg);
+	int err;
+
+	if (ifname)
+		sysctl_set("/proc/sys/net/ipv4/conf/%s/rp_filter", ifname, "0");
+	err = probe_path_update(&d->probe_path, ifname, w, nw);
+	if (err)
+		pr_warn("health: cannot set up the probe path on %s: %s\n", ifname ? ifname : "-",
+			strerror(-err));
+	return err;
+}
+
 /* Every backend of every VIP with a check, for the checker. */
 static int update_targets(struct daemon *d)
 {
+	struct probe_want *w;
 	struct hc_target *t;
-	size_t n = 0, cap = 0;
+	size_t n = 0, nw = 0, cap = 0;
 	int err;
 
 	for (size_t i = 0; i < d->cfg.n_vips; i++)
 		cap += d->cfg.vips[i].n_backends;
 	t = calloc(cap ? cap : 1, sizeof(*t));
-	if (!t)
+	w = calloc(cap ? cap : 1, sizeof(*w));
+	if (!t || !w) {
+		free(t);
+		free(w);
 		return -ENOMEM;
+	}
+	/* The path first: the targets take their source addresses from it. */
+	probe_path_sync(d, NULL, 0);
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct cfg_vip *v = &d->cfg.vips[i];
 
@@ -286,11 +335,15 @@ static int update_targets(struct daemon *d)
 			t[n].check = v->health;
 			/* After a restart: the state the maps remember, no flapping. */
 			t[n].initially_up = sync_health(&d->sync, b->id) == XLB_HEALTH_UP;
+			if (v->health.via == CMD_VIA_VIP)
+				probe_target(d, v, b, &t[n], w, &nw);
 			n++;
 		}
 	}
+	probe_path_sync(d, w, nw);
 	err = health_set_targets(d->prober, t, n);
 	free(t);
+	free(w);
 	return err;
 }
 
@@ -505,6 +558,11 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	ret = health_open(&d->prober, d->dp.max_backends, on_health_change, d);
 	if (ret)
 		goto err_sync;
+	ret = probe_path_open(&d->probe_path, d->dp.pin_dir, d->dp.max_backends);
+	if (ret) {
+		pr_warn("cannot load the health probe program: %s\n", strerror(-ret));
+		goto err_health;
+	}
 	sync_adopt(&d->sync, &d->cfg);
 	/* Backends the maps remember as down stay down until checks say otherwise. */
 	for (size_t i = 0; i < d->cfg.n_vips; i++)
@@ -518,7 +576,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	ret = sync_all(&d->sync, &d->cfg);
 	if (ret) {
 		pr_warn("cannot write the configuration to the maps: %s\n", strerror(-ret));
-		goto err_sync;
+		goto err_probe;
 	}
 	log_swept(&d->sync.swept, opts->state);
 	prune_at_start(d);
@@ -548,8 +606,11 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 
 err_bird:
 	bird_link_free(&d->bird);
-err_sync:
+err_probe:
+	probe_path_close(&d->probe_path);
+err_health:
 	health_close(d->prober);
+err_sync:
 	sync_free(&d->sync);
 err_dp:
 	free(d->vip_rates);
@@ -566,6 +627,7 @@ void daemon_stop(struct daemon *d)
 	free(d->vip_rates);
 	free(d->backend_rates);
 	health_close(d->prober);
+	probe_path_close(&d->probe_path);
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
 	config_free(&d->cfg);
@@ -1020,6 +1082,19 @@ static void print_check(const struct cmd_health *h, __u16 svc_port, struct out *
 	out_u64(o, "timeout_ms", "  timeout %llums", h->timeout_ms);
 	out_u64(o, "rise", "  rise %llu", h->rise);
 	out_u64(o, "fall", "  fall %llu", h->fall);
+	out_str(o, "via", "  via %s", h->via == CMD_VIA_VIP ? "vip" : "direct");
+}
+
+/* A VIP-path check that fails where the backend's own address answers. */
+static const char *diagnosis(const struct cmd_health *h, const struct hc_state *st)
+{
+	if (h->via != CMD_VIA_VIP || !st->probed || st->last_ok)
+		return NULL;
+	if (st->direct == HC_DIRECT_OK)
+		return "VIP path fails, backend answers directly: VIP on lo? decap? rp_filter?";
+	if (st->direct == HC_DIRECT_FAILS)
+		return "backend does not answer directly either";
+	return NULL;
 }
 
 static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o)
@@ -1066,6 +1141,8 @@ static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o
 			out_u64(o, "failed_in_a_row", "  failed %llu", st->fail_run);
 			out_str(o, "last_error", "  last error: %s",
 				st->last_error[0] ? st->last_error : "-");
+			if (diagnosis(&v->health, st))
+				out_str(o, "diagnosis", "\n    %s", diagnosis(&v->health, st));
 			out_text(o, "\n");
 			out_obj_close(o);
 		}

@@ -10,6 +10,7 @@
 #include "bird.h"
 #include "config.h"
 #include "dataplane.h"
+#include "probe_path.h"
 #include "sync.h"
 
 struct out;
@@ -42,6 +43,7 @@ struct daemon {
 	struct config cfg;
 	struct cfg_limits limits;	/* cfg's: the maps' capacity, the host's addresses */
 	struct prober *prober;
+	struct probe_path probe_path;	/* health checks via vip */
 	struct bird_link bird;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;

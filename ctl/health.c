@@ -32,6 +32,7 @@ struct hc_entry {
 	__u64 deadline_ms;
 	__u64 started_us;
 	enum hc_phase phase;
+	bool side;		/* the direct probe after a VIP-path failure */
 	int fd;
 	size_t len;
 	char resp[HC_RESP_MAX];
@@ -144,6 +145,7 @@ static void probe_stop(struct prober *p, struct hc_entry *e)
 	}
 	e->fd = -1;
 	e->phase = HC_IDLE;
+	e->side = false;
 	e->len = 0;
 }
 
@@ -180,23 +182,39 @@ static void describe(const struct hc_entry *e, char *buf, size_t len)
 	snprintf(buf, len, e->t.family == XLB_AF_INET ? "%s:%u" : "[%s]:%u", a, e->t.port);
 }
 
+static void probe_start(struct prober *p, struct hc_entry *e, __u64 now, bool direct);
+
 /* A probe ended: feed the state machine, tell the daemon if it changed. */
 static void probe_done(struct prober *p, struct hc_entry *e, bool ok, const char *error)
 {
+	bool via_vip = e->t.check.via == CMD_VIA_VIP;
 	__u32 id = e - p->e;
 	char where[64];
+	bool changed;
 
+	if (e->side) {
+		/* Only a diagnosis: it never counts towards rise or fall. */
+		probe_stop(p, e);
+		e->st.direct = ok ? HC_DIRECT_OK : HC_DIRECT_FAILS;
+		return;
+	}
 	probe_stop(p, e);
 	e->st.last_us = health_now_us() - e->started_us;
 	e->st.sum_us += e->st.last_us;
-	if (!hc_feed(&e->st, ok, error, e->t.check.rise, e->t.check.fall, health_now_ms()))
+	changed = hc_feed(&e->st, ok, error, e->t.check.rise, e->t.check.fall, health_now_ms());
+	if (via_vip && ok)
+		e->st.direct = HC_DIRECT_UNKNOWN;
+	else if (via_vip)
+		probe_start(p, e, health_now_ms(), true);
+	if (!changed)
 		return;
 	describe(e, where, sizeof(where));
 	if (e->st.up)
-		pr_warn("health: backend %s is up (%u checks passed)\n", where, e->st.ok_run);
+		pr_warn("health: backend %s is up (%u checks%s passed)\n", where, e->st.ok_run,
+			via_vip ? " via the VIP" : "");
 	else
-		pr_warn("health: backend %s is down: %s (%u checks failed)\n", where,
-			e->st.last_error, e->st.fail_run);
+		pr_warn("health: backend %s is down: %s (%u checks%s failed)\n", where,
+			e->st.last_error, e->st.fail_run, via_vip ? " via the VIP" : "");
 	p->fn(p->ctx, id, e->st.up);
 }
 
@@ -271,31 +289,66 @@ static void probe_read(struct prober *p, struct hc_entry *e)
 	probe_done(p, e, false, error);
 }
 
-static void probe_start(struct prober *p, struct hc_entry *e, __u64 now)
+/*
+ * Through the VIP path: to the VIP, from the probe path's source, with the
+ * mark that names the backend to bpf/probe.bpf.c.
+ */
+static const char *via_vip_setup(struct hc_entry *e, int fd, struct sockaddr *src,
+				 socklen_t srclen)
+{
+	int one = 1;
+
+	if (!e->t.has_src)
+		return "no probe path: attach an interface with an address of the VIP's family";
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &e->t.mark, sizeof(e->t.mark)))
+		return errno_text(errno);
+	/* The port is chosen at connect(): thousands of probes do not exhaust bind()'s. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, src, srclen))
+		return errno_text(errno);
+	return NULL;
+}
+
+static void probe_start(struct prober *p, struct hc_entry *e, __u64 now, bool direct)
 {
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = e - p->e };
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(e->t.port) };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(e->t.port) };
-	struct sockaddr *sa = (struct sockaddr *)&sin;
+	struct sockaddr_in6 src6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in src4 = { .sin_family = AF_INET };
+	bool via_vip = !direct && e->t.check.via == CMD_VIA_VIP;
+	const struct xlb_addr *dst = via_vip ? &e->t.vip : &e->t.addr;
+	struct sockaddr *sa = (struct sockaddr *)&sin, *src = (struct sockaddr *)&src4;
 	socklen_t salen = sizeof(sin);
+	const char *why;
 	int fam = AF_INET;
 
-	e->started_us = health_now_us();
+	if (!direct)
+		e->started_us = health_now_us();
 	if (e->t.family == XLB_AF_INET6) {
-		memcpy(&sin6.sin6_addr, &e->t.addr, sizeof(sin6.sin6_addr));
+		memcpy(&sin6.sin6_addr, dst, sizeof(sin6.sin6_addr));
+		memcpy(&src6.sin6_addr, &e->t.src, sizeof(src6.sin6_addr));
 		sa = (struct sockaddr *)&sin6;
+		src = (struct sockaddr *)&src6;
 		salen = sizeof(sin6);
 		fam = AF_INET6;
 	} else {
-		sin.sin_addr.s_addr = e->t.addr.v4;
+		sin.sin_addr.s_addr = dst->v4;
+		src4.sin_addr.s_addr = e->t.src.v4;
 	}
 	e->deadline_ms = now + e->t.check.timeout_ms;
+	e->side = direct;
 	e->fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (e->fd < 0) {
 		probe_done(p, e, false, errno_text(errno));
 		return;
 	}
 	e->phase = HC_CONNECTING;
+	why = via_vip ? via_vip_setup(e, e->fd, src, salen) : NULL;
+	if (why) {
+		probe_done(p, e, false, why);
+		return;
+	}
 	if (!connect(e->fd, sa, salen)) {
 		probe_connected(p, e);
 		return;
@@ -334,6 +387,8 @@ static void tick(struct prober *p)
 	for (size_t i = 0; i < p->n_ids; i++) {
 		struct hc_entry *e = &p->e[p->ids[i]];
 
+		if (e->side && now >= e->next_ms)
+			probe_stop(p, e);	/* the diagnosis never delays a check */
 		if (e->phase != HC_IDLE) {
 			if (now >= e->deadline_ms)
 				probe_done(p, e, false, "timeout");
@@ -345,7 +400,7 @@ static void tick(struct prober *p)
 		e->next_ms += e->t.check.interval_ms;
 		if (e->next_ms <= now)
 			e->next_ms = now + e->t.check.interval_ms;
-		probe_start(p, e, now);
+		probe_start(p, e, now, false);
 	}
 }
 

@@ -30,6 +30,17 @@ struct hc_state {
 	__u64 fail_total;		/* results that were failures */
 	__u64 last_us;			/* how long the last probe took */
 	__u64 sum_us;			/* all probes' durations added up */
+	/*
+	 * via vip: after each failure, one probe of the backend's own
+	 * address tells a broken VIP path from a dead backend.
+	 */
+	__u8 direct;			/* enum hc_direct */
+};
+
+enum hc_direct {
+	HC_DIRECT_UNKNOWN = 0,		/* not tried since the last VIP-path failure */
+	HC_DIRECT_OK,			/* the backend answers at its own address */
+	HC_DIRECT_FAILS,
 };
 
 void hc_init(struct hc_state *s, bool up, __u64 now_ms);
@@ -45,6 +56,11 @@ struct hc_target {
 	__u16 port;			/* host order */
 	struct cmd_health check;	/* type, path, status, interval, timeout, rise, fall */
 	bool initially_up;		/* state to start in when the id is new */
+	/* check.via == CMD_VIA_VIP: connect to vip from src with mark. */
+	struct xlb_addr vip;
+	struct xlb_addr src;
+	bool has_src;			/* false: no probe path (nothing attached) */
+	__u32 mark;
 };
 
 struct prober;
