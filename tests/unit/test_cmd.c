@@ -137,26 +137,33 @@ static const struct {
 	{ "backend list " SVC6, "backend list " SVC6 },
 	{ "health set " SVC4 " off", "health set " SVC4 " off" },
 	{ "health set " SVC4 " tcp",
-	  "health set " SVC4 " tcp port 0 interval 1s timeout 500ms rise 2 fall 3" },
+	  "health set " SVC4 " tcp port 0 interval 1s timeout 500ms rise 2 fall 3 via direct" },
 	{ "health set " SVC6 " tcp fall 1 rise 100 timeout 10ms interval 100ms port 8443",
-	  "health set " SVC6 " tcp port 8443 interval 100ms timeout 10ms rise 100 fall 1" },
+	  "health set " SVC6
+	  " tcp port 8443 interval 100ms timeout 10ms rise 100 fall 1 via direct" },
 	{ "health set " SVC4 " http",
 	  "health set " SVC4
-	  " http path / status 200 port 0 interval 1s timeout 500ms rise 2 fall 3" },
+	  " http path / status 200 port 0 interval 1s timeout 500ms rise 2 fall 3 via direct" },
 	{ "health set " SVC4 " http path /healthz?full=1 status 204 port 8080 interval 2000ms "
 	  "timeout 1500ms rise 1 fall 100",
 	  "health set " SVC4 " http path /healthz?full=1 status 204 port 8080 interval 2s "
-	  "timeout 1500ms rise 1 fall 100" },
+	  "timeout 1500ms rise 1 fall 100 via direct" },
 	{ "health set " ALL4 " tcp port 22", "health set " ALL4
-	  " tcp port 22 interval 1s timeout 500ms rise 2 fall 3" },
+	  " tcp port 22 interval 1s timeout 500ms rise 2 fall 3 via direct" },
 	{ "health set [fd00::10]:0/udp http port 80 status 599 interval 3600s timeout 3600000ms",
 	  "health set [fd00::10]:0/udp http path / status 599 port 80 interval 3600s "
-	  "timeout 3600s rise 2 fall 3" },
+	  "timeout 3600s rise 2 fall 3 via direct" },
 	/* The default timeout follows an interval shorter than itself; an explicit one cannot. */
 	{ "health set " SVC4 " tcp interval 200ms",
-	  "health set " SVC4 " tcp port 0 interval 200ms timeout 200ms rise 2 fall 3" },
+	  "health set " SVC4 " tcp port 0 interval 200ms timeout 200ms rise 2 fall 3 via direct" },
 	{ "health set " SVC4 " tcp interval 300ms timeout 300ms",
-	  "health set " SVC4 " tcp port 0 interval 300ms timeout 300ms rise 2 fall 3" },
+	  "health set " SVC4 " tcp port 0 interval 300ms timeout 300ms rise 2 fall 3 via direct" },
+		/* Saved lines of earlier versions have no via: they meant direct. */
+	{ "health set " SVC4 " tcp via vip",
+	  "health set " SVC4 " tcp port 0 interval 1s timeout 500ms rise 2 fall 3 via vip" },
+	{ "health set " SVC6 " http via direct path /h",
+	  "health set " SVC6 " http path /h status 200 port 0 interval 1s timeout 500ms rise 2 "
+	  "fall 3 via direct" },
 	{ "health show", "health show" },
 	{ "health show " SVC4, "health show " SVC4 },
 	{ "ratelimit set " SVC4 " rate 1000 burst 50",
@@ -465,6 +472,7 @@ static const struct {
 	  "timeout 201ms longer than interval 200ms" },
 	/* other health options */
 	{ "health set " SVC4 " ping", "bad health check 'ping' (off, tcp or http)" },
+	{ "health set " SVC4 " tcp via tunnel", "bad via 'tunnel' (direct or vip)" },
 	{ "health set " SVC4 " http status 99", "status 99 out of range 100-599" },
 	{ "health set " SVC4 " http status 600", "status 600 out of range" },
 	{ "health set " SVC4 " tcp rise 0", "rise 0 out of range 1-100" },
@@ -615,7 +623,8 @@ static void test_lengths(void **state)
 	path[CMD_HTTP_PATH_MAX] = '\0';
 	snprintf(line, sizeof(line),
 		 "health set [2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535/udp http path %s "
-		 "status 599 port 65535 interval 3599999ms timeout 3599999ms rise 100 fall 100",
+		 "status 599 port 65535 interval 3599999ms timeout 3599999ms rise 100 fall 100 "
+		 "via direct",
 		 path);
 	check_canonical(line, line);
 

@@ -559,7 +559,7 @@ static void test_health_ratelimit(void **state)
 
 	text = save(&c);
 	check(strstr(text, "\nhealth set " SVC4 " http path /ready status 204 port 8080 "
-			   "interval 1s timeout 100ms rise 2 fall 3\n") &&
+			   "interval 1s timeout 100ms rise 2 fall 3 via direct\n") &&
 		      strstr(text, "\nratelimit set " SVC4 " rate 100000000 burst 7\n"),
 	      "the check and the limit are saved:\n%s", text);
 	free(text);
@@ -611,12 +611,12 @@ static const char small_expected[] =
 	"vip add 10.0.0.10:80/tcp method ipip hash 5tuple ring 65537 announce always\n"
 	"backend add 10.0.0.10:80/tcp 10.0.0.1 weight 3\n"
 	"backend add 10.0.0.10:80/tcp 10.0.0.2 weight 7\n"
-	"health set 10.0.0.10:80/tcp tcp port 0 interval 2s timeout 500ms rise 2 fall 5\n"
+	"health set 10.0.0.10:80/tcp tcp port 0 interval 2s timeout 500ms rise 2 fall 5 via direct\n"
 	"ratelimit set 10.0.0.10:80/tcp rate 1000 burst 200\n"
 	"vip add [fd00::10]:443/tcp method l2 hash src ring 1021 announce always\n"
 	"backend add [fd00::10]:443/tcp fd00::2 weight 0\n"
 	"health set [fd00::10]:443/tcp http path /healthz status 204 port 8443 interval 250ms "
-	"timeout 250ms rise 2 fall 3\n"
+	"timeout 250ms rise 2 fall 3 via direct\n"
 	"vip add 10.0.0.20:0/udp method l2 hash 5tuple ring 65537 announce always\n"
 	"backend add 10.0.0.20:0/udp 10.0.0.21 weight 65535\n";
 
