@@ -151,8 +151,8 @@ test_restart_and_kill_keep_the_path() {
 	sleep 0.3
 	xlbd_start
 	[ "$(probe_link_id)" = "$id" ] || fail "the probe link was not adopted ($id -> $(probe_link_id))"
-	bpftool link show id "$LINK_ID" >/dev/null 2>&1 &&
-		{ fail "$1: tcx link $LINK_ID left"; return 1; }
+	xlbctl -j health show | jq -e '.vips[0].via == "vip"' >/dev/null ||
+		fail "not via vip after restart"
 	vip_off_lo be1
 	down_then_back 0 "be1 after restarts" || return 1
 	[ "$(on lb ip rule | grep -c 22604)" = 1 ] || fail "probe rule not there exactly once"
@@ -165,7 +165,8 @@ path_gone() { # WHAT
 	on lb ip -6 rule | grep -q 22604 && { fail "$1: ip -6 rule left"; return 1; }
 	[ -z "$(on lb ip route show table 22604)" ] || { fail "$1: route left"; return 1; }
 	# The link pinned at setup is gone from the kernel, not only unpinned.
-	bpftool link show id "$LINK_ID" >/dev/null 2>&1 && { fail "$1: tcx link $LINK_ID left"; return 1; }
+	bpftool link show id "$LINK_ID" >/dev/null 2>&1 &&
+		{ fail "$1: tcx link $LINK_ID left"; return 1; }
 	return 0
 }
 
