@@ -11,7 +11,11 @@
  * a passed probe, so the median is that of a failure at a random moment.
  *
  * CPU: xlbd checking 1,000 backends every second, its utime + stime from
- * /proc/PID/stat over a stretch of wall time, with tcp then http checks.
+ * /proc/PID/stat over a stretch of wall time, with tcp then http checks;
+ * then the same through the VIP path (`via vip`): xlbd attached to one end
+ * of a veth pair, each probe encapsulated by bpf/probe.bpf.c towards its
+ * backend, decapsulated on the other end by bpf/decap.bpf.c (its address
+ * table grown to the 1,000 backends) and answered from the VIP.
  *
  * The section runs in a network namespace of its own, entered by the bench
  * process for the section and inherited by xlbd: backends are addresses of
@@ -37,7 +41,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "bench.h"
+#include "decap.skel.h"
+#include "xlb_abi.h"
 
 /* Detection: one VIP, two backends that fail in turn, two that stay. */
 #define DET_SERVICE		"10.99.0.1:8080/tcp"
@@ -65,6 +74,18 @@
 #define CPU_OFF_WARM_MS		1000.0
 #define CPU_OFF_MS		5000.0		/* the floor, checks off */
 #define CPU_TARGET_PCT		5.0
+
+/*
+ * The VIP path's CPU run: xlbd on VP_LB (VP_LB_ADDR), the backends 10.201.0.1
+ * onwards routed through VP_BE, where decap hands the probes to the VIP.
+ */
+#define VP_LB			"xlbhc0"
+#define VP_BE			"xlbhc1"
+#define VP_LB_ADDR		"10.98.250.1"
+#define VP_BE_ADDR		"10.98.250.2"
+#define VP_BACKEND_NET		"10.201.0.0/16"
+#define VP_DET_FIRST		"10.201.10."	/* detection's backends: .2 to .5 */
+#define VP_DET_FAILING		"10.201.10.3"	/* its decap address goes */
 
 #define SEC_HEALTH		"health checks"
 #define NFT_TABLE		"inet xlb_bench"
@@ -334,28 +355,30 @@ static int health_show(const struct ctl_bench *b, char *service, char *body, siz
 
 /* ---- detection latency ------------------------------------------------ */
 
-enum failure { FAIL_REFUSED, FAIL_SILENT };
+enum failure { FAIL_REFUSED, FAIL_SILENT, FAIL_NO_DECAP };
 
 struct det {
 	struct ctl_bench *b;
 	struct srv *srv;
+	int decap_addrs;	/* FAIL_NO_DECAP: the map its backend leaves */
 	char body[16384];
 	char service[sizeof(DET_SERVICE)];
 };
 
-/* nft with one command line, its stdout dropped: 0, or -errno / -EIO (it said why). */
-static int nft(const char *line)
+/* A tool from PATH or /usr/sbin, its stdout dropped: 0, or -errno / -EIO (it said why). */
+static int run(char **argv)
 {
-	char *argv[] = { "nft", (char *)line, NULL };
+	char sbin[64];
 	posix_spawn_file_actions_t fa;
 	int err, status;
 	pid_t pid;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	err = posix_spawnp(&pid, "nft", &fa, NULL, argv, environ);
+	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	snprintf(sbin, sizeof(sbin), "/usr/sbin/%s", argv[0]);
 	if (err == ENOENT)
-		err = posix_spawn(&pid, "/usr/sbin/nft", &fa, NULL, argv, environ);
+		err = posix_spawn(&pid, sbin, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (err)
 		return -err;
@@ -365,8 +388,33 @@ static int nft(const char *line)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+/* nft with one command line. */
+static int nft(const char *line)
+{
+	return run((char *[]){ "nft", (char *)line, NULL });
+}
+
+static const char *failing_addr(enum failure how)
+{
+	return how == FAIL_SILENT ? DET_SILENT : how == FAIL_REFUSED ? DET_REFUSED : VP_DET_FAILING;
+}
+
+/* The backend's address in or out of decap's table: decapsulated, or dropped. */
+static int decap_addr(struct det *d, bool in)
+{
+	struct xlb_vip_addr_key key = { .family = XLB_AF_INET };
+	__u32 one = 1;
+
+	inet_pton(AF_INET, VP_DET_FAILING, &key.addr.v4);
+	if (in)
+		return bpf_map_update_elem(d->decap_addrs, &key, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(d->decap_addrs, &key) ? -errno : 0;
+}
+
 static int fail_backend(struct det *d, enum failure how)
 {
+	if (how == FAIL_NO_DECAP)
+		return decap_addr(d, false);
 	if (how == FAIL_SILENT)
 		return nft("add element " NFT_TABLE " dead { " DET_SILENT " }");
 	/* Listener 0 is DET_REFUSED's. */
@@ -377,6 +425,8 @@ static int fail_backend(struct det *d, enum failure how)
 
 static int restore_backend(struct det *d, enum failure how)
 {
+	if (how == FAIL_NO_DECAP)
+		return decap_addr(d, true);
 	if (how == FAIL_SILENT)
 		return nft("delete element " NFT_TABLE " dead { " DET_SILENT " }");
 	return srv_listen(d->srv, 0);
@@ -443,7 +493,7 @@ static double wait_down(struct det *d, const char *addr)
 /* DET_FAILURES failures of one kind: ms from each to `health show` saying down. */
 static int detect(struct det *d, enum failure how, double *ms, double *act_ms)
 {
-	const char *addr = how == FAIL_SILENT ? DET_SILENT : DET_REFUSED;
+	const char *addr = failing_addr(how);
 	double up, failed, down;
 	int err;
 
@@ -712,6 +762,212 @@ out:
 	return err;
 }
 
+/* ---- the same through the VIP path ------------------------------------ */
+
+/* `ip` with its words, spaces between them: 0, or says why on stderr. */
+static int ip(const char *words)
+{
+	char buf[256], *argv[16] = { "ip" }, *save = NULL;
+	int n = 1, err;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (char *w = strtok_r(buf, " ", &save); w && n < 15; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	err = run(argv);
+	if (err)
+		fprintf(stderr, "bench: ip %s: %s\n", words, strerror(-err));
+	return err;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * The veth pair and the routes. The VIP is local here (the backends' side
+ * answers for it), so the local table moves after xlbd's probe rule: a
+ * balancer that has the VIP of its own would deliver probes to itself.
+ */
+static int vip_path_net(void)
+{
+	static const char *const steps[] = {
+		"link add " VP_LB " type veth peer name " VP_BE,
+		"addr add " VP_LB_ADDR "/24 dev " VP_LB,
+		"addr add " VP_BE_ADDR "/24 dev " VP_BE,
+		"link set " VP_LB " up",
+		"link set " VP_BE " up",
+		"route add " VP_BACKEND_NET " via " VP_BE_ADDR " dev " VP_LB,
+		"route add local 10.99.0.0/24 dev lo",
+		"rule add pref 32000 lookup local",
+		"rule del pref 0",
+	};
+	int err = 0;
+
+	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
+		err = ip(steps[i]);
+	/* The probes' source is an address of this namespace: local, not martian. */
+	if (!err)
+		err = write_sysctl("/proc/sys/net/ipv4/conf/" VP_BE "/accept_local", "1");
+	return err;
+}
+
+static void backend_addr(unsigned int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.201.%u.%u", i >> 8, i & 255);
+}
+
+/* decap on the backends' end, its address table holding every backend. */
+static int vip_path_decap(struct decap **skel)
+{
+	struct xlb_vip_addr_key key = { .family = XLB_AF_INET };
+	__u32 one = 1, ifindex = if_nametoindex(VP_BE);
+	char addr[16];
+	int err;
+
+	*skel = decap__open();
+	if (!*skel)
+		return -errno;
+	bpf_map__set_max_entries((*skel)->maps.decap_addrs, CPU_BACKENDS + DET_BACKENDS);
+	err = decap__load(*skel);
+	for (unsigned int i = 1; !err && i <= CPU_BACKENDS + DET_BACKENDS; i++) {
+		if (i <= CPU_BACKENDS)
+			backend_addr(i, addr, sizeof(addr));
+		else
+			snprintf(addr, sizeof(addr), VP_DET_FIRST "%u", i - CPU_BACKENDS + 1);
+		inet_pton(AF_INET, addr, &key.addr.v4);
+		err = bpf_map__update_elem((*skel)->maps.decap_addrs, &key, sizeof(key), &one,
+					   sizeof(one), BPF_ANY);
+	}
+	if (!err)
+		err = bpf_xdp_attach(ifindex, bpf_program__fd((*skel)->progs.xlb_decap),
+				     XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		fprintf(stderr, "bench: cannot set up decap on %s: %s\n", VP_BE, strerror(-err));
+	return err;
+}
+
+/* Detection through the VIP path: a backend whose decap stops taking its packets. */
+static int detection_vip(struct ctl_bench *b, struct srv *srv, int decap_addrs,
+			 struct det_figures *f)
+{
+	struct det *d = calloc(1, sizeof(*d));
+	double ms[DET_FAILURES], act[DET_FAILURES], unused;
+	char state[128], text[1024];
+	size_t len = 0;
+	int err = -ENOMEM;
+
+	if (!d)
+		return err;
+	d->b = b;
+	d->srv = srv;
+	d->decap_addrs = decap_addrs;
+	memcpy(d->service, DET_SERVICE, sizeof(d->service));
+	len += snprintf(text + len, sizeof(text) - len, "attach " VP_LB "\nvip add %s\n",
+			DET_SERVICE);
+	for (int i = 0; i < DET_BACKENDS; i++)
+		len += snprintf(text + len, sizeof(text) - len,
+				"backend add %s " VP_DET_FIRST "%d weight 1\n", DET_SERVICE, i + 2);
+	len += snprintf(text + len, sizeof(text) - len,
+			"health set %s tcp port 0 interval %dms timeout %dms rise %d fall %d "
+			"via vip\n",
+			DET_SERVICE, DET_INTERVAL_MS, DET_TIMEOUT_MS, DET_RISE, DET_FALL);
+	snprintf(state, sizeof(state), "%s/health-detect-vip.conf", b->tmp);
+	err = bench_write_text(state, text, len);
+	if (!err)
+		err = srv_add(srv, NULL, DET_PORT);
+	if (err)
+		goto out;
+	err = -EIO;
+	if (bench_xlbd_run(b, state) < 0)
+		goto out;
+	err = detect(d, FAIL_NO_DECAP, ms, act);
+	if (err)
+		goto out;
+	summarize(ms, DET_FAILURES, &f->median[0], &f->p90[0], &f->max[0]);
+	summarize(act, DET_FAILURES, &f->act_median[0], &unused, &unused);
+	f->ok[0] = true;
+out:
+	bench_xlbd_end(b, err);
+	srv_close_listeners(srv);
+	free(d);
+	return err;
+}
+
+static int cpu_vip(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f)
+{
+	char service[] = CPU_SERVICE, state[128], addr[16];
+	size_t cap = (CPU_BACKENDS + 3) * 96, len = 0;
+	char *text = malloc(cap), *body = malloc(SHOW_MAX);
+	int err = -ENOMEM;
+
+	if (!text || !body)
+		goto out;
+	len += snprintf(text + len, cap - len, "attach " VP_LB "\nvip add %s\n", CPU_SERVICE);
+	for (unsigned int i = 1; i <= CPU_BACKENDS; i++) {
+		backend_addr(i, addr, sizeof(addr));
+		len += snprintf(text + len, cap - len, "backend add %s %s weight 1\n", CPU_SERVICE,
+				addr);
+	}
+	len += snprintf(text + len, cap - len,
+			"health set %s tcp port 0 interval %dms timeout %dms rise %d fall %d "
+			"via vip\n",
+			CPU_SERVICE, CPU_INTERVAL_MS, CPU_TIMEOUT_MS, DET_RISE, DET_FALL);
+	snprintf(state, sizeof(state), "%s/health-cpu-vip.conf", b->tmp);
+	err = bench_write_text(state, text, len);
+	if (err) {
+		fprintf(stderr, "bench: cannot write %s: %s\n", state, strerror(-err));
+		goto out;
+	}
+	srv->http = false;
+	err = srv_add(srv, NULL, CPU_PORT);
+	if (err)
+		goto out;
+	err = -EIO;
+	if (bench_xlbd_run(b, state) < 0)
+		goto out;
+	err = cpu_measure(b, srv, service, body, CPU_WARM_MS, CPU_MEASURE_MS, &f[CPU_TCP]);
+	if (err)
+		goto out;
+	err = cpu_health_set(b, 7, (char *[]){ "http", "path", "/", "status", "200", "via",
+					       "vip" });
+	if (err)
+		goto out;
+	srv->http = true;
+	err = cpu_measure(b, srv, service, body, CPU_WARM_MS, CPU_MEASURE_MS, &f[CPU_HTTP]);
+out:
+	bench_xlbd_end(b, err);
+	srv_close_listeners(srv);
+	free(text);
+	free(body);
+	return err;
+}
+
+/* The veth pair, the routes and decap go with the section's namespace. */
+static int bench_vip_path(struct ctl_bench *b, struct srv *srv, struct det_figures *det,
+			  struct cpu_figures *f)
+{
+	struct decap *decap = NULL;
+	int err = vip_path_net();
+
+	if (!err)
+		err = vip_path_decap(&decap);
+	if (!err)
+		err = detection_vip(b, srv, bpf_map__fd(decap->maps.decap_addrs), det);
+	if (!err && !bench_interrupted())
+		err = cpu_vip(b, srv, f);
+	decap__destroy(decap);
+	return err;
+}
+
 /* ---- the section ------------------------------------------------------ */
 
 /* A network namespace of the section's own, lo up: the fd of the one to go back to. */
@@ -851,10 +1107,34 @@ static void print_figures(const struct det_figures *d, const struct cpu_figures 
 	}
 }
 
+static void print_vip_figures(const struct det_figures *d, const struct cpu_figures *f)
+{
+	static const char label[] = "via vip, decap gone: probe times out";
+	int lo = (DET_FALL - 1) * DET_INTERVAL_MS + DET_TIMEOUT_MS;
+
+	if (d->ok[0] || f[CPU_TCP].ok)
+		printf("  via vip (probe program, veth, decap; both ends' work counts as xlbd's "
+		       "system time):\n");
+	if (d->ok[0]) {
+		printf("  %-44s %8.1f %8.1f %8.1f  (expected %d-%d + the checker's tick)\n", label,
+		       d->median[0], d->p90[0], d->max[0], lo, lo + DET_INTERVAL_MS);
+		record_detection(label, d, 0, lo);
+	}
+	if (!f[CPU_TCP].ok)
+		return;
+	print_cpu("tcp checks via vip", &f[CPU_TCP], true);
+	print_after(&f[CPU_TCP], false);
+	if (f[CPU_HTTP].ok) {
+		print_cpu("http checks via vip", &f[CPU_HTTP], true);
+		print_after(&f[CPU_HTTP], true);
+	}
+}
+
 int bench_health(void)
 {
 	struct det_figures det = { 0 };
-	struct cpu_figures cpu[CPU_RUNS] = { 0 };
+	struct cpu_figures cpu[CPU_RUNS] = { 0 }, vip[CPU_RUNS] = { 0 };
+	struct det_figures det_vip = { 0 };
 	struct ctl_bench b;
 	struct srv srv;
 	int err, old_ns;
@@ -881,8 +1161,11 @@ int bench_health(void)
 
 		err = err ? err : ret;
 	}
+	if (!bench_interrupted() && bench_vip_path(&b, &srv, &det_vip, vip))
+		fprintf(stderr, "bench: not every figure for checks via vip\n");
 	if (det.ok[0] || cpu[CPU_TCP].ok)
 		print_figures(&det, cpu);
+	print_vip_figures(&det_vip, vip);
 	netns_leave(old_ns);
 out:
 	srv_free(&srv);
