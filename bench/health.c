@@ -684,7 +684,7 @@ static int cpu_measure(struct ctl_bench *b, struct srv *srv, char *service, char
 /* health set CPU_SERVICE with the CPU run's timing and `how` (a few words). */
 static int cpu_health_set(struct ctl_bench *b, int argc, char **how)
 {
-	char *argv[16] = { "health", "set", CPU_SERVICE };
+	char *argv[24] = { "health", "set", CPU_SERVICE };
 	char interval[16], timeout[16], rise[8], fall[8];
 	int n = 3;
 
@@ -707,23 +707,31 @@ static int cpu_health_set(struct ctl_bench *b, int argc, char **how)
 	return bench_request_ok(b, n, argv);
 }
 
-static int bench_cpu(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f)
+static void backend_addr(unsigned int i, bool via_vip, char *buf, size_t len);
+
+/* Direct: the backends are 127.1.0.1 onwards; via vip, behind the veth pair. */
+static int bench_cpu(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f, bool via_vip)
 {
-	char service[] = CPU_SERVICE, state[128];
-	size_t cap = (CPU_BACKENDS + 2) * 96, len = 0;
+	char service[] = CPU_SERVICE, state[128], addr[16];
+	const char *via = via_vip ? "vip" : "direct";
+	size_t cap = (CPU_BACKENDS + 3) * 96, len = 0;
 	char *text = malloc(cap), *body = malloc(SHOW_MAX);
 	int err = -ENOMEM;
 
 	if (!text || !body)
 		goto out;
-	len += snprintf(text + len, cap - len, "vip add %s\n", CPU_SERVICE);
-	for (unsigned int i = 1; i <= CPU_BACKENDS; i++)
-		len += snprintf(text + len, cap - len, "backend add %s 127.1.%u.%u weight 1\n",
-				CPU_SERVICE, i >> 8, i & 255);
+	len += snprintf(text + len, cap - len, "%svip add %s\n",
+			via_vip ? "attach " VP_LB "\n" : "", CPU_SERVICE);
+	for (unsigned int i = 1; i <= CPU_BACKENDS; i++) {
+		backend_addr(i, via_vip, addr, sizeof(addr));
+		len += snprintf(text + len, cap - len, "backend add %s %s weight 1\n", CPU_SERVICE,
+				addr);
+	}
 	len += snprintf(text + len, cap - len,
-			"health set %s tcp port 0 interval %dms timeout %dms rise %d fall %d\n",
-			CPU_SERVICE, CPU_INTERVAL_MS, CPU_TIMEOUT_MS, DET_RISE, DET_FALL);
-	snprintf(state, sizeof(state), "%s/health-cpu.conf", b->tmp);
+			"health set %s tcp port 0 interval %dms timeout %dms rise %d fall %d "
+			"via %s\n",
+			CPU_SERVICE, CPU_INTERVAL_MS, CPU_TIMEOUT_MS, DET_RISE, DET_FALL, via);
+	snprintf(state, sizeof(state), "%s/health-cpu-%s.conf", b->tmp, via);
 	err = bench_write_text(state, text, len);
 	if (err) {
 		fprintf(stderr, "bench: cannot write %s: %s\n", state, strerror(-err));
@@ -742,7 +750,8 @@ static int bench_cpu(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f
 		goto out;
 
 	/* The same backends asked GET / instead: their states and schedule stay. */
-	err = cpu_health_set(b, 5, (char *[]){ "http", "path", "/", "status", "200" });
+	err = cpu_health_set(b, 7, (char *[]){ "http", "path", "/", "status", "200", "via",
+					       (char *)via });
 	if (err)
 		goto out;
 	srv->http = true;
@@ -751,8 +760,9 @@ static int bench_cpu(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f
 		goto out;
 
 	/* What the daemon costs with the same configuration and no checks. */
-	err = cpu_health_set(b, 1, (char *[]){ "off" });
-	if (!err)
+	if (!via_vip)
+		err = cpu_health_set(b, 1, (char *[]){ "off" });
+	if (!err && !via_vip)
 		err = cpu_measure(b, srv, service, body, CPU_OFF_WARM_MS, CPU_OFF_MS, &f[CPU_OFF]);
 out:
 	bench_xlbd_end(b, err);
@@ -820,9 +830,9 @@ static int vip_path_net(void)
 	return err;
 }
 
-static void backend_addr(unsigned int i, char *buf, size_t len)
+static void backend_addr(unsigned int i, bool via_vip, char *buf, size_t len)
 {
-	snprintf(buf, len, "10.201.%u.%u", i >> 8, i & 255);
+	snprintf(buf, len, via_vip ? "10.201.%u.%u" : "127.1.%u.%u", i >> 8, i & 255);
 }
 
 /* decap on the backends' end, its address table holding every backend. */
@@ -840,7 +850,7 @@ static int vip_path_decap(struct decap **skel)
 	err = decap__load(*skel);
 	for (unsigned int i = 1; !err && i <= CPU_BACKENDS + DET_BACKENDS; i++) {
 		if (i <= CPU_BACKENDS)
-			backend_addr(i, addr, sizeof(addr));
+			backend_addr(i, true, addr, sizeof(addr));
 		else
 			snprintf(addr, sizeof(addr), VP_DET_FIRST "%u", i - CPU_BACKENDS + 1);
 		inet_pton(AF_INET, addr, &key.addr.v4);
@@ -902,55 +912,6 @@ out:
 	return err;
 }
 
-static int cpu_vip(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f)
-{
-	char service[] = CPU_SERVICE, state[128], addr[16];
-	size_t cap = (CPU_BACKENDS + 3) * 96, len = 0;
-	char *text = malloc(cap), *body = malloc(SHOW_MAX);
-	int err = -ENOMEM;
-
-	if (!text || !body)
-		goto out;
-	len += snprintf(text + len, cap - len, "attach " VP_LB "\nvip add %s\n", CPU_SERVICE);
-	for (unsigned int i = 1; i <= CPU_BACKENDS; i++) {
-		backend_addr(i, addr, sizeof(addr));
-		len += snprintf(text + len, cap - len, "backend add %s %s weight 1\n", CPU_SERVICE,
-				addr);
-	}
-	len += snprintf(text + len, cap - len,
-			"health set %s tcp port 0 interval %dms timeout %dms rise %d fall %d "
-			"via vip\n",
-			CPU_SERVICE, CPU_INTERVAL_MS, CPU_TIMEOUT_MS, DET_RISE, DET_FALL);
-	snprintf(state, sizeof(state), "%s/health-cpu-vip.conf", b->tmp);
-	err = bench_write_text(state, text, len);
-	if (err) {
-		fprintf(stderr, "bench: cannot write %s: %s\n", state, strerror(-err));
-		goto out;
-	}
-	srv->http = false;
-	err = srv_add(srv, NULL, CPU_PORT);
-	if (err)
-		goto out;
-	err = -EIO;
-	if (bench_xlbd_run(b, state) < 0)
-		goto out;
-	err = cpu_measure(b, srv, service, body, CPU_WARM_MS, CPU_MEASURE_MS, &f[CPU_TCP]);
-	if (err)
-		goto out;
-	err = cpu_health_set(b, 7, (char *[]){ "http", "path", "/", "status", "200", "via",
-					       "vip" });
-	if (err)
-		goto out;
-	srv->http = true;
-	err = cpu_measure(b, srv, service, body, CPU_WARM_MS, CPU_MEASURE_MS, &f[CPU_HTTP]);
-out:
-	bench_xlbd_end(b, err);
-	srv_close_listeners(srv);
-	free(text);
-	free(body);
-	return err;
-}
-
 /* The veth pair, the routes and decap go with the section's namespace. */
 static int bench_vip_path(struct ctl_bench *b, struct srv *srv, struct det_figures *det,
 			  struct cpu_figures *f)
@@ -963,7 +924,7 @@ static int bench_vip_path(struct ctl_bench *b, struct srv *srv, struct det_figur
 	if (!err)
 		err = detection_vip(b, srv, bpf_map__fd(decap->maps.decap_addrs), det);
 	if (!err && !bench_interrupted())
-		err = cpu_vip(b, srv, f);
+		err = bench_cpu(b, srv, f, true);
 	decap__destroy(decap);
 	return err;
 }
@@ -1157,7 +1118,7 @@ int bench_health(void)
 	}
 	err = bench_detection(&b, &srv, &det);
 	if (!bench_interrupted()) {
-		int ret = bench_cpu(&b, &srv, cpu);
+		int ret = bench_cpu(&b, &srv, cpu, false);
 
 		err = err ? err : ret;
 	}
