@@ -288,10 +288,12 @@ static void probe_target(struct daemon *d, const struct cfg_vip *v, const struct
 static int probe_path_sync(struct daemon *d, struct probe_want *w, size_t nw)
 {
 	const char *ifname = probe_iface(&d->cfg);
+	char saved[512];
 	int err;
 
+	sysctl_file(d, saved, sizeof(saved));
 	if (ifname)
-		sysctl_set("/proc/sys/net/ipv4/conf/%s/rp_filter", ifname, "0");
+		iface_set(ifname, saved, "ipv4/conf/%s/rp_filter", "0");
 	err = probe_path_update(&d->probe_path, ifname, w, nw);
 	if (err)
 		pr_warn("health: cannot set up the probe path on %s: %s\n", ifname ? ifname : "-",

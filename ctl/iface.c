@@ -146,6 +146,22 @@ int iface_prepare(const char *ifname, const char *saved)
 	return err;
 }
 
+int iface_set(const char *ifname, const char *saved, const char *fmt, const char *val)
+{
+	struct recs *rs = malloc(sizeof(*rs));
+	int err = 0;
+
+	if (!rs)
+		return -ENOMEM;
+	recs_read(saved, rs);
+	if (set(rs, ifname, fmt, val))
+		err = recs_write(saved, rs);
+	if (err)
+		pr_warn("cannot record the old values in %s: %s\n", saved, strerror(-err));
+	free(rs);
+	return err;
+}
+
 /* Restore and drop the records of every interface that `match` selects. */
 static int restore(const char *saved, bool (*match)(const char *ifname, void *ctx), void *ctx)
 {

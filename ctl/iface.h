@@ -25,6 +25,13 @@
  */
 int iface_prepare(const char *ifname, const char *saved);
 
+/*
+ * One more value to set and record the same way, for a feature that needs
+ * it on an attached interface (fmt: "ipv4/conf/%s/rp_filter"); detach
+ * restores it with the others. 0 or -errno of writing the record.
+ */
+int iface_set(const char *ifname, const char *saved, const char *fmt, const char *val);
+
 /* Put back every value recorded for ifname and drop its records. 0 or -errno. */
 int iface_restore(const char *ifname, const char *saved);
 
