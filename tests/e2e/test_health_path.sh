@@ -170,8 +170,15 @@ path_gone() { # WHAT
 	return 0
 }
 
+rp_filter_of() { on lb cat /proc/sys/net/ipv4/conf/eth0/rp_filter; }
+
 test_health_off_and_detach_clean_up() {
-	setup 4 ipip vip
+	lb_up
+	on lb sysctl -qw net.ipv4.conf.eth0.rp_filter=2
+	vip_up $VIP4:80/tcp
+	SVC=$VIP4:80/tcp
+	xlbctl health set $SVC tcp interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms via vip
+	[ "$(rp_filter_of)" = 0 ] || { fail "rp_filter not 0 with a check via vip"; return 1; }
 	all_up || { fail "not every backend up at start"; return 1; }
 	LINK_ID=$(probe_link_id)
 	[ -n "$LINK_ID" ] || { fail "no pinned probe link"; return 1; }
@@ -181,7 +188,8 @@ test_health_off_and_detach_clean_up() {
 	LINK_ID=$(probe_link_id)
 	[ -n "$LINK_ID" ] || { fail "no probe link after health set"; return 1; }
 	xlbctl detach eth0
-	path_gone "detach"
+	path_gone "detach" || return 1
+	[ "$(rp_filter_of)" = 2 ] || fail "detach did not put rp_filter back ($(rp_filter_of))"
 }
 
 run_suite
