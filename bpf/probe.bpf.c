@@ -77,7 +77,9 @@ static __always_inline int encap_v4(struct __sk_buff *skb, const struct xlb_prob
 	if (bpf_skb_adjust_room(skb, sizeof(outer), BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
 		return -1;
+	/* As the XDP program's outer header: tos and DF copied, id 0. */
 	outer.tos = inner.tos;
+	outer.frag_off = inner.frag_off & bpf_htons(0x4000);
 	outer.tot_len = bpf_htons(bpf_ntohs(inner.tot_len) + sizeof(outer));
 	outer.saddr = inner.saddr;
 	outer.daddr = t->addr.v4;
@@ -98,6 +100,9 @@ static __always_inline int encap_v6(struct __sk_buff *skb, const struct xlb_prob
 	if (bpf_skb_adjust_room(skb, sizeof(outer), BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_ENCAP_L3_IPV6))
 		return -1;
+	/* Traffic class and flow label copied, as the XDP program does. */
+	outer.priority = inner.priority;
+	__builtin_memcpy(outer.flow_lbl, inner.flow_lbl, sizeof(outer.flow_lbl));
 	outer.payload_len = bpf_htons(bpf_ntohs(inner.payload_len) + sizeof(inner));
 	outer.saddr = inner.saddr;
 	__builtin_memcpy(&outer.daddr, &t->addr, sizeof(outer.daddr));
