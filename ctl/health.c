@@ -174,12 +174,19 @@ const struct hc_state *health_state(const struct prober *p, __u32 id)
 	return id < p->max && p->e[id].active ? &p->e[id].st : NULL;
 }
 
-static void describe(const struct hc_entry *e, char *buf, size_t len)
+/* addr:port of the backend, or (at) of the address the probe connects to. */
+static void describe_at(const struct hc_entry *e, const struct xlb_addr *at, char *buf,
+			size_t len)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 
-	inet_ntop(e->t.family == XLB_AF_INET ? AF_INET : AF_INET6, &e->t.addr, a, sizeof(a));
+	inet_ntop(e->t.family == XLB_AF_INET ? AF_INET : AF_INET6, at, a, sizeof(a));
 	snprintf(buf, len, e->t.family == XLB_AF_INET ? "%s:%u" : "[%s]:%u", a, e->t.port);
+}
+
+static void describe(const struct hc_entry *e, char *buf, size_t len)
+{
+	describe_at(e, &e->t.addr, buf, len);
 }
 
 static void probe_start(struct prober *p, struct hc_entry *e, __u64 now, bool direct);
@@ -246,7 +253,9 @@ static void probe_connected(struct prober *p, struct hc_entry *e)
 		probe_done(p, e, true, NULL);
 		return;
 	}
-	describe(e, host, sizeof(host));
+	/* The Host a client would send: the VIP's, through the VIP path. */
+	describe_at(e, e->t.check.via == CMD_VIA_VIP && !e->side ? &e->t.vip : &e->t.addr, host,
+		    sizeof(host));
 	n = snprintf(req, sizeof(req),
 		     "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: xlb-health\r\n"
 		     "Connection: close\r\n\r\n",
