@@ -1360,7 +1360,7 @@ static int do_save(struct daemon *d, struct out *o)
 	return 0;
 }
 
-int daemon_handle(void *ctx, int argc, char **argv, struct out *o)
+int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, struct out *o)
 {
 	struct daemon *d = ctx;
 	char err[ERRLEN];

@@ -14,6 +14,7 @@
 #include "sync.h"
 
 struct out;
+struct server_call;
 
 #define XLBD_SOCKET_DEFAULT	"/run/xlb/xlbd.sock"
 #define XLBD_STATE_DEFAULT	"/var/lib/xlb/xlb.conf"
@@ -65,7 +66,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts);
 void daemon_stop(struct daemon *d);
 
 /* One xlbctl command; returns the exit status (0, 1, 2) and fills o. */
-int daemon_handle(void *ctx, int argc, char **argv, struct out *o);
+int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, struct out *o);
 
 /* The health checker's fd for the event loop, and its work when readable. */
 int daemon_health_fd(const struct daemon *d);

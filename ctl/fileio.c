@@ -90,6 +90,12 @@ int file_read_all(int fd, size_t max, char **out, size_t *len)
 		r = read(fd, buf + n, READ_CHUNK);
 		if (r < 0 && errno == EINTR)
 			continue;
+		/*
+		 * A socket's peer that closes with our data unread resets the connection after
+		 * what it wrote (xlbd: "xlbd is busy"): that much is its whole answer.
+		 */
+		if (r < 0 && errno == ECONNRESET && n)
+			break;
 		if (r < 0) {
 			err = -errno;
 			goto err_free;

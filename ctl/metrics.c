@@ -1,71 +1,30 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "reqsrv.h"
 
 #define METRICS_BACKLOG		64
-#define METRICS_BATCH		16	/* events per epoll_wait, accepts and reads per round */
-#define METRICS_TICK_S		1	/* how late a deadline may be noticed */
 
 /* The exposition format Prometheus asks for first and every version reads. */
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
-/* Written without a look at the request, to a client there is no room for. */
-static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				 "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-enum mc_phase {
-	MC_REQUEST,	/* reading the request line and headers */
-	MC_REPLY,	/* writing the reply */
-	MC_LINGER,	/* reply out and our side shut: waiting for the client to close */
-};
-
-struct mclient {
-	struct mclient *prev;
-	struct mclient *next;
-	int fd;
-	enum mc_phase phase;
-	uint64_t idle_at;	/* CLOCK_MONOTONIC ms: dropped then unless it makes progress */
-	uint64_t deadline;	/* dropped then whatever it does */
-	char *reply;
-	size_t reply_len;
-	size_t sent;
-	size_t len;
-	char req[METRICS_REQUEST_MAX];
-};
 
 struct metrics {
-	int ep;
-	int lfd;
-	int tfd;
-	bool paused;		/* accept() ran out of fds or memory: listener off until a tick */
+	struct reqsrv *rs;
 	metrics_render_fn fn;
 	void *ctx;
-	struct mclient *clients;	/* newest first */
-	unsigned int n;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, char *err,
 		       size_t errlen)
@@ -133,13 +92,29 @@ int metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *le
 	return -EINVAL;
 }
 
+static void on_request(void *ctx, struct reqsrv_client *c, enum reqsrv_event ev);
+
+static const struct reqsrv_ops metrics_ops = {
+	.request = on_request,
+	.busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	.name = "metrics",
+};
+
+static const struct reqsrv_limits metrics_limits = {
+	.max_clients = METRICS_MAX_CLIENTS,
+	.request_max = METRICS_REQUEST_MAX,
+	.idle_ms = METRICS_IDLE_MS,
+	.request_ms = METRICS_REQUEST_MS,
+	.reply_ms = METRICS_REPLY_MS,
+	.linger_ms = METRICS_LINGER_MS,
+};
+
 int metrics_open(struct metrics **mp, const char *addr, metrics_render_fn fn, void *ctx)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct sockaddr_storage ss;
 	struct metrics *m;
 	socklen_t len;
-	int one = 1, err;
+	int lfd, one = 1, err;
 
 	err = metrics_parse_addr(addr, &ss, &len, NULL, 0);
 	if (err)
@@ -147,11 +122,10 @@ int metrics_open(struct metrics **mp, const char *addr, metrics_render_fn fn, vo
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->ep = m->tfd = -1;
 	m->fn = fn;
 	m->ctx = ctx;
-	m->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (m->lfd < 0) {
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0) {
 		err = -errno;
 		goto err_free;
 	}
@@ -159,29 +133,18 @@ int metrics_open(struct metrics **mp, const char *addr, metrics_render_fn fn, vo
 	 * We close first, so the TIME_WAITs are ours: without this a restarted
 	 * xlbd could not bind for a minute. A live listener still refuses it.
 	 */
-	if (setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(m->lfd, (struct sockaddr *)&ss, len) || listen(m->lfd, METRICS_BACKLOG))
-		goto err_errno;
-	m->ep = epoll_create1(EPOLL_CLOEXEC);
-	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (m->ep < 0 || m->tfd < 0)
-		goto err_errno;
-	ev.data.ptr = &m->lfd;
-	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, m->lfd, &ev))
-		goto err_errno;
-	ev.data.ptr = &m->tfd;
-	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, m->tfd, &ev))
-		goto err_errno;
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, METRICS_BACKLOG)) {
+		err = -errno;
+		close(lfd);
+		goto err_free;
+	}
+	err = reqsrv_open(&m->rs, lfd, &metrics_limits, &metrics_ops, m);
+	if (err)
+		goto err_free;
 	*mp = m;
 	return 0;
 
-err_errno:
-	err = -errno;
-	if (m->tfd >= 0)
-		close(m->tfd);
-	if (m->ep >= 0)
-		close(m->ep);
-	close(m->lfd);
 err_free:
 	free(m);
 	return err;
@@ -189,91 +152,7 @@ err_free:
 
 int metrics_fd(const struct metrics *m)
 {
-	return m->ep;
-}
-
-/* The timer runs only while a deadline or a paused listener needs it. */
-static void arm_timer(struct metrics *m)
-{
-	struct itimerspec its = { 0 };
-
-	if (m->n || m->paused) {
-		its.it_value.tv_sec = METRICS_TICK_S;
-		its.it_interval.tv_sec = METRICS_TICK_S;
-	}
-	timerfd_settime(m->tfd, 0, &its, NULL);
-}
-
-static void drop(struct metrics *m, struct mclient *c)
-{
-	/* Before close(), as in server.c: a child may hold a copy of the fd. */
-	epoll_ctl(m->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		m->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c->reply);
-	free(c);
-	m->n--;
-	if (!m->n)
-		arm_timer(m);
-}
-
-static bool watch(struct metrics *m, struct mclient *c, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = c };
-
-	return !epoll_ctl(m->ep, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Wait for the client's FIN: closing with its data unread would reset the reply. */
-static void linger_read(struct metrics *m, struct mclient *c)
-{
-	char sink[512];
-	ssize_t n;
-
-	for (int i = 0; i < METRICS_BATCH; i++) {
-		n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0)
-			break;
-	}
-	drop(m, c);
-}
-
-static void reply_write(struct metrics *m, struct mclient *c)
-{
-	ssize_t n;
-
-	while (c->sent < c->reply_len) {
-		n = send(c->fd, c->reply + c->sent, c->reply_len - c->sent,
-			 MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;	/* EPOLLOUT brings us back */
-		if (n < 0) {
-			drop(m, c);
-			return;
-		}
-		c->sent += n;
-		c->idle_at = mono_ms() + METRICS_IDLE_MS;
-	}
-	free(c->reply);
-	c->reply = NULL;
-	if (shutdown(c->fd, SHUT_WR) || !watch(m, c, EPOLLIN)) {
-		drop(m, c);
-		return;
-	}
-	c->phase = MC_LINGER;
-	c->idle_at = c->deadline = mono_ms() + METRICS_LINGER_MS;
-	linger_read(m, c);
+	return reqsrv_fd(m->rs);
 }
 
 static const char *reason(int status)
@@ -297,13 +176,15 @@ static const char *reason(int status)
 }
 
 /*
- * Start sending status with body (not for HEAD). A body of NULL is the
- * status's own one-line text. The client is dropped when there is no memory.
+ * Send status with body (not for HEAD). A body of NULL is the status's own one-line text. The
+ * client is dropped when there is no memory.
  */
-static void reply(struct metrics *m, struct mclient *c, int status, const char *body,
+static void reply(struct metrics *m, struct reqsrv_client *c, int status, const char *body,
 		  size_t blen, bool head)
 {
 	char hdr[256], text[64];
+	size_t len;
+	char *buf;
 	int hlen;
 
 	if (!body) {
@@ -316,27 +197,22 @@ static void reply(struct metrics *m, struct mclient *c, int status, const char *
 			status, reason(status),
 			status == 200 ? METRICS_CONTENT_TYPE : "text/plain; charset=utf-8", blen,
 			status == 405 ? "Allow: GET, HEAD\r\n" : "");
-	c->reply_len = hlen + (head ? 0 : blen);
-	c->reply = malloc(c->reply_len);
-	if (!c->reply || !watch(m, c, EPOLLOUT)) {
-		drop(m, c);
-		return;
+	len = hlen + (head ? 0 : blen);
+	buf = malloc(len);
+	if (buf) {
+		memcpy(buf, hdr, hlen);
+		if (!head)
+			memcpy(buf + hlen, body, blen);
+	} else {
+		len = 0;
 	}
-	memcpy(c->reply, hdr, hlen);
-	if (!head)
-		memcpy(c->reply + hlen, body, blen);
-	c->sent = 0;
-	c->phase = MC_REPLY;
-	/* Rendering took our time, not the client's. */
-	c->idle_at = mono_ms() + METRICS_IDLE_MS;
-	c->deadline = mono_ms() + METRICS_REPLY_MS;
-	reply_write(m, c);
+	reqsrv_reply(m->rs, c, buf, len);
 }
 
 /* The request line is "METHOD TARGET VERSION", single spaces, nothing empty. */
-static void answer(struct metrics *m, struct mclient *c)
+static void answer(struct metrics *m, struct reqsrv_client *c)
 {
-	char *line = c->req, *eol = memchr(c->req, '\n', c->len);
+	char *line = c->buf, *eol = memchr(c->buf, '\n', c->len);
 	char *target, *version, *query;
 	size_t blen;
 	char *body;
@@ -397,173 +273,44 @@ static size_t headers_end(const char *buf, size_t len, size_t from)
 	return 0;
 }
 
-static void request_read(struct metrics *m, struct mclient *c)
+/*
+ * Whole when the empty line after the headers has come. Empty lines before the request line
+ * are allowed (RFC 9112, 2.2).
+ */
+static void on_request(void *ctx, struct reqsrv_client *c, enum reqsrv_event ev)
 {
-	size_t from, skip;
-	ssize_t n;
+	struct metrics *m = ctx;
+	size_t skip;
 
-	for (int i = 0; i < METRICS_BATCH; i++) {
-		if (c->len == sizeof(c->req)) {
-			reply(m, c, 431, NULL, 0, false);
-			return;
-		}
-		n = recv(c->fd, c->req + c->len, sizeof(c->req) - c->len, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			/* Gone, or done sending before the request was whole. */
-			drop(m, c);
-			return;
-		}
-		from = c->len >= 2 ? c->len - 2 : 0;
-		c->len += n;
-		c->idle_at = mono_ms() + METRICS_IDLE_MS;
-		/* Empty lines before the request line are allowed (RFC 9112, 2.2). */
-		for (skip = 0; skip < c->len && (c->req[skip] == '\r' || c->req[skip] == '\n');)
-			skip++;
-		if (skip) {
-			memmove(c->req, c->req + skip, c->len - skip);
-			c->len -= skip;
-			from = 0;
-		}
-		if (headers_end(c->req, c->len, from)) {
-			answer(m, c);
-			return;
-		}
-	}
-}
-
-/* All slots taken: the client that has waited longest for its request goes. */
-static bool make_room(struct metrics *m)
-{
-	struct mclient *c, *oldest = NULL;
-
-	for (c = m->clients; c; c = c->next)
-		if (c->phase == MC_REQUEST)
-			oldest = c;
-	if (!oldest)
-		return false;
-	pr_debug("metrics: full, dropping the oldest unfinished request\n");
-	drop(m, oldest);
-	return true;
-}
-
-static void accept_clients(struct metrics *m)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct mclient *c;
-	uint64_t now;
-	int fd;
-
-	for (int i = 0; i < METRICS_BATCH; i++) {
-		fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			       errno == ENOMEM)) {
-			/* Else the listener stays readable and the loop spins on it. */
-			pr_warn("metrics: cannot accept: %s\n", strerror(errno));
-			ev.events = 0;
-			ev.data.ptr = &m->lfd;
-			epoll_ctl(m->ep, EPOLL_CTL_MOD, m->lfd, &ev);
-			m->paused = true;
-			arm_timer(m);
-		}
-		if (fd < 0)
-			return;
-		if (m->n >= METRICS_MAX_CLIENTS && !make_room(m)) {
-			if (send(fd, busy_reply, sizeof(busy_reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-				pr_debug("metrics: busy reply: %s\n", strerror(errno));
-			close(fd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (!c || epoll_ctl(m->ep, EPOLL_CTL_ADD, fd, &ev)) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		now = mono_ms();
-		c->fd = fd;
-		c->phase = MC_REQUEST;
-		c->idle_at = now + METRICS_IDLE_MS;
-		c->deadline = now + METRICS_REQUEST_MS;
-		c->next = m->clients;
-		if (m->clients)
-			m->clients->prev = c;
-		m->clients = c;
-		if (m->n++ == 0)
-			arm_timer(m);
-	}
-}
-
-static void tick(struct metrics *m)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->lfd };
-	struct mclient *c, *next;
-	uint64_t ticks, now;
-
-	if (read(m->tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+	if (ev == REQSRV_FULL) {
+		reply(m, c, 431, NULL, 0, false);
 		return;
-	now = mono_ms();
-	for (c = m->clients; c; c = next) {
-		next = c->next;
-		if (now >= c->idle_at || now >= c->deadline) {
-			pr_debug("metrics: dropping a client past its deadline\n");
-			drop(m, c);
-		}
 	}
-	if (m->paused && !epoll_ctl(m->ep, EPOLL_CTL_MOD, m->lfd, &ev)) {
-		m->paused = false;
-		arm_timer(m);
+	if (ev == REQSRV_EOF)
+		return; /* done sending before the request was whole */
+	for (skip = 0; skip < c->len && (c->buf[skip] == '\r' || c->buf[skip] == '\n');)
+		skip++;
+	if (skip) {
+		memmove(c->buf, c->buf + skip, c->len - skip);
+		c->len -= skip;
+		c->mark = 0;
 	}
+	if (headers_end(c->buf, c->len, c->mark)) {
+		answer(m, c);
+		return;
+	}
+	c->mark = c->len >= 2 ? c->len - 2 : 0;
 }
 
 int metrics_dispatch(struct metrics *m)
 {
-	struct epoll_event ev[METRICS_BATCH];
-	bool listener = false, timer = false;
-	struct mclient *c;
-	int n;
-
-	n = epoll_wait(m->ep, ev, METRICS_BATCH, 0);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].data.ptr == &m->lfd) {
-			listener = true;
-			continue;
-		}
-		if (ev[i].data.ptr == &m->tfd) {
-			timer = true;
-			continue;
-		}
-		c = ev[i].data.ptr;
-		if (c->phase == MC_REQUEST)
-			request_read(m, c);
-		else if (c->phase == MC_REPLY)
-			reply_write(m, c);
-		else
-			linger_read(m, c);
-	}
-	/* Last: both may drop clients that still have events in ev[]. */
-	if (listener)
-		accept_clients(m);
-	if (timer)
-		tick(m);
-	return 0;
+	return reqsrv_dispatch(m->rs);
 }
 
 void metrics_close(struct metrics *m)
 {
 	if (!m)
 		return;
-	while (m->clients)
-		drop(m, m->clients);
-	close(m->tfd);
-	close(m->ep);
-	close(m->lfd);
+	reqsrv_close(m->rs);
 	free(m);
 }

@@ -5,10 +5,12 @@
  *
  * The server owns an epoll fd holding its listening socket, its clients and a timer; the daemon
  * adds that one fd (server_fd()) to its own epoll set and calls server_dispatch() whenever it is
- * readable. One slow or stuck client never holds up the daemon: all socket I/O is non-blocking,
- * requests are bounded (PROTO_MAX_REQUEST), a client is dropped when idle for SERVER_IDLE_MS or
- * when sending its request (or taking its reply) lasts SERVER_LIFETIME_MS, and at most
- * SERVER_MAX_CLIENTS are served at once.
+ * readable. The engine is reqsrv.h's: one slow or stuck client never holds up the daemon, all
+ * socket I/O is non-blocking, requests are bounded (PROTO_MAX_REQUEST) and must be whole within
+ * SERVER_REQUEST_MS (xlbctl sends its request at once: only a stuck or hostile peer is slower),
+ * and when all SERVER_MAX_CLIENTS slots are taken, the client that has been sending its request
+ * longest is dropped to make room, so that an admin's command always gets through. Only when
+ * every slot is busy with a reply is a newcomer told "xlbd is busy".
  *
  * Only root, or a member of group "xlb" when that group exists, may run commands; anyone else
  * is answered "permission denied" (status 1). The socket is mode 0600, or 0660 and owned by group
@@ -19,16 +21,33 @@
 
 #include "output.h"
 
-#define SERVER_IDLE_MS		5000
-#define SERVER_LIFETIME_MS	30000
+struct reqsrv_client;
+
+#define SERVER_IDLE_MS		2000	/* without progress, reading or writing */
+#define SERVER_REQUEST_MS	3000	/* from connect to the whole request */
+#define SERVER_REPLY_MS		30000	/* to take the whole reply */
+#define SERVER_LINGER_MS	2000	/* after the reply, for xlbctl to close */
 #define SERVER_MAX_CLIENTS	64
+
+/* A handler's answer that it kept the call (server_hold()) to finish it later. */
+#define SERVER_HELD		1000
+
+/* One request being answered: the handler's handle to keep it for later. */
+struct server_call {
+	struct server *s;
+	struct reqsrv_client *c;
+	void (*gone)(void *arg);
+	void *arg;
+};
 
 /*
  * Run one command: argv without the program name, as xlbctl was given it (restore: the file's
  * content is one more argument, the last). Fill o (text or JSON as o says) and return the exit
- * status for xlbctl: 0 ok, 1 error, 2 usage. The handler runs inside server_dispatch().
+ * status for xlbctl: 0 ok, 1 error, 2 usage; or SERVER_HELD after server_hold(). The handler
+ * runs inside server_dispatch().
  */
-typedef int (*server_handler_fn)(void *ctx, int argc, char **argv, struct out *o);
+typedef int (*server_handler_fn)(void *ctx, struct server_call *call, int argc, char **argv,
+				 struct out *o);
 
 struct server;
 
@@ -51,5 +70,14 @@ int server_dispatch(struct server *s);
 
 /* Drop every client and remove the socket file, unless another daemon has replaced it since. */
 void server_close(struct server *s);
+
+/*
+ * Keep call for an answer that takes more than one turn of the loop (a walk of a big map, in
+ * slices). Returns the kept call (NULL: no memory, answer now instead). gone(arg) is called if
+ * xlbctl disconnects first; the call is freed then and must not be used after.
+ */
+struct server_call *server_hold(struct server_call *call, void (*gone)(void *arg), void *arg);
+/* Answer a kept call with status and o (o stays the caller's); frees the call. */
+void server_finish(struct server_call *call, int status, struct out *o);
 
 #endif /* XLB_SERVER_H */
