@@ -287,6 +287,7 @@ enum kw_kind {
 	KW_MS,		/* duration in [min, max] milliseconds */
 	KW_WORD,	/* one of names[], stored as its index */
 	KW_PATH,	/* http path, stored in health.path */
+	KW_PREFIX,	/* ADDR[/LEN], stored in from, optional without a default */
 };
 
 struct kw {
@@ -364,6 +365,11 @@ static const struct kw top_kws[] = {
 	{ "count", KW_NUM, FIELD(count), 1, CMD_TOP_MAX, CMD_TOP_DEFAULT },
 };
 
+static const struct kw conns_kws[] = {
+	{ "from", KW_PREFIX },
+	{ "count", KW_NUM, FIELD(count), 1, CMD_CONNS_MAX, CMD_CONNS_DEFAULT },
+};
+
 /* Positional arguments, taken in this order before the keywords. */
 enum {
 	ARG_IFNAME = 1U << 0,
@@ -373,6 +379,7 @@ enum {
 	ARG_OPT_SERVICE = 1U << 4,
 	ARG_OPT_FILE = 1U << 5,
 	ARG_OPT_TOPIC = 1U << 6,
+	ARG_CLIENT = 1U << 7,		/* CLIENT_ADDR[:PORT], the service's family */
 };
 
 struct op_def {
@@ -414,6 +421,8 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_DECAP_PRUNE] = { "decap prune" },
 	[CMD_NODE_DRAIN] = { "node drain", .config = true },
 	[CMD_NODE_UNDRAIN] = { "node undrain", .config = true },
+	[CMD_LOOKUP] = { "lookup", ARG_SERVICE | ARG_CLIENT },
+	[CMD_CONNS] = { "conns", ARG_OPT_SERVICE, KWS(conns_kws) },
 	[CMD_HELP] = { "help", ARG_OPT_TOPIC },
 };
 
@@ -465,6 +474,8 @@ static const struct cmd_word top_words[] = {
 	{ "status", CMD_STATUS },
 	{ "decap", .sub = decap_words },
 	{ "node", .sub = node_words },
+	{ "lookup", CMD_LOOKUP },
+	{ "conns", CMD_CONNS },
 	{ "help", CMD_HELP },
 	{ NULL },
 };
@@ -649,6 +660,84 @@ static int arg_opt_topic(struct parser *p, const char *s)
 	return ret;
 }
 
+/* "10.0.0.1", "10.0.0.1:5000", "fd00::1", "[fd00::1]:5000". */
+static int arg_client(struct parser *p, const char *s)
+{
+	struct cmd_client *c = &p->cmd->client;
+	char text[ADDR_STRLEN + 8], *host = text, *port = NULL, *close;
+	const char *why = NULL;
+	__u32 num;
+
+	if (strlen(s) >= sizeof(text))
+		return fail(p, "bad client '%.64s': too long", s);
+	strcpy(text, s);
+	if (text[0] == '[') {
+		host = text + 1;
+		close = strchr(host, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return fail(p, "bad client '%s', expected ADDR, ADDR:PORT or [IPV6]:PORT", s);
+		*close = '\0';
+		port = close[1] ? close + 2 : NULL;
+	} else if (strchr(text, ':') == strrchr(text, ':') && strchr(text, ':')) {
+		port = strchr(text, ':');
+		*port++ = '\0';
+	}
+	why = host_check(host, &c->addr, &c->family);
+	if (why)
+		return fail(p, "bad client address '%s': %s", host, why);
+	if (c->family != p->cmd->service.family)
+		return fail(p, "client %s is %s but VIP %s is %s", host, family_name(c->family),
+			    p->service, family_name(p->cmd->service.family));
+	if (port) {
+		if (parse_num(port, &num) || num < 1 || num > 65535)
+			return fail(p, "bad client port '%s' (1-65535)", port);
+		c->port = num;
+		p->cmd->has |= CMD_HAS_PORT;
+	}
+	return 0;
+}
+
+int prefix_parse(const char *s, struct cmd_prefix *p, char *err, size_t errlen)
+{
+	char text[ADDR_STRLEN + 4], *slash;
+	unsigned int bits, i;
+	const char *why;
+	__u32 len;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(s) >= sizeof(text))
+		return set_err(err, errlen, "bad prefix '%.64s': too long", s);
+	strcpy(text, s);
+	slash = strchr(text, '/');
+	if (slash)
+		*slash++ = '\0';
+	why = addr_check(text, &p->addr, &p->family);
+	if (why)
+		return set_err(err, errlen, "bad address '%s' in prefix '%s': %s", text, s, why);
+	bits = p->family == XLB_AF_INET ? 32 : 128;
+	len = bits;
+	if (slash && (parse_num(slash, &len) || len > bits))
+		return set_err(err, errlen, "bad prefix length '%s' in '%s' (0-%u)", slash, s,
+			       bits);
+	p->len = len;
+	for (i = len; i < bits; i++)
+		p->addr.b[i / 8] &= ~(0x80 >> (i % 8));
+	return 0;
+}
+
+bool prefix_has(const struct cmd_prefix *p, const struct xlb_addr *a, __u8 family)
+{
+	unsigned int i;
+
+	if (family != p->family)
+		return false;
+	for (i = 0; i < p->len / 8; i++)
+		if (a->b[i] != p->addr.b[i])
+			return false;
+	return p->len % 8 == 0 ||
+	       !((a->b[i] ^ p->addr.b[i]) & (0xff00 >> (p->len % 8) & 0xff));
+}
+
 static const struct {
 	unsigned int arg;
 	const char *what;	/* for "missing WHAT"; NULL when optional */
@@ -661,6 +750,7 @@ static const struct {
 	{ ARG_OPT_SERVICE, NULL, arg_opt_service },
 	{ ARG_OPT_FILE, NULL, arg_opt_file },
 	{ ARG_OPT_TOPIC, NULL, arg_opt_topic },
+	{ ARG_CLIENT, "CLIENT_ADDR[:PORT]", arg_client },
 };
 
 /* Why s is not an http path we can put in a request line, or NULL. */
@@ -717,6 +807,9 @@ static int kw_parse(struct parser *p, const struct kw *kw, const char *s)
 			return fail(p, "bad http path '%.64s': %s", s, why);
 		strcpy(p->cmd->health.path, s);
 		return 0;
+	case KW_PREFIX:
+		p->cmd->has |= CMD_HAS_FROM;
+		return prefix_parse(s, &p->cmd->from, p->err, p->errlen);
 	case KW_MS:
 		ret = duration_parse(s, &v);
 		if (ret == -EINVAL)
@@ -746,6 +839,8 @@ static void kw_defaults(struct cmd *cmd, const struct kw *kws, size_t n)
 	for (k = 0; k < n; k++) {
 		if (kws[k].kind == KW_PATH)
 			strcpy(cmd->health.path, CMD_HTTP_PATH_DEFAULT);
+		else if (kws[k].kind == KW_PREFIX)
+			continue;
 		else
 			*kw_field(cmd, &kws[k]) = kws[k].def;
 	}
@@ -839,8 +934,11 @@ static int parse_leaf(struct parser *p, enum cmd_op op)
 	for (k = 0; k < ARRAY_SIZE(positionals); k++) {
 		if (!(d->args & positionals[k].arg))
 			continue;
-		if (p->i == p->argc || (!positionals[k].what && d->flag &&
-					 !strcmp(p->argv[p->i], d->flag))) {
+		/* An optional one is absent when the flag or a keyword comes instead. */
+		if (p->i == p->argc ||
+		    (!positionals[k].what &&
+		     ((d->flag && !strcmp(p->argv[p->i], d->flag)) ||
+		      kw_find(d->kws, d->nkws, p->argv[p->i]) < d->nkws))) {
 			if (!positionals[k].what)
 				continue;
 			return fail(p, "missing %s after '%s'", positionals[k].what, p->ctx);
@@ -955,8 +1053,8 @@ static void out_service(struct out *o, const struct xlb_vip_key *key)
 
 static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *kw)
 {
-	char text[DURATION_STRLEN];
-	__u32 v = kw->kind == KW_PATH ? 0 : kw_value(cmd, kw);
+	char text[DURATION_STRLEN], addr[ADDR_STRLEN];
+	__u32 v = kw->kind == KW_PATH || kw->kind == KW_PREFIX ? 0 : kw_value(cmd, kw);
 
 	switch (kw->kind) {
 	case KW_WORD:
@@ -970,6 +1068,14 @@ static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *k
 			o->err = -EINVAL;
 		else
 			out_add(o, " %s %s", kw->name, cmd->health.path);
+		break;
+	case KW_PREFIX:
+		if (!(cmd->has & CMD_HAS_FROM))
+			break;
+		if (addr_format(&cmd->from.addr, cmd->from.family, addr, sizeof(addr)) < 0)
+			o->err = -EINVAL;
+		else
+			out_add(o, " %s %s/%u", kw->name, addr, cmd->from.len);
 		break;
 	case KW_MS:
 		duration_format(v, text, sizeof(text));
@@ -1012,6 +1118,16 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 			if (is_space(*c))
 				o.err = -EINVAL;
 		out_add(&o, " %s", cmd->file);
+	}
+	if (d->args & ARG_CLIENT) {
+		if (addr_format(&cmd->client.addr, cmd->client.family, addr, sizeof(addr)) < 0)
+			o.err = -EINVAL;
+		else if (!(cmd->has & CMD_HAS_PORT))
+			out_add(&o, " %s", addr);
+		else if (cmd->client.family == XLB_AF_INET6)
+			out_add(&o, " [%s]:%u", addr, cmd->client.port);
+		else
+			out_add(&o, " %s:%u", addr, cmd->client.port);
 	}
 	if (d->args & ARG_OPT_TOPIC && cmd->topic)
 		out_add(&o, " %s", cmd->topic);
@@ -1061,6 +1177,10 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"(a namespace deleted without a detach) and say so; prune lists what it found.\n"
 #define HELP_NODE                                                                             \
 	"  node drain | node undrain             withdraw this node's VIPs from BGP, or not\n"
+#define HELP_LOOKUP \
+	"  lookup SERVICE CLIENT_ADDR[:PORT]  the backend this client's flow goes to, and why\n"
+#define HELP_CONNS \
+	"  conns [SERVICE] [from ADDR[/LEN]] [count N]   what the connection table holds\n"
 #define HELP_HELP "  help [COMMAND] | COMMAND help\n"
 
 #define NOTE_SERVICE \
@@ -1083,13 +1203,17 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"Only with xlbd -b (BIRD): a drained node keeps forwarding what reaches it, and\n" \
 	"stays drained across restarts; save and restore leave it out.\n"
 #define NOTE_ATTACH "Default mode native.\n"
+#define NOTE_LOOKUP                                                                           \
+	"The connection table's entry when the flow has one that still holds, else the ring's\n" \
+	"slot, computed as the data plane does. The port may be left out for a hash src VIP.\n"
+#define NOTE_CONNS "Count 1-10000000, default 1000. The table is read in slices: xlbd never stalls.\n"
 
 #define USAGE "Usage: xlbctl [-s SOCKET] [-j] [-V] COMMAND\n"
 #define PAGE(lines) USAGE "\n" lines
 
 static const char help_all[] =
 	USAGE "\n" HELP_ATTACH HELP_DETACH HELP_VIP HELP_BACKEND HELP_HEALTH HELP_RATELIMIT
-	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_NODE HELP_HELP "\n"
+	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_NODE HELP_LOOKUP HELP_CONNS HELP_HELP "\n"
 	NOTE_SERVICE "Durations take ms or s suffixes: 500ms, 2s.\n"
 	"Command words may be shortened to a unique prefix: 'xlbctl v l' is 'xlbctl vip list'.\n";
 
@@ -1110,6 +1234,8 @@ static const struct {
 	{ "status", PAGE(HELP_STATUS) },
 	{ "decap", PAGE(HELP_DECAP) "\n" NOTE_DECAP },
 	{ "node", PAGE(HELP_NODE) "\n" NOTE_NODE },
+	{ "lookup", PAGE(HELP_LOOKUP) "\n" NOTE_SERVICE NOTE_LOOKUP },
+	{ "conns", PAGE(HELP_CONNS) "\n" NOTE_CONNS },
 	{ "help", PAGE(HELP_HELP) },
 };
 

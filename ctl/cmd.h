@@ -44,6 +44,8 @@ enum cmd_op {
 	CMD_DECAP_PRUNE,
 	CMD_NODE_DRAIN,
 	CMD_NODE_UNDRAIN,
+	CMD_LOOKUP,
+	CMD_CONNS,
 	CMD_HELP,
 	CMD_OP_COUNT,
 };
@@ -92,6 +94,7 @@ enum cmd_health_via {
 #define CMD_RISE_DEFAULT	2
 #define CMD_FALL_DEFAULT	3
 #define CMD_TOP_DEFAULT		10
+#define CMD_CONNS_DEFAULT	1000
 
 /* Bounds, inclusive. */
 #define CMD_IFNAME_MAX		15	/* IFNAMSIZ - 1 */
@@ -106,6 +109,7 @@ enum cmd_health_via {
 #define CMD_RATE_MAX		100000000	/* pps: above any one NIC's line rate */
 #define CMD_BURST_MAX		100000000	/* packets */
 #define CMD_TOP_MAX		1000
+#define CMD_CONNS_MAX		10000000	/* entries listed: more than any table holds */
 #define CMD_FILE_MAX		4096	/* PATH_MAX, NUL included */
 
 /* Text sizes, NUL included. */
@@ -119,6 +123,8 @@ enum cmd_health_via {
 #define CMD_HAS_SERVICE		(1U << 0)	/* backend list, health show, stats */
 #define CMD_HAS_FILE		(1U << 1)	/* restore */
 #define CMD_HAS_FLAG		(1U << 2)	/* stats: watch */
+#define CMD_HAS_PORT		(1U << 3)	/* lookup: CLIENT_ADDR:PORT */
+#define CMD_HAS_FROM		(1U << 4)	/* conns: from ADDR[/LEN] */
 
 struct cmd_vip {
 	__u32 method;		/* enum xlb_method */
@@ -147,6 +153,22 @@ struct cmd_health {
 	char path[CMD_HTTP_PATH_MAX + 1];	/* http: "/...", printable ASCII, no spaces */
 };
 
+/* lookup's client: the source of a flow to the SERVICE. */
+struct cmd_client {
+	struct xlb_addr addr;
+	__u8 family;		/* XLB_AF_*, always the service's */
+	__u8 pad;
+	__u16 port;		/* host order; with CMD_HAS_PORT */
+};
+
+/* from ADDR[/LEN]: sources within the prefix (bits past len are zero). */
+struct cmd_prefix {
+	struct xlb_addr addr;
+	__u8 family;
+	__u8 len;		/* 0-32 or 0-128 */
+	__u8 pad[2];
+};
+
 struct cmd_ratelimit {
 	__u32 rate;		/* packets per second per source */
 	__u32 burst;		/* bucket size, packets */
@@ -169,7 +191,9 @@ struct cmd {
 	struct cmd_backend backend;		/* backend add, set, del */
 	struct cmd_health health;		/* health set */
 	struct cmd_ratelimit ratelimit;		/* ratelimit set */
-	__u32 count;				/* top */
+	__u32 count;				/* top, conns */
+	struct cmd_client client;		/* lookup */
+	struct cmd_prefix from;			/* conns, with CMD_HAS_FROM */
 	const char *topic;			/* help: top-level command word, NULL for all */
 	char file[CMD_FILE_MAX];		/* restore, with CMD_HAS_FILE */
 };
@@ -245,5 +269,13 @@ int addr_format(const struct xlb_addr *a, __u8 family, char *buf, size_t len);
 int duration_parse(const char *s, __u32 *ms);
 /* The canonical text of a duration: "2s", "1500ms", "0ms". Length or -ENOSPC. */
 int duration_format(__u32 ms, char *buf, size_t len);
+
+/*
+ * "ADDR" or "ADDR/LEN" (IPv6 without brackets): *p with the bits past LEN cleared; LEN is the
+ * address's full length when not given. -EINVAL with a message in err.
+ */
+int prefix_parse(const char *s, struct cmd_prefix *p, char *err, size_t errlen);
+/* Whether a is within p (of the same family). */
+bool prefix_has(const struct cmd_prefix *p, const struct xlb_addr *a, __u8 family);
 
 #endif /* XLB_CMD_H */

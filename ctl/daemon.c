@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "health.h"
 #include "iface.h"
+#include "inspect.h"
 #include "log.h"
 #include "output.h"
 #include "proto.h"
@@ -438,6 +439,7 @@ void daemon_tick(struct daemon *d)
 	if (now - d->sampled_ms >= 1000)
 		sample_rates(d, now);
 	bird_link_tick(&d->bird, &d->cfg, now);
+	inspect_tick(d);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
 		return;
@@ -625,6 +627,7 @@ err_cfg:
 
 void daemon_stop(struct daemon *d)
 {
+	inspect_free(d);
 	bird_link_free(&d->bird);
 	free(d->vip_rates);
 	free(d->backend_rates);
@@ -1415,6 +1418,12 @@ int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, st
 		break;
 	case CMD_TOP:
 		ret = do_top(d, cmd, o);
+		break;
+	case CMD_LOOKUP:
+		ret = inspect_lookup(d, cmd, o);
+		break;
+	case CMD_CONNS:
+		ret = inspect_conns(d, call, cmd, o);
 		break;
 	default:
 		out_error(o, "'%s' is not a daemon command", cmd_name(cmd->op));

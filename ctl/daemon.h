@@ -30,6 +30,7 @@ struct daemon_opts {
 };
 
 struct prober;
+struct inspect;
 
 /* A counter sampled once a second, and its rate over the last second. */
 struct rate {
@@ -51,6 +52,7 @@ struct daemon {
 	struct rate *vip_rates;		/* by VIP id */
 	struct rate *backend_rates;	/* by backend id */
 	__u64 sampled_ms;
+	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */

@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include "daemon.h"
 #include "log.h"
+#include "inspect.h"
 #include "metrics.h"
 #include "prom.h"
 #include "server.h"
@@ -115,7 +116,8 @@ static int serve(struct daemon *d, struct server *srv, struct exporter *mx)
 	}
 
 	for (;;) {
-		n = epoll_wait(ep, events, 8, DAEMON_NEIGH_POLL_MS);
+		/* A conns walk goes on in slices between events: no sleeping meanwhile. */
+		n = epoll_wait(ep, events, 8, inspect_busy(d) ? 0 : DAEMON_NEIGH_POLL_MS);
 		daemon_tick(d);
 		if (mx->prom)
 			prom_tick(mx->prom);

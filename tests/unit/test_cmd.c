@@ -186,6 +186,18 @@ static const struct {
 	{ "decap attach eth0", "decap attach eth0" },
 	{ "decap detach eth0", "decap detach eth0" },
 	{ "decap prune", "decap prune" },
+	{ "lookup " SVC4 " 10.1.2.3:5000", "lookup " SVC4 " 10.1.2.3:5000" },
+	{ "lookup " SVC4 " 10.1.2.3", "lookup " SVC4 " 10.1.2.3" },
+	{ "lookup " SVC6 " [fd00::9]:65535", "lookup " SVC6 " [fd00::9]:65535" },
+	{ "lookup " SVC6 " fd00::9", "lookup " SVC6 " fd00::9" },
+	{ "lookup " SVC6 " [fd00::9]", "lookup " SVC6 " fd00::9" },
+	{ "conns", "conns count 1000" },
+	{ "conns " SVC4 " count 5", "conns " SVC4 " count 5" },
+	{ "conns from 10.1.2.3", "conns from 10.1.2.3/32 count 1000" },
+	{ "conns count 7 from 10.1.2.3/8", "conns from 10.0.0.0/8 count 7" },
+	{ "conns from fd00::1:2/64", "conns from fd00::/64 count 1000" },
+	{ "l " SVC4 " 10.1.2.3", "lookup " SVC4 " 10.1.2.3" },
+	{ "co", "conns count 1000" },
 	{ "help", "help" },
 	{ "help vip", "help vip" },
 	{ "vip help", "help vip" },
@@ -248,6 +260,8 @@ static const struct {
 	{ "health show", CMD_HEALTH_SHOW, false },
 	{ "ratelimit set " SVC4 " rate 1 burst 1", CMD_RATELIMIT_SET, true },
 	{ "ratelimit off " SVC4, CMD_RATELIMIT_OFF, true },
+	{ "lookup " SVC4 " 10.1.2.3:9", CMD_LOOKUP, false },
+	{ "conns", CMD_CONNS, false },
 	{ "top", CMD_TOP, false },
 	{ "stats", CMD_STATS, false },
 	{ "save", CMD_SAVE, false },
@@ -555,6 +569,16 @@ static const struct {
 	{ "detach x/y", "bad interface name 'x/y'" },
 	{ "decap attach eth0:0", "bad interface name 'eth0:0'" },
 	{ "decap detach ..", "bad interface name '..'" },
+	{ "lookup " SVC4, "missing CLIENT_ADDR[:PORT] after 'lookup " SVC4 "'" },
+	{ "lookup " SVC4 " fd00::1", "client fd00::1 is IPv6 but VIP " SVC4 " is IPv4" },
+	{ "lookup " SVC4 " 10.1.2.3:0", "bad client port '0' (1-65535)" },
+	{ "lookup " SVC4 " 10.1.2.3:x", "bad client port 'x'" },
+	{ "lookup " SVC4 " 0.0.0.0", "bad client address '0.0.0.0'" },
+	{ "lookup " SVC6 " [fd00::1", "bad client '[fd00::1'" },
+	{ "conns from 10.0.0.1/33", "bad prefix length '33' in '10.0.0.1/33' (0-32)" },
+	{ "conns from fd00::/129", "bad prefix length '129'" },
+	{ "conns from x", "bad address 'x' in prefix 'x'" },
+	{ "conns count 0", "count 0 out of range 1-10000000" },
 };
 
 static void check_bad(int ret, const char *what, const char *names)
@@ -872,6 +896,38 @@ static void test_duration(void **state)
 	}
 }
 
+static void test_prefix(void **state)
+{
+	static const struct {
+		const char *prefix, *addr;
+		bool in;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.200.3.4", true },
+		{ "10.0.0.0/8", "11.0.0.1", false },
+		{ "10.1.2.3", "10.1.2.3", true },
+		{ "10.1.2.3", "10.1.2.4", false },
+		{ "10.1.2.0/23", "10.1.3.255", true },
+		{ "10.1.2.0/23", "10.1.4.0", false },
+		{ "0.0.0.0/0", "192.0.2.1", true },
+		{ "fd00::/64", "fd00::1234", true },
+		{ "fd00::/64", "fd00:0:0:1::1", false },
+		{ "fd00::/63", "fd00:0:0:1::1", true },
+		{ "fd00::/8", "10.0.0.1", false },
+	};
+	struct cmd_prefix p;
+	struct xlb_addr a;
+	__u8 family;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		check(!prefix_parse(cases[i].prefix, &p, err, sizeof(err)), "%s parses: %s",
+		      cases[i].prefix, err);
+		check(!addr_parse(cases[i].addr, &a, &family), "%s parses", cases[i].addr);
+		check(prefix_has(&p, &a, family) == cases[i].in, "%s %s %s", cases[i].addr,
+		      cases[i].in ? "is in" : "is not in", cases[i].prefix);
+	}
+}
+
 static void test_help(void **state)
 {
 	/* The grammar of DESIGN.md's CLI contract, line by line. */
@@ -936,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_service),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
