@@ -4,6 +4,7 @@
 #define XLB_BPF_STATS_H
 
 #include "maps.h"
+#include "trace.h"
 
 static __always_inline struct xlb_outcomes *outcomes_get(void)
 {
@@ -18,6 +19,7 @@ static __always_inline struct xlb_outcomes *outcomes_get(void)
 		struct xlb_outcomes *__o = outcomes_get();        \
 		if (__o)                                          \
 			__o->field++;                             \
+		trace_outcome(__builtin_offsetof(struct xlb_outcomes, field) / 8); \
 		(verdict);                                        \
 	})
 
@@ -25,6 +27,7 @@ static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
 {
 	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
 
+	trace_vip(vip_id, new_flow ? XLB_TRACE_NEW_FLOW : 0);
 	if (!s)
 		return;
 	s->packets++;
@@ -37,6 +40,7 @@ static __always_inline void count_vip_drop(__u32 vip_id)
 {
 	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
 
+	trace_vip(vip_id, 0);
 	if (s)
 		s->drops++;
 }
@@ -46,6 +50,7 @@ static __always_inline void count_vip_ratelimited(__u32 vip_id)
 {
 	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
 
+	trace_vip(vip_id, XLB_TRACE_RATELIMITED);
 	if (!s)
 		return;
 	s->drops++;
@@ -56,6 +61,7 @@ static __always_inline void count_backend(__u32 id, __u64 bytes)
 {
 	struct xlb_backend_stats *s = bpf_map_lookup_elem(&backend_stats, &id);
 
+	trace_backend(id);
 	if (!s)
 		return;
 	s->packets++;

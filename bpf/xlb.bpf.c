@@ -232,8 +232,7 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l
 	return not_ours(&m);
 }
 
-SEC("xdp")
-int xlb_lb(struct xdp_md *ctx)
+static __always_inline int lb_packet(struct xdp_md *ctx)
 {
 	struct cursor c = {
 		.pos = (void *)(long)ctx->data,
@@ -249,4 +248,12 @@ int xlb_lb(struct xdp_md *ctx)
 	if (!proto)
 		return done(XDP_PASS, pass_truncated);
 	return done(XDP_PASS, pass_not_ip);
+}
+
+SEC("xdp")
+int xlb_lb(struct xdp_md *ctx)
+{
+	int traced = trace_enter(ctx);
+
+	return trace_exit(ctx, traced, lb_packet(ctx));
 }

@@ -288,6 +288,7 @@ enum kw_kind {
 	KW_WORD,	/* one of names[], stored as its index */
 	KW_PATH,	/* http path, stored in health.path */
 	KW_PREFIX,	/* ADDR[/LEN], stored in from, optional without a default */
+	KW_FILE,	/* a file name, stored in file, optional without a default */
 };
 
 struct kw {
@@ -365,6 +366,14 @@ static const struct kw top_kws[] = {
 	{ "count", KW_NUM, FIELD(count), 1, CMD_TOP_MAX, CMD_TOP_DEFAULT },
 };
 
+static const struct kw trace_kws[] = {
+	{ "from", KW_PREFIX },
+	{ "port", KW_NUM, FIELD(port), 0, 65535, 0 },
+	{ "count", KW_NUM, FIELD(count), 0, CMD_CONNS_MAX, 0 },
+	{ "timeout", KW_MS, FIELD(timeout_ms), 0, CMD_INTERVAL_MAX_MS, 0 },
+	{ "pcap", KW_FILE },
+};
+
 static const struct kw conns_kws[] = {
 	{ "from", KW_PREFIX },
 	{ "count", KW_NUM, FIELD(count), 1, CMD_CONNS_MAX, CMD_CONNS_DEFAULT },
@@ -423,6 +432,7 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_NODE_UNDRAIN] = { "node undrain", .config = true },
 	[CMD_LOOKUP] = { "lookup", ARG_SERVICE | ARG_CLIENT },
 	[CMD_CONNS] = { "conns", ARG_OPT_SERVICE, KWS(conns_kws) },
+	[CMD_TRACE] = { "trace", ARG_OPT_SERVICE, KWS(trace_kws) },
 	[CMD_HELP] = { "help", ARG_OPT_TOPIC },
 };
 
@@ -476,6 +486,7 @@ static const struct cmd_word top_words[] = {
 	{ "node", .sub = node_words },
 	{ "lookup", CMD_LOOKUP },
 	{ "conns", CMD_CONNS },
+	{ "trace", CMD_TRACE },
 	{ "help", CMD_HELP },
 	{ NULL },
 };
@@ -810,6 +821,8 @@ static int kw_parse(struct parser *p, const struct kw *kw, const char *s)
 	case KW_PREFIX:
 		p->cmd->has |= CMD_HAS_FROM;
 		return prefix_parse(s, &p->cmd->from, p->err, p->errlen);
+	case KW_FILE:
+		return arg_opt_file(p, s);
 	case KW_MS:
 		ret = duration_parse(s, &v);
 		if (ret == -EINVAL)
@@ -839,7 +852,7 @@ static void kw_defaults(struct cmd *cmd, const struct kw *kws, size_t n)
 	for (k = 0; k < n; k++) {
 		if (kws[k].kind == KW_PATH)
 			strcpy(cmd->health.path, CMD_HTTP_PATH_DEFAULT);
-		else if (kws[k].kind == KW_PREFIX)
+		else if (kws[k].kind == KW_PREFIX || kws[k].kind == KW_FILE)
 			continue;
 		else
 			*kw_field(cmd, &kws[k]) = kws[k].def;
@@ -1054,7 +1067,8 @@ static void out_service(struct out *o, const struct xlb_vip_key *key)
 static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *kw)
 {
 	char text[DURATION_STRLEN], addr[ADDR_STRLEN];
-	__u32 v = kw->kind == KW_PATH || kw->kind == KW_PREFIX ? 0 : kw_value(cmd, kw);
+	__u32 v = kw->kind == KW_PATH || kw->kind == KW_PREFIX || kw->kind == KW_FILE ?
+			  0 : kw_value(cmd, kw);
 
 	switch (kw->kind) {
 	case KW_WORD:
@@ -1076,6 +1090,10 @@ static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *k
 			o->err = -EINVAL;
 		else
 			out_add(o, " %s %s/%u", kw->name, addr, cmd->from.len);
+		break;
+	case KW_FILE:
+		if (cmd->has & CMD_HAS_FILE)
+			out_add(o, " %s %s", kw->name, cmd->file);
 		break;
 	case KW_MS:
 		duration_format(v, text, sizeof(text));
@@ -1181,6 +1199,9 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"  lookup SERVICE CLIENT_ADDR[:PORT]  the backend this client's flow goes to, and why\n"
 #define HELP_CONNS \
 	"  conns [SERVICE] [from ADDR[/LEN]] [count N]   what the connection table holds\n"
+#define HELP_TRACE                                                                     \
+	"  trace [SERVICE] [from ADDR[/LEN]] [port N] [count N] [timeout D] [pcap FILE]\n" \
+	"                                    each matching packet as the data plane sees it\n"
 #define HELP_HELP "  help [COMMAND] | COMMAND help\n"
 
 #define NOTE_SERVICE \
@@ -1206,6 +1227,10 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define NOTE_LOOKUP                                                                           \
 	"The connection table's entry when the flow has one that still holds, else the ring's\n" \
 	"slot, computed as the data plane does. The port may be left out for a hash src VIP.\n"
+#define NOTE_TRACE                                                                              \
+	"One line per packet: time, interface, flow, outcome (the counters' names), VIP, backend\n" \
+	"and how it was chosen. port: source or destination. count 0 and timeout 0s: until\n"      \
+	"Ctrl-C. pcap FILE: the packets as received and as sent. One trace at a time.\n"
 #define NOTE_CONNS "Count 1-10000000, default 1000. The table is read in slices: xlbd never stalls.\n"
 
 #define USAGE "Usage: xlbctl [-s SOCKET] [-j] [-V] COMMAND\n"
@@ -1213,7 +1238,7 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 
 static const char help_all[] =
 	USAGE "\n" HELP_ATTACH HELP_DETACH HELP_VIP HELP_BACKEND HELP_HEALTH HELP_RATELIMIT
-	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_NODE HELP_LOOKUP HELP_CONNS HELP_HELP "\n"
+	HELP_TOP HELP_STATS HELP_SAVE HELP_RESTORE HELP_STATUS HELP_DECAP HELP_NODE HELP_LOOKUP HELP_CONNS HELP_TRACE HELP_HELP "\n"
 	NOTE_SERVICE "Durations take ms or s suffixes: 500ms, 2s.\n"
 	"Command words may be shortened to a unique prefix: 'xlbctl v l' is 'xlbctl vip list'.\n";
 
@@ -1236,6 +1261,7 @@ static const struct {
 	{ "node", PAGE(HELP_NODE) "\n" NOTE_NODE },
 	{ "lookup", PAGE(HELP_LOOKUP) "\n" NOTE_SERVICE NOTE_LOOKUP },
 	{ "conns", PAGE(HELP_CONNS) "\n" NOTE_CONNS },
+	{ "trace", PAGE(HELP_TRACE) "\n" NOTE_SERVICE NOTE_TRACE },
 	{ "help", PAGE(HELP_HELP) },
 };
 

@@ -46,6 +46,7 @@ enum cmd_op {
 	CMD_NODE_UNDRAIN,
 	CMD_LOOKUP,
 	CMD_CONNS,
+	CMD_TRACE,
 	CMD_HELP,
 	CMD_OP_COUNT,
 };
@@ -124,7 +125,7 @@ enum cmd_health_via {
 #define CMD_HAS_FILE		(1U << 1)	/* restore */
 #define CMD_HAS_FLAG		(1U << 2)	/* stats: watch */
 #define CMD_HAS_PORT		(1U << 3)	/* lookup: CLIENT_ADDR:PORT */
-#define CMD_HAS_FROM		(1U << 4)	/* conns: from ADDR[/LEN] */
+#define CMD_HAS_FROM		(1U << 4)	/* conns, trace: from ADDR[/LEN] */
 
 struct cmd_vip {
 	__u32 method;		/* enum xlb_method */
@@ -191,11 +192,13 @@ struct cmd {
 	struct cmd_backend backend;		/* backend add, set, del */
 	struct cmd_health health;		/* health set */
 	struct cmd_ratelimit ratelimit;		/* ratelimit set */
-	__u32 count;				/* top, conns */
+	__u32 count;				/* top, conns, trace (0: no limit) */
+	__u32 port;				/* trace: source or destination, 0 any */
+	__u32 timeout_ms;			/* trace: 0 none */
 	struct cmd_client client;		/* lookup */
 	struct cmd_prefix from;			/* conns, with CMD_HAS_FROM */
 	const char *topic;			/* help: top-level command word, NULL for all */
-	char file[CMD_FILE_MAX];		/* restore, with CMD_HAS_FILE */
+	char file[CMD_FILE_MAX];		/* restore, trace pcap: with CMD_HAS_FILE */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "health.h"
 #include "iface.h"
 #include "inspect.h"
+#include "tracer.h"
 #include "log.h"
 #include "output.h"
 #include "proto.h"
@@ -440,6 +441,7 @@ void daemon_tick(struct daemon *d)
 		sample_rates(d, now);
 	bird_link_tick(&d->bird, &d->cfg, now);
 	inspect_tick(d);
+	tracer_tick(d);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
 		return;
@@ -1424,6 +1426,9 @@ int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, st
 		break;
 	case CMD_CONNS:
 		ret = inspect_conns(d, call, cmd, o);
+		break;
+	case CMD_TRACE:
+		ret = tracer_start(d, call, cmd, o);
 		break;
 	default:
 		out_error(o, "'%s' is not a daemon command", cmd_name(cmd->op));

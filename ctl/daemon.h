@@ -31,6 +31,7 @@ struct daemon_opts {
 
 struct prober;
 struct inspect;
+struct tracer;
 
 /* A counter sampled once a second, and its rate over the last second. */
 struct rate {
@@ -53,6 +54,7 @@ struct daemon {
 	struct rate *backend_rates;	/* by backend id */
 	__u64 sampled_ms;
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
+	struct tracer *tracer;		/* the trace under way (tracer.h) */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */

@@ -16,6 +16,7 @@
 #include "xdp_link.h"
 #include "log.h"
 #include "xlb_hash.h"
+#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
 #include "xlb.skel.h"
 
 static int zero_percpu(struct bpf_map *map, __u32 key);
@@ -71,6 +72,9 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {
+		/* Global data (the trace switch) belongs to one load of the program. */
+		if (bpf_map__is_internal(map))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		if (map == skel->maps.ratelimit) {
 			err = pin_drop_resized(map, path);
@@ -667,6 +671,11 @@ static int percpu_sum(struct bpf_map *map, __u32 key, void *sum, size_t size)
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum)
 {
 	return percpu_sum(dp->skel->maps.outcomes, 0, sum, sizeof(*sum));
+}
+
+int dp_trace_lost(struct dp *dp, struct xlb_trace_lost *sum)
+{
+	return percpu_sum(dp->skel->maps.trace_state, 0, sum, sizeof(*sum));
 }
 
 int dp_vip_stats(struct dp *dp, __u32 vip_id, struct xlb_vip_stats *sum)

@@ -135,6 +135,9 @@ int dp_vip_stats_clear(struct dp *dp, __u32 vip_id);
 /* Counters summed over CPUs. */
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);
 int dp_vip_stats(struct dp *dp, __u32 vip_id, struct xlb_vip_stats *sum);
+/* Trace events the data plane could not send, since it was loaded (xlb_trace.h). */
+struct xlb_trace_lost;
+int dp_trace_lost(struct dp *dp, struct xlb_trace_lost *sum);
 int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum);
 
 /*

@@ -120,6 +120,17 @@ _Static_assert(ARRAY_SIZE(outcomes) + ARRAY_SIZE(icmp_outcomes) ==
 		       sizeof(struct xlb_outcomes) / sizeof(__u64),
 	       "a field of struct xlb_outcomes is not exported");
 
+const char *prom_outcome_name(size_t off)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(outcomes); i++)
+		if (outcomes[i].off == off)
+			return outcomes[i].name;
+	for (size_t i = 0; i < ARRAY_SIZE(icmp_outcomes); i++)
+		if (icmp_outcomes[i].off == off)
+			return icmp_outcomes[i].name;
+	return NULL;
+}
+
 static __u64 at(const void *st, size_t off)
 {
 	return *(const __u64 *)((const char *)st + off);

@@ -36,4 +36,7 @@ void prom_tick(struct prom *p);
  */
 int prom_render(struct prom *p, char **text, size_t *len);
 
+/* The name of the struct xlb_outcomes field at off ("tx", "drop_ratelimit"), NULL if none. */
+const char *prom_outcome_name(size_t off);
+
 #endif /* XLB_PROM_H */

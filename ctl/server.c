@@ -351,3 +351,26 @@ void server_finish(struct server_call *call, int status, struct out *o)
 	client_reply(call->s, call->c, status, o);
 	free(call);
 }
+
+int server_stream_begin(struct server_call *call)
+{
+	static const char header[] = PROTO_VERSION " status=0\n";
+
+	return reqsrv_send(call->s->rs, call->c, header, sizeof(header) - 1);
+}
+
+int server_stream_send(struct server_call *call, const char *data, size_t len)
+{
+	return reqsrv_send(call->s->rs, call->c, data, len);
+}
+
+void server_stream_end(struct server_call *call, const char *tail, size_t len)
+{
+	char *buf = malloc(len ?: 1);
+
+	call->c->owner = NULL;
+	if (buf)
+		memcpy(buf, tail, len);
+	reqsrv_reply(call->s->rs, call->c, buf, buf ? len : 0);
+	free(call);
+}

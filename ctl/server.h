@@ -80,4 +80,13 @@ struct server_call *server_hold(struct server_call *call, void (*gone)(void *arg
 /* Answer a kept call with status and o (o stays the caller's); frees the call. */
 void server_finish(struct server_call *call, int status, struct out *o);
 
+/*
+ * A kept call's reply as a stream (trace): the status line (always 0) now, then the body as it
+ * comes. -ENOBUFS when the client does not keep up (the caller counts what it loses), -EPIPE
+ * when it is gone. server_stream_end() sends the last bytes, closes and frees the call.
+ */
+int server_stream_begin(struct server_call *call);
+int server_stream_send(struct server_call *call, const char *data, size_t len);
+void server_stream_end(struct server_call *call, const char *tail, size_t len);
+
 #endif /* XLB_SERVER_H */

@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "output.h"
 #include "proto.h"
+#include "tracecli.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET	"/run/xlb/xlbd.sock"
@@ -318,6 +319,31 @@ static int run_watch(const char *path, bool json, int argc, char **argv)
 	}
 }
 
+/* trace: the reply is a stream, read and printed as it comes (tracecli.c). */
+static int run_trace(const char *path, bool json, const struct cmd *cmd, int argc, char **argv)
+{
+	size_t req_len;
+	int fd, ret, status;
+	char *req;
+
+	ret = proto_request_encode(argc, argv, json, &req, &req_len);
+	if (ret)
+		return fail(json, 1, "cannot encode the request: %s", strerror(-ret));
+	fd = connect_daemon(path, json, &status);
+	if (fd < 0)
+		goto out_free;
+	ret = send_all(fd, req, req_len);
+	if (ret)
+		status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,
+			      strerror(-ret));
+	else
+		status = tracecli_run(fd, json, cmd->has & CMD_HAS_FILE ? cmd->file : NULL);
+	close(fd);
+out_free:
+	free(req);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -375,6 +401,8 @@ int main(int argc, char **argv)
 		return run_decap(&cmd, json);
 	case CMD_RESTORE:
 		return run_restore(path, json, &cmd, argc, argv);
+	case CMD_TRACE:
+		return run_trace(path, json, &cmd, argc, argv);
 	case CMD_STATS:
 		if (cmd.has & CMD_HAS_FLAG)
 			return run_watch(path, json, argc, argv);

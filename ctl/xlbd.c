@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "inspect.h"
+#include "tracer.h"
 #include "metrics.h"
 #include "prom.h"
 #include "server.h"
@@ -117,7 +118,10 @@ static int serve(struct daemon *d, struct server *srv, struct exporter *mx)
 
 	for (;;) {
 		/* A conns walk goes on in slices between events: no sleeping meanwhile. */
-		n = epoll_wait(ep, events, 8, inspect_busy(d) ? 0 : DAEMON_NEIGH_POLL_MS);
+		n = epoll_wait(ep, events, 8,
+			       inspect_busy(d)	    ? 0 :
+			       tracer_running(d) ? TRACER_POLL_MS :
+						   DAEMON_NEIGH_POLL_MS);
 		daemon_tick(d);
 		if (mx->prom)
 			prom_tick(mx->prom);

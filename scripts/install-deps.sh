@@ -5,10 +5,11 @@
 set -eu
 
 # prometheus: only for promtool, which checks xlbd's metrics in the tests;
-# bird2: only to check the generated BIRD fragments parse.
+# bird2: only to check the generated BIRD fragments parse;
+# tcpdump: reads the pcap files of `xlbctl trace`; xdp-tools: xdpdump beside xlb.
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
 iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3 \
-prometheus bird2"
+prometheus bird2 tcpdump xdp-tools"
 
 missing=""
 for p in $PKGS; do

@@ -216,7 +216,11 @@ static const struct {
 	{ "hea sh", "health show" },
 	{ "ra o " SVC4, "ratelimit off " SVC4 },
 	{ "ra s " SVC4 " rate 5 burst 5", "ratelimit set " SVC4 " rate 5 burst 5" },
-	{ "t", "top count 10" },
+	{ "to", "top count 10" },
+	{ "trace", "trace port 0 count 0 timeout 0ms" },
+	{ "trace " SVC4 " from 10.0.0.0/8 port 40000 count 5 timeout 10s pcap /tmp/x.pcap",
+	  "trace " SVC4 " from 10.0.0.0/8 port 40000 count 5 timeout 10s pcap /tmp/x.pcap" },
+	{ "tr pcap p count 1", "trace port 0 count 1 timeout 0ms pcap p" },
 	{ "sa", "save" },
 	{ "stats", "stats" },
 	{ "statu", "status" },
@@ -262,6 +266,7 @@ static const struct {
 	{ "ratelimit off " SVC4, CMD_RATELIMIT_OFF, true },
 	{ "lookup " SVC4 " 10.1.2.3:9", CMD_LOOKUP, false },
 	{ "conns", CMD_CONNS, false },
+	{ "trace", CMD_TRACE, false },
 	{ "top", CMD_TOP, false },
 	{ "stats", CMD_STATS, false },
 	{ "save", CMD_SAVE, false },
@@ -579,6 +584,9 @@ static const struct {
 	{ "conns from fd00::/129", "bad prefix length '129'" },
 	{ "conns from x", "bad address 'x' in prefix 'x'" },
 	{ "conns count 0", "count 0 out of range 1-10000000" },
+	{ "t", "ambiguous command 't', could be top or trace" },
+	{ "trace port 65536", "port 65536 out of range 0-65535" },
+	{ "trace pcap", "missing value after 'pcap'" },
 };
 
 static void check_bad(int ret, const char *what, const char *names)
