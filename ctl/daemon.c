@@ -630,6 +630,7 @@ err_cfg:
 void daemon_stop(struct daemon *d)
 {
 	inspect_free(d);
+	tracer_stop(d);
 	bird_link_free(&d->bird);
 	free(d->vip_rates);
 	free(d->backend_rates);

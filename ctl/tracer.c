@@ -27,6 +27,7 @@ struct tracer {
 	struct ring_buffer *rb;
 	bool json, pcap;
 	bool draining;		/* at the start: what an earlier trace left is not ours */
+	bool client_gone;	/* ended at the next tick: the ring buffer may be mid-read */
 	__u32 count;		/* 0: no limit */
 	__u64 end_ms;		/* 0: no timeout */
 	__u64 wall_minus_mono_ns;
@@ -157,6 +158,12 @@ static const char *how_chosen(struct daemon *d, const struct xlb_trace_event *ev
 	return "conns";
 }
 
+static void send_line(struct tracer *t, const char *line, size_t len)
+{
+	if (t->client_gone || server_stream_send(t->call, line, len))
+		t->lost_client++;
+}
+
 static void hex_line(struct tracer *t, const char *dir, __u64 ns, __u32 len, const __u8 *p)
 {
 	char line[64 + 2 * XLB_TRACE_SNAP];
@@ -168,8 +175,7 @@ static void hex_line(struct tracer *t, const char *dir, __u64 ns, __u32 len, con
 	for (__u32 i = 0; i < cap; i++)
 		n += snprintf(line + n, sizeof(line) - n, "%02x", p[i]);
 	line[n++] = '\n';
-	if (server_stream_send(t->call, line, n))
-		t->lost_client++;
+	send_line(t, line, n);
 }
 
 static void summary_line(struct tracer *t, char *buf, size_t len)
@@ -199,7 +205,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	size_t len;
 	struct out *o;
 
-	if (t->draining || size < sizeof(*ev) || (t->count && t->events >= t->count))
+	if (t->draining || t->client_gone || size < sizeof(*ev) ||
+	    (t->count && t->events >= t->count))
 		return 0;
 	t->events++;
 	pkt_parse(ev->rx, ev->rx_len < XLB_TRACE_SNAP ? ev->rx_len : XLB_TRACE_SNAP, &pi);
@@ -256,8 +263,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	out_text(o, "\n");
 	out_obj_close(o);
 	data_out = out_data(o, &len);
-	if (server_stream_send(t->call, data_out, len))
-		t->lost_client++;
+	send_line(t, data_out, len);
 	out_free(o);
 	if (t->pcap) {
 		hex_line(t, "rx", wall, ev->rx_len, ev->rx);
@@ -268,27 +274,38 @@ static int on_event(void *ctx, void *data, size_t size)
 }
 
 /* Switch the data plane off and free; end the stream when the client is still there. */
-static void tracer_end(struct daemon *d, bool client_gone)
+static void tracer_end(struct daemon *d)
 {
 	struct tracer *t = d->tracer;
 	char line[128];
 
 	tracer_off(d);
-	if (!client_gone) {
-		/* What the ring still holds, then the final summary. */
+	/* What the ring still holds, then the final summary (a send may find xlbctl gone). */
+	if (!t->client_gone)
 		ring_buffer__consume(t->rb);
+	if (!t->client_gone) {
 		summary_line(t, line, sizeof(line));
 		server_stream_end(t->call, line, strlen(line));
 	}
+	pr_info("trace: ended%s\n", t->client_gone ? " (xlbctl left)" : "");
 	ring_buffer__free(t->rb);
 	free(t);
 	d->tracer = NULL;
-	pr_info("trace: ended%s\n", client_gone ? " (xlbctl left)" : "");
 }
 
+/* From inside a send, maybe inside ring_buffer__consume(): only mark it. */
 static void tracer_gone(void *arg)
 {
-	tracer_end(arg, true);
+	struct tracer *t = arg;
+
+	t->call = NULL;
+	t->client_gone = true;
+}
+
+void tracer_stop(struct daemon *d)
+{
+	if (d->tracer)
+		tracer_end(d);
 }
 
 int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *cmd,
@@ -338,7 +355,7 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 	t->draining = true;
 	ring_buffer__consume(t->rb);
 	t->draining = false;
-	t->call = server_hold(call, tracer_gone, d);
+	t->call = server_hold(call, tracer_gone, t);
 	if (!t->call) {
 		ring_buffer__free(t->rb);
 		free(t);
@@ -380,15 +397,18 @@ void tracer_tick(struct daemon *d)
 	if (!t)
 		return;
 	ring_buffer__consume(t->rb);
+	if (t->client_gone) {
+		tracer_end(d);
+		return;
+	}
 	now = health_now_ms();
 	if ((t->count && t->events >= t->count) || (t->end_ms && now >= t->end_ms)) {
-		tracer_end(d, false);
+		tracer_end(d);
 		return;
 	}
 	if (now - t->status_ms >= 1000) {
 		t->status_ms = now;
 		summary_line(t, line, sizeof(line));
-		if (server_stream_send(t->call, line, strlen(line)))
-			t->lost_client++;
+		send_line(t, line, strlen(line));
 	}
 }

@@ -32,5 +32,7 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 /* Read events, end the trace at its count or timeout; every turn of the loop. */
 void tracer_tick(struct daemon *d);
 bool tracer_running(const struct daemon *d);
+/* End the trace under way, if any (xlbd exiting). */
+void tracer_stop(struct daemon *d);
 
 #endif /* XLB_TRACER_H */
