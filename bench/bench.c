@@ -30,7 +30,7 @@
 #include "pkt.h"
 #include "xlb_ratelimit.h"
 #include "floor.skel.h"
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
+#include "xlb_trace.h"
 #include "xlb.skel.h"
 
 #define BENCH_CALLS 200000
@@ -450,13 +450,14 @@ static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_n
 static void trace_set(struct fixture *fx, __u32 on, bool match)
 {
 	struct xlb_trace_filter f = { .budget = 0xffffffffU };
+	__u32 zero = 0;
 
 	if (!match) {
 		f.family = XLB_AF_INET;
 		f.src_len = 32;
 		inet_pton(AF_INET, "203.0.113.1", &f.src.v4);
 	}
-	fx->dp.skel->bss->xlb_trace_filter = f;
+	bpf_map__update_elem(fx->dp.skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0);
 	fx->dp.skel->bss->xlb_trace_on = on;
 }
 

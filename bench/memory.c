@@ -23,7 +23,6 @@
 #include "config.h"
 #include "dataplane.h"
 #include "sync.h"
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
 #include "xlb.skel.h"
 
 #define MEM_BACKENDS	10	/* per VIP */

@@ -16,9 +16,16 @@
 #include "parse.h"
 #include "xlb_trace.h"
 
-/* Written by the daemon through the skeleton's mmapped .bss; the filter first. */
+/* Written by the daemon through the skeleton's mmapped .bss, after the filter. */
 __u32 xlb_trace_on;
-struct xlb_trace_filter xlb_trace_filter;
+
+/* Read only while a trace runs, so a map lookup is no cost when off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_trace_filter);
+} trace_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -37,6 +44,13 @@ static __always_inline struct xlb_trace_state *trace_get(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&trace_state, &zero);
+}
+
+static __always_inline struct xlb_trace_filter *trace_filter_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&trace_filter, &zero);
 }
 
 /*
@@ -136,19 +150,21 @@ static __always_inline int trace_match(const struct xlb_trace_filter *f, const _
 /* At the program's start: 1 when this packet is traced. */
 static __always_inline int trace_enter(struct xdp_md *ctx)
 {
+	struct xlb_trace_filter *f;
 	struct xlb_trace_state *st;
 	__u32 len;
 
 	if (!xlb_trace_on)
 		return 0;
 	st = trace_get();
-	if (!st)
+	f = trace_filter_get();
+	if (!st || !f)
 		return 0;
 	st->active = 0;
 	len = ctx->data_end - ctx->data;
 	if (len < ETH_HLEN || trace_copy(ctx, st->ev.rx, len))
 		return 0;
-	if (!trace_match(&xlb_trace_filter, st->ev.rx, len))
+	if (!trace_match(f, st->ev.rx, len))
 		return 0;
 	st->active = 1;
 	st->ev.ts_ns = bpf_ktime_get_ns();
@@ -211,6 +227,7 @@ static __always_inline void trace_backend(__u32 id)
 /* At the end: send the event (within the budget) and pass the verdict on. */
 static __always_inline int trace_exit(struct xdp_md *ctx, int traced, int verdict)
 {
+	struct xlb_trace_filter *f;
 	struct xlb_trace_state *st;
 	__u64 now;
 	__u32 len;
@@ -218,7 +235,8 @@ static __always_inline int trace_exit(struct xdp_md *ctx, int traced, int verdic
 	if (!traced)
 		return verdict;
 	st = trace_get();
-	if (!st || !st->active)
+	f = trace_filter_get();
+	if (!st || !f || !st->active)
 		return verdict;
 	st->active = 0;
 	now = bpf_ktime_get_ns();
@@ -226,7 +244,7 @@ static __always_inline int trace_exit(struct xdp_md *ctx, int traced, int verdic
 		st->window_ns = now;
 		st->window_events = 0;
 	}
-	if (st->window_events >= xlb_trace_filter.budget) {
+	if (st->window_events >= f->budget) {
 		st->lost.budget++;
 		return verdict;
 	}

@@ -16,7 +16,7 @@
 #include "xdp_link.h"
 #include "log.h"
 #include "xlb_hash.h"
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
+#include "xlb_trace.h"
 #include "xlb.skel.h"
 
 static int zero_percpu(struct bpf_map *map, __u32 key);

@@ -313,6 +313,7 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 {
 	struct xlb_trace_filter f = { .budget = TRACER_BUDGET };
 	struct xlb *skel = d->dp.skel;
+	__u32 zero = 0;
 	char svc[SERVICE_STRLEN];
 	struct tracer *t;
 
@@ -378,7 +379,10 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 	d->tracer = t;
 	server_stream_begin(t->call);
 	/* The filter before the switch: no packet sees a half-written one. */
-	skel->bss->xlb_trace_filter = f;
+	if (bpf_map__update_elem(skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0)) {
+		pr_warn("trace: cannot set the filter: %s\n", strerror(errno));
+		t->client_gone = true; /* ended at the next tick, with nothing sent */
+	}
 	__atomic_store_n(&skel->bss->xlb_trace_on, 1, __ATOMIC_RELEASE);
 	pr_info("trace: started\n");
 	return SERVER_HELD;

@@ -17,7 +17,7 @@
 #define XLB_TRACE_SNAP		128	/* bytes kept of each packet, as received and as sent */
 #define XLB_TRACE_RING_BYTES	(512 * 1024)	/* trace_events ring buffer */
 
-/* The daemon's settings, in the program's global data (.bss): set before `on`. */
+/* trace_filter: one entry, the daemon's settings, written before the switch goes on. */
 struct xlb_trace_filter {
 	struct xlb_addr src;	/* from ADDR/LEN: sources within it */
 	struct xlb_addr dst;	/* SERVICE: its address */

@@ -27,7 +27,6 @@
 #include <cmocka.h>
 #include "check.h"
 
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
 #include "xlb.skel.h"
 #include "fixture.h"
 #include "pkt.h"

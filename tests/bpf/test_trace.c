@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <bpf/libbpf.h>
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
+#include "xlb_trace.h"
 #include "xlb.skel.h"
 #include "fixture.h"
 #include "pkt.h"
@@ -48,13 +48,14 @@ static int on_event(void *ctx, void *data, size_t size)
 static void trace_set(__u32 on, const char *from, __u32 budget)
 {
 	struct xlb_trace_filter f = { .budget = budget };
+	__u32 zero = 0;
 
 	if (from) {
 		f.family = XLB_AF_INET;
 		f.src_len = 32;
 		inet_pton(AF_INET, from, &f.src.v4);
 	}
-	fx.dp.skel->bss->xlb_trace_filter = f;
+	bpf_map__update_elem(fx.dp.skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0);
 	fx.dp.skel->bss->xlb_trace_on = on;
 }
 

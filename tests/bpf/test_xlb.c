@@ -16,7 +16,6 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "xlb_trace.h" /* the skeleton's .bss holds its filter */
 #include "xlb.skel.h"
 #include "decap.skel.h"
 #include "fixture.h"
