@@ -8,14 +8,16 @@ client_addr() {
 		awk '{ sub(/\/.*/, "", $4); print $4; exit }'
 }
 
-# A trace in the background, its JSON lines in $WORK/trace-NAME; waits until it runs.
+# A trace in the background, its JSON lines in $WORK/trace-NAME; waits until xlbd has started
+# it (it may be over already: count N).
 trace_start() { # NAME ARGS...
-	local name=$1 i
+	local name=$1 i before
 	shift
+	before=$(grep -c "trace: started" "$WORK/xlbd.log" || true)
 	xlbctl -j trace "$@" >"$WORK/trace-$name" 2>"$WORK/trace-$name.err" &
 	TRACE_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		[ "$(trace_flag)" = 1 ] && return 0
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c "trace: started" "$WORK/xlbd.log" || true)" -gt "$before" ] && return 0
 		sleep 0.1
 	done
 	fail "trace $name did not start: $(cat "$WORK/trace-$name.err")"
@@ -44,7 +46,8 @@ trace_client_kill() { # SIGNAL
 
 flag_off_after() { # WHAT
 	local i
-	for ((i = 0; i < 30; i++)); do
+	# Each look runs xlbctl and bpftool: "?" when one of them fails under load; look again.
+	for ((i = 0; i < 100; i++)); do
 		[ "$(trace_flag)" = 0 ] && return 0
 		sleep 0.1
 	done
