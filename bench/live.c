@@ -48,7 +48,9 @@
 #define LIVE_FRAMES	10000000U	/* per figure */
 #define LIVE_FRAMES_NEW	4000000U	/* new flows: about 1 Mpps */
 #define LIVE_WARMUP	1000000U
-#define LIVE_TARGET	0.8		/* of the floor's frames per second */
+/* Of the floor's frames per second (issue 13): established, new flows with a full table. */
+#define LIVE_TARGET	0.8
+#define LIVE_TARGET_NEW	0.5
 #define LIVE_SECTION	"throughput, live frames"
 
 /* Slots of the feeders' program array: what they hand the frame to. */
@@ -327,7 +329,8 @@ static int live_class(struct fixture *fx, struct live_env *e, const struct live_
 	return err;
 }
 
-static void print_row(const char *name, const struct live_result *r, double floor_mpps)
+static void print_row(const char *name, const struct live_result *r, double floor_mpps,
+		      double target)
 {
 	printf("  %-44s %8.2f", name, r->mpps);
 	if (floor_mpps > 0)
@@ -336,8 +339,8 @@ static void print_row(const char *name, const struct live_result *r, double floo
 		printf(" %9s", "-");
 	printf(" %9.1f%%", 100 * r->delivered);
 	if (floor_mpps > 0)
-		printf("  (target >= %.1fx) %s", LIVE_TARGET,
-		       r->mpps >= LIVE_TARGET * floor_mpps ? "meets" : "MISSES");
+		printf("  (target >= %.1fx) %s", target,
+		       r->mpps >= target * floor_mpps ? "meets" : "MISSES");
 	printf("\n");
 }
 
@@ -384,8 +387,8 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 	       "the same feeder, just before)\n",
 	       figs[0].len, figs[2].len, LIVE_FRAMES, LIVE_FRAMES_NEW);
 	printf("  %-44s %8s %9s %10s\n", "", "Mpps", "vs floor", "delivered");
-	print_row("floor_tx alone (XDP_TX), before", &alone[0], 0);
-	print_row("floor_tx alone (XDP_TX), after", &alone[1], 0);
+	print_row("floor_tx alone (XDP_TX), before", &alone[0], 0, 0);
+	print_row("floor_tx alone (XDP_TX), after", &alone[1], 0, 0);
 	bench_record(LIVE_SECTION, "floor_tx alone (XDP_TX), before", alone[0].mpps, "Mpps", NAN,
 		     "-");
 	bench_record(LIVE_SECTION, "floor_tx alone (XDP_TX), after", alone[1].mpps, "Mpps", NAN,
@@ -394,11 +397,12 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 		const struct class_figures *g = &figs[i];
 		double ratio = g->xlb.mpps / g->floor.mpps;
 		bool ok = all_sent(&g->floor, (__u64)-1) && all_sent(&g->xlb, g->frames);
+		double target = live_classes[i].new_flows ? LIVE_TARGET_NEW : LIVE_TARGET;
 
 		snprintf(label, sizeof(label), "floor: feeder (%s) + floor_tx",
 			 live_classes[i].new_flows ? "new flows" : "established");
-		print_row(label, &g->floor, 0);
-		print_row(live_classes[i].name, &g->xlb, g->floor.mpps);
+		print_row(label, &g->floor, 0, 0);
+		print_row(live_classes[i].name, &g->xlb, g->floor.mpps, target);
 		if (!ok)
 			printf("      not every frame went out: balancer XDP_TX %llu of %u\n",
 			       (unsigned long long)g->xlb.tx, g->frames);
@@ -408,7 +412,7 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 		snprintf(label, sizeof(label), "%s%s", live_classes[i].name,
 			 live_classes[i].new_flows ? " (table full, evicting)" : "");
 		bench_record(LIVE_SECTION, label, g->xlb.mpps, "Mpps", ratio, ">= %.1fx: %s%s",
-			     LIVE_TARGET, bench_meets(ratio >= LIVE_TARGET),
+			     target, bench_meets(ratio >= target),
 			     ok ? "" : " (frames lost!)");
 	}
 	return 0;

@@ -48,6 +48,7 @@ static __always_inline struct xlb_backend *backend_of(__u32 id, __u32 vip_id)
 	return be;
 }
 
+/* Needed per packet: a flow whose backend is marked down re-hashes at once. */
 static __always_inline int backend_down(__u32 id)
 {
 	__u32 *state = bpf_map_lookup_elem(&health, &id);
@@ -58,61 +59,91 @@ static __always_inline int backend_down(__u32 id)
 /* Maglev: the flow's slot in the VIP's ring; XLB_BACKEND_NONE if empty. */
 static __always_inline __u32 ring_pick(const struct xlb_vip *vip, const struct xlb_flow *f)
 {
-	__u32 slot, *id;
+	struct xlb_ring_entry *e;
+	__u32 slot, key;
 	void *ring;
 
 	ring = bpf_map_lookup_elem(&rings, &vip->id);
 	if (!ring || !vip->ring_size)
 		return XLB_BACKEND_NONE;
 	slot = xlb_flow_hash(f, vip->flags & XLB_VIP_HASH_SRC) % vip->ring_size;
-	id = bpf_map_lookup_elem(ring, &slot);
-	return id ? *id : XLB_BACKEND_NONE;
+	key = slot / XLB_RING_SLOTS_PER_ENTRY;
+	e = bpf_map_lookup_elem(ring, &key);
+	return e ? e->id[slot % XLB_RING_SLOTS_PER_ENTRY] : XLB_BACKEND_NONE;
 }
 
 /*
- * The backend for a flow. An entry in the connection table wins as long as
- * its backend is still in the VIP (same generation) and not marked down:
- * that is what keeps established flows on their backend across ring
- * changes. Otherwise the ring decides, and, if `bind` is set, the choice is
- * remembered. *new_flow tells whether the ring was asked.
+ * A bare SYN opens a flow but does not bind it: its backend is the ring's
+ * choice, and the flow is bound by its first packet that is not a bare SYN
+ * (the handshake's ACK). So a flood of spoofed SYNs, which never answer,
+ * inserts nothing into the connection table and evicts no established flow.
+ * The price: a ring change between a SYN and its ACK moves that one
+ * handshake, as it would have moved the flow with no table at all.
  */
-static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vip,
-							const struct xlb_flow *f, int bind, __u64 now,
-							__u32 *id_out, int *new_flow)
+static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
+{
+	struct tcphdr *th = l4;
+
+	if (m->flow.proto != IPPROTO_TCP || (void *)(th + 1) > end)
+		return 0;
+	return th->syn && !th->ack;
+}
+
+/*
+ * An established flow: its connection entry, if the VIP it names still
+ * exists and the backend is still that VIP's (same generation) and not
+ * marked down. One hash lookup (conns) and three inlined array reads
+ * (vip_by_id, backends, health); *vip and *id are set on success.
+ */
+static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f,
+							 struct xlb_vip **vip, __u32 *id)
 {
 	struct xlb_backend *be;
 	struct xlb_conn *conn;
-	struct xlb_conn fresh;
-	__u32 id;
+	struct xlb_vip *v;
 
 	conn = bpf_map_lookup_elem(&conns, f);
-	if (conn) {
-		id = conn->backend_id;
-		be = backend_of(id, vip->id);
-		if (be && be->gen == conn->gen && !backend_down(id)) {
-			/* One write a second at most: a store per packet would
-			 * bounce the entry's cache line for nothing. */
-			if (now - conn->last_seen_ns > XLB_CONN_TOUCH_NS)
-				conn->last_seen_ns = now;
-			*id_out = id;
-			*new_flow = 0;
-			return be;
-		}
-	}
-
-	id = ring_pick(vip, f);
-	be = backend_of(id, vip->id);
-	if (!be)
+	if (!conn)
 		return NULL;
-	if (bind) {
-		fresh.backend_id = id;
-		fresh.gen = be->gen;
-		fresh.last_seen_ns = now;
-		bpf_map_update_elem(&conns, f, &fresh, BPF_ANY);
-	}
-	*id_out = id;
-	*new_flow = 1;
+	v = bpf_map_lookup_elem(&vip_by_id, &conn->vip_id);
+	if (!v || !v->ring_size)
+		return NULL;
+	be = backend_of(conn->backend_id, conn->vip_id);
+	if (!be || be->gen != conn->gen || backend_down(conn->backend_id))
+		return NULL;
+	*vip = v;
+	*id = conn->backend_id;
 	return be;
+}
+
+/*
+ * The backend a packet of flow f to vip belongs to, binding nothing: its
+ * connection's if it has a valid one on this VIP, else the ring's choice.
+ */
+static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vip,
+							const struct xlb_flow *f, __u32 *id)
+{
+	struct xlb_backend *be;
+	struct xlb_vip *bound;
+
+	be = conn_backend(f, &bound, id);
+	if (be && bound->id == vip->id)
+		return be;
+	*id = ring_pick(vip, f);
+	return backend_of(*id, vip->id);
+}
+
+/* Remember the ring's choice for the flow: later packets follow it. */
+static __always_inline void conn_bind(const struct xlb_flow *f, const struct xlb_vip *vip,
+				      const struct xlb_backend *be, __u32 id)
+{
+	struct xlb_conn fresh = {
+		.backend_id = id,
+		.gen = be->gen,
+		.vip_id = vip->id,
+	};
+
+	bpf_map_update_elem(&conns, f, &fresh, BPF_ANY);
 }
 
 #endif /* XLB_BPF_LB_H */

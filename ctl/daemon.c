@@ -437,6 +437,8 @@ void daemon_tick(struct daemon *d)
 
 	if (now - d->sampled_ms >= 1000)
 		sample_rates(d, now);
+	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
+		d->nexthops_ms = now;
 	bird_link_tick(&d->bird, &d->cfg, now);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)

@@ -50,11 +50,17 @@ struct daemon {
 	struct rate *vip_rates;		/* by VIP id */
 	struct rate *backend_rates;	/* by backend id */
 	__u64 sampled_ms;
+	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
 #define DAEMON_WARM_S		10
 #define DAEMON_NEIGH_POLL_MS	200
+/*
+ * The data plane's next-hop cache follows route and neighbour changes this
+ * late at most: it reads no clock, the daemon starts a new epoch instead.
+ */
+#define DAEMON_NEXTHOP_MS	1000
 
 /*
  * Load (or adopt) the data plane, read the state file and make the maps and

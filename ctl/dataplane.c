@@ -129,7 +129,8 @@ static int rings_adopt(struct dp *dp)
 			close(fd);
 			return err;
 		}
-		err = ring_map(dp, id, fd, info.max_entries);
+		/* Ring sizes are odd primes: the last element holds one slot. */
+		err = ring_map(dp, id, fd, info.max_entries * XLB_RING_SLOTS_PER_ENTRY - 1);
 		if (err)
 			return err;
 	}
@@ -150,6 +151,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	if (!skel)
 		return errno_or(-EINVAL);
 	bpf_map__set_max_entries(skel->maps.vips, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.vip_by_id, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.rings, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.vip_stats, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.backends, dp->max_backends);
@@ -181,6 +183,14 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
+	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
+	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
+			     sizeof(dp->cfg), 0);
+	err = dp->cfg.nh_epoch ? 0 : dp_nexthop_refresh(dp);
+	if (err) {
+		dp_unload(dp);
+		return err;
+	}
 	if (dp->pin_dir[0]) {
 		err = pin_tx_ports(dp);
 		if (!err)
@@ -202,16 +212,15 @@ err_destroy:
 }
 
 /*
- * The kernel lays array elements out 8 bytes apart whatever their size, so
- * slot i of a mapped ring is the __u32 at index i * RING_STRIDE.
+ * Two slots share an 8-byte element (struct xlb_ring_entry), so the mapped
+ * ring reads as a plain __u32 array indexed by slot.
  */
-#define RING_STRIDE 2
-
 static size_t ring_bytes(__u32 size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
-	return ((size_t)size * RING_STRIDE * sizeof(__u32) + page - 1) / page * page;
+	return ((size_t)XLB_RING_ENTRIES(size) * sizeof(struct xlb_ring_entry) + page - 1) /
+	       page * page;
 }
 
 static void ring_forget(struct dp *dp, __u32 vip_id)
@@ -383,9 +392,33 @@ static int map_put(struct bpf_map *map, const void *key, size_t ksz, const void 
 
 int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
 {
+	struct xlb_config c = *cfg;
 	__u32 zero = 0;
+	int err;
 
-	return map_put(dp->skel->maps.config, &zero, sizeof(zero), cfg, sizeof(*cfg));
+	c.nh_epoch = dp->cfg.nh_epoch;
+	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
+	if (!err)
+		dp->cfg = c;
+	return err;
+}
+
+/*
+ * A new epoch: every CPU refills its cached next hops from the FIB on their
+ * next packet. One map write, whatever the number of backends and CPUs.
+ */
+int dp_nexthop_refresh(struct dp *dp)
+{
+	struct xlb_config c = dp->cfg;
+	__u32 zero = 0;
+	int err;
+
+	/* 0 marks an empty cache entry: never an epoch. */
+	c.nh_epoch = c.nh_epoch + 1 ? c.nh_epoch + 1 : 1;
+	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
+	if (!err)
+		dp->cfg = c;
+	return err;
 }
 
 int dp_tx_port_add(struct dp *dp, __u32 ifindex)
@@ -424,7 +457,8 @@ static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
 	char name[BPF_OBJ_NAME_LEN];
 
 	snprintf(name, sizeof(name), "xlb_ring_%u", vip_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(__u32), size, &mopts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(struct xlb_ring_entry),
+			    XLB_RING_ENTRIES(size), &mopts);
 	if (fd < 0)
 		return errno_or(-EINVAL);
 	err = ring_map(dp, vip_id, fd, size);
@@ -462,6 +496,10 @@ int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vi
 
 	if (err)
 		return err;
+	/* By id first: established flows see the new flags with new flows. */
+	err = map_put(dp->skel->maps.vip_by_id, &vip->id, sizeof(vip->id), vip, sizeof(*vip));
+	if (err)
+		return err;
 	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
 }
 
@@ -489,6 +527,11 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	/* Only a VIP with a limit has sources to forget (a walk of the map). */
 	limited = !dp_vip_get(dp, key, &vip) && (vip.flags & XLB_VIP_RATELIMIT);
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
+	if (err)
+		return err;
+	/* Established flows of the VIP stop with it (ring_size 0: no VIP). */
+	memset(&vip, 0, sizeof(vip));
+	err = map_put(dp->skel->maps.vip_by_id, &vip_id, sizeof(vip_id), &vip, sizeof(vip));
 	if (err)
 		return err;
 	dp_ring_remove(dp, vip_id);
@@ -527,7 +570,7 @@ int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *
 	for (__u32 slot = 0; slot < size; slot++) {
 		if (old && old[slot] == table[slot])
 			continue;
-		ring[(size_t)slot * RING_STRIDE] = table[slot];
+		ring[slot] = table[slot];
 	}
 	return 0;
 }
@@ -539,7 +582,7 @@ int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
 	if (size != dp->ring_sizes[vip_id])
 		return -EINVAL;
 	for (__u32 slot = 0; slot < size; slot++)
-		table[slot] = dp->rings[vip_id][(size_t)slot * RING_STRIDE];
+		table[slot] = dp->rings[vip_id][slot];
 	return 0;
 }
 
@@ -551,12 +594,7 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be)
 		return -EINVAL;
 	err = map_put(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be));
 	/* The id may have had another address: its next hop is looked up anew. */
-	return err ? err : dp_nexthop_flush(dp, id);
-}
-
-int dp_nexthop_flush(struct dp *dp, __u32 id)
-{
-	return zero_percpu(dp->skel->maps.nexthops, id);
+	return err ? err : dp_nexthop_refresh(dp);
 }
 
 int dp_backend_clear(struct dp *dp, __u32 id)

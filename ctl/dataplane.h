@@ -29,6 +29,7 @@ struct dp {
 	int *ring_fds;		/* per VIP id, -1 when the VIP has no ring */
 	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
+	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
 };
 
 /*
@@ -109,8 +110,12 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be);
 int dp_backend_clear(struct dp *dp, __u32 id);
 int dp_health_set(struct dp *dp, __u32 id, __u32 state);
 int dp_health_get(struct dp *dp, __u32 id, __u32 *state);
-/* Forget the cached next hop of a backend (neighbour or route changed). */
-int dp_nexthop_flush(struct dp *dp, __u32 id);
+/*
+ * Have every cached next hop looked up again in the FIB on its next packet
+ * (neighbours or routes may have changed): the data plane reads no clock,
+ * so the daemon calls this about once a second.
+ */
+int dp_nexthop_refresh(struct dp *dp);
 
 /*
  * VIP addresses (echo, fragments). The prefilter bitmap is derived from

@@ -28,11 +28,24 @@
 #define XLB_RING_MIN		1021
 #define XLB_RING_MAX		1048573
 
+/*
+ * A ring is an ARRAY whose elements the kernel lays out 8 bytes apart
+ * whatever their size, so one element holds two slots: slot s is
+ * id[s % 2] of element s / 2, 4 bytes a slot, and the mapped memory reads as
+ * a plain __u32 array indexed by slot.
+ */
+#define XLB_RING_SLOTS_PER_ENTRY	2
+
+struct xlb_ring_entry {
+	__u32 id[XLB_RING_SLOTS_PER_ENTRY];
+};
+_Static_assert(sizeof(struct xlb_ring_entry) == 8, "xlb_ring_entry");
+
+/* Elements of the ARRAY holding a ring of `slots` slots. */
+#define XLB_RING_ENTRIES(slots)	(((slots) + XLB_RING_SLOTS_PER_ENTRY - 1) / XLB_RING_SLOTS_PER_ENTRY)
+
 /* Backend id 0 is never handed out: a ring slot holding 0 means "nobody". */
 #define XLB_BACKEND_NONE	0
-
-/* Refresh a connection's last_seen_ns at most this often (one write/s/flow). */
-#define XLB_CONN_TOUCH_NS	1000000000ULL
 
 /* The VIP-address prefilter is a bitmap of this many bits (power of two). */
 #define XLB_FILTER_BITS		32768
@@ -143,7 +156,13 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 #define XLB_HEALTH_DOWN		1
 #define XLB_HEALTH_DOWN_FAILOPEN	2
 
-/* conns: the flow's 5-tuple as it arrived -> the backend it is bound to. */
+/*
+ * conns: the flow's 5-tuple as it arrived -> all an established packet needs
+ * to be forwarded: its VIP (vip_by_id, an inlined array read, replaces the
+ * VIP hash lookup) and its backend, valid while the backend's gen and VIP
+ * still match. No timestamp: the LRU ages entries out by itself, and an
+ * established packet reads no clock.
+ */
 struct xlb_flow {
 	struct xlb_addr src;
 	struct xlb_addr dst;
@@ -158,25 +177,26 @@ _Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow");
 struct xlb_conn {
 	__u32 backend_id;
 	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
-	__u64 last_seen_ns;	/* CLOCK_MONOTONIC (coarse; precise on rate-limited VIPs), ~1/s */
+	__u32 vip_id;		/* the VIP the flow was bound on */
+	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
 /*
- * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id, so
- * that a packet pays a FIB lookup only once a second per backend and CPU.
- * The kernel's tables stay the only source: an entry is refilled from them
- * when it expires, and the daemon may zero it to force a refill at once.
+ * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The
+ * kernel's tables stay the only source: an entry is good while its epoch
+ * equals xlb_config.nh_epoch, and the daemon bumps that epoch (about once a
+ * second, and whenever a backend changes) to have every entry refilled on
+ * its next packet. No clock read per packet, and no entry is ever written
+ * by anyone but its own CPU, so none is ever read half-written.
  */
-#define XLB_NEXTHOP_TTL_NS	1000000000ULL
-
 struct xlb_nexthop {
-	__u64 expires_ns;	/* bpf_ktime_get_coarse_ns() deadline; 0 = empty */
+	__u32 epoch;		/* xlb_config.nh_epoch when filled; 0 = empty */
 	__u32 ifindex;		/* egress interface */
 	__u16 mtu;		/* MTU of the route to the backend */
 	__u8 dmac[6];		/* next hop */
 	__u8 smac[6];		/* egress interface */
-	__u8 pad[6];
+	__u8 pad[10];
 };
 _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
 
@@ -208,7 +228,8 @@ struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
 	struct xlb_addr src_v6;	/* outer source of IPv6-in-IPv6 */
 	__u8 encap_ttl;		/* outer TTL / hop limit; 0 means 64 */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 nh_epoch;		/* nexthops entries of another epoch are refilled; never 0 */
 };
 _Static_assert(sizeof(struct xlb_config) == 40, "xlb_config");
 
