@@ -503,6 +503,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		.max_vips = opts->max_vips,
 		.max_backends = opts->max_backends,
 		.conns = opts->conns,
+		.ratelimit_entries = opts->ratelimit_entries,
 		.pin_dir = opts->pin_dir,
 	};
 	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;

@@ -24,6 +24,7 @@ struct daemon_opts {
 	const char *state;
 	const char *pin_dir;
 	__u32 max_vips, max_backends, conns;	/* 0: defaults */
+	__u32 ratelimit_entries;		/* 0: default */
 	const char *bird_fragment;		/* -b: NULL, nothing BGP-related */
 	const char *bird_reload;		/* -r: NULL, BIRD_RELOAD_DEFAULT */
 };

@@ -28,14 +28,21 @@ static int errno_or(int fallback)
 static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
 
 /*
- * The rate-limit map is sized by the configuration and holds nothing that
- * cannot be lost: buckets start full again, the drop counters start over.
- * So a pinned one of another size is unpinned and a new one created, where a
- * size mismatch on any other map refuses to load. The old map lives on, used
- * by the running program, until the link switches to the new program.
+ * A pinned map of another size than this start asks for (xlbd -C, -L, -B,
+ * -N). The connection and rate-limit tables hold nothing that cannot be
+ * rebuilt: a new, empty one is created, and the established flows are bound
+ * again on their next packet, by the ring (unchanged by a restart, so nearly
+ * all stay where they were); buckets start full again. The old map lives on,
+ * used by the running program, until the link switches to the new program.
+ * The VIP and backend maps hold the configuration itself: their size is
+ * refused (-EEXIST), saying so, rather than silently starting empty.
+ * Called twice: first to refuse (apply false), then to replace, so that a
+ * refused start changes nothing.
  */
-static int pin_drop_resized(struct bpf_map *map, const char *path)
+static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, const char *path,
+			  bool apply)
 {
+	bool rebuildable = map == skel->maps.conns || map == skel->maps.ratelimit;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	int fd, err = 0;
@@ -46,8 +53,21 @@ static int pin_drop_resized(struct bpf_map *map, const char *path)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = errno_or(-EINVAL);
-	else if (info.max_entries != bpf_map__max_entries(map) && unlink(path))
+	else if (info.type != bpf_map__type(map) || info.max_entries == bpf_map__max_entries(map))
+		err = 0;	/* the same, or another layout: libbpf's check says which */
+	else if (rebuildable && !apply)
+		err = 0;
+	else if (rebuildable && unlink(path))
 		err = errno_or(-EIO);
+	else if (rebuildable)
+		pr_warn("%s: pinned with %u entries, now %u: a new, empty one\n",
+			bpf_map__name(map), info.max_entries, bpf_map__max_entries(map));
+	else {
+		pr_warn("%s: pinned with %u entries, this start asks for %u: start with the "
+			"sizes of the last run, or stop the data plane and remove %s\n",
+			bpf_map__name(map), info.max_entries, bpf_map__max_entries(map), dp->pin_dir);
+		err = -EEXIST;
+	}
 	close(fd);
 	return err;
 }
@@ -72,11 +92,23 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 		return -errno;
 	bpf_object__for_each_map(map, skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		if (map == skel->maps.ratelimit) {
-			err = pin_drop_resized(map, path);
-			if (err)
-				return err;
+		err = pin_check_size(dp, skel, map, path, false);
+		if (err)
+			return err;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		/*
+		 * The next-hop cache is a cache: never pinned, so a new program
+		 * never reads entries another build laid out differently.
+		 */
+		if (map == skel->maps.nexthops) {
+			unlink(path);
+			continue;
 		}
+		err = pin_check_size(dp, skel, map, path, true);
+		if (err)
+			return err;
 		if (map != skel->maps.tx_ports) {
 			err = bpf_map__set_pin_path(map, path);
 			if (err)

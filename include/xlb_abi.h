@@ -16,12 +16,28 @@
 #define XLB_AF_INET	2
 #define XLB_AF_INET6	10
 
-/* Default capacities; the daemon may resize maps before loading. */
-#define XLB_MAX_VIPS		4096	/* vips, rings (outer), vip_stats */
-#define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats */
+/*
+ * Default capacities; xlbd resizes maps before loading (-N, -B, -C, -L).
+ * With these, a daemon serving one VIP locks under 16 MiB of kernel memory
+ * on a 2-CPU machine (`make bench`, "kernel memory"); per-CPU maps (next
+ * hops, counters) grow with the number of CPUs.
+ */
+#define XLB_MAX_VIPS		4096	/* vips, vip_by_id, rings (outer), vip_stats */
+#define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats, nexthops */
 #define XLB_MAX_VIP_ADDRS	4096	/* vip_addrs */
 #define XLB_MAX_TX_PORTS	64	/* tx_ports (devmap) */
-#define XLB_CONNS_DEFAULT	262144	/* conns, split over the CPUs */
+#define XLB_CONNS_DEFAULT	65536	/* conns, split over the CPUs */
+/* Bounds of the options: the kernel caps a map near 2^31 entries anyway. */
+#define XLB_MAX_VIPS_LIMIT	65536
+#define XLB_MAX_BACKENDS_LIMIT	1048576
+#define XLB_CONNS_MIN		1024
+#define XLB_CONNS_MAX		(1U << 27)
+/*
+ * Kernel memory per connection-table entry, as charged to the map (make
+ * bench, "kernel memory"): the LRU hash element (list node, hash, 40-byte
+ * key, 16-byte value) and its share of the bucket array.
+ */
+#define XLB_CONN_BYTES		120
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
@@ -206,7 +222,10 @@ _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
  * are zero for IPv6. Shared by all CPUs: the entry's tat is updated with
  * compare-and-swap so the rate never multiplies by the number of CPUs.
  */
-#define XLB_RATELIMIT_DEFAULT	262144	/* entries */
+#define XLB_RATELIMIT_DEFAULT	32768	/* entries */
+#define XLB_RATELIMIT_MIN	1024
+#define XLB_RATELIMIT_MAX	(1U << 26)
+#define XLB_RL_BYTES		112	/* kernel memory per entry, as XLB_CONN_BYTES */
 
 struct xlb_rl_key {
 	struct xlb_addr src;
