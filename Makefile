@@ -131,9 +131,9 @@ ifeq ($(OLD),)
 	$(Q)rm -rf $(BUILD)/old && mkdir -p $(BUILD)/old/src
 	$(Q)git archive $(OLD_REV) bpf include | tar -x -C $(BUILD)/old/src
 	$(Q)cd $(BUILD)/old/src && $(CLANG) $(BPF_CFLAGS) -c bpf/xlb.bpf.c -o ../xlb.bpf.o
-	$(Q)$(BUILD)/xlb-bench --packets --old $(BUILD)/old/xlb.bpf.o
+	$(Q)$(BUILD)/xlb-bench --only packets --old $(BUILD)/old/xlb.bpf.o
 else
-	$(Q)$(BUILD)/xlb-bench --packets --old $(OLD)
+	$(Q)$(BUILD)/xlb-bench --only packets --old $(OLD)
 endif
 
 clean:

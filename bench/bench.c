@@ -785,10 +785,10 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--packets]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|control|memory]\n"
 		   "  --old PATH   also measure another build of the balancer object per packet,\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
-		   "  --packets    the per-packet section only; BENCHMARKS.md is left alone\n");
+		   "  --only NAME  that section alone; BENCHMARKS.md is left alone\n");
 }
 
 int main(int argc, char **argv)
@@ -801,21 +801,33 @@ int main(int argc, char **argv)
 	time_t t = time(NULL);
 	double t0 = now_ms();
 	const char *results_path = getenv("XLB_BENCH_RESULTS"), *old_path = NULL;
-	bool packets_only = false;
+	const char *only = NULL;
 	int err, old_fd = -1;
 	char date[32];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--old") && i + 1 < argc) {
 			old_path = argv[++i];
-		} else if (!strcmp(argv[i], "--packets")) {
-			packets_only = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
 		} else {
 			usage(strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? stderr : stdout);
 			return 2;
 		}
 	}
 
+	if (only && !strcmp(only, "control")) {
+		bench_control();
+		return 0;
+	}
+	if (only && !strcmp(only, "memory")) {
+		bench_memory();
+		return 0;
+	}
+	if (only && strcmp(only, "packets")) {
+		usage(stderr);
+		return 2;
+	}
 	/* One CPU: the connection table's LRU lists are per CPU. */
 	CPU_ZERO(&cpus);
 	CPU_SET(0, &cpus);
@@ -850,7 +862,7 @@ int main(int argc, char **argv)
 	       uts.machine, sysconf(_SC_NPROCESSORS_ONLN), date, BENCH_CALLS);
 
 	floor_ns = bench_packets(&fx, bpf_program__fd(fl->progs.floor_pass), old_fd, old_path);
-	if (packets_only) {
+	if (only) {
 		floor__destroy(fl);
 		fx_teardown(&fx);
 		return 0;

@@ -208,7 +208,8 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	dp->ring_fds = malloc(dp->max_vips * sizeof(*dp->ring_fds));
 	dp->rings = calloc(dp->max_vips, sizeof(*dp->rings));
 	dp->ring_sizes = calloc(dp->max_vips, sizeof(*dp->ring_sizes));
-	if (!dp->ring_fds || !dp->rings || !dp->ring_sizes) {
+	dp->pending = calloc(dp->max_vips, sizeof(*dp->pending));
+	if (!dp->ring_fds || !dp->rings || !dp->ring_sizes || !dp->pending) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -238,6 +239,7 @@ err_free:
 	free(dp->ring_fds);
 	free(dp->rings);
 	free(dp->ring_sizes);
+	free(dp->pending);
 err_destroy:
 	xlb__destroy(skel);
 	return err;
@@ -275,6 +277,7 @@ void dp_unload(struct dp *dp)
 	free(dp->ring_fds);
 	free(dp->rings);
 	free(dp->ring_sizes);
+	free(dp->pending);
 	xlb__destroy(dp->skel);
 	memset(dp, 0, sizeof(*dp));
 }
@@ -497,12 +500,55 @@ static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
 	if (err)
 		return err;
 	/* A fresh array reads all zero: XLB_BACKEND_NONE in every slot. */
+	if (dp->rings_deferred) {
+		dp->pending[dp->n_pending++] = vip_id;
+		return 0;
+	}
 	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY)) {
 		err = errno_or(-EINVAL);
 		ring_forget(dp, vip_id);
 		return err;
 	}
 	return 0;
+}
+
+void dp_rings_defer(struct dp *dp)
+{
+	dp->rings_deferred = true;
+}
+
+int dp_rings_install(struct dp *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.rings), err = 0;
+	__u32 n = dp->n_pending, done = 0, count, *fds;
+
+	dp->rings_deferred = false;
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (!fds)
+		err = -ENOMEM;
+	for (__u32 i = 0; !err && i < n; i++)
+		fds[i] = dp->ring_fds[dp->pending[i]];
+	/*
+	 * One batch, one grace period (kernels since 6.8; older ones wait per
+	 * element inside the batch, no worse than one update per ring).
+	 */
+	if (!err && n) {
+		count = n;
+		err = bpf_map_update_batch(outer, dp->pending, fds, &count, NULL);
+		done = err ? 0 : n;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */)
+			err = 0;
+	}
+	for (__u32 i = done; !err && i < n; i++)
+		if (bpf_map_update_elem(outer, &dp->pending[i], &fds[i], BPF_ANY))
+			err = errno_or(-EINVAL);
+	/* On failure no VIP uses them yet: forget every ring not installed. */
+	for (__u32 i = 0; err && i < n; i++)
+		if (bpf_map_lookup_elem(outer, &dp->pending[i], &count))
+			ring_forget(dp, dp->pending[i]);
+	free(fds);
+	dp->n_pending = 0;
+	return err;
 }
 
 __u32 dp_ring_size(const struct dp *dp, __u32 vip_id)

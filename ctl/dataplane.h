@@ -30,6 +30,10 @@ struct dp {
 	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
+	/* Rings created but not yet in the outer map (dp_rings_defer()). */
+	bool rings_deferred;
+	__u32 *pending;		/* VIP ids, n_pending of them */
+	__u32 n_pending;
 };
 
 /*
@@ -136,6 +140,16 @@ int dp_ring_ensure(struct dp *dp, __u32 vip_id, __u32 size);
 int dp_ring_remove(struct dp *dp, __u32 vip_id);
 /* Zero a VIP id's counters. */
 int dp_vip_stats_clear(struct dp *dp, __u32 vip_id);
+/*
+ * Installing a ring into the outer map waits for an RCU grace period (the
+ * kernel's guarantee that no program still sees the old entry): ~13 ms, a
+ * second per 80 VIPs. Between dp_rings_defer() and dp_rings_install(), new
+ * rings are created and writable but put into the outer map together, in
+ * one batch, one wait. No VIP may be written (dp_vip_set) in between: its
+ * ring would not be there yet.
+ */
+void dp_rings_defer(struct dp *dp);
+int dp_rings_install(struct dp *dp);
 
 /* Counters summed over CPUs. */
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);
