@@ -98,6 +98,14 @@ struct {
 	__type(value, struct xlb_conn);
 } conns SEC(".maps");
 
+/* Per CPU: a CPU fills its own sets, no locks, no line shared between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_FLOW_CACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct xlb_flow_cache_set);
+} flow_cache SEC(".maps");
+
 /*
  * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched
  * for VIPs with XLB_VIP_RATELIMIT. A map of its own so that a flood of

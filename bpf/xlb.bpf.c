@@ -67,7 +67,7 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 	struct xlb_vip *vip;
 	__u32 id;
 
-	be = conn_backend(&m->flow, &vip, &id);
+	be = conn_backend(&m->flow, syn, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);

@@ -199,6 +199,23 @@ struct xlb_conn {
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
 /*
+ * flow_cache: per CPU, a small set-associative copy of recently used
+ * connection entries in front of conns, set = xlb_flow_hash(flow, 0) %
+ * XLB_FLOW_CACHE_SETS. An array lookup and a 40-byte compare, inlined, where
+ * the LRU hash lookup is a function call, a jhash and a memcmp. Entries are
+ * validated exactly like conns entries; conns stays the flows' only record
+ * (pinned, adopted on restart), the cache is rebuilt from it by traffic.
+ */
+#define XLB_FLOW_CACHE_SETS	2048	/* power of two */
+#define XLB_FLOW_CACHE_WAYS	2	/* way 0 the most recently filled */
+
+struct xlb_flow_cache_set {
+	struct xlb_flow key[XLB_FLOW_CACHE_WAYS];
+	struct xlb_conn conn[XLB_FLOW_CACHE_WAYS];
+};
+_Static_assert(sizeof(struct xlb_flow_cache_set) == 112, "xlb_flow_cache_set");
+
+/*
  * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The
  * kernel's tables stay the only source: an entry is good while its epoch
  * equals xlb_config.nh_epoch, and the daemon bumps that epoch (about once a
