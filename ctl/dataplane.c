@@ -99,10 +99,11 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 	bpf_object__for_each_map(map, skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		/*
-		 * The next-hop cache is a cache: never pinned, so a new program
-		 * never reads entries another build laid out differently.
+		 * The next-hop and flow caches are caches: never pinned, so a
+		 * new program never reads entries another build laid out
+		 * differently, and they are rebuilt by traffic.
 		 */
-		if (map == skel->maps.nexthops) {
+		if (map == skel->maps.nexthops || map == skel->maps.flow_cache) {
 			unlink(path);
 			continue;
 		}
