@@ -81,9 +81,13 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 		return ratelimit_drop(vip->id);
 	id = ring_pick(vip, &m->flow);
 	be = backend_of(id, vip->id);
+	/*
+	 * A flow is new when it is bound: a TCP connection counts once, at its
+	 * handshake's ACK, and a SYN whose handshake never ends not at all.
+	 */
 	if (be && !syn)
 		conn_bind(&m->flow, vip, be, id);
-	return deliver(ctx, m, vip, be, id, 1);
+	return deliver(ctx, m, vip, be, id, !syn);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)

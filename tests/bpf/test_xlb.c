@@ -454,9 +454,11 @@ static void test_syn_does_not_bind(void **state)
 	struct pkt_spec s = flow_spec(v, "192.0.2.78", 1200);
 	struct xlb_flow f = spec_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f);
+	struct xlb_vip_stats before, after;
 	struct xlb_conn conn;
 
 	/* A bare SYN goes to the ring's choice and leaves no entry... */
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &before), 0);
 	s.tcp_flags = PKT_TCP_SYN;
 	send_flow(v, &s, owner);
 	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), -ENOENT);
@@ -466,6 +468,11 @@ static void test_syn_does_not_bind(void **state)
 	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), 0);
 	assert_int_equal(conn.backend_id, owner);
 	assert_int_equal(conn.vip_id, v->id);
+	/* One connection, one new flow: counted when bound. */
+	send_flow(v, &s, owner);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &after), 0);
+	assert_int_equal(after.new_flows - before.new_flows, 1);
+	assert_int_equal(after.packets - before.packets, 3);
 }
 
 static void test_hash_src(void **state)
