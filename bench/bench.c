@@ -785,7 +785,7 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|control|memory]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|live|control|memory]\n"
 		   "  --old PATH   also measure another build of the balancer object per packet,\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone\n");
@@ -824,7 +824,7 @@ int main(int argc, char **argv)
 		bench_memory();
 		return 0;
 	}
-	if (only && strcmp(only, "packets")) {
+	if (only && strcmp(only, "packets") && strcmp(only, "live")) {
 		usage(stderr);
 		return 2;
 	}
@@ -861,6 +861,12 @@ int main(int argc, char **argv)
 	printf("xlb bench: %s %s, %ld CPUs, %s; %d calls per figure, repeat=1\n", uts.release,
 	       uts.machine, sysconf(_SC_NPROCESSORS_ONLN), date, BENCH_CALLS);
 
+	if (only && !strcmp(only, "live")) {
+		err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+		floor__destroy(fl);
+		fx_teardown(&fx);
+		return err ? 1 : 0;
+	}
 	floor_ns = bench_packets(&fx, bpf_program__fd(fl->progs.floor_pass), old_fd, old_path);
 	if (only) {
 		floor__destroy(fl);

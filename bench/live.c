@@ -75,6 +75,7 @@ struct live_frame {
 	__u8 bytes[256];
 	__u32 len;
 	__u16 port_off, addr_off;	/* source port, low 16 bits of the source address */
+	__u16 id_off;			/* IPv4 identification, 0 for IPv6 */
 };
 
 static int frame_build(const struct live_class *c, struct live_frame *f)
@@ -95,9 +96,29 @@ static int frame_build(const struct live_class *c, struct live_frame *f)
 	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
 	f->len = pkt_build(f->bytes, sizeof(f->bytes), &s);
 	f->port_off = l4;
+	f->id_off = 0;
 	/* The source address ends where the destination address (4 or 16 bytes) starts. */
 	f->addr_off = l4 - (v6 ? 16 : 4) - 2;
-	return f->len ? 0 : -EINVAL;
+	if (!f->len)
+		return -EINVAL;
+	if (!v6 && c->new_flows) {
+		/*
+		 * The balancer checks the IPv4 header checksum. With those 16
+		 * bits of address 0 and the identification 0xffff, a feeder
+		 * that writes X and ~X there keeps their one's complement sum,
+		 * so the checksum stays right without being computed per frame.
+		 */
+		__u16 sum;
+
+		f->id_off = PKT_ETH_LEN + 4;
+		memset(f->bytes + f->addr_off, 0, 2);
+		memset(f->bytes + f->id_off, 0xff, 2);
+		memset(f->bytes + PKT_ETH_LEN + 10, 0, 2);
+		sum = pkt_csum(f->bytes + PKT_ETH_LEN, PKT_IPV4_LEN);
+		f->bytes[PKT_ETH_LEN + 10] = sum >> 8;	/* network order */
+		f->bytes[PKT_ETH_LEN + 11] = sum & 0xff;
+	}
+	return 0;
 }
 
 /* ---- programs built from raw instructions ------------------------------ */
@@ -108,6 +129,7 @@ static int frame_build(const struct live_class *c, struct live_frame *f)
 #define MOV_IMM(d, i)		INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define ADD_IMM(d, i)		INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
 #define RSH_IMM(d, i)		INSN(BPF_ALU64 | BPF_RSH | BPF_K, d, 0, 0, i)
+#define XOR_IMM(d, i)		INSN(BPF_ALU64 | BPF_XOR | BPF_K, d, 0, 0, i)
 #define LDX(sz, d, s, o)	INSN(BPF_LDX | BPF_MEM | (sz), d, s, o, 0)
 #define STX(sz, d, s, o)	INSN(BPF_STX | BPF_MEM | (sz), d, s, o, 0)
 #define ST_IMM(sz, d, o, i)	INSN(BPF_ST | BPF_MEM | (sz), d, 0, o, i)
@@ -169,6 +191,10 @@ static int feeder_load(int progs, int counter, const struct live_frame *f, bool 
 		p[n++] = STX(BPF_H, 7, 8, f->port_off);
 		p[n++] = RSH_IMM(8, 16);
 		p[n++] = STX(BPF_H, 7, 8, f->addr_off);
+		if (f->id_off) {
+			p[n++] = XOR_IMM(8, 0xffff);
+			p[n++] = STX(BPF_H, 7, 8, f->id_off);
+		}
 	}
 	p[n++] = MOV_REG(1, 6);
 	n += ld_map(p + n, 2, progs);
