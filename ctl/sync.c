@@ -431,6 +431,9 @@ int sync_all(struct sync *s, struct config *c)
 	}
 	for (size_t i = 0; !err && i < c->n_vips; i++)
 		err = sync_vip(s, c, &c->vips[i]);
+	/* The rings placed ahead for VIPs never written go back too. */
+	for (size_t i = 0; err && i < c->n_vips; i++)
+		discard_unseen(s, &c->vips[i]);
 	return err ? err : sync_addrs(s, c);
 }
 
