@@ -56,7 +56,7 @@ BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test test-unit test-bpf test-e2e bench demo clean format
+.PHONY: all deps test test-unit test-bpf test-e2e bench bench-compare demo clean format
 
 all: $(SKELS) $(BINS) $(UNIT_TESTS) $(BPF_TESTS) $(if $(BENCH_OBJS),$(BUILD)/xlb-bench)
 
@@ -118,6 +118,23 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/mount-bpffs.sh
 	$(Q)$(BUILD)/xlb-bench
+
+# Per packet, this build against another in one process, rounds interleaved:
+#   make bench-compare OLD=path/to/xlb.bpf.o    an object built elsewhere
+#   make bench-compare OLD_REV=main             built here from a git revision
+OLD_REV	?= HEAD
+bench-compare: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/mount-bpffs.sh
+ifeq ($(OLD),)
+	$(call msg,BPF,$(BUILD)/old/xlb.bpf.o ($(OLD_REV)))
+	$(Q)rm -rf $(BUILD)/old && mkdir -p $(BUILD)/old/src
+	$(Q)git archive $(OLD_REV) bpf include | tar -x -C $(BUILD)/old/src
+	$(Q)cd $(BUILD)/old/src && $(CLANG) $(BPF_CFLAGS) -c bpf/xlb.bpf.c -o ../xlb.bpf.o
+	$(Q)$(BUILD)/xlb-bench --only packets --old $(BUILD)/old/xlb.bpf.o
+else
+	$(Q)$(BUILD)/xlb-bench --only packets --old $(OLD)
+endif
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -44,6 +44,7 @@
 #define RT_CALLS		1000	/* backend add round trips per figure */
 #define RT_BIG_CALLS		200	/* the same into the large configuration */
 #define VIP_CALLS		20	/* vip add round trips (each waits for the kernel) */
+#define BIG_START_TARGET_MS	1000	/* fresh pins, issue 13 */
 #define BIG_VIPS		1000
 #define BIG_BACKENDS		10
 #define WRITE_CALLS		50	/* state_write() of one file */
@@ -759,8 +760,9 @@ static int bench_state_file(struct ctl_bench *b)
 
 	printf("\nState file of %d VIPs x %d backends (%zu lines, %zu KiB, ring %u slots)\n",
 	       BIG_VIPS, BIG_BACKENDS, lines, len >> 10, XLB_RING_DEFAULT);
-	printf("  %-44s %8.1f ms  (fork/exec to `status` answered)\n", "xlbd start, fresh pins",
-	       f.start_ms);
+	printf("  %-44s %8.1f ms  (fork/exec to `status` answered; target <= %d ms) %s\n",
+	       "xlbd start, fresh pins", f.start_ms, BIG_START_TARGET_MS,
+	       f.start_ms <= BIG_START_TARGET_MS ? "meets" : "MISSES");
 	printf("  %-44s %8.1f ms  (SIGTERM to exit: %.1f ms)\n",
 	       "xlbd restart, pins adopted", f.restart_ms, f.stop_ms);
 	printf("  %-44s %8.1f ms  (posix_spawn to exit)\n",
@@ -777,7 +779,8 @@ static int bench_state_file(struct ctl_bench *b)
 	       "memory locked by that xlbd's maps", (f.maps + f.rings) / 1048576.0,
 	       f.rings / 1048576.0);
 	bench_record(SEC_BIG, "xlbd start, fresh pins", f.start_ms, "ms", NAN,
-		     "fork/exec to `status` answered");
+		     "fork/exec to `status` answered; <= %d ms: %s", BIG_START_TARGET_MS,
+		     bench_meets(f.start_ms <= BIG_START_TARGET_MS));
 	bench_record(SEC_BIG, "xlbd restart, pins adopted", f.restart_ms, "ms", NAN,
 		     "stop before it: %.1f ms", f.stop_ms);
 	bench_record(SEC_BIG, "xlbctl restore FILE into an empty daemon", f.restore_ms, "ms", NAN,

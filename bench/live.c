@@ -48,7 +48,9 @@
 #define LIVE_FRAMES	10000000U	/* per figure */
 #define LIVE_FRAMES_NEW	4000000U	/* new flows: about 1 Mpps */
 #define LIVE_WARMUP	1000000U
-#define LIVE_TARGET	0.8		/* of the floor's frames per second */
+/* Of the floor's frames per second (issue 13): established, new flows with a full table. */
+#define LIVE_TARGET	0.8
+#define LIVE_TARGET_NEW	0.5
 #define LIVE_SECTION	"throughput, live frames"
 
 /* Slots of the feeders' program array: what they hand the frame to. */
@@ -73,6 +75,7 @@ struct live_frame {
 	__u8 bytes[256];
 	__u32 len;
 	__u16 port_off, addr_off;	/* source port, low 16 bits of the source address */
+	__u16 id_off;			/* IPv4 identification, 0 for IPv6 */
 };
 
 static int frame_build(const struct live_class *c, struct live_frame *f)
@@ -93,9 +96,29 @@ static int frame_build(const struct live_class *c, struct live_frame *f)
 	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
 	f->len = pkt_build(f->bytes, sizeof(f->bytes), &s);
 	f->port_off = l4;
+	f->id_off = 0;
 	/* The source address ends where the destination address (4 or 16 bytes) starts. */
 	f->addr_off = l4 - (v6 ? 16 : 4) - 2;
-	return f->len ? 0 : -EINVAL;
+	if (!f->len)
+		return -EINVAL;
+	if (!v6 && c->new_flows) {
+		/*
+		 * The balancer checks the IPv4 header checksum. With those 16
+		 * bits of address 0 and the identification 0xffff, a feeder
+		 * that writes X and ~X there keeps their one's complement sum,
+		 * so the checksum stays right without being computed per frame.
+		 */
+		__u16 sum;
+
+		f->id_off = PKT_ETH_LEN + 4;
+		memset(f->bytes + f->addr_off, 0, 2);
+		memset(f->bytes + f->id_off, 0xff, 2);
+		memset(f->bytes + PKT_ETH_LEN + 10, 0, 2);
+		sum = pkt_csum(f->bytes + PKT_ETH_LEN, PKT_IPV4_LEN);
+		f->bytes[PKT_ETH_LEN + 10] = sum >> 8;	/* network order */
+		f->bytes[PKT_ETH_LEN + 11] = sum & 0xff;
+	}
+	return 0;
 }
 
 /* ---- programs built from raw instructions ------------------------------ */
@@ -106,6 +129,7 @@ static int frame_build(const struct live_class *c, struct live_frame *f)
 #define MOV_IMM(d, i)		INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define ADD_IMM(d, i)		INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
 #define RSH_IMM(d, i)		INSN(BPF_ALU64 | BPF_RSH | BPF_K, d, 0, 0, i)
+#define XOR_IMM(d, i)		INSN(BPF_ALU64 | BPF_XOR | BPF_K, d, 0, 0, i)
 #define LDX(sz, d, s, o)	INSN(BPF_LDX | BPF_MEM | (sz), d, s, o, 0)
 #define STX(sz, d, s, o)	INSN(BPF_STX | BPF_MEM | (sz), d, s, o, 0)
 #define ST_IMM(sz, d, o, i)	INSN(BPF_ST | BPF_MEM | (sz), d, 0, o, i)
@@ -167,6 +191,10 @@ static int feeder_load(int progs, int counter, const struct live_frame *f, bool 
 		p[n++] = STX(BPF_H, 7, 8, f->port_off);
 		p[n++] = RSH_IMM(8, 16);
 		p[n++] = STX(BPF_H, 7, 8, f->addr_off);
+		if (f->id_off) {
+			p[n++] = XOR_IMM(8, 0xffff);
+			p[n++] = STX(BPF_H, 7, 8, f->id_off);
+		}
 	}
 	p[n++] = MOV_REG(1, 6);
 	n += ld_map(p + n, 2, progs);
@@ -327,7 +355,8 @@ static int live_class(struct fixture *fx, struct live_env *e, const struct live_
 	return err;
 }
 
-static void print_row(const char *name, const struct live_result *r, double floor_mpps)
+static void print_row(const char *name, const struct live_result *r, double floor_mpps,
+		      double target)
 {
 	printf("  %-44s %8.2f", name, r->mpps);
 	if (floor_mpps > 0)
@@ -336,8 +365,8 @@ static void print_row(const char *name, const struct live_result *r, double floo
 		printf(" %9s", "-");
 	printf(" %9.1f%%", 100 * r->delivered);
 	if (floor_mpps > 0)
-		printf("  (target >= %.1fx) %s", LIVE_TARGET,
-		       r->mpps >= LIVE_TARGET * floor_mpps ? "meets" : "MISSES");
+		printf("  (target >= %.1fx) %s", target,
+		       r->mpps >= target * floor_mpps ? "meets" : "MISSES");
 	printf("\n");
 }
 
@@ -384,8 +413,8 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 	       "the same feeder, just before)\n",
 	       figs[0].len, figs[2].len, LIVE_FRAMES, LIVE_FRAMES_NEW);
 	printf("  %-44s %8s %9s %10s\n", "", "Mpps", "vs floor", "delivered");
-	print_row("floor_tx alone (XDP_TX), before", &alone[0], 0);
-	print_row("floor_tx alone (XDP_TX), after", &alone[1], 0);
+	print_row("floor_tx alone (XDP_TX), before", &alone[0], 0, 0);
+	print_row("floor_tx alone (XDP_TX), after", &alone[1], 0, 0);
 	bench_record(LIVE_SECTION, "floor_tx alone (XDP_TX), before", alone[0].mpps, "Mpps", NAN,
 		     "-");
 	bench_record(LIVE_SECTION, "floor_tx alone (XDP_TX), after", alone[1].mpps, "Mpps", NAN,
@@ -394,11 +423,12 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 		const struct class_figures *g = &figs[i];
 		double ratio = g->xlb.mpps / g->floor.mpps;
 		bool ok = all_sent(&g->floor, (__u64)-1) && all_sent(&g->xlb, g->frames);
+		double target = live_classes[i].new_flows ? LIVE_TARGET_NEW : LIVE_TARGET;
 
 		snprintf(label, sizeof(label), "floor: feeder (%s) + floor_tx",
 			 live_classes[i].new_flows ? "new flows" : "established");
-		print_row(label, &g->floor, 0);
-		print_row(live_classes[i].name, &g->xlb, g->floor.mpps);
+		print_row(label, &g->floor, 0, 0);
+		print_row(live_classes[i].name, &g->xlb, g->floor.mpps, target);
 		if (!ok)
 			printf("      not every frame went out: balancer XDP_TX %llu of %u\n",
 			       (unsigned long long)g->xlb.tx, g->frames);
@@ -408,7 +438,7 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 		snprintf(label, sizeof(label), "%s%s", live_classes[i].name,
 			 live_classes[i].new_flows ? " (table full, evicting)" : "");
 		bench_record(LIVE_SECTION, label, g->xlb.mpps, "Mpps", ratio, ">= %.1fx: %s%s",
-			     LIVE_TARGET, bench_meets(ratio >= LIVE_TARGET),
+			     target, bench_meets(ratio >= target),
 			     ok ? "" : " (frames lost!)");
 	}
 	return 0;

@@ -6,7 +6,8 @@
  *
  * A FIB lookup costs more than everything else a packet does here put
  * together (measured: 100-300 ns against ~70 ns for an empty program), so
- * its answer is kept per backend and CPU for XLB_NEXTHOP_TTL_NS. The route
+ * its answer is kept per backend and CPU until the daemon bumps the epoch
+ * (struct xlb_nexthop: about once a second). The route
  * to a backend depends on the backend alone: lookups use the balancer's own
  * source address, so policy routing by client source is not honoured.
  */
@@ -44,7 +45,7 @@ static __always_inline struct xlb_config *config_get(void)
  */
 static __always_inline int nexthop_refill(struct xdp_md *ctx, struct xlb_nexthop *nh,
 					  const struct xlb_backend *be,
-					  const struct xlb_config *cfg, __u64 now)
+					  const struct xlb_config *cfg)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -70,13 +71,13 @@ static __always_inline int nexthop_refill(struct xdp_md *ctx, struct xlb_nexthop
 	fib.tot_len = 0xffff;
 	nh->mtu = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED ?
 			  fib.mtu_result : 0xffff;
-	nh->expires_ns = now + XLB_NEXTHOP_TTL_NS;
+	nh->epoch = cfg->nh_epoch;
 	return BPF_FIB_LKUP_RET_SUCCESS;
 }
 
 static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 				   const struct xlb_vip *vip, const struct xlb_backend *be,
-				   __u32 id, __u64 now)
+				   __u32 id)
 {
 	int ipip = vip->method == XLB_METHOD_IPIP;
 	struct xlb_config *cfg = config_get();
@@ -92,8 +93,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	nh = bpf_map_lookup_elem(&nexthops, &id);
 	if (!nh)
 		return vip_drop(vip->id, drop_internal);
-	if (nh->expires_ns <= now)
-		rc = nexthop_refill(ctx, nh, be, cfg, now);
+	/* An integer compare where a TTL needed a clock read (a helper call). */
+	if (nh->epoch != cfg->nh_epoch)
+		rc = nexthop_refill(ctx, nh, be, cfg);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return vip_drop(vip->id, drop_no_route);
 	/*
@@ -144,15 +146,15 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
  */
 static __always_inline int deliver(struct xdp_md *ctx, const struct meta *m,
 				   const struct xlb_vip *vip, const struct xlb_backend *be,
-				   __u32 id, __u64 now, int new_flow)
+				   __u32 id, enum pick how)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
 
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);
-	count_vip(vip->id, bytes, new_flow);
+	count_vip(vip->id, bytes, how);
 	count_backend(id, bytes);
-	return forward(ctx, m, vip, be, id, now);
+	return forward(ctx, m, vip, be, id);
 }
 
 #endif /* XLB_BPF_FORWARD_H */

@@ -101,8 +101,6 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 {
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
-	__u64 now = bpf_ktime_get_coarse_ns();
-	int new_flow;
 	__u32 id;
 
 	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
@@ -110,11 +108,11 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 	vip = vip_lookup(f, f->dport);
 	if (!vip)
 		return done(XDP_PASS, pass_other);
-	be = pick_backend(vip, f, 0, now, &id, &new_flow);
+	be = pick_backend(vip, f, &id);
 	if (be)
 		done(0, icmp_too_big);
 	/* Counted on the VIP too: its packets stay the sum of its backends'. */
-	return deliver(ctx, m, vip, be, id, now, 0);
+	return deliver(ctx, m, vip, be, id, PICK_CONN);
 }
 
 /*

@@ -25,6 +25,18 @@ struct {
 	__type(value, struct xlb_vip_addr);
 } vip_addrs SEC(".maps");
 
+/*
+ * The same struct xlb_vip by its id, for established packets: their
+ * connection entry names the VIP, and an array read (inlined by the
+ * verifier) replaces the VIP hash lookup. ring_size 0: no VIP has this id.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip);
+} vip_by_id SEC(".maps");
+
 /* An array lookup is inlined by the verifier: the cheapest first question. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -35,16 +47,21 @@ struct {
 
 /*
  * One Maglev table per VIP, created by the daemon with the VIP's own prime
- * size: kernel memory follows the VIPs configured. BPF_F_INNER_MAP lets the
- * inner arrays differ in max_entries from this template; BPF_F_MMAPABLE lets
- * the daemon rewrite slots with plain 32-bit stores instead of a syscall each.
+ * size: kernel memory follows the VIPs configured, 4 bytes a slot (two
+ * slots an element, struct xlb_ring_entry). BPF_F_INNER_MAP lets the inner
+ * arrays differ in max_entries from this template; BPF_F_MMAPABLE lets the
+ * daemon rewrite slots with plain 32-bit stores instead of a syscall each.
  */
 struct ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_RING_MIN);
+	__uint(max_entries, XLB_RING_ENTRIES(XLB_RING_MIN));
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u32);
+	/*
+	 * By size: clang leaves an inner map's value type a forward
+	 * declaration, and the kernel takes a key type only with a value type.
+	 */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xlb_ring_entry));
 };
 
 struct {
@@ -80,6 +97,14 @@ struct {
 	__type(key, struct xlb_flow);
 	__type(value, struct xlb_conn);
 } conns SEC(".maps");
+
+/* Per CPU: a CPU fills its own sets, no locks, no line shared between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_FLOW_CACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct xlb_flow_cache_set);
+} flow_cache SEC(".maps");
 
 /*
  * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched

@@ -89,22 +89,16 @@ count:
 
 /*
  * The stage: 1 if a packet to vip goes on, 0 if it is over its source's
- * limit; *now is the packet's clock for the stages after it. VIPs without a
- * limit never touch the map. One clock read per packet, since a helper call
- * is a good part of what a packet costs: the connection table and the
- * next-hop cache need only the coarse clock (jiffies), the limit needs
- * nanoseconds, both are CLOCK_MONOTONIC, so a rate-limited VIP's packets use
- * the precise one throughout.
+ * limit. VIPs without a limit never touch the map nor read the clock: no
+ * other stage needs the time (connection entries carry no timestamp, the
+ * next-hop cache is refreshed by epoch), so the clock read, a helper call,
+ * is paid by rate-limited VIPs only.
  */
-static __always_inline int ratelimit_admit(const struct xlb_vip *vip, const struct xlb_flow *f,
-					   __u64 *now)
+static __always_inline int ratelimit_admit(const struct xlb_vip *vip, const struct xlb_flow *f)
 {
-	if (!(vip->flags & XLB_VIP_RATELIMIT)) {
-		*now = bpf_ktime_get_coarse_ns();
+	if (!(vip->flags & XLB_VIP_RATELIMIT))
 		return 1;
-	}
-	*now = bpf_ktime_get_ns();
-	return ratelimit_pass(vip, f, *now);
+	return ratelimit_pass(vip, f, bpf_ktime_get_ns());
 }
 
 /* Drop a packet over its source's limit, counted on the VIP and globally. */

@@ -23,16 +23,27 @@ static __always_inline struct xlb_outcomes *outcomes_get(void)
 		(verdict);                                        \
 	})
 
-static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
+/*
+ * How a packet's backend was found, for the counters and a trace. Every call
+ * site passes a constant, so after inlining the tests below cost nothing.
+ */
+enum pick {
+	PICK_CONN,	/* the flow's connection entry */
+	PICK_BOUND,	/* the ring, and the flow was bound: a new flow */
+	PICK_RING,	/* the ring, nothing bound (bare SYN, fragment, ICMP error) */
+};
+
+static __always_inline void count_vip(__u32 vip_id, __u64 bytes, enum pick how)
 {
 	struct xlb_vip_stats *s = bpf_map_lookup_elem(&vip_stats, &vip_id);
 
-	trace_vip(vip_id, new_flow ? XLB_TRACE_NEW_FLOW : 0);
+	trace_vip(vip_id, how == PICK_BOUND ? XLB_TRACE_NEW_FLOW | XLB_TRACE_RING :
+			  how == PICK_RING  ? XLB_TRACE_RING : 0);
 	if (!s)
 		return;
 	s->packets++;
 	s->bytes += bytes;
-	if (new_flow)
+	if (how == PICK_BOUND)
 		s->new_flows++;
 }
 

@@ -3,8 +3,9 @@
  * xlb: the balancer's XDP program.
  *
  * Stages, each cheap and bounded (DESIGN.md "Packet path"):
- *   parse -> VIP lookup -> rate limit (if set) -> connection table / Maglev ring
- *         -> forward (IPIP or L2) -> count
+ *   parse -> connection table -> VIP (by id, or hash lookup for a new flow)
+ *         -> rate limit (if set) -> Maglev ring (new flow) -> forward (IPIP or
+ *         L2) -> count
  *
  * Rules for what is not a clean VIP flow, all counted in `outcomes`:
  * - not IPv4/IPv6, or not to a VIP address: XDP_PASS untouched;
@@ -53,23 +54,40 @@ static __always_inline int not_ours(const struct meta *m)
 	return done(XDP_PASS, pass_not_vip);
 }
 
-static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m)
+/*
+ * A TCP or UDP packet to a possible VIP address. An established flow is
+ * found by its connection entry alone (one hash lookup and inlined array
+ * reads: conn_backend()); anything else takes the VIP hash lookup and the
+ * ring. Either way the per-source limit comes before forwarding, and before
+ * any other per-flow work on a new flow, so that a flood costs little.
+ */
+static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int syn)
 {
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
-	int new_flow;
-	__u64 now;
 	__u32 id;
+
+	be = conn_backend(&m->flow, syn, &vip, &id);
+	if (be) {
+		if (!ratelimit_admit(vip, &m->flow))
+			return ratelimit_drop(vip->id);
+		return deliver(ctx, m, vip, be, id, PICK_CONN);
+	}
 
 	vip = vip_lookup(&m->flow, m->flow.dport);
 	if (!vip)
 		return done(XDP_PASS, pass_not_vip);
-
-	/* Before any other per-flow work, so that a flood costs little. */
-	if (!ratelimit_admit(vip, &m->flow, &now))
+	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
-	be = pick_backend(vip, &m->flow, 1, now, &id, &new_flow);
-	return deliver(ctx, m, vip, be, id, now, new_flow);
+	id = ring_pick(vip, &m->flow);
+	be = backend_of(id, vip->id);
+	/*
+	 * A flow is new when it is bound: a TCP connection counts once, at its
+	 * handshake's ACK, and a SYN whose handshake never ends not at all.
+	 */
+	if (be && !syn)
+		conn_bind(&m->flow, vip, be, id);
+	return deliver(ctx, m, vip, be, id, syn ? PICK_RING : PICK_BOUND);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
@@ -77,7 +95,6 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 	struct xlb_vip_addr *addr = vip_addr_lookup(&m->flow.dst, m->flow.family);
 	struct xlb_vip *vip;
 	__be16 port;
-	__u64 now;
 	__u32 id;
 
 	if (!addr)
@@ -93,11 +110,11 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC))
 		return done(XDP_DROP, drop_fragment);
 	/* A fragment is a packet from its source like any other. */
-	if (!ratelimit_admit(vip, &m->flow, &now))
+	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
 	/* Source hash only: the connection table (keyed by ports) has no say. */
 	id = ring_pick(vip, &m->flow);
-	return deliver(ctx, m, vip, backend_of(id, vip->id), id, now, 0);
+	return deliver(ctx, m, vip, backend_of(id, vip->id), id, PICK_RING);
 }
 
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,
@@ -176,7 +193,7 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct cursor *c, __u32 l
 	case IPPROTO_UDP:
 		if (parse_ports(&m, l4, l3end, c->end))
 			return malformed(&m);
-		return lb_flow(ctx, &m);
+		return lb_flow(ctx, &m, bare_syn(&m, l4, c->end));
 	case IPPROTO_ICMP:
 		return lb_icmp4(ctx, &m, iph, l4, c->end);
 	}
@@ -225,7 +242,7 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l
 	case IPPROTO_UDP:
 		if (parse_ports(&m, c->pos, l3end, c->end))
 			return malformed(&m);
-		return lb_flow(ctx, &m);
+		return lb_flow(ctx, &m, bare_syn(&m, c->pos, c->end));
 	case IPPROTO_ICMPV6:
 		return lb_icmp6(ctx, &m, ip6, c->pos, c->end);
 	}

@@ -439,6 +439,8 @@ void daemon_tick(struct daemon *d)
 
 	if (now - d->sampled_ms >= 1000)
 		sample_rates(d, now);
+	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
+		d->nexthops_ms = now;
 	bird_link_tick(&d->bird, &d->cfg, now);
 	inspect_tick(d);
 	tracer_tick(d);
@@ -505,6 +507,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		.max_vips = opts->max_vips,
 		.max_backends = opts->max_backends,
 		.conns = opts->conns,
+		.ratelimit_entries = opts->ratelimit_entries,
 		.pin_dir = opts->pin_dir,
 	};
 	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;

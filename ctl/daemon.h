@@ -25,6 +25,7 @@ struct daemon_opts {
 	const char *state;
 	const char *pin_dir;
 	__u32 max_vips, max_backends, conns;	/* 0: defaults */
+	__u32 ratelimit_entries;		/* 0: default */
 	const char *bird_fragment;		/* -b: NULL, nothing BGP-related */
 	const char *bird_reload;		/* -r: NULL, BIRD_RELOAD_DEFAULT */
 };
@@ -55,11 +56,17 @@ struct daemon {
 	__u64 sampled_ms;
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
+	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
 #define DAEMON_WARM_S		10
 #define DAEMON_NEIGH_POLL_MS	200
+/*
+ * The data plane's next-hop cache follows route and neighbour changes this
+ * late at most: it reads no clock, the daemon starts a new epoch instead.
+ */
+#define DAEMON_NEXTHOP_MS	1000
 
 /*
  * Load (or adopt) the data plane, read the state file and make the maps and

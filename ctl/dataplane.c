@@ -29,14 +29,21 @@ static int errno_or(int fallback)
 static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
 
 /*
- * The rate-limit map is sized by the configuration and holds nothing that
- * cannot be lost: buckets start full again, the drop counters start over.
- * So a pinned one of another size is unpinned and a new one created, where a
- * size mismatch on any other map refuses to load. The old map lives on, used
- * by the running program, until the link switches to the new program.
+ * A pinned map of another size than this start asks for (xlbd -C, -L, -B,
+ * -N). The connection and rate-limit tables hold nothing that cannot be
+ * rebuilt: a new, empty one is created, and the established flows are bound
+ * again on their next packet, by the ring (unchanged by a restart, so nearly
+ * all stay where they were); buckets start full again. The old map lives on,
+ * used by the running program, until the link switches to the new program.
+ * The VIP and backend maps hold the configuration itself: their size is
+ * refused (-EEXIST), saying so, rather than silently starting empty.
+ * Called twice: first to refuse (apply false), then to replace, so that a
+ * refused start changes nothing.
  */
-static int pin_drop_resized(struct bpf_map *map, const char *path)
+static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, const char *path,
+			  bool apply)
 {
+	bool rebuildable = map == skel->maps.conns || map == skel->maps.ratelimit;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	int fd, err = 0;
@@ -47,8 +54,21 @@ static int pin_drop_resized(struct bpf_map *map, const char *path)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = errno_or(-EINVAL);
-	else if (info.max_entries != bpf_map__max_entries(map) && unlink(path))
+	else if (info.type != bpf_map__type(map) || info.max_entries == bpf_map__max_entries(map))
+		err = 0;	/* the same, or another layout: libbpf's check says which */
+	else if (rebuildable && !apply)
+		err = 0;
+	else if (rebuildable && unlink(path))
 		err = errno_or(-EIO);
+	else if (rebuildable)
+		pr_warn("%s: pinned with %u entries, now %u: a new, empty one\n",
+			bpf_map__name(map), info.max_entries, bpf_map__max_entries(map));
+	else {
+		pr_warn("%s: pinned with %u entries, this start asks for %u: start with the "
+			"sizes of the last run, or stop the data plane and remove %s\n",
+			bpf_map__name(map), info.max_entries, bpf_map__max_entries(map), dp->pin_dir);
+		err = -EEXIST;
+	}
 	close(fd);
 	return err;
 }
@@ -76,11 +96,26 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 		if (bpf_map__is_internal(map))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		if (map == skel->maps.ratelimit) {
-			err = pin_drop_resized(map, path);
-			if (err)
-				return err;
+		err = pin_check_size(dp, skel, map, path, false);
+		if (err)
+			return err;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		/*
+		 * The next-hop and flow caches are caches: never pinned, so a
+		 * new program never reads entries another build laid out
+		 * differently, and they are rebuilt by traffic.
+		 */
+		if (map == skel->maps.nexthops || map == skel->maps.flow_cache) {
+			unlink(path);
+			continue;
 		}
+		err = pin_check_size(dp, skel, map, path, true);
+		if (err)
+			return err;
 		if (map != skel->maps.tx_ports) {
 			err = bpf_map__set_pin_path(map, path);
 			if (err)
@@ -133,7 +168,8 @@ static int rings_adopt(struct dp *dp)
 			close(fd);
 			return err;
 		}
-		err = ring_map(dp, id, fd, info.max_entries);
+		/* Ring sizes are odd primes: the last element holds one slot. */
+		err = ring_map(dp, id, fd, info.max_entries * XLB_RING_SLOTS_PER_ENTRY - 1);
 		if (err)
 			return err;
 	}
@@ -154,6 +190,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	if (!skel)
 		return errno_or(-EINVAL);
 	bpf_map__set_max_entries(skel->maps.vips, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.vip_by_id, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.rings, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.vip_stats, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.backends, dp->max_backends);
@@ -178,13 +215,22 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	dp->ring_fds = malloc(dp->max_vips * sizeof(*dp->ring_fds));
 	dp->rings = calloc(dp->max_vips, sizeof(*dp->rings));
 	dp->ring_sizes = calloc(dp->max_vips, sizeof(*dp->ring_sizes));
-	if (!dp->ring_fds || !dp->rings || !dp->ring_sizes) {
+	dp->pending = calloc(dp->max_vips, sizeof(*dp->pending));
+	if (!dp->ring_fds || !dp->rings || !dp->ring_sizes || !dp->pending) {
 		err = -ENOMEM;
 		goto err_free;
 	}
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
+	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
+	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
+			     sizeof(dp->cfg), 0);
+	err = dp->cfg.nh_epoch ? 0 : dp_nexthop_refresh(dp);
+	if (err) {
+		dp_unload(dp);
+		return err;
+	}
 	if (dp->pin_dir[0]) {
 		err = pin_tx_ports(dp);
 		if (!err)
@@ -200,22 +246,22 @@ err_free:
 	free(dp->ring_fds);
 	free(dp->rings);
 	free(dp->ring_sizes);
+	free(dp->pending);
 err_destroy:
 	xlb__destroy(skel);
 	return err;
 }
 
 /*
- * The kernel lays array elements out 8 bytes apart whatever their size, so
- * slot i of a mapped ring is the __u32 at index i * RING_STRIDE.
+ * Two slots share an 8-byte element (struct xlb_ring_entry), so the mapped
+ * ring reads as a plain __u32 array indexed by slot.
  */
-#define RING_STRIDE 2
-
 static size_t ring_bytes(__u32 size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
-	return ((size_t)size * RING_STRIDE * sizeof(__u32) + page - 1) / page * page;
+	return ((size_t)XLB_RING_ENTRIES(size) * sizeof(struct xlb_ring_entry) + page - 1) /
+	       page * page;
 }
 
 static void ring_forget(struct dp *dp, __u32 vip_id)
@@ -238,6 +284,7 @@ void dp_unload(struct dp *dp)
 	free(dp->ring_fds);
 	free(dp->rings);
 	free(dp->ring_sizes);
+	free(dp->pending);
 	xlb__destroy(dp->skel);
 	memset(dp, 0, sizeof(*dp));
 }
@@ -387,9 +434,33 @@ static int map_put(struct bpf_map *map, const void *key, size_t ksz, const void 
 
 int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
 {
+	struct xlb_config c = *cfg;
 	__u32 zero = 0;
+	int err;
 
-	return map_put(dp->skel->maps.config, &zero, sizeof(zero), cfg, sizeof(*cfg));
+	c.nh_epoch = dp->cfg.nh_epoch;
+	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
+	if (!err)
+		dp->cfg = c;
+	return err;
+}
+
+/*
+ * A new epoch: every CPU refills its cached next hops from the FIB on their
+ * next packet. One map write, whatever the number of backends and CPUs.
+ */
+int dp_nexthop_refresh(struct dp *dp)
+{
+	struct xlb_config c = dp->cfg;
+	__u32 zero = 0;
+	int err;
+
+	/* 0 marks an empty cache entry: never an epoch. */
+	c.nh_epoch = c.nh_epoch + 1 ? c.nh_epoch + 1 : 1;
+	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
+	if (!err)
+		dp->cfg = c;
+	return err;
 }
 
 int dp_tx_port_add(struct dp *dp, __u32 ifindex)
@@ -428,19 +499,63 @@ static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
 	char name[BPF_OBJ_NAME_LEN];
 
 	snprintf(name, sizeof(name), "xlb_ring_%u", vip_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(__u32), size, &mopts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(struct xlb_ring_entry),
+			    XLB_RING_ENTRIES(size), &mopts);
 	if (fd < 0)
 		return errno_or(-EINVAL);
 	err = ring_map(dp, vip_id, fd, size);
 	if (err)
 		return err;
 	/* A fresh array reads all zero: XLB_BACKEND_NONE in every slot. */
+	if (dp->rings_deferred) {
+		dp->pending[dp->n_pending++] = vip_id;
+		return 0;
+	}
 	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY)) {
 		err = errno_or(-EINVAL);
 		ring_forget(dp, vip_id);
 		return err;
 	}
 	return 0;
+}
+
+void dp_rings_defer(struct dp *dp)
+{
+	dp->rings_deferred = true;
+}
+
+int dp_rings_install(struct dp *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.rings), err = 0;
+	__u32 n = dp->n_pending, done = 0, count, *fds;
+
+	dp->rings_deferred = false;
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (!fds)
+		err = -ENOMEM;
+	for (__u32 i = 0; !err && i < n; i++)
+		fds[i] = dp->ring_fds[dp->pending[i]];
+	/*
+	 * One batch, one grace period (kernels since 6.8; older ones wait per
+	 * element inside the batch, no worse than one update per ring).
+	 */
+	if (!err && n) {
+		count = n;
+		err = bpf_map_update_batch(outer, dp->pending, fds, &count, NULL);
+		done = err ? 0 : n;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */)
+			err = 0;
+	}
+	for (__u32 i = done; !err && i < n; i++)
+		if (bpf_map_update_elem(outer, &dp->pending[i], &fds[i], BPF_ANY))
+			err = errno_or(-EINVAL);
+	/* On failure no VIP uses them yet: forget every ring not installed. */
+	for (__u32 i = 0; err && i < n; i++)
+		if (bpf_map_lookup_elem(outer, &dp->pending[i], &count))
+			ring_forget(dp, dp->pending[i]);
+	free(fds);
+	dp->n_pending = 0;
+	return err;
 }
 
 __u32 dp_ring_size(const struct dp *dp, __u32 vip_id)
@@ -464,6 +579,10 @@ int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vi
 {
 	int err = dp_ring_ensure(dp, vip->id, vip->ring_size);
 
+	if (err)
+		return err;
+	/* By id first: established flows see the new flags with new flows. */
+	err = map_put(dp->skel->maps.vip_by_id, &vip->id, sizeof(vip->id), vip, sizeof(*vip));
 	if (err)
 		return err;
 	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
@@ -493,6 +612,11 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	/* Only a VIP with a limit has sources to forget (a walk of the map). */
 	limited = !dp_vip_get(dp, key, &vip) && (vip.flags & XLB_VIP_RATELIMIT);
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
+	if (err)
+		return err;
+	/* Established flows of the VIP stop with it (ring_size 0: no VIP). */
+	memset(&vip, 0, sizeof(vip));
+	err = map_put(dp->skel->maps.vip_by_id, &vip_id, sizeof(vip_id), &vip, sizeof(vip));
 	if (err)
 		return err;
 	dp_ring_remove(dp, vip_id);
@@ -531,7 +655,7 @@ int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *
 	for (__u32 slot = 0; slot < size; slot++) {
 		if (old && old[slot] == table[slot])
 			continue;
-		ring[(size_t)slot * RING_STRIDE] = table[slot];
+		ring[slot] = table[slot];
 	}
 	return 0;
 }
@@ -543,7 +667,7 @@ int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
 	if (size != dp->ring_sizes[vip_id])
 		return -EINVAL;
 	for (__u32 slot = 0; slot < size; slot++)
-		table[slot] = dp->rings[vip_id][(size_t)slot * RING_STRIDE];
+		table[slot] = dp->rings[vip_id][slot];
 	return 0;
 }
 
@@ -555,12 +679,7 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be)
 		return -EINVAL;
 	err = map_put(dp->skel->maps.backends, &id, sizeof(id), be, sizeof(*be));
 	/* The id may have had another address: its next hop is looked up anew. */
-	return err ? err : dp_nexthop_flush(dp, id);
-}
-
-int dp_nexthop_flush(struct dp *dp, __u32 id)
-{
-	return zero_percpu(dp->skel->maps.nexthops, id);
+	return err ? err : dp_nexthop_refresh(dp);
 }
 
 int dp_backend_clear(struct dp *dp, __u32 id)

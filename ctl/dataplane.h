@@ -29,6 +29,11 @@ struct dp {
 	int *ring_fds;		/* per VIP id, -1 when the VIP has no ring */
 	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
+	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
+	/* Rings created but not yet in the outer map (dp_rings_defer()). */
+	bool rings_deferred;
+	__u32 *pending;		/* VIP ids, n_pending of them */
+	__u32 n_pending;
 };
 
 /*
@@ -109,8 +114,12 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct xlb_backend *be);
 int dp_backend_clear(struct dp *dp, __u32 id);
 int dp_health_set(struct dp *dp, __u32 id, __u32 state);
 int dp_health_get(struct dp *dp, __u32 id, __u32 *state);
-/* Forget the cached next hop of a backend (neighbour or route changed). */
-int dp_nexthop_flush(struct dp *dp, __u32 id);
+/*
+ * Have every cached next hop looked up again in the FIB on its next packet
+ * (neighbours or routes may have changed): the data plane reads no clock,
+ * so the daemon calls this about once a second.
+ */
+int dp_nexthop_refresh(struct dp *dp);
 
 /*
  * VIP addresses (echo, fragments). The prefilter bitmap is derived from
@@ -131,6 +140,16 @@ int dp_ring_ensure(struct dp *dp, __u32 vip_id, __u32 size);
 int dp_ring_remove(struct dp *dp, __u32 vip_id);
 /* Zero a VIP id's counters. */
 int dp_vip_stats_clear(struct dp *dp, __u32 vip_id);
+/*
+ * Installing a ring into the outer map waits for an RCU grace period (the
+ * kernel's guarantee that no program still sees the old entry): ~13 ms, a
+ * second per 80 VIPs. Between dp_rings_defer() and dp_rings_install(), new
+ * rings are created and writable but put into the outer map together, in
+ * one batch, one wait. No VIP may be written (dp_vip_set) in between: its
+ * ring would not be there yet.
+ */
+void dp_rings_defer(struct dp *dp);
+int dp_rings_install(struct dp *dp);
 
 /* Counters summed over CPUs. */
 int dp_outcomes(struct dp *dp, struct xlb_outcomes *sum);

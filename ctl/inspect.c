@@ -26,7 +26,6 @@ struct walk {
 	struct out *o;
 	__u32 token;
 	bool resume;
-	__u64 now_ns;		/* CLOCK_MONOTONIC at the start, for idle times */
 	__u64 entries, matched, shown;
 	struct xlb_flow keys[INSPECT_BATCH];
 	struct xlb_conn vals[INSPECT_BATCH];
@@ -35,14 +34,6 @@ struct walk {
 struct inspect {
 	struct walk *walks;
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static const char *proto_name(__u8 proto)
 {
@@ -171,9 +162,8 @@ int inspect_lookup(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (has_port && v->key.port && !dp_conn_lookup(&d->dp, &flow, &conn)) {
 		if (conn_holds(d, v->id, &conn, &be, &why)) {
 			out_backend(o, v, conn.backend_id, &be);
-			out_str(o, "reason", " (%s", "conns");
-			out_u64(o, "idle_ms", ": the connection table's entry, idle %llu ms)\n",
-				(mono_ns() - conn.last_seen_ns) / 1000000);
+			/* Entries carry no timestamp: the established path reads no clock. */
+			out_str(o, "reason", " (%s: the connection table's entry)\n", "conns");
 			out_obj_close(o);
 			return 0;
 		}
@@ -239,8 +229,6 @@ static void walk_row(struct walk *w, const struct xlb_flow *f, const struct xlb_
 	out_str(o, "vip", " -> %-24s", dst);
 	out_str(o, "backend", " backend %-16s", addr);
 	out_u64(o, "backend_id", NULL, c->backend_id);
-	out_u64(o, "idle_ms", " idle %llu ms",
-		w->now_ns > c->last_seen_ns ? (w->now_ns - c->last_seen_ns) / 1000000 : 0);
 	/* The data plane ignores such an entry: the ring decides the flow's next packet. */
 	out_str(o, "stale", why ? " (stale: %s)" : NULL, why);
 	out_text(o, "\n");
@@ -339,7 +327,6 @@ int inspect_conns(struct daemon *d, struct server_call *call, const struct cmd *
 	}
 	w->d = d;
 	w->cmd = *cmd;
-	w->now_ns = mono_ns();
 	w->call = server_hold(call, walk_gone, w);
 	if (!w->call) {
 		out_free(w->o);

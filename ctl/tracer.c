@@ -152,8 +152,7 @@ static const char *how_chosen(struct daemon *d, const struct xlb_trace_event *ev
 	dp_health_get(&d->dp, ev->backend_id, &state);
 	if (state == XLB_HEALTH_DOWN_FAILOPEN)
 		return "fail_open";
-	/* Fragments take the ring (source hash) without a new flow of their own. */
-	if (ev->flags & XLB_TRACE_NEW_FLOW || pi->fragment)
+	if (ev->flags & XLB_TRACE_RING)
 		return "ring";
 	return "conns";
 }

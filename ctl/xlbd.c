@@ -27,7 +27,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT]\n"
-		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-f] [-v] [-V]\n"
+		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-C CONNS] [-L SOURCES]\n"
+		   "            [-N VIPS] [-B BACKENDS] [-f] [-v] [-V]\n"
 		   "  -s SOCKET      control socket (default " XLBD_SOCKET_DEFAULT ")\n"
 		   "  -c STATE_FILE  configuration, saved on every change (default "
 		   XLBD_STATE_DEFAULT ")\n"
@@ -38,9 +39,35 @@ static void usage(FILE *f)
 		   "                 fragment of static routes, up to date (default: off)\n"
 		   "  -r COMMAND     make BIRD read it, run with /bin/sh -c after each change\n"
 		   "                 (default '" BIRD_RELOAD_DEFAULT "')\n"
+		   "  -C N           connection table entries (default %u, ~%u bytes each)\n"
+		   "  -L N           rate-limited sources tracked (default %u, ~%u bytes each)\n"
+		   "  -N N           VIP ids (default %u)\n"
+		   "  -B N           backend ids (default %u)\n"
 		   "  -f             stay in the foreground\n"
 		   "  -v             more logging (twice: debug, with libbpf's messages)\n"
-		   "  -V             print the version and exit\n");
+		   "  -V             print the version and exit\n",
+		XLB_CONNS_DEFAULT, XLB_CONN_BYTES, XLB_RATELIMIT_DEFAULT, XLB_RL_BYTES, XLB_MAX_VIPS,
+		XLB_MAX_BACKENDS);
+}
+
+/*
+ * A table size option: a whole number in [min, max]. Maps are sized before
+ * anything is loaded, so a bad size must stop the start here.
+ */
+static int parse_size(int opt, const char *arg, __u32 min, __u32 max, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "xlbd: -%c %s: a number from %u to %u is needed\n", opt, arg, min,
+			max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 /*
@@ -178,8 +205,26 @@ int main(int argc, char **argv)
 	socklen_t sslen;
 	char err[128];
 
-	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:fvVh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:C:L:N:B:fvVh")) != -1) {
 		switch (opt) {
+		case 'C':
+			if (parse_size(opt, optarg, XLB_CONNS_MIN, XLB_CONNS_MAX, &opts.conns))
+				return 2;
+			break;
+		case 'L':
+			if (parse_size(opt, optarg, XLB_RATELIMIT_MIN, XLB_RATELIMIT_MAX,
+				       &opts.ratelimit_entries))
+				return 2;
+			break;
+		case 'N':
+			if (parse_size(opt, optarg, 1, XLB_MAX_VIPS_LIMIT, &opts.max_vips))
+				return 2;
+			break;
+		case 'B':
+			/* Id 0 means "nobody": N ids are 1 .. N - 1. */
+			if (parse_size(opt, optarg, 2, XLB_MAX_BACKENDS_LIMIT, &opts.max_backends))
+				return 2;
+			break;
 		case 's':
 			opts.socket = optarg;
 			break;

@@ -16,23 +16,52 @@
 #define XLB_AF_INET	2
 #define XLB_AF_INET6	10
 
-/* Default capacities; the daemon may resize maps before loading. */
-#define XLB_MAX_VIPS		4096	/* vips, rings (outer), vip_stats */
-#define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats */
+/*
+ * Default capacities; xlbd resizes maps before loading (-N, -B, -C, -L).
+ * With these, a daemon serving one VIP locks under 16 MiB of kernel memory
+ * on a 2-CPU machine (`make bench`, "kernel memory"); per-CPU maps (next
+ * hops, counters) grow with the number of CPUs.
+ */
+#define XLB_MAX_VIPS		4096	/* vips, vip_by_id, rings (outer), vip_stats */
+#define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats, nexthops */
 #define XLB_MAX_VIP_ADDRS	4096	/* vip_addrs */
 #define XLB_MAX_TX_PORTS	64	/* tx_ports (devmap) */
-#define XLB_CONNS_DEFAULT	262144	/* conns, split over the CPUs */
+#define XLB_CONNS_DEFAULT	65536	/* conns, split over the CPUs */
+/* Bounds of the options: the kernel caps a map near 2^31 entries anyway. */
+#define XLB_MAX_VIPS_LIMIT	65536
+#define XLB_MAX_BACKENDS_LIMIT	1048576
+#define XLB_CONNS_MIN		1024
+#define XLB_CONNS_MAX		(1U << 27)
+/*
+ * Kernel memory per connection-table entry, as charged to the map (make
+ * bench, "kernel memory"): the LRU hash element (list node, hash, 40-byte
+ * key, 16-byte value) and its share of the bucket array.
+ */
+#define XLB_CONN_BYTES		120
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
 #define XLB_RING_MIN		1021
 #define XLB_RING_MAX		1048573
 
+/*
+ * A ring is an ARRAY whose elements the kernel lays out 8 bytes apart
+ * whatever their size, so one element holds two slots: slot s is
+ * id[s % 2] of element s / 2, 4 bytes a slot, and the mapped memory reads as
+ * a plain __u32 array indexed by slot.
+ */
+#define XLB_RING_SLOTS_PER_ENTRY	2
+
+struct xlb_ring_entry {
+	__u32 id[XLB_RING_SLOTS_PER_ENTRY];
+};
+_Static_assert(sizeof(struct xlb_ring_entry) == 8, "xlb_ring_entry");
+
+/* Elements of the ARRAY holding a ring of `slots` slots. */
+#define XLB_RING_ENTRIES(slots)	(((slots) + XLB_RING_SLOTS_PER_ENTRY - 1) / XLB_RING_SLOTS_PER_ENTRY)
+
 /* Backend id 0 is never handed out: a ring slot holding 0 means "nobody". */
 #define XLB_BACKEND_NONE	0
-
-/* Refresh a connection's last_seen_ns at most this often (one write/s/flow). */
-#define XLB_CONN_TOUCH_NS	1000000000ULL
 
 /* The VIP-address prefilter is a bitmap of this many bits (power of two). */
 #define XLB_FILTER_BITS		32768
@@ -143,7 +172,13 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 #define XLB_HEALTH_DOWN		1
 #define XLB_HEALTH_DOWN_FAILOPEN	2
 
-/* conns: the flow's 5-tuple as it arrived -> the backend it is bound to. */
+/*
+ * conns: the flow's 5-tuple as it arrived -> all an established packet needs
+ * to be forwarded: its VIP (vip_by_id, an inlined array read, replaces the
+ * VIP hash lookup) and its backend, valid while the backend's gen and VIP
+ * still match. No timestamp: the LRU ages entries out by itself, and an
+ * established packet reads no clock.
+ */
 struct xlb_flow {
 	struct xlb_addr src;
 	struct xlb_addr dst;
@@ -158,25 +193,43 @@ _Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow");
 struct xlb_conn {
 	__u32 backend_id;
 	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
-	__u64 last_seen_ns;	/* CLOCK_MONOTONIC (coarse; precise on rate-limited VIPs), ~1/s */
+	__u32 vip_id;		/* the VIP the flow was bound on */
+	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
 /*
- * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id, so
- * that a packet pays a FIB lookup only once a second per backend and CPU.
- * The kernel's tables stay the only source: an entry is refilled from them
- * when it expires, and the daemon may zero it to force a refill at once.
+ * flow_cache: per CPU, a small set-associative copy of recently used
+ * connection entries in front of conns, set = xlb_flow_hash(flow, 0) %
+ * XLB_FLOW_CACHE_SETS. An array lookup and a 40-byte compare, inlined, where
+ * the LRU hash lookup is a function call, a jhash and a memcmp. Entries are
+ * validated exactly like conns entries; conns stays the flows' only record
+ * (pinned, adopted on restart), the cache is rebuilt from it by traffic.
  */
-#define XLB_NEXTHOP_TTL_NS	1000000000ULL
+#define XLB_FLOW_CACHE_SETS	2048	/* power of two */
+#define XLB_FLOW_CACHE_WAYS	2	/* way 0 the most recently filled */
 
+struct xlb_flow_cache_set {
+	struct xlb_flow key[XLB_FLOW_CACHE_WAYS];
+	struct xlb_conn conn[XLB_FLOW_CACHE_WAYS];
+};
+_Static_assert(sizeof(struct xlb_flow_cache_set) == 112, "xlb_flow_cache_set");
+
+/*
+ * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The
+ * kernel's tables stay the only source: an entry is good while its epoch
+ * equals xlb_config.nh_epoch, and the daemon bumps that epoch (about once a
+ * second, and whenever a backend changes) to have every entry refilled on
+ * its next packet. No clock read per packet, and no entry is ever written
+ * by anyone but its own CPU, so none is ever read half-written.
+ */
 struct xlb_nexthop {
-	__u64 expires_ns;	/* bpf_ktime_get_coarse_ns() deadline; 0 = empty */
+	__u32 epoch;		/* xlb_config.nh_epoch when filled; 0 = empty */
 	__u32 ifindex;		/* egress interface */
 	__u16 mtu;		/* MTU of the route to the backend */
 	__u8 dmac[6];		/* next hop */
 	__u8 smac[6];		/* egress interface */
-	__u8 pad[6];
+	__u8 pad[10];
 };
 _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
 
@@ -186,7 +239,10 @@ _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
  * are zero for IPv6. Shared by all CPUs: the entry's tat is updated with
  * compare-and-swap so the rate never multiplies by the number of CPUs.
  */
-#define XLB_RATELIMIT_DEFAULT	262144	/* entries */
+#define XLB_RATELIMIT_DEFAULT	32768	/* entries */
+#define XLB_RATELIMIT_MIN	1024
+#define XLB_RATELIMIT_MAX	(1U << 26)
+#define XLB_RL_BYTES		112	/* kernel memory per entry, as XLB_CONN_BYTES */
 
 struct xlb_rl_key {
 	struct xlb_addr src;
@@ -208,7 +264,8 @@ struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
 	struct xlb_addr src_v6;	/* outer source of IPv6-in-IPv6 */
 	__u8 encap_ttl;		/* outer TTL / hop limit; 0 means 64 */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 nh_epoch;		/* nexthops entries of another epoch are refilled; never 0 */
 };
 _Static_assert(sizeof(struct xlb_config) == 40, "xlb_config");
 

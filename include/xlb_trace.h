@@ -31,12 +31,13 @@ struct xlb_trace_filter {
 };
 
 /* struct xlb_trace_event.flags */
-#define XLB_TRACE_NEW_FLOW	(1U << 0)	/* the ring chose the backend (count_vip()) */
+#define XLB_TRACE_NEW_FLOW	(1U << 0)	/* the flow was bound here: counted in new_flows */
 #define XLB_TRACE_RATELIMITED	(1U << 1)	/* over the source's rate limit */
 #define XLB_TRACE_VIP		(1U << 2)	/* vip_id is set */
 #define XLB_TRACE_BACKEND	(1U << 3)	/* backend_id is set */
 #define XLB_TRACE_ICMP_ECHO	(1U << 4)	/* echo answered */
 #define XLB_TRACE_ICMP_STEERED	(1U << 5)	/* too-big error steered to the flow's backend */
+#define XLB_TRACE_RING		(1U << 6)	/* the ring chose, bound or not (a bare SYN is not) */
 
 #define XLB_TRACE_NO_OUTCOME	0xffffffffU
 

@@ -110,8 +110,10 @@ static void test_event_fields(void **state)
 		      "event %d: the packet as sent", i);
 		check(e->ifindex == (__u32)fx.if0, "event %d: ifindex", i);
 	}
-	check(got[0].flags & XLB_TRACE_NEW_FLOW, "the first packet is a new flow");
-	check(!(got[1].flags & XLB_TRACE_NEW_FLOW), "the second is a connection-table hit");
+	check((got[0].flags & (XLB_TRACE_NEW_FLOW | XLB_TRACE_RING)) ==
+	      (XLB_TRACE_NEW_FLOW | XLB_TRACE_RING), "the first packet is a new flow, by the ring");
+	check(!(got[1].flags & (XLB_TRACE_NEW_FLOW | XLB_TRACE_RING)),
+	      "the second is a connection-table hit");
 	check(got[0].backend_id == got[1].backend_id, "both to one backend");
 }
 

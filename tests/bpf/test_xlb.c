@@ -4,6 +4,7 @@
  * verdicts and output bytes checked against the frame the data plane must
  * emit (built independently by tests/lib/pkt.c).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -445,6 +446,33 @@ static void test_same_tuple_same_backend(void **state)
 		send_flow(v, &s, owner);
 		send_flow(v, &s, owner);
 	}
+}
+
+static void test_syn_does_not_bind(void **state)
+{
+	const struct fx_vip *v = &vips[V_TCP4];
+	struct pkt_spec s = flow_spec(v, "192.0.2.78", 1200);
+	struct xlb_flow f = spec_flow(&s);
+	__u32 owner = fx_ring_owner(&fx, v, &f);
+	struct xlb_vip_stats before, after;
+	struct xlb_conn conn;
+
+	/* A bare SYN goes to the ring's choice and leaves no entry... */
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &before), 0);
+	s.tcp_flags = PKT_TCP_SYN;
+	send_flow(v, &s, owner);
+	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), -ENOENT);
+	/* ...the first packet that is not a bare SYN, the handshake's ACK, binds it. */
+	s.tcp_flags = PKT_TCP_ACK;
+	send_flow(v, &s, owner);
+	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &conn), 0);
+	assert_int_equal(conn.backend_id, owner);
+	assert_int_equal(conn.vip_id, v->id);
+	/* One connection, one new flow: counted when bound. */
+	send_flow(v, &s, owner);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &after), 0);
+	assert_int_equal(after.new_flows - before.new_flows, 1);
+	assert_int_equal(after.packets - before.packets, 3);
 }
 
 static void test_hash_src(void **state)
@@ -1083,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_rehash_when_down),
 		cmocka_unit_test(test_removed_backend_id_not_followed),
 		cmocka_unit_test(test_same_tuple_same_backend),
+		cmocka_unit_test(test_syn_does_not_bind),
 		cmocka_unit_test(test_hash_src),
 		cmocka_unit_test(test_no_neighbour_goes_to_kernel),
 		cmocka_unit_test(test_drops_counted),
