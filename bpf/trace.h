@@ -2,31 +2,46 @@
 /*
  * `xlbctl trace` in the data plane (include/xlb_trace.h has the contract).
  *
- * Hooks, each a load of the global xlb_trace_on and a branch while no trace
- * runs (a .bss variable: the verifier turns it into a direct load, no helper
- * call): trace_enter() at the program's start, trace_exit() around its
+ * Hooks: trace_enter() at the program's start, trace_exit() around its
  * verdict, trace_outcome() in done(), trace_vip()/trace_backend() in the
- * per-VIP and per-backend counters (stats.h). Only a packet that passed the
- * filter at trace_enter() pays more.
+ * per-VIP and per-backend counters (stats.h). Each tests XLB_TRACED, a
+ * compile-time constant: xlb.bpf.c (the program that runs) is built with it
+ * 0, so the hooks are not there at all; xlb_trace.bpf.c is the same source
+ * with it 1, which xlbd loads on the running program's maps and swaps onto
+ * every link only while a trace runs (ctl/dataplane.c dp_trace_begin()).
  *
- * What a hook does when tracing is on sits in a __noinline function (a BPF
- * subprogram): inlined, those bodies (map lookups, copies, the ring buffer)
- * made clang lay out and allocate registers for the untraced path worse, and
- * cost a packet not for a VIP 6-8 ns over a build without the hooks; called,
- * they leave the untraced path a load and a branch per hook: +1.5 to +6.5 ns
- * not for a VIP, +1 to +12 ns established, on this noisy 2-core machine
- * (xlb-bench --only packets --old <hooks compiled out>, two runs). The
- * issue's 1 ns needs no hook at all in the running program: see the README.
+ * Why not a runtime switch (a .bss flag, or a `const volatile` the loader
+ * sets): the cost of the hooks was never the load and branch but the code
+ * layout. With a .bss flag and the traced work in __noinline subprograms,
+ * a packet still paid +1 to +12 ns established and +1.5 to +6.5 ns not for
+ * a VIP against a build without the hooks (xlb-bench --only packets --old),
+ * from how clang lays out and allocates registers for the untraced path
+ * around the calls. A rodata constant is dead-code eliminated by the
+ * verifier only after clang has laid the code out, so it would keep that
+ * layout; only the preprocessor-level constant gives clang the hook-free
+ * program.
+ *
+ * In the traced build the filter is written before the program is attached,
+ * so no switch is needed: every packet the traced program sees is checked
+ * against a complete filter. Only a packet that passed it pays more.
  */
+#ifndef XLB_TRACED
+#define XLB_TRACED 0
+#endif
+
+/* The program's name: the traced build's must differ, for bpftool and status. */
+#if XLB_TRACED
+#define XLB_LB_PROG xlb_lb_traced
+#else
+#define XLB_LB_PROG xlb_lb
+#endif
+
 #ifndef XLB_BPF_TRACE_H
 #define XLB_BPF_TRACE_H
 
 #include "maps.h"
 #include "parse.h"
 #include "xlb_trace.h"
-
-/* Written by the daemon through the skeleton's mmapped .bss, after the filter. */
-__u32 xlb_trace_on;
 
 /* Read only while a trace runs, so a map lookup is no cost when off. */
 struct {
@@ -187,7 +202,7 @@ static __noinline int trace_begin(struct xdp_md *ctx)
 /* At the program's start: 1 when this packet is traced. */
 static __always_inline int trace_enter(struct xdp_md *ctx)
 {
-	if (!xlb_trace_on)
+	if (!XLB_TRACED)
 		return 0;
 	return trace_begin(ctx);
 }
@@ -218,7 +233,7 @@ static __noinline void trace_note_outcome(__u32 idx)
 
 static __always_inline void trace_outcome(__u32 idx)
 {
-	if (xlb_trace_on)
+	if (XLB_TRACED)
 		trace_note_outcome(idx);
 }
 
@@ -234,7 +249,7 @@ static __noinline void trace_note_vip(__u32 vip_id, __u32 flags)
 
 static __always_inline void trace_vip(__u32 vip_id, __u32 flags)
 {
-	if (xlb_trace_on)
+	if (XLB_TRACED)
 		trace_note_vip(vip_id, flags);
 }
 
@@ -250,7 +265,7 @@ static __noinline void trace_note_backend(__u32 id)
 
 static __always_inline void trace_backend(__u32 id)
 {
-	if (xlb_trace_on)
+	if (XLB_TRACED)
 		trace_note_backend(id);
 }
 

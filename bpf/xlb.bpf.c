@@ -267,8 +267,9 @@ static __always_inline int lb_packet(struct xdp_md *ctx)
 	return done(XDP_PASS, pass_not_ip);
 }
 
+/* xlb_lb, or xlb_lb_traced in the build with the trace hooks (trace.h). */
 SEC("xdp")
-int xlb_lb(struct xdp_md *ctx)
+int XLB_LB_PROG(struct xdp_md *ctx)
 {
 	int traced = trace_enter(ctx);
 

@@ -18,6 +18,7 @@
 #include "xlb_hash.h"
 #include "xlb_trace.h"
 #include "xlb.skel.h"
+#include "xlb_trace.skel.h"
 
 static int zero_percpu(struct bpf_map *map, __u32 key);
 
@@ -279,6 +280,7 @@ void dp_unload(struct dp *dp)
 {
 	if (!dp->skel)
 		return;
+	dp_trace_end(dp);
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		ring_forget(dp, i);
 	free(dp->ring_fds);
@@ -291,7 +293,90 @@ void dp_unload(struct dp *dp)
 
 int dp_prog_fd(const struct dp *dp)
 {
+	if (dp->traced)
+		return bpf_program__fd(dp->traced->progs.xlb_lb_traced);
 	return bpf_program__fd(dp->skel->progs.xlb_lb);
+}
+
+/*
+ * Every XDP link that runs from_fd onto to_fd: found by program id rather
+ * than by pin, so a link is switched only from the program this daemon put
+ * there, and the kernel checks that (BPF_F_REPLACE) at the switch itself.
+ * The first error, after trying all.
+ */
+static int links_switch(int from_fd, int to_fd)
+{
+	LIBBPF_OPTS(bpf_link_update_opts, uopts, .flags = BPF_F_REPLACE, .old_prog_fd = from_fd);
+	struct bpf_prog_info pi;
+	struct bpf_link_info li;
+	__u32 id = 0, len;
+	int fd, err = 0;
+
+	memset(&pi, 0, sizeof(pi));
+	len = sizeof(pi);
+	if (bpf_obj_get_info_by_fd(from_fd, &pi, &len))
+		return -errno;
+	while (!bpf_link_get_next_id(id, &id)) {
+		fd = bpf_link_get_fd_by_id(id);
+		if (fd < 0)
+			continue;	/* gone since */
+		memset(&li, 0, sizeof(li));
+		len = sizeof(li);
+		/* ENOLINK: its interface is gone; dp_pins_prune() deals with the pin. */
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len) && li.type == BPF_LINK_TYPE_XDP &&
+		    li.prog_id == pi.id && bpf_link_update(fd, to_fd, &uopts) && errno != ENOLINK &&
+		    !err)
+			err = -errno;
+		close(fd);
+	}
+	return err;
+}
+
+int dp_trace_begin(struct dp *dp)
+{
+	struct xlb_trace *t;
+	struct bpf_map *map, *ours;
+	int err;
+
+	if (dp->traced)
+		return -EBUSY;
+	t = xlb_trace__open();
+	if (!t)
+		return errno_or(-ENOMEM);
+	/* Its own .rodata/.bss (internal maps); every other map is the running program's. */
+	bpf_object__for_each_map(map, t->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		ours = bpf_object__find_map_by_name(dp->skel->obj, bpf_map__name(map));
+		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
+		if (err)
+			goto err_destroy;
+	}
+	err = xlb_trace__load(t);
+	if (err)
+		goto err_destroy;
+	dp->traced = t;
+	err = links_switch(bpf_program__fd(dp->skel->progs.xlb_lb), dp_prog_fd(dp));
+	if (err)
+		dp_trace_end(dp);
+	return err;
+
+err_destroy:
+	xlb_trace__destroy(t);
+	return err;
+}
+
+void dp_trace_end(struct dp *dp)
+{
+	int err;
+
+	if (!dp->traced)
+		return;
+	err = links_switch(dp_prog_fd(dp), bpf_program__fd(dp->skel->progs.xlb_lb));
+	if (err)
+		pr_warn("trace: a link stays on the traced program: %s\n", strerror(-err));
+	xlb_trace__destroy(dp->traced);
+	dp->traced = NULL;
 }
 
 static void link_path(const struct dp *dp, const char *ifname, char *path, size_t len)

@@ -12,6 +12,7 @@
 #include "xlb_abi.h"
 
 struct xlb;
+struct xlb_trace;
 
 struct dp_opts {
 	__u32 max_vips;		/* 0: XLB_MAX_VIPS */
@@ -23,6 +24,7 @@ struct dp_opts {
 
 struct dp {
 	struct xlb *skel;
+	struct xlb_trace *traced;	/* the build with trace hooks, while a trace runs */
 	char pin_dir[256];	/* "" when not pinning */
 	__u32 max_vips;
 	__u32 max_backends;
@@ -43,7 +45,21 @@ struct dp {
  */
 int dp_load(struct dp *dp, const struct dp_opts *opts);
 void dp_unload(struct dp *dp);
+/* The program the links run: the traced build while a trace runs. */
 int dp_prog_fd(const struct dp *dp);
+
+/*
+ * `xlbctl trace`: the running program has no trace hook at all
+ * (bpf/trace.h). dp_trace_begin() loads the build with the hooks on the
+ * running program's maps (so one ring buffer, one filter, one set of
+ * connections and counters) and switches every link that runs the program
+ * to it, atomically (no packet without a program); dp_trace_end() switches them back and unloads it. The filter
+ * must be written before dp_trace_begin(). A daemon killed mid-trace leaves
+ * the links on the traced build: the next one's dp_attach() switches them
+ * to its own program.
+ */
+int dp_trace_begin(struct dp *dp);
+void dp_trace_end(struct dp *dp);
 
 enum dp_mode {
 	DP_MODE_NATIVE = 0,

@@ -44,12 +44,6 @@ static __u64 clock_ns(clockid_t id)
 	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void tracer_off(struct daemon *d)
-{
-	if (d->dp.skel && d->dp.skel->bss)
-		d->dp.skel->bss->xlb_trace_on = 0;
-}
-
 bool tracer_running(const struct daemon *d)
 {
 	return d->tracer != NULL;
@@ -278,7 +272,8 @@ static void tracer_end(struct daemon *d)
 	struct tracer *t = d->tracer;
 	char line[128];
 
-	tracer_off(d);
+	/* Back to the program without hooks: nothing more enters the ring. */
+	dp_trace_end(&d->dp);
 	/* What the ring still holds, then the final summary (a send may find xlbctl gone). */
 	if (!t->client_gone)
 		ring_buffer__consume(t->rb);
@@ -315,6 +310,8 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 	__u32 zero = 0;
 	char svc[SERVICE_STRLEN];
 	struct tracer *t;
+	__u64 t0;
+	int err;
 
 	if (d->tracer) {
 		out_error(o, "a trace is already running: one at a time (end it first)");
@@ -329,10 +326,6 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 	    cmd->from.family != cmd->service.family) {
 		out_error(o, "from and SERVICE are of different families: nothing could match");
 		return 2;
-	}
-	if (!skel->bss) {
-		out_error(o, "the data plane has no trace switch");
-		return 1;
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -355,12 +348,6 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 	t->draining = true;
 	ring_buffer__consume(t->rb);
 	t->draining = false;
-	t->call = server_hold(call, tracer_gone, t);
-	if (!t->call) {
-		ring_buffer__free(t->rb);
-		free(t);
-		goto err_nomem;
-	}
 	if (cmd->has & CMD_HAS_SERVICE) {
 		f.has_dst = 1;
 		f.dst = cmd->service.addr;
@@ -375,15 +362,29 @@ int tracer_start(struct daemon *d, struct server_call *call, const struct cmd *c
 		f.src_len = cmd->from.len;
 	}
 	f.port = htons(cmd->port);
+	/* The filter before the traced program: no packet sees a half-written one. */
+	err = bpf_map__update_elem(skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0) ?
+	      -errno : 0;
+	t0 = health_now_ms();
+	if (!err)
+		err = dp_trace_begin(&d->dp);
+	if (err) {
+		ring_buffer__free(t->rb);
+		free(t);
+		out_error(o, "cannot start tracing: %s", strerror(-err));
+		return 1;
+	}
+	t->call = server_hold(call, tracer_gone, t);
+	if (!t->call) {
+		dp_trace_end(&d->dp);
+		ring_buffer__free(t->rb);
+		free(t);
+		goto err_nomem;
+	}
 	d->tracer = t;
 	server_stream_begin(t->call);
-	/* The filter before the switch: no packet sees a half-written one. */
-	if (bpf_map__update_elem(skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0)) {
-		pr_warn("trace: cannot set the filter: %s\n", strerror(errno));
-		t->client_gone = true; /* ended at the next tick, with nothing sent */
-	}
-	__atomic_store_n(&skel->bss->xlb_trace_on, 1, __ATOMIC_RELEASE);
-	pr_info("trace: started\n");
+	pr_info("trace: started (traced program loaded and attached in %llu ms)\n",
+		(unsigned long long)(health_now_ms() - t0));
 	return SERVER_HELD;
 
 err_nomem:

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * xlbd's side of `xlbctl trace`: sets the data plane's filter and switch
- * (bpf/trace.h), reads its ring buffer on every turn of the loop and streams
- * one line per event to the xlbctl that asked, until count, timeout, or the
- * client leaves; then switches tracing off and ends with a summary.
+ * xlbd's side of `xlbctl trace`: sets the data plane's filter, swaps the
+ * build with the trace hooks onto the interfaces (dp_trace_begin(); the
+ * program that runs otherwise has none, bpf/trace.h), reads its ring buffer
+ * on every turn of the loop and streams one line per event to the xlbctl
+ * that asked, until count, timeout, or the client leaves; then swaps the
+ * untraced program back and ends with a summary. Starting loads a second
+ * program: the loop waits for the verifier (xlbd's log says how long).
  *
  * The stream: text or JSON lines as the request asked, and lines that start
  * with TRACER_MARK for xlbctl itself, never printed: "\x01S EVENTS LOST_BUDGET

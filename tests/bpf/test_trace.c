@@ -2,8 +2,10 @@
 #define _GNU_SOURCE /* sched_setaffinity */
 /*
  * The data plane's side of `xlbctl trace` (bpf/trace.h), through the real program: an event
- * per traced packet with its outcome, VIP, backend and both copies of the packet; nothing while
- * the switch is off or the filter says no; the per-CPU budget counts what it holds back.
+ * per traced packet with its outcome, VIP, backend and both copies of the packet, from the
+ * traced build that dp_trace_begin() loads; nothing while no trace runs or the filter says no;
+ * the per-CPU budget counts what it holds back; and the program that runs untraced has no trace
+ * hook at all.
  */
 #include <errno.h>
 #include <sched.h>
@@ -17,9 +19,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "xlb_trace.h"
 #include "xlb.skel.h"
+#include "xlb_trace.skel.h"
 #include "fixture.h"
 #include "pkt.h"
 #include "check.h"
@@ -55,8 +59,15 @@ static void trace_set(__u32 on, const char *from, __u32 budget)
 		f.src_len = 32;
 		inet_pton(AF_INET, from, &f.src.v4);
 	}
-	bpf_map__update_elem(fx.dp.skel->maps.trace_filter, &zero, sizeof(zero), &f, sizeof(f), 0);
-	fx.dp.skel->bss->xlb_trace_on = on;
+	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.trace_filter, &zero, sizeof(zero), &f,
+					      sizeof(f), 0), 0);
+	/* As xlbd does: the filter first, then the traced build in place of the program. */
+	if (on && !fx.dp.traced)
+		assert_int_equal(dp_trace_begin(&fx.dp), 0);
+	else if (!on)
+		dp_trace_end(&fx.dp);
+	assert_int_equal(dp_prog_fd(&fx.dp), bpf_program__fd(on ? fx.dp.traced->progs.xlb_lb_traced :
+							       fx.dp.skel->progs.xlb_lb));
 }
 
 /* One packet of the flow from sport; its verdict, the input and output in in/out. */
@@ -166,6 +177,64 @@ static void test_budget(void **state)
 	      (unsigned long long)(after.budget - before.budget), n_got);
 }
 
+/* Whether the program prog_fd uses the map map_fd. */
+static bool prog_uses_map(int prog_fd, int map_fd)
+{
+	struct bpf_prog_info info = {};
+	struct bpf_map_info mi = {};
+	__u32 ids[64], len = sizeof(info), mlen = sizeof(mi);
+
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	assert_int_equal(bpf_obj_get_info_by_fd(prog_fd, &info, &len), 0);
+	assert_true(info.nr_map_ids <= sizeof(ids) / sizeof(ids[0]));
+	assert_int_equal(bpf_obj_get_info_by_fd(map_fd, &mi, &mlen), 0);
+	for (__u32 i = 0; i < info.nr_map_ids; i++)
+		if (ids[i] == mi.id)
+			return true;
+	return false;
+}
+
+/*
+ * The untraced program has no hook: it touches none of the trace maps (the
+ * traced build, loaded on the same maps, does), and a packet it handles
+ * while the filter takes everything gives no event.
+ */
+static void test_untraced_has_no_hook(void **state)
+{
+	struct bpf_map *maps[] = {
+		fx.dp.skel->maps.trace_filter, fx.dp.skel->maps.trace_state,
+		fx.dp.skel->maps.trace_events,
+	};
+	int plain = bpf_program__fd(fx.dp.skel->progs.xlb_lb);
+	__u8 in[BUF], out[BUF];
+	size_t in_len;
+	__u32 out_len;
+
+	trace_set(1, NULL, 1000);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		check(!prog_uses_map(plain, bpf_map__fd(maps[i])), "xlb_lb uses %s",
+		      bpf_map__name(maps[i]));
+		check(prog_uses_map(dp_prog_fd(&fx.dp), bpf_map__fd(maps[i])),
+		      "xlb_lb_traced does not use %s", bpf_map__name(maps[i]));
+	}
+	drain();
+	send_one(41020, in, &in_len, out, &out_len);
+	drain();
+	check(n_got == 1, "the traced build: one event, got %d", n_got);
+	/* The same packet through the untraced program, the traced one still loaded. */
+	struct xdp_md ctx = { .data_end = in_len, .ingress_ifindex = fx.if0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = in_len,
+		    .data_out = out, .data_size_out = BUF, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(plain, &opts), 0);
+	check(opts.retval == XDP_TX, "untraced: TX, got %u", opts.retval);
+	trace_set(0, NULL, 0);
+	drain();
+	check(n_got == 0, "the untraced program: no event, got %d", n_got);
+}
+
 static int group_setup(void **state)
 {
 	if (fx_setup_vips(&fx, vips, 1))
@@ -187,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_event_fields),
 		cmocka_unit_test(test_off_and_filtered),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_untraced_has_no_hook),
 	};
 
 	return cmocka_run_group_tests_name("xlb trace", tests, group_setup, group_teardown);

@@ -23,18 +23,13 @@ trace_start() { # NAME ARGS...
 	fail "trace $name did not start: $(cat "$WORK/trace-$name.err")"
 }
 
-# The data plane's trace switch (xlb_trace_on in the program's .bss), as bpftool reads it.
-trace_flag() {
-	local prog map
-	prog=$(xlbctl -j status | jq -r '.interfaces[0].prog_id // empty')
+# The program eth0 runs, by name: xlb_lb, or xlb_lb_traced (the build with the trace hooks)
+# while a trace runs; "?" when xlbctl or bpftool fails under load.
+iface_prog() {
+	local prog
+	prog=$(xlbctl -j status | jq -r '.interfaces[0] | select(.state == "attached") | .prog_id')
 	[ -n "$prog" ] || { echo "?"; return; }
-	for map in $(bpftool -j prog show id "$prog" | jq -r '.map_ids[]'); do
-		bpftool -j map show id "$map" | jq -e '.name | endswith(".bss")' >/dev/null || continue
-		bpftool -j map dump id "$map" |
-			jq -r '[.. | objects | select(has("xlb_trace_on")) | .xlb_trace_on][0]'
-		return
-	done
-	echo "?"
+	bpftool -j prog show id "$prog" | jq -r '.name // "?"' 2>/dev/null || echo "?"
 }
 
 # The trace's xlbctl, by its pid (the background job is the namespace wrapper).
@@ -44,14 +39,19 @@ trace_client_kill() { # SIGNAL
 	[ -n "$pid" ] && kill -"$1" "$pid"
 }
 
-flag_off_after() { # WHAT
+untraced_after() { # WHAT
 	local i
-	# Each look runs xlbctl and bpftool: "?" when one of them fails under load; look again.
 	for ((i = 0; i < 100; i++)); do
-		[ "$(trace_flag)" = 0 ] && return 0
+		[ "$(iface_prog)" = xlb_lb ] && return 0
 		sleep 0.1
 	done
-	fail "tracing still on after $1 (flag: $(trace_flag))"
+	fail "eth0 does not run the untraced program after $1 (runs: $(iface_prog))"
+}
+
+traced_now() {
+	local p
+	p=$(iface_prog)
+	[ "$p" = xlb_lb_traced ] || fail "eth0 runs $p while a trace runs, not xlb_lb_traced"
 }
 
 test_curl_shows_backend_and_tx() {
@@ -76,7 +76,7 @@ test_curl_shows_backend_and_tx() {
 		<<<"$js" >/dev/null || fail "not SYN by the ring, ACK bound, then conns: $js"
 	jq -se 'last | .events >= 3 and .lost_budget == 0' <"$WORK/trace-curl" >/dev/null ||
 		fail "no summary at the end: $(tail -1 "$WORK/trace-curl")"
-	flag_off_after "the timeout"
+	untraced_after "the timeout"
 }
 
 test_unconfigured_port_and_ratelimit() {
@@ -91,7 +91,7 @@ test_unconfigured_port_and_ratelimit() {
 	log "port 81: $js"
 	jq -e '.outcome | startswith("pass_")' <<<"$js" >/dev/null ||
 		fail "a packet to port 81 is not pass_*: $js"
-	flag_off_after "count"
+	untraced_after "count"
 
 	xlbctl ratelimit set $VIP4:80/tcp rate 1 burst 1
 	trace_start rl $VIP4:80/tcp timeout 4s
@@ -145,23 +145,45 @@ test_pcap_reads_back() {
 		fail "pcap and trace lines disagree: $n_in vs $(grep -c '"outcome"' "$WORK/trace-pcap")"
 }
 
-test_flag_off_after_interrupt_and_kill() {
+test_untraced_after_interrupt_and_kill() {
 	local out rc
 	lb_up
 	vip_up $VIP4:80/tcp
+	[ "$(iface_prog)" = xlb_lb ] || fail "eth0 runs $(iface_prog) before any trace"
 	trace_start int timeout 20s
+	traced_now || return 1
 	rc=0
 	out=$(xlbctl trace timeout 1s 2>&1) || rc=$?
 	[ $rc = 1 ] && [[ $out == *"already running"* ]] || fail "a second trace: exit $rc, '$out'"
 	trace_client_kill INT || fail "no trace client to interrupt"
 	wait $TRACE_PID || true
-	flag_off_after "Ctrl-C"
+	untraced_after "Ctrl-C"
 	grep -q '"events"' "$WORK/trace-int" || fail "no summary after Ctrl-C: $(cat "$WORK/trace-int")"
 	trace_start kill timeout 20s
+	traced_now || return 1
 	trace_client_kill KILL || fail "no trace client to kill"
 	wait $TRACE_PID || true
-	flag_off_after "the client was killed"
+	untraced_after "the client was killed"
 	[ -n "$(get "http://$VIP4/")" ] || fail "no traffic after the traces"
+}
+
+# xlbd killed mid-trace leaves the link on the traced build; the next xlbd's attach puts its
+# own untraced program there.
+test_untraced_after_xlbd_killed() {
+	local prog
+	lb_up
+	vip_up $VIP4:80/tcp
+	trace_start dkill timeout 30s
+	traced_now || return 1
+	kill -9 "$(xlbd_pid)"
+	wait $TRACE_PID || true
+	# Without xlbd, as the kernel says: the link still runs the traced build.
+	prog=$(on lb bpftool -j net show dev eth0 | jq -r '.[0].xdp[0].id // empty')
+	[ -n "$prog" ] && [ "$(bpftool -j prog show id "$prog" | jq -r .name)" = xlb_lb_traced ] ||
+		fail "after kill -9, eth0 runs program '$prog', not xlb_lb_traced"
+	xlbd_start
+	untraced_after "xlbd was killed mid-trace and restarted"
+	[ -n "$(get "http://$VIP4/")" ] || fail "no traffic after the restart"
 }
 
 run_suite
