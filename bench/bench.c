@@ -870,10 +870,11 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|live|control|memory]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|trace|live|control|memory]\n"
 		   "  --old PATH   also measure another build of the balancer object per packet,\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
-		   "  --only NAME  that section alone; BENCHMARKS.md is left alone\n");
+		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace: after\n"
+		   "               packets, whose floor it needs)\n");
 }
 
 int main(int argc, char **argv)
@@ -909,7 +910,7 @@ int main(int argc, char **argv)
 		bench_memory();
 		return 0;
 	}
-	if (only && strcmp(only, "packets") && strcmp(only, "live")) {
+	if (only && strcmp(only, "packets") && strcmp(only, "trace") && strcmp(only, "live")) {
 		usage(stderr);
 		return 2;
 	}
@@ -953,6 +954,8 @@ int main(int argc, char **argv)
 		return err ? 1 : 0;
 	}
 	floor_ns = bench_packets(&fx, bpf_program__fd(fl->progs.floor_pass), old_fd, old_path);
+	if (only && !strcmp(only, "trace"))
+		bench_trace(&fx, floor_ns);
 	if (only) {
 		floor__destroy(fl);
 		fx_teardown(&fx);

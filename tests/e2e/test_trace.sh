@@ -152,6 +152,7 @@ test_untraced_after_interrupt_and_kill() {
 	[ "$(iface_prog)" = xlb_lb ] || fail "eth0 runs $(iface_prog) before any trace"
 	trace_start int timeout 20s
 	traced_now || return 1
+	log "$(grep "trace: started" "$WORK/xlbd.log" | tail -1)"
 	rc=0
 	out=$(xlbctl trace timeout 1s 2>&1) || rc=$?
 	[ $rc = 1 ] && [[ $out == *"already running"* ]] || fail "a second trace: exit $rc, '$out'"
