@@ -9,7 +9,7 @@ set -eu
 # tcpdump: reads the pcap files of `xlbctl trace`; xdp-tools: xdpdump beside xlb.
 PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
 iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3 \
-prometheus bird2 tcpdump xdp-tools"
+prometheus bird2 tcpdump xdp-tools procps netbase"
 
 missing=""
 for p in $PKGS; do
