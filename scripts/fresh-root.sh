@@ -82,8 +82,8 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$root" ] || exit "$rc"
 	# Whatever the command left running in the root (daemons, servers).
-	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-		[ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "$pid" 2>/dev/null
+	for pid in /proc/[0-9]*; do
+		[ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "${pid#/proc/}" 2>/dev/null
 	done
 	for m in run/netns dev sys proc ""; do
 		umount -R -l "$root/$m" 2>/dev/null || true

@@ -20,6 +20,7 @@ iproute2 util-linux procps netbase ethtool iputils-ping curl nginx jq wrk nftabl
 prometheus bird2 tcpdump xdp-tools"
 
 if [ "${1:-}" = --list ]; then
+	# shellcheck disable=SC2086 # one word a package
 	printf '%s\n' $PKGS
 	exit 0
 fi

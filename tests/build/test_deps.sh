@@ -130,11 +130,11 @@ collect() {
 # Each check prints one line per offending file and fails when any.
 report() { # NAME MESSAGE, offending lines on stdin
 	local name=$1 what=$2 bad
-	bad=$(sort -u | head -40)
-	if [ -z "$bad" ]; then
+	mapfile -t bad < <(sort -u | head -40)
+	if [ ${#bad[@]} -eq 0 ]; then
 		echo "PASS $name"; passed=$((passed + 1))
 	else
-		echo "FAIL $name: $what"; sed 's/^/    /' <<<"$bad"; failed=$((failed + 1))
+		echo "FAIL $name: $what"; printf '    %s\n' "${bad[@]}"; failed=$((failed + 1))
 	fi
 }
 
