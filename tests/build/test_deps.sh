@@ -152,8 +152,8 @@ test_every_input_found() {
 
 # One line for each package: the first offending file, who reads it, how many more.
 by_package() {
-	awk '{ if (!($4 in n)) first[$4] = $3 " (read by " $2 ")"; n[$4]++ }
-		END { for (p in n) print p ": " first[p] (n[p] > 1 ? ", and " n[p] - 1 " more" : "") }'
+	awk '{ if (!($4 in n)) first[$4] = $3 " (read by " $2 ")"; if (!(($4, $3) in seen)) n[$4]++; seen[$4, $3] = 1 }
+		END { for (p in n) print p ": " first[p] (n[p] > 1 ? ", and " n[p] - 1 " more files" : "") }'
 }
 
 test_bpf_reads_no_glibc() {
