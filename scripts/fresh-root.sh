@@ -22,61 +22,12 @@
 # runs in the root is killed, the mounts are undone and the root is deleted.
 set -euo pipefail
 
-suite=bookworm variant=minbase include=gcc,make,git
-repo=$(cd "$(dirname "$0")/.." && pwd)
-rev=HEAD
-while getopts C:r:h opt; do
-	case $opt in
-	C) repo=$OPTARG ;;
-	r) rev=$OPTARG ;;
-	*) sed -n '/^# Usage/,/^#   COMMAND/s/^# \{0,1\}//p' "$0"; exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-cmd=${*:-make test}
-
 say() { echo "fresh-root: $*" >&2; }
 die() { say "$*"; exit 1; }
 elapsed() { echo "$((SECONDS - ${1:-0}))s"; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (chroot and mounts)"
-sha=$(git -C "$repo" rev-parse --verify -q "$rev^{commit}") || die "$repo: no commit '$rev'"
-[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] ||
-	say "note: $repo has uncommitted changes; testing the commit $sha only"
-
-if ! command -v mmdebstrap >/dev/null; then
-	say "installing mmdebstrap"
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
-fi
-
-# The host's sources, as deb822 or one-line entries: the root's apt uses them too.
-sources=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$sources" ] || sources=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list || true)
-[ -n "$sources" ] || die "no apt sources on this host"
-cache=${FRESH_ROOT_CACHE:-/var/tmp}
-key=$(printf '%s\n' "$suite" "$variant" "$include" "$sources" | sha256sum | cut -c1-12)
-tar=$cache/xlb-fresh-root-$key.tar
-
-t0=$SECONDS
-mkdir -p "$cache"
-# One build at a time: concurrent runs wait for it and share the result.
-exec 9>"$tar.lock"
-flock 9
-if [ ! -s "$tar" ]; then
-	say "building the pristine root ($suite $variant + $include) into $tar"
-	if ! echo "$sources" | mmdebstrap --quiet --format=tar --variant="$variant" \
-		--include="$include" "$suite" "$tar.part" - >"$tar.log" 2>&1; then
-		tail -20 "$tar.log" >&2
-		rm -f "$tar.part"
-		die "mmdebstrap failed (log: $tar.log)"
-	fi
-	mv "$tar.part" "$tar"
-	say "pristine root built in $(elapsed "$t0")"
-fi
-flock -u 9
-exec 9>&-
-
 root=""
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local rc=$? pid m
 	trap - EXIT INT TERM
@@ -96,28 +47,85 @@ cleanup() {
 	fi
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The body is a function, called on the last line: bash has read all of it
+# before it runs, so an edit to this file during a run (a checkout, a
+# rebase) cannot change what runs or what the cleanup does.
+main() {
+	suite=bookworm variant=minbase include=gcc,make,git
+	repo=$(cd "$(dirname "$0")/.." && pwd)
+	rev=HEAD
+	while getopts C:r:h opt; do
+		case $opt in
+		C) repo=$OPTARG ;;
+		r) rev=$OPTARG ;;
+		*) sed -n '/^# Usage/,/^#   COMMAND/s/^# \{0,1\}//p' "$0"; exit 2 ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	cmd=${*:-make test}
 
-t1=$SECONDS
-root=$(mktemp -d "$cache/xlb-fresh.XXXXXX")
-tar -C "$root" -xf "$tar"
-mount --bind "$root" "$root"
-mount -t proc proc "$root/proc"
-# Slaves: the host's mounts show in the root, but nothing done in the root
-# (least of all the unmounts at the end) reaches back to the host; /run/netns
-# is shared on the host, and undoing a shared bind would unmount every
-# namespace that other users of this machine have there.
-for m in sys dev run/netns; do
-	mkdir -p "/$m" "$root/$m"
-	mount --rbind "/$m" "$root/$m"
-	mount --make-rslave "$root/$m"
-done
-git clone -q --no-checkout "$repo" "$root/src"
-git -C "$root/src" checkout -q --detach "$sha"
-say "root unpacked and $(git -C "$root/src" log -1 --format='%h %s' | cut -c1-60) cloned in $(elapsed "$t1")"
+	[ "$(id -u)" -eq 0 ] || die "needs root (chroot and mounts)"
+	sha=$(git -C "$repo" rev-parse --verify -q "$rev^{commit}") || die "$repo: no commit '$rev'"
+	[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] ||
+		say "note: $repo has uncommitted changes; testing the commit $sha only"
 
-say "running in the root: $cmd"
-chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root LANG=C.UTF-8 CI="${CI:-}" V="${V:-}" bash -c "cd /src && $cmd" </dev/null
+	if ! command -v mmdebstrap >/dev/null; then
+		say "installing mmdebstrap"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+	fi
+
+	# The host's sources, as deb822 or one-line entries: the root's apt uses them too.
+	sources=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+	[ -n "$sources" ] || sources=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list || true)
+	[ -n "$sources" ] || die "no apt sources on this host"
+	cache=${FRESH_ROOT_CACHE:-/var/tmp}
+	key=$(printf '%s\n' "$suite" "$variant" "$include" "$sources" | sha256sum | cut -c1-12)
+	tar=$cache/xlb-fresh-root-$key.tar
+
+	t0=$SECONDS
+	mkdir -p "$cache"
+	# One build at a time: concurrent runs wait for it and share the result.
+	exec 9>"$tar.lock"
+	flock 9
+	if [ ! -s "$tar" ]; then
+		say "building the pristine root ($suite $variant + $include) into $tar"
+		if ! echo "$sources" | mmdebstrap --quiet --format=tar --variant="$variant" \
+			--include="$include" "$suite" "$tar.part" - >"$tar.log" 2>&1; then
+			tail -20 "$tar.log" >&2
+			rm -f "$tar.part"
+			die "mmdebstrap failed (log: $tar.log)"
+		fi
+		mv "$tar.part" "$tar"
+		say "pristine root built in $(elapsed "$t0")"
+	fi
+	flock -u 9
+	exec 9>&-
+
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	t1=$SECONDS
+	root=$(mktemp -d "$cache/xlb-fresh.XXXXXX")
+	tar -C "$root" -xf "$tar"
+	mount --bind "$root" "$root"
+	mount -t proc proc "$root/proc"
+	# Slaves: the host's mounts show in the root, but nothing done in the root
+	# (least of all the unmounts at the end) reaches back to the host; /run/netns
+	# is shared on the host, and undoing a shared bind would unmount every
+	# namespace that other users of this machine have there.
+	for m in sys dev run/netns; do
+		mkdir -p "/$m" "$root/$m"
+		mount --rbind "/$m" "$root/$m"
+		mount --make-rslave "$root/$m"
+	done
+	git clone -q --no-checkout "$repo" "$root/src"
+	git -C "$root/src" checkout -q --detach "$sha"
+	say "root unpacked and $(git -C "$root/src" log -1 --format='%h %s' | cut -c1-60) cloned in $(elapsed "$t1")"
+
+	say "running in the root: $cmd"
+	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 CI="${CI:-}" V="${V:-}" bash -c "cd /src && $cmd" </dev/null
+}
+
+main "$@"; exit
