@@ -36,6 +36,9 @@ cleanup() {
 	for pid in /proc/[0-9]*; do
 		[ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "${pid#/proc/}" 2>/dev/null
 	done
+	# Private first: undoing a shared bind would unmount, on the host, every
+	# namespace that other users of this machine have in /run/netns.
+	mount --make-rprivate "$root/run/netns" 2>/dev/null || true
 	for m in run/netns dev sys proc ""; do
 		umount -R -l "$root/$m" 2>/dev/null || true
 	done
@@ -110,14 +113,14 @@ main() {
 	tar -C "$root" -xf "$tar"
 	mount --bind "$root" "$root"
 	mount -t proc proc "$root/proc"
-	# Slaves: the host's mounts show in the root, but nothing done in the root
-	# (least of all the unmounts at the end) reaches back to the host; /run/netns
-	# is shared on the host, and undoing a shared bind would unmount every
-	# namespace that other users of this machine have there.
+	# /sys and /dev as slaves: the host's mounts show in the root, nothing
+	# done in the root reaches the host. /run/netns stays shared, so that a
+	# namespace made in the root is a namespace on the host too ('ip netns
+	# list' shows it, 'ip netns del' removes it) rather than an empty file.
 	for m in sys dev run/netns; do
 		mkdir -p "/$m" "$root/$m"
 		mount --rbind "/$m" "$root/$m"
-		mount --make-rslave "$root/$m"
+		[ "$m" = run/netns ] || mount --make-rslave "$root/$m"
 	done
 	git clone -q --no-checkout "$repo" "$root/src"
 	git -C "$root/src" checkout -q --detach "$sha"
