@@ -127,8 +127,12 @@ main() {
 	say "root unpacked and $(git -C "$root/src" log -1 --format='%h %s' | cut -c1-60) cloned in $(elapsed "$t1")"
 
 	say "running in the root: $cmd"
+	# In the background and waited for: a signal to this script is acted on at
+	# once (bash holds traps while a foreground command runs), and the
+	# cleanup then kills what runs in the root.
 	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C.UTF-8 CI="${CI:-}" V="${V:-}" bash -c "cd /src && $cmd" </dev/null
+		HOME=/root LANG=C.UTF-8 CI="${CI:-}" V="${V:-}" bash -c "cd /src && $cmd" </dev/null &
+	wait $!
 }
 
 main "$@"; exit
