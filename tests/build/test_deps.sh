@@ -9,7 +9,8 @@
 # to the package that owns it with dpkg -S.
 #
 # Usage: test_deps.sh [BUILD_DIR]   (after `make all`: the skeletons and the
-# objects the links read must exist). V=1 prints every file and its package.
+# objects the links read must exist). V=1 prints every file and its package;
+# KEEP=1 keeps the lists in /tmp/xlb-deps.*.
 #
 # The base set is computed here from dpkg's database rather than kept in a
 # file: the Essential and Priority: required packages (what mmdebstrap's
@@ -24,7 +25,7 @@ build=$(realpath -m "${1:-build}")
 build=${build#"$root"/}
 cd "$root" || exit 1
 work=$(mktemp -d /tmp/xlb-deps.XXXXXX)
-trap 'rm -rf "$work"' EXIT; [ -n "${KEEP:-}" ] && trap "" EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT # KEEP=1: left for a look
 passed=0 failed=0
 
 mk() { make -s --no-print-directory BUILD="$build" "$@"; }
