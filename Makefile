@@ -39,8 +39,11 @@ CFLAGS	?= -O2 -g
 XLB_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS	+= -DXLB_VERSION='"$(XLB_VERSION)"'
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Iinclude -Ictl -Itests/lib -I$(BUILD)/include $(LIBBPF_CFLAGS) -MMD -MP
+	-Iinclude -Ictl -Itests/lib -I$(BUILD)/include $(LIBBPF_CFLAGS)
 LDLIBS	+= $(LIBBPF_LIBS)
+# Kept apart from the flags so tests/build/test_deps.sh can run the compilers
+# with exactly these flags and -M instead (-MMD leaves out system headers).
+DEPFLAGS := -MMD -MP
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -53,6 +56,9 @@ TLIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/lib/*.c))
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/bpf/test_*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+# Every userspace source compiled with $(CFLAGS), each by the $(BUILD)/%.o rule.
+USER_SRCS  := $(patsubst $(BUILD)/%.o,%.c,$(LIB_OBJS) $(TLIB_OBJS) $(BENCH_OBJS)) \
+	$(MAINS) $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -66,7 +72,7 @@ deps:
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/include/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
@@ -77,7 +83,7 @@ $(BUILD)/include/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/%.o: %.c $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -135,6 +141,11 @@ ifeq ($(OLD),)
 else
 	$(Q)$(BUILD)/xlb-bench --only packets --old $(OLD)
 endif
+
+# `make -s print-VAR` prints a variable's value as make sees it, one line:
+# how scripts read the flags and lists instead of keeping copies of them.
+print-%:
+	$(info $($*))@:
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

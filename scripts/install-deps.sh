@@ -1,15 +1,30 @@
 #!/bin/sh
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Install what building and testing xlb needs on Debian 12. Idempotent and
-# silent when everything is already there.
+# Install what building, testing and the demo need on Debian 12, on top of a
+# minbase root with gcc and make. Idempotent and silent when everything is
+# already there. --list prints the packages, one a line, and installs nothing
+# (tests/build/test_deps.sh checks the build's inputs against it).
 set -eu
 
-# prometheus: only for promtool, which checks xlbd's metrics in the tests;
-# bird2: only to check the generated BIRD fragments parse;
-# tcpdump: reads the pcap files of `xlbctl trace`; xdp-tools: xdpdump beside xlb.
-PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev libcmocka-dev bpftool \
-iproute2 pkg-config linux-libc-dev util-linux ethtool iputils-ping curl nginx jq wrk nftables hping3 \
+# libc6-dev: userspace's headers and crt files (gcc only recommends it);
+# libclang-common-14-dev: clang's own headers (stdbool.h for the BPF code);
+# procps: sysctl and pgrep in the tests; netbase: /etc/protocols, which
+# `ip route get ... ipproto tcp` reads; prometheus: only for promtool, which
+# checks xlbd's metrics in the tests; bird2: only to check the generated BIRD
+# fragments parse; tcpdump: reads the pcap files of `xlbctl trace`;
+# xdp-tools: xdpdump beside xlb. tests/build/test_deps.sh checks that every
+# file the build reads comes from this list or from a minbase root with gcc
+# and make.
+PKGS="clang llvm libc6-dev libclang-common-14-dev libbpf-dev libelf-dev zlib1g-dev libcmocka-dev \
+bpftool pkg-config linux-libc-dev \
+iproute2 util-linux procps netbase ethtool iputils-ping curl nginx jq wrk nftables hping3 \
 prometheus bird2 tcpdump xdp-tools"
+
+if [ "${1:-}" = --list ]; then
+	# shellcheck disable=SC2086 # one word a package
+	printf '%s\n' $PKGS
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Run every test found by convention and print one closing tally:
+#   tests/build/test_*.sh     shell, the build's inputs (after make all)
 #   build/tests/unit/test_*   cmocka, plain userspace
 #   build/tests/bpf/test_*    cmocka, loads BPF (root)
 #   tests/e2e/test_*.sh       shell, network namespaces (root)
@@ -88,6 +89,9 @@ check_leftovers() {
 	failed=$((failed + 1)) failed_names+=("leftovers")
 }
 
+for t in "$here"/tests/build/test_*.sh; do
+	[ -f "$t" ] && run "build/$(basename "$t" .sh)" bash "$t" "$build"
+done
 for t in "$build"/tests/unit/test_*; do
 	[ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 done
