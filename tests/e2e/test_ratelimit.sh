@@ -46,14 +46,17 @@ test_flood_limited_others_untouched() {
 	t0=$(date +%s%N)
 	on client timeout $((FLOOD_S + 5)) hping3 -q -S -p 80 -i u$((1000000 / FLOOD_PPS)) \
 		-c $sent $VIP4 >/dev/null 2>&1 || true
-	ms=$((($(date +%s%N) - t0) / 1000000))
 	wait $curl_pid
 	sleep 0.5
+	# Until now: SYNs queued in the veth backlog when hping3 exits are
+	# judged later, on a loaded machine up to a few hundred ms later.
+	ms=$((($(date +%s%N) - t0) / 1000000))
 	delivered=$(count_delivered)
 	want=$((RATE * FLOOD_S + BURST))
 	lo=$((want * 90 / 100))
 	# A loaded machine stretches the flood past FLOOD_S, and the limit lets
-	# RATE through for every second it lasts: the upper bound is the flood's.
+	# RATE through for every second it lasts: the upper bound is the flood's,
+	# from its start until the count (a broken limit lets ~10x through).
 	hi=$(((RATE * ms / 1000 + BURST) * 110 / 100))
 	log "flooder sent $sent SYNs in $ms ms, $delivered delivered (rate x seconds + burst = $want)"
 	[ "$delivered" -ge $lo ] && [ "$delivered" -le $hi ] ||
