@@ -232,25 +232,51 @@ static int send_all(int fd, const char *buf, size_t len)
 	return shutdown(fd, SHUT_WR) && errno != ENOTCONN ? -errno : 0;
 }
 
+/*
+ * Encode the command, connect and send it: the connected socket, or -1 with
+ * *status set after saying why.
+ */
+static int send_request(const char *path, bool json, int argc, char **argv, int *status)
+{
+	size_t req_len;
+	char *req;
+	int fd, ret;
+
+	ret = proto_request_encode(argc, argv, json, &req, &req_len);
+	if (ret == -E2BIG) {
+		*status = fail(json, 1, "request too large (more than %u MiB)",
+			       PROTO_MAX_REQUEST >> 20);
+		return -1;
+	}
+	if (ret) {
+		*status = fail(json, 1, "cannot encode the request: %s", strerror(-ret));
+		return -1;
+	}
+	fd = connect_daemon(path, json, status);
+	if (fd >= 0) {
+		ret = send_all(fd, req, req_len);
+		if (ret) {
+			*status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,
+				       strerror(-ret));
+			close(fd);
+			fd = -1;
+		}
+	}
+	free(req);
+	return fd;
+}
+
 static int run_remote(const char *path, bool json, int argc, char **argv)
 {
-	char *req = NULL, *reply = NULL;
-	size_t req_len, reply_len, body_len;
+	size_t reply_len, body_len;
+	char *reply = NULL;
 	int fd, ret, status;
 	const char *body;
 
-	ret = proto_request_encode(argc, argv, json, &req, &req_len);
-	if (ret == -E2BIG)
-		return fail(json, 1, "request too large (more than %u MiB)",
-			    PROTO_MAX_REQUEST >> 20);
-	if (ret)
-		return fail(json, 1, "cannot encode the request: %s", strerror(-ret));
-	fd = connect_daemon(path, json, &status);
+	fd = send_request(path, json, argc, argv, &status);
 	if (fd < 0)
-		goto out_free;
-	ret = send_all(fd, req, req_len);
-	if (!ret)
-		ret = file_read_all(fd, PROTO_MAX_REPLY, &reply, &reply_len);
+		return status;
+	ret = file_read_all(fd, PROTO_MAX_REPLY, &reply, &reply_len);
 	close(fd);
 	if (ret) {
 		status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,
@@ -272,7 +298,6 @@ static int run_remote(const char *path, bool json, int argc, char **argv)
 		status = status ?: 1;
 out_free:
 	free(reply);
-	free(req);
 	return status;
 }
 
@@ -322,25 +347,13 @@ static int run_watch(const char *path, bool json, int argc, char **argv)
 /* trace: the reply is a stream, read and printed as it comes (tracecli.c). */
 static int run_trace(const char *path, bool json, const struct cmd *cmd, int argc, char **argv)
 {
-	size_t req_len;
-	int fd, ret, status;
-	char *req;
+	int fd, status;
 
-	ret = proto_request_encode(argc, argv, json, &req, &req_len);
-	if (ret)
-		return fail(json, 1, "cannot encode the request: %s", strerror(-ret));
-	fd = connect_daemon(path, json, &status);
+	fd = send_request(path, json, argc, argv, &status);
 	if (fd < 0)
-		goto out_free;
-	ret = send_all(fd, req, req_len);
-	if (ret)
-		status = fail(json, 1, "lost the connection to xlbd at %s: %s", path,
-			      strerror(-ret));
-	else
-		status = tracecli_run(fd, json, cmd->has & CMD_HAS_FILE ? cmd->file : NULL);
+		return status;
+	status = tracecli_run(fd, json, cmd->has & CMD_HAS_FILE ? cmd->file : NULL);
 	close(fd);
-out_free:
-	free(req);
 	return status;
 }
 

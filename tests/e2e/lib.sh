@@ -163,6 +163,19 @@ download_done() { # PID PORT BYTES WHAT [CODE]
 	[ "$got" = "$want" ] || fail "$4: got '$got', not '$want'"
 }
 
+# Milliseconds until backend $1 reaches health state $2, at most $3 ms
+# ("timeout" then). The suite defines state_of BACKEND -> state.
+wait_state() {
+	local t0 now
+	t0=$(date +%s%N)
+	while [ "$(state_of "$1")" != "$2" ]; do
+		now=$(date +%s%N)
+		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
+		sleep 0.02
+	done
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
 cleanup_test() {
 	local pid
 	pid=$(xlbd_pid || true)

@@ -19,18 +19,6 @@ state_of() { # backend index (0-based) -> up/down
 	xlbctl -j health show $VIP4:80/tcp | jq -r ".vips[0].backends[$1].state"
 }
 
-# Milliseconds until backend $1 reaches state $2, at most $3 ms.
-wait_state() {
-	local t0 now
-	t0=$(date +%s%N)
-	while [ "$(state_of "$1")" != "$2" ]; do
-		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
-		sleep 0.02
-	done
-	echo $((($(date +%s%N) - t0) / 1000000))
-}
-
 requests() { # N FIRST_PORT -> number of failed requests
 	on client bash -c "f=0; for ((p = $2; p < $2 + $1; p++)); do
 		curl -s -o /dev/null --max-time 2 --local-port \$p http://$VIP4/ || f=\$((f + 1)); done

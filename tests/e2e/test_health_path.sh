@@ -29,18 +29,6 @@ state_of() { # backend index (0-based) -> up/down
 	xlbctl -j health show "$SVC" | jq -r ".vips[0].backends[$1].state"
 }
 
-# Milliseconds until backend $1 reaches state $2, at most $3 ms.
-wait_state() {
-	local t0 now
-	t0=$(date +%s%N)
-	while [ "$(state_of "$1")" != "$2" ]; do
-		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
-		sleep 0.02
-	done
-	echo $((($(date +%s%N) - t0) / 1000000))
-}
-
 all_up() {
 	local i
 	for i in 0 1 2; do [ "$(wait_state $i up 3000)" != timeout ] || return 1; done
