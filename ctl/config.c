@@ -183,6 +183,10 @@ static int check_backend(const struct config *c, const struct cfg_vip *v,
 	__u32 max = c->limits ? c->limits->max_backends : 0;
 	char other[SERVICE_STRLEN];
 
+	/* l2 rewrites MACs only: the backend must take the packet as it is. */
+	if (b->family != v->key.family && v->opts.method == XLB_METHOD_L2)
+		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 of method l2, which "
+			    "cannot change the packet's family: use method ipip or gue", addr, svc);
 	if (loop) {
 		service_format(&loop->key, other, sizeof(other));
 		return fail(-EINVAL, "backend %s is the address of VIP %s: its packets would come "

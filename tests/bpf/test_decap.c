@@ -413,7 +413,7 @@ static const struct tcase {
 	{"ARP", arp, STAT(pass_not_encap)},
 	{"two VLAN tags", qinq, STAT(pass_not_encap)},
 	{"IPv6-in-IPv4", six_in_four, STAT(pass_not_encap)},
-	{"IPv4-in-IPv6", four_in_six, STAT(pass_not_encap)},
+	{"IPv4-in-IPv6", four_in_six, STAT(decapped)},
 	{"IPv4-in-IPv4, outer first fragment", ipip4_first_fragment, STAT(pass_fragment)},
 	{"IPv4-in-IPv4, outer later fragment", ipip4_later_fragment, STAT(pass_fragment)},
 	{"IPv6-in-IPv6, outer Fragment header", ipip6_fragment, STAT(pass_fragment)},
