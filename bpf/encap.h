@@ -143,6 +143,8 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct meta *m,
 		 */
 		label = xlb_flow_hash(&m->flow, 0) & 0xfffff;
 		*(__be32 *)outer = bpf_htonl(6U << 28 | (__u32)m->tos << 20 | label);
+		/* The EtherType (after any tag) right before: now the outer's. */
+		*((__be16 *)outer - 1) = bpf_htons(ETH_P_IPV6);
 	} else {
 		/* Version, traffic class and flow label: the inner packet's, so
 		 * that ECMP between us and the backend keeps a flow on one path. */

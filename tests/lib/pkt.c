@@ -110,6 +110,19 @@ static void wr16(__u8 *p, __u16 v)
 	p[1] = v & 0xff;
 }
 
+struct xlb_flow pkt_flow(const struct pkt_spec *s)
+{
+	struct xlb_flow f = { 0 };
+	__u8 family;
+
+	pkt_addr(&f.src, &family, s->src);
+	pkt_addr(&f.dst, &f.family, s->dst);
+	f.sport = htons(s->sport);
+	f.dport = htons(s->dport);
+	f.proto = s->proto;
+	return f;
+}
+
 __u8 pkt_pattern(size_t i)
 {
 	return 'a' + i % 26;

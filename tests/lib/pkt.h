@@ -89,6 +89,9 @@ struct pkt_spec {
 	__u8 n_ext;
 };
 
+/* The flow a spec describes, as the data plane keys it (ports in network order). */
+struct xlb_flow pkt_flow(const struct pkt_spec *s);
+
 /* Frame length, or 0 if it does not fit in cap or the spec is inconsistent. */
 size_t pkt_build(__u8 *buf, size_t cap, const struct pkt_spec *s);
 /* The same without the Ethernet header: an L3 packet (ICMP errors' inner). */
