@@ -61,7 +61,7 @@ static __always_inline void *push_l3(struct xdp_md *ctx, __u32 l3off, __u32 grow
  */
 static __always_inline __be16 gue_sport(const struct meta *m)
 {
-	return bpf_htons(XLB_GUE_SPORT_MIN | (xlb_flow_hash(&m->flow, 0) & XLB_GUE_SPORT_MASK));
+	return bpf_htons(XLB_GUE_SPORT_MIN | xlb_encap_hash(&m->flow) >> XLB_GUE_SPORT_SHIFT);
 }
 
 /*
@@ -141,7 +141,7 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct meta *m,
 		 * flow hash (RFC 6438), so that ECMP keeps the flow on one
 		 * path and still spreads a balancer's flows.
 		 */
-		label = xlb_flow_hash(&m->flow, 0) & 0xfffff;
+		label = xlb_encap_hash(&m->flow) >> 12;
 		*(__be32 *)outer = bpf_htonl(6U << 28 | (__u32)m->tos << 20 | label);
 		/* The EtherType (after any tag) right before: now the outer's. */
 		*((__be16 *)outer - 1) = bpf_htons(ETH_P_IPV6);

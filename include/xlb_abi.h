@@ -98,12 +98,12 @@ enum xlb_method {
  * GUE: the UDP destination port the balancer sends to and decap listens on
  * unless told otherwise. 6080 is the port the GUE draft asks IANA for and the
  * one Katran and its decap use, so mixed fleets agree without configuration.
- * The source port is XLB_GUE_SPORT_MIN | (flow hash & XLB_GUE_SPORT_MASK):
+ * The source port is XLB_GUE_SPORT_MIN | the top 15 bits of xlb_encap_hash():
  * 32768..65535, the upper half, clear of well-known and registered services.
  */
 #define XLB_GUE_PORT_DEFAULT	6080
 #define XLB_GUE_SPORT_MIN	0x8000
-#define XLB_GUE_SPORT_MASK	0x7fff
+#define XLB_GUE_SPORT_SHIFT	17	/* hash >> 17: 15 bits */
 
 /* struct xlb_vip.flags */
 #define XLB_VIP_HASH_SRC	(1U << 0)	/* Maglev on the source address only */

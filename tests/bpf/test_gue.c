@@ -99,16 +99,16 @@ static size_t want_frame(__u8 *want, const __u8 *in, size_t len, const struct fx
 			 const struct pkt_spec *s, const char *be)
 {
 	struct xlb_flow f = pkt_flow(s);
-	__u32 h = xlb_flow_hash(&f, 0);
+	__u32 h = xlb_encap_hash(&f);
 	struct pkt_encap_spec e = {
 		.src = strchr(be, ':') ? "fd00::1" : "10.0.0.1",
 		.dst = be,
-		.flow_label = h & 0xfffff,
+		.flow_label = h >> 12,
 	};
 	size_t n;
 
 	if (v->method == XLB_METHOD_GUE) {
-		e.gue_sport = XLB_GUE_SPORT_MIN | (h & XLB_GUE_SPORT_MASK);
+		e.gue_sport = XLB_GUE_SPORT_MIN | h >> XLB_GUE_SPORT_SHIFT;
 		e.gue_dport = v->encap_port;
 	}
 	memcpy(e.smac, MAC_XLB0, 6);
