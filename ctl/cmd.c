@@ -120,6 +120,11 @@ static size_t count_names(const char *const *names)
 
 /* ---- addresses and services ---- */
 
+static const char *family_name(__u8 family)
+{
+	return family == XLB_AF_INET6 ? "IPv6" : "IPv4";
+}
+
 /* Why s is not an address we take, or NULL. */
 static const char *addr_check(const char *s, struct xlb_addr *a, __u8 *family)
 {
