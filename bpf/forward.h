@@ -16,6 +16,7 @@
 
 #include "encap.h"
 #include "stats.h"
+#include "toobig.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -110,8 +111,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 
 	if (ipip)
 		len += encap_overhead(be, gue);
+	/* The client hears what fits, as from a router (bpf/toobig.h). */
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && len > nh->mtu)
-		return vip_drop(vip->id, drop_too_big);
+		return too_big(ctx, m, vip->id, nh->mtu - (len - m->l3len), now);
 
 	if (ipip) {
 		/* Constant `gue` per call: one header size for the verifier each. */

@@ -1052,6 +1052,7 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		OUTCOME(o, &oc, drop_internal);
 		OUTCOME(o, &oc, icmp_echo);
 		OUTCOME(o, &oc, icmp_too_big);
+		OUTCOME(o, &oc, icmp_too_big_sent);
 		out_obj_close(o);
 	}
 	out_arr_open(o, "vips");

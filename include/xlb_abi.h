@@ -315,15 +315,16 @@ struct xlb_outcomes {
 	__u64 drop_no_backend;	/* VIP has no backend to give the flow */
 	__u64 drop_fragment;	/* IP fragment for a VIP that cannot take fragments */
 	__u64 drop_no_route;	/* FIB: unreachable, blackhole, prohibited, ... */
-	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU */
+	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU, no error sent */
 	__u64 drop_no_tx_port;	/* egress interface not in tx_ports */
 	__u64 drop_ratelimit;	/* over the per-source rate limit (bpf/ratelimit.h) */
 	__u64 drop_internal;	/* helper failure (adjust_head, bad config) */
 	__u64 icmp_echo;	/* echo requests answered (also counted in tx) */
 	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */
 	__u64 drop_no_neigh;	/* l2: next hop unresolved (the kernel could not deliver it either) */
+	__u64 icmp_too_big_sent;	/* too-big errors sent to clients instead of their packet (also tx) */
 };
-_Static_assert(sizeof(struct xlb_outcomes) == 18 * 8, "xlb_outcomes");
+_Static_assert(sizeof(struct xlb_outcomes) == 19 * 8, "xlb_outcomes");
 
 /*
  * decap program (backend hosts): decap_addrs holds the host's own addresses

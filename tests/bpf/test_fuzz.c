@@ -501,7 +501,7 @@ static struct ref reference(const __u8 *f, size_t len)
 /* ---- checks --------------------------------------------------------------- */
 
 struct tally {
-	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows;
+	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows, too_big_sent;
 };
 
 #define FAIL(fmt, ...)                                    \
@@ -662,6 +662,40 @@ static const char *encap_error(const __u8 *in, const __u8 *out, __u32 out_len, c
 	return NULL;
 }
 
+/*
+ * The balancer's "fragmentation needed" / "packet too big" for a client's
+ * packet that does not fit once encapsulated (bpf/toobig.h): turned around,
+ * from the VIP to the client, a valid ICMP checksum, the input's IP packet
+ * quoted from its start.
+ */
+static const char *too_big_sent_error(const __u8 *in, const __u8 *out, __u32 out_len,
+				      const struct ref *r)
+{
+	const __u8 *ip = out + r->l2, *l3 = in + r->l2;
+	int v4 = l3[0] >> 4 == 4;
+	size_t hl = v4 ? 20 : 40, quote = v4 ? 68 : 128, alen = v4 ? 4 : 16;
+	size_t src = v4 ? 12 : 8;
+
+	if (r->kind != REF_FLOW)
+		return "sent for something that is not a client's flow";
+	if (out_len != r->l2 + hl + 8 + quote)
+		return "length is not the headers and the quote";
+	if (memcmp(out, in + 6, 6) || memcmp(out + 6, in, 6) || memcmp(out + 12, in + 12, r->l2 - 12))
+		return "Ethernet header not turned around";
+	if (ip[0] >> 4 != l3[0] >> 4 || memcmp(ip + src, l3 + src + alen, alen) ||
+	    memcmp(ip + src + alen, l3 + src, alen))
+		return "addresses not from the VIP to the client";
+	if (v4 && (!pkt_ipv4_csum_ok(ip) || ip[hl] != 3 || ip[hl + 1] != 4))
+		return "not an IPv4 fragmentation-needed";
+	if (!v4 && (ip[hl] != 2 || ip[hl + 1] != 0))
+		return "not an ICMPv6 packet-too-big";
+	if (!pkt_l4_csum_ok(ip, out_len - r->l2))
+		return "bad ICMP checksum";
+	if (memcmp(ip + hl + 8, l3, quote))
+		return "quote is not the start of the client's packet";
+	return NULL;
+}
+
 /* Check one case; fails the test with a reproduction on any broken property. */
 static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct tally *t)
 {
@@ -694,6 +728,13 @@ static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct
 		t->pass++;
 		if (out_len != len || memcmp(out, in, len))
 			FAIL("XDP_PASS changed the frame");
+		return;
+	}
+	if (b.icmp_too_big_sent != a.icmp_too_big_sent) {
+		t->too_big_sent++;
+		err = too_big_sent_error(in, out, out_len, &r);
+		if (verdict != XDP_TX || err)
+			FAIL("too-big error to the client: %s", err ? err : "not XDP_TX");
 		return;
 	}
 	/* Sent on: to the network, or encapsulated to the kernel. */
@@ -765,16 +806,17 @@ static void test_fuzz(void **state)
 	fprintf(stderr,
 		"fuzz: %llu cases in %.1f s: %llu passed unchanged, %llu dropped, %llu tx, "
 		"%llu redirected, %llu to the kernel encapsulated; of those sent on: %llu flows, "
-		"%llu too-big errors, %llu echo replies\n",
+		"%llu too-big errors, %llu echo replies; %llu too-big errors sent to clients\n",
 		(unsigned long long)t.cases, secs, (unsigned long long)t.pass,
 		(unsigned long long)t.drop, (unsigned long long)t.tx,
 		(unsigned long long)t.redirect, (unsigned long long)t.no_neigh,
 		(unsigned long long)t.flows, (unsigned long long)t.too_big,
-		(unsigned long long)t.echo);
+		(unsigned long long)t.echo, (unsigned long long)t.too_big_sent);
 	/* A generator that never reaches the forwarding paths tests nothing. */
 	if (only == ~0ULL && cases >= 10000)
 		check(t.flows > cases / 20 && t.too_big > cases / 200 && t.echo > cases / 200 &&
-			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20,
+			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20 &&
+			  t.too_big_sent,
 		      "every kind of outcome reached");
 }
 

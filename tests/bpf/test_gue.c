@@ -5,7 +5,9 @@
  * over flows, the MTU overhead, and the backend's decap program taking the
  * balancer's output back to the client's packet. Needs root.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -263,44 +265,140 @@ static void test_sport_spread(void **state)
 	check_spread(V_GUE6, "2001:db8::%d");
 }
 
-/* ---- MTU -------------------------------------------------------------- */
+/* ---- MTU and too-big errors ------------------------------------------ */
 
-/* xlb0's MTU is 1500: GUE adds 28 bytes over IPv4 and 48 over IPv6. */
-static void test_too_big_overhead(void **state)
+/*
+ * The error the balancer must answer a client's frame `in` with: from the
+ * VIP to the client, back to the client's MAC, quoting the first 68 (IPv4)
+ * or 128 (IPv6) bytes of its IP packet, the MTU that fits.
+ */
+static size_t want_too_big(__u8 *want, const __u8 *in, size_t len, const struct pkt_spec *c,
+			   __u32 mtu)
 {
-	static const struct {
-		int vip;
-		const char *client;
-		unsigned int fits;	/* largest inner L3 length that fits */
-	} cases[] = {
-		{ V_GUE4, CLIENT4, 1500 - 28 },
-		{ V_GUE6, CLIENT6, 1500 - 48 },
-		{ V_4IN6, CLIENT4, 1500 - 40 },
-		{ V_GUE_4IN6, CLIENT4, 1500 - 48 },
+	int v4 = c->family == XLB_AF_INET;
+	struct pkt_spec e = {
+		.family = c->family,
+		.src = c->dst,
+		.dst = c->src,
+		.proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6,
+		.icmp_type = v4 ? 3 : 2,
+		.icmp_code = v4 ? 4 : 0,
+		.icmp_mtu = mtu,
+		.inner = in + PKT_ETH_LEN,
+		.inner_len = v4 ? 68 : 128,
+		.tos = v4 ? 0xc0 : 0,
 	};
-	__u8 in[BUF], out[BUF];
+	size_t n;
+
+	assert_true(len > PKT_ETH_LEN + e.inner_len);
+	memcpy(e.smac, c->dmac, 6);
+	memcpy(e.dmac, c->smac, 6);
+	n = pkt_build(want, BUF, &e);
+	assert_true(n > 0);
+	return n;
+}
+
+/* xlb0's MTU is 1500: GUE adds 28 bytes over IPv4 and 48 over IPv6, IPIP 20 / 40. */
+static const struct {
+	int vip;
+	const char *client;
+	unsigned int fits;	/* largest inner L3 length that fits */
+} mtu_cases[] = {
+	{ V_GUE4, CLIENT4, 1500 - 28 },
+	{ V_GUE6, CLIENT6, 1500 - 48 },
+	{ V_4IN6, CLIENT4, 1500 - 40 },
+	{ V_GUE_4IN6, CLIENT4, 1500 - 48 },
+};
+
+static struct pkt_spec sized(size_t i, unsigned int l3len)
+{
+	const struct fx_vip *v = &vips[mtu_cases[i].vip];
+	struct pkt_spec s = flow_spec(v, mtu_cases[i].client, 7000 + i);
+	unsigned int hdrs = (s.family == XLB_AF_INET ? PKT_IPV4_LEN : PKT_IPV6_LEN) +
+			    (s.proto == IPPROTO_TCP ? PKT_TCP_LEN : PKT_UDP_LEN);
+
+	s.payload_len = l3len - hdrs;
+	return s;
+}
+
+static void test_too_big_answered(void **state)
+{
+	__u8 in[BUF], out[BUF], want[BUF];
 	struct xlb_outcomes before, after;
 	__u32 out_len;
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		const struct fx_vip *v = &vips[cases[i].vip];
-		struct pkt_spec s = flow_spec(v, cases[i].client, 7000 + i);
-		unsigned int hdrs = (s.family == XLB_AF_INET ? PKT_IPV4_LEN : PKT_IPV6_LEN) +
-				    (s.proto == IPPROTO_TCP ? PKT_TCP_LEN : PKT_UDP_LEN);
-		size_t len;
+	for (size_t i = 0; i < ARRAY_SIZE(mtu_cases); i++) {
+		const struct fx_vip *v = &vips[mtu_cases[i].vip];
+		struct pkt_spec s = sized(i, mtu_cases[i].fits);
+		size_t len = pkt_build(in, sizeof(in), &s), wlen;
 
-		s.payload_len = cases[i].fits - hdrs;
-		len = pkt_build(in, sizeof(in), &s);
-		check(run(in, len, out, &out_len) == XDP_TX, "%s: %u bytes fit", v->addr,
-		      cases[i].fits);
-		s.payload_len++;
+		check(run(in, len, out, &out_len) == XDP_TX && out_len == len + 1500 - mtu_cases[i].fits,
+		      "%s: %u bytes fit and go out encapsulated", v->addr, mtu_cases[i].fits);
+		s = sized(i, mtu_cases[i].fits + 1);
 		len = pkt_build(in, sizeof(in), &s);
 		assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
-		check(run(in, len, out, &out_len) == XDP_DROP, "%s: %u bytes do not", v->addr,
-		      cases[i].fits + 1);
+		check(run(in, len, out, &out_len) == XDP_TX, "%s: %u bytes are answered", v->addr,
+		      mtu_cases[i].fits + 1);
 		assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
-		assert_int_equal(after.drop_too_big - before.drop_too_big, 1);
+		assert_int_equal(after.icmp_too_big_sent - before.icmp_too_big_sent, 1);
+		assert_int_equal(after.tx - before.tx, 1);
+		wlen = want_too_big(want, in, len, &s, mtu_cases[i].fits);
+		check_bytes(out, out_len, want, wlen, "too-big error to the client");
+		/* Independent of the expected frame: checksums as the client checks them. */
+		if (s.family == XLB_AF_INET)
+			assert_true(pkt_ipv4_csum_ok(out + PKT_ETH_LEN));
+		assert_true(pkt_l4_csum_ok(out + PKT_ETH_LEN, out_len - PKT_ETH_LEN));
 	}
+}
+
+/* IPv4 without DF: nothing to tell the client, XDP cannot fragment: dropped. */
+static void test_too_big_df_clear(void **state)
+{
+	struct pkt_spec s = sized(0, mtu_cases[0].fits + 1);
+	struct xlb_outcomes before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len;
+	size_t len;
+
+	s.frag = 0;
+	len = pkt_build(in, sizeof(in), &s);
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	assert_int_equal(run(in, len, out, &out_len), XDP_DROP);
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	assert_int_equal(after.drop_too_big - before.drop_too_big, 1);
+	assert_int_equal(after.icmp_too_big_sent, before.icmp_too_big_sent);
+}
+
+/*
+ * At most 1000 errors a second per CPU, the rest dropped: 2500 in a few
+ * milliseconds on one CPU span at most two one-second windows.
+ */
+static void test_too_big_budget(void **state)
+{
+	struct pkt_spec s = sized(1, mtu_cases[1].fits + 1);
+	struct xlb_outcomes before, after;
+	__u8 in[BUF], out[BUF];
+	__u64 sent, dropped;
+	cpu_set_t cpus, old;
+	__u32 out_len;
+	size_t len = pkt_build(in, sizeof(in), &s);
+
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	assert_int_equal(sched_setaffinity(0, sizeof(cpus), &cpus), 0);
+	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
+	for (int i = 0; i < 2500; i++)
+		run(in, len, out, &out_len);
+	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
+	sched_setaffinity(0, sizeof(old), &old);
+	sent = after.icmp_too_big_sent - before.icmp_too_big_sent;
+	dropped = after.drop_too_big - before.drop_too_big;
+	check(sent + dropped == 2500, "every packet answered or dropped: %llu + %llu",
+	      (unsigned long long)sent, (unsigned long long)dropped);
+	check(sent >= 1 && sent <= 2000 && dropped >= 500,
+	      "2500 too-big packets: %llu errors sent, %llu dropped", (unsigned long long)sent,
+	      (unsigned long long)dropped);
 }
 
 /* ---- decap on the backend --------------------------------------------- */
@@ -453,7 +551,9 @@ int main(void)
 		cmocka_unit_test(test_gue_4in6),
 		cmocka_unit_test(test_mixed_families),
 		cmocka_unit_test(test_sport_spread),
-		cmocka_unit_test(test_too_big_overhead),
+		cmocka_unit_test(test_too_big_answered),
+		cmocka_unit_test(test_too_big_df_clear),
+		cmocka_unit_test(test_too_big_budget),
 		cmocka_unit_test(test_decap_round_trip),
 		cmocka_unit_test(test_decap_gue_variant0),
 	};

@@ -10,13 +10,31 @@ SVC4=$VIP4:80/tcp
 SVC6="[$VIP6]:80/tcp"
 BIG=$((300 * 1024 * 1024)) # size of nginx_start's /big
 
+# tcpdump in HOST's namespace, bounded in time; its pid in $WORK/NAME.pid,
+# its stderr in $WORK/tcpdump-NAME.log.
+tcpdump_start() { # HOST NAME TCPDUMP_ARGS...
+	local host=$1 name=$2
+	shift 2
+	on "$host" sh -c 'echo $$ >"$0"; exec timeout 300 tcpdump "$@"' "$WORK/$name.pid" "$@" \
+		2>"$WORK/tcpdump-$name.log" &
+}
+
+tcpdump_stop() { # NAME...
+	local n
+	sleep 0.5
+	for n in "$@"; do
+		# timeout passes the signal on to tcpdump.
+		[ -f "$WORK/$n.pid" ] && kill "$(cat "$WORK/$n.pid")" 2>/dev/null
+	done
+	wait 2>/dev/null || true
+}
+
 # tcpdump on the switch's end of every backend's veth (the frames as the
 # backend receives them: its own tcpdump would see them after XDP decap).
 capture_start() { # PORT: the GUE port to capture
 	local h
 	for h in be1 be2 be3; do
-		on sw timeout 300 tcpdump -i "$PREFIX-$h" -s 128 -U -w "$WORK/cap-$h.pcap" \
-			"udp dst port $1" 2>"$WORK/tcpdump-$h.log" &
+		tcpdump_start sw "$h" -i "$PREFIX-$h" -s 128 -U -w "$WORK/cap-$h.pcap" "udp dst port $1"
 	done
 	# tcpdump says "listening" once its filter is in place.
 	for _ in $(seq 50); do
@@ -27,16 +45,7 @@ capture_start() { # PORT: the GUE port to capture
 }
 
 capture_stop() {
-	local pid
-	sleep 0.5
-	# Our own tcpdumps only: their command line names this test's directory.
-	for pid in $(pgrep -f -- "-w $WORK/cap-" || true); do
-		kill "$pid" 2>/dev/null || true
-	done
-	for _ in $(seq 50); do
-		pgrep -f -- "-w $WORK/cap-" >/dev/null || return 0
-		sleep 0.1
-	done
+	tcpdump_stop be1 be2 be3
 }
 
 # "OUTER_SPORT INNER_SPORT" per captured TCP frame (client to backend), from
@@ -170,6 +179,48 @@ test_ipv4_vip_ipv6_backends() {
 	grep -q "method l2" "$WORK/e1" || fail "l2 refusal does not say why: $(cat "$WORK/e1")"
 	! xlbctl backend add "$SVC6" "$(be4 be1)" 2>"$WORK/e2" ||
 		fail "an IPv6 VIP took an IPv4 backend"
+}
+
+# Full-size uploads through encapsulation, nothing lowered on the backends:
+# the balancer answers the client's 1500-byte packets with the MTU that fits
+# (1480 ipip, 1472 gue; IPv6 1460, 1452), the client's kernel shrinks its
+# segments, and 50 MB arrive intact. The errors are captured at the client.
+test_too_big_upload() {
+	local svc url want got h sum n=0 sent
+	lb_up
+	head -c 50M /dev/urandom >"$WORK/up"
+	sum=$(sha256sum <"$WORK/up")
+	tcpdump_start client client -i eth0 -nn -v -l "icmp[0] == 3 or icmp6[0] == 2" >"$WORK/icmp.txt"
+	for _ in $(seq 50); do
+		grep -q listening "$WORK/tcpdump-client.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	for m in "ipip 4" "gue 4" "ipip 6" "gue 6"; do
+		set -- $m
+		if [ "$2" = 4 ]; then
+			svc=$N4.1.$((10 + n)):80/tcp url="http://$N4.1.$((10 + n))/upload"
+		else
+			svc="[$N6:1::$((10 + n))]:80/tcp" url="http://[$N6:1::$((10 + n))]/upload"
+		fi
+		vip_up "$svc" method "$1"
+		got=$(on client curl -s --max-time 60 -T "$WORK/up" -o /dev/null -w '%{http_code}' "$url")
+		[[ $got == 20[14] ]] || { fail "$1 IPv$2: the 50 MB upload ended with '$got'"; return 1; }
+		for h in be1 be2 be3; do
+			if [ -f "$WORK/nginx-$h/www/upload" ]; then
+				[ "$(sha256sum <"$WORK/nginx-$h/www/upload")" = "$sum" ] ||
+					{ fail "$1 IPv$2: the upload on $h differs"; return 1; }
+				rm -f "$WORK/nginx-$h/www/upload"
+			fi
+		done
+		n=$((n + 1))
+	done
+	tcpdump_stop client
+	sent=$(xlbctl -j stats | jq '.outcomes.icmp_too_big_sent')
+	log "errors sent $sent; captured: $(grep -Eo 'mtu [0-9]+' "$WORK/icmp.txt" | sort | uniq -c | xargs)"
+	for want in 1480 1472 1460 1452; do
+		grep -q "mtu $want" "$WORK/icmp.txt" || { fail "no too-big error with mtu $want reached the client"; return 1; }
+	done
+	[ "$sent" -ge 4 ] || fail "icmp_too_big_sent is $sent"
 }
 
 run_suite
