@@ -373,6 +373,12 @@ static void test_backend_refused(void **state)
 	apply_ok(&c, "vip add 10.0.0.31:80/tcp method l2");
 	refused(&c, "backend add 10.0.0.31:80/tcp fd00::4", -EINVAL, "method l2");
 	check(find_backend(&c, SVC4, "fd00::4"), "an IPv6 backend of an IPv4 ipip VIP");
+	/* Probes via the VIP carry the VIP's family only. */
+	refused(&c, "health set " SVC4 " tcp via vip", -EINVAL, "via direct");
+	apply_ok(&c, "health set " SVC4 " tcp via direct");
+	apply_ok(&c, "vip add 10.0.0.32:80/tcp");
+	apply_ok(&c, "health set 10.0.0.32:80/tcp tcp via vip");
+	refused(&c, "backend add 10.0.0.32:80/tcp fd00::4", -EINVAL, "checked via vip");
 	config_free(&c);
 }
 
