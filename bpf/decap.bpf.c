@@ -26,15 +26,17 @@
  *                   Fragment, ...);
  *   pass_malformed  outer header cut, bad version, ihl, length or IPv4
  *                   header checksum: the stack drops what it would drop;
- *   pass_not_encap  UDP to another port than gue_port (0: GUE off), or,
- *                   on gue_port, a payload that is neither IPv4 nor IPv6
- *                   (GUE variant 0, with its header: left to the kernel);
- *                   UDP whose header is cut counts as pass_malformed;
+ *   pass_not_encap  UDP to another port than gue_port (0: GUE off); UDP
+ *                   whose header is cut goes on to the rules below;
  *   pass_not_local  outer destination not one of ours: maybe routed on;
  *   pass_fragment   outer IPv4 with MF or an offset, outer IPv6 with a
  *                   Fragment header (atomic fragments too): reassembly is the
  *                   stack's job, and then it is its packet;
- *   pass_malformed  inner header cut, or IPv6 inside IPv4.
+ *   pass_malformed  UDP header cut;
+ *   pass_not_encap  on gue_port, a payload that is neither IPv4 nor IPv6
+ *                   (GUE variant 0, with its own header: the kernel's), or
+ *                   IPv6 under an IPv4 outer header;
+ *   pass_malformed  inner header cut, or IPv6 inside IPv4 protocol 4.
  * The UDP checksum is not verified, zero or not: the balancer sends 0 (RFC
  * 6935/6936 for IPv6), and the inner packet carries its own checksums.
  * A helper failure drops the frame (drop_internal): once adjust_head has

@@ -132,8 +132,9 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct meta *m,
 
 	if (trim_padding(ctx, m))
 		return -1;
+	/* Either inner family has at least an IPv4 header's 20 bytes. */
 	outer = push_l3(ctx, m->l3off, hlen, &end);
-	if (!outer || (void *)outer + hlen + sizeof(struct ipv6hdr) > end)
+	if (!outer || (void *)outer + hlen + sizeof(struct iphdr) > end)
 		return -1;
 	if (v4) {
 		/*

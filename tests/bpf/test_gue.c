@@ -132,15 +132,17 @@ static __u16 outer_sport(const __u8 *out, __u32 len)
 
 /* ---- encapsulation bytes ---------------------------------------------- */
 
-static void check_encap(int vip_id, const char *client, __u16 sport)
+static void check_encap_len(int vip_id, const char *client, __u16 sport, __u32 payload)
 {
 	const struct fx_vip *v = &vips[vip_id];
 	struct pkt_spec s = flow_spec(v, client, sport);
 	__u8 in[BUF], out[BUF], want[BUF];
-	size_t len = pkt_build(in, sizeof(in), &s), wlen, l2 = PKT_ETH_LEN, hl;
+	size_t len, wlen, l2 = PKT_ETH_LEN, hl;
 	__u32 out_len;
 	bool v4_outer;
 
+	s.payload_len = payload;
+	len = pkt_build(in, sizeof(in), &s);
 	assert_true(len > 0);
 	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
 	wlen = want_frame(want, in, len, v, &s, v->backends[0].addr);
@@ -169,6 +171,11 @@ static void check_encap(int vip_id, const char *client, __u16 sport)
 	assert_memory_equal(out + l2 + hl, in + PKT_ETH_LEN, len - PKT_ETH_LEN);
 }
 
+static void check_encap(int vip_id, const char *client, __u16 sport)
+{
+	check_encap_len(vip_id, client, sport, 100);
+}
+
 static void test_gue_ipv4(void **state)
 {
 	check_encap(V_GUE4, CLIENT4, 40001);
@@ -188,6 +195,8 @@ static void test_ipip_4in6(void **state)
 static void test_gue_4in6(void **state)
 {
 	check_encap(V_GUE_4IN6, CLIENT4, 40004);
+	/* 28 bytes of IPv4 UDP (a minimum frame's padding trimmed): shorter than an IPv6 header. */
+	check_encap_len(V_GUE_4IN6, CLIENT4, 40005, 0);
 }
 
 /* Both families behind one VIP: each flow goes where the ring says, in its backend's family. */
