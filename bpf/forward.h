@@ -113,7 +113,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 		len += encap_overhead(be, gue);
 	/* The client hears what fits, as from a router (bpf/toobig.h). */
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && len > nh->mtu)
-		return too_big(ctx, m, vip->id, nh->mtu - (len - m->l3len), now);
+		return too_big(ctx, m, vip->id, nh->mtu - (len - m->l3len));
 
 	if (ipip) {
 		/* Constant `gue` per call: one header size for the verifier each. */

@@ -84,8 +84,10 @@ struct {
 } too_big_budget SEC(".maps");
 
 /* Take one error from this CPU's budget: 1 if there was one left. */
-static __always_inline int too_big_admit(__u64 now)
+static __always_inline int too_big_admit(void)
 {
+	/* The clock only here: the forwarding path reads none. */
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct too_big_budget *b;
 	__u32 zero = 0;
 
@@ -198,12 +200,12 @@ static __always_inline int too_big_reply6(struct xdp_md *ctx, const struct meta 
  * would. Answer with the error (XDP_TX) or drop, by the rules above.
  */
 static __always_inline int too_big(struct xdp_md *ctx, const struct meta *m, __u32 vip_id,
-				   __u32 mtu, __u64 now)
+				   __u32 mtu)
 {
 	int v6 = m->flow.family == XLB_AF_INET6;
 
 	count_vip_drop(vip_id);
-	if ((!v6 && !m->df) || !too_big_admit(now))
+	if ((!v6 && !m->df) || !too_big_admit())
 		return done(XDP_DROP, drop_too_big);
 	if (v6 ? too_big_reply6(ctx, m, mtu) : too_big_reply4(ctx, m, mtu))
 		return done(XDP_DROP, drop_too_big);

@@ -430,7 +430,7 @@ static void test_syn_does_not_bind(void **state)
 {
 	const struct fx_vip *v = &vips[V_TCP4];
 	struct pkt_spec s = flow_spec(v, "192.0.2.78", 1200);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f);
 	struct xlb_vip_stats before, after;
 	struct xlb_conn conn;
