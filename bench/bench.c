@@ -61,6 +61,15 @@ static struct fx_vip bench_vips[] = {
 	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3 },
 	{ "fd20::1", 53, IPPROTO_UDP, XLB_METHOD_IPIP, 0, 0, 4,
 	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3 },
+	/* The other encapsulations, next to ipip: same backends, same packets. */
+	{ "10.20.0.2", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 0, 5,
+	  { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3, .encap_port = 6080 },
+	{ "fd20::2", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 0, 6,
+	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3, .encap_port = 6080 },
+	{ "10.20.0.3", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, 7,
+	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3 },
+	{ "10.20.0.4", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 0, 8,
+	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3, .encap_port = 6080 },
 };
 
 /* Targets of issue 13, in ns above the floor. */
@@ -87,6 +96,15 @@ static const struct bench_class classes[] = {
 	{ "ipv6 udp established", "2001:db8::1", "fd20::1", IPPROTO_UDP, 53, 0,
 	  TARGET_ESTABLISHED },
 	{ "ipv6 udp new flow, table full", NULL, "fd20::1", IPPROTO_UDP, 53, 0, TARGET_NEW_FULL },
+	/* Issue 16: each within 10 ns of ipip's established packet of its family. */
+	{ "ipv4 tcp established gue", "192.0.2.1", "10.20.0.2", IPPROTO_TCP, 80, 0,
+	  TARGET_ESTABLISHED },
+	{ "ipv6 tcp established gue", "2001:db8::1", "fd20::2", IPPROTO_TCP, 80, 0,
+	  TARGET_ESTABLISHED },
+	{ "ipv4 tcp established 4in6", "192.0.2.1", "10.20.0.3", IPPROTO_TCP, 80, 0,
+	  TARGET_ESTABLISHED },
+	{ "ipv4 tcp established gue 4in6", "192.0.2.1", "10.20.0.4", IPPROTO_TCP, 80, 0,
+	  TARGET_ESTABLISHED },
 	{ "ipv4 not for a VIP (pass)", "192.0.2.1", "10.0.0.1", IPPROTO_TCP, 22, 0, 0, 0.15 },
 	{ "ipv6 not for a VIP (pass)", "2001:db8::1", "fd00::1", IPPROTO_TCP, 22, 0, 0, 0.15 },
 };

@@ -16,6 +16,7 @@
 
 #include "encap.h"
 #include "stats.h"
+#include "toobig.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -79,14 +80,16 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 				   const struct xlb_vip *vip, const struct xlb_backend *be,
 				   __u32 id)
 {
-	int ipip = vip->method == XLB_METHOD_IPIP;
+	bool gue = vip->method == XLB_METHOD_GUE;
+	bool ipip = vip->method == XLB_METHOD_IPIP || gue;
 	struct xlb_config *cfg = config_get();
 	struct xlb_nexthop *nh;
 	struct ethhdr *eth;
 	__u32 len = m->l3len;
 	int rc = 0, err;
 
-	if (!cfg || be->family != m->flow.family)
+	/* IPv4 may travel inside IPv6 (encapsulation only); never the reverse. */
+	if (!cfg || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
 		return vip_drop(vip->id, drop_internal);
 	if (ipip && be->family == XLB_AF_INET && !cfg->src_v4.v4)
 		return vip_drop(vip->id, drop_internal);
@@ -107,14 +110,15 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 		return vip_drop(vip->id, drop_no_neigh);
 
 	if (ipip)
-		len += be->family == XLB_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+		len += encap_overhead(be, gue);
+	/* The client hears what fits, as from a router (bpf/toobig.h). */
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && len > nh->mtu)
-		return vip_drop(vip->id, drop_too_big);
+		return too_big(ctx, m, vip->id, nh->mtu - (len - m->l3len));
 
 	if (ipip) {
-		err = be->family == XLB_AF_INET ?
-			      encap_ipv4(ctx, m, cfg->src_v4.v4, be->addr.v4, cfg->encap_ttl) :
-			      encap_ipv6(ctx, m, &cfg->src_v6, &be->addr, cfg->encap_ttl);
+		/* Constant `gue` per call: one header size for the verifier each. */
+		err = gue ? encap_to(ctx, m, cfg, be, true, vip->encap_port) :
+			    encap_to(ctx, m, cfg, be, false, 0);
 		if (err)
 			return vip_drop(vip->id, drop_internal);
 	}

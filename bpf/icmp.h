@@ -19,39 +19,9 @@
 #include <linux/icmpv6.h>
 #include "lb.h"
 #include "forward.h"
-
-/*
- * ICMPv4 by hand: <linux/icmp.h> includes <linux/if.h>, which includes
- * glibc's <sys/socket.h> outside the kernel, and glibc compiled for the BPF
- * target asks for the i386 stubs (libc6-dev-i386). A BPF object reads no
- * glibc header; the four bytes we look at are RFC 792's.
- */
-struct icmphdr {
-	__u8 type;
-	__u8 code;
-	__sum16 checksum;
-	__be32 rest; /* echo: id and sequence; frag needed: unused and next-hop MTU */
-};
-
-#define ICMP_ECHOREPLY		0
-#define ICMP_DEST_UNREACH	3
-#define ICMP_ECHO		8
-#define ICMP_FRAG_NEEDED	4 /* code of ICMP_DEST_UNREACH */
+#include "toobig.h"
 
 #define XLB_ECHO_TTL 64
-
-static __always_inline int swap_macs(struct xdp_md *ctx)
-{
-	struct ethhdr *eth = (void *)(long)ctx->data;
-	__u8 tmp[ETH_ALEN];
-
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
-		return -1;
-	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
-	return 0;
-}
 
 static __always_inline int echo_reply4(struct xdp_md *ctx, struct iphdr *iph, struct icmphdr *ic)
 {

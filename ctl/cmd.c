@@ -304,7 +304,7 @@ static const char *const mode_names[] = {
 	[CMD_MODE_NATIVE] = "native", [CMD_MODE_GENERIC] = "generic", NULL,
 };
 static const char *const method_names[] = {
-	[XLB_METHOD_IPIP] = "ipip", [XLB_METHOD_L2] = "l2", NULL,
+	[XLB_METHOD_IPIP] = "ipip", [XLB_METHOD_L2] = "l2", [XLB_METHOD_GUE] = "gue", NULL,
 };
 static const char *const hash_names[] = {
 	[CMD_HASH_5TUPLE] = "5tuple", [CMD_HASH_SRC] = "src", NULL,
@@ -331,6 +331,12 @@ static const struct kw vip_kws[] = {
 	{ "ring", KW_RING, FIELD(vip.ring), XLB_RING_MIN, XLB_RING_MAX, CMD_RING_DEFAULT },
 	{ "announce", KW_WORD, FIELD(vip.announce), .def = CMD_ANNOUNCE_DEFAULT,
 	  .names = announce_names },
+	/* Last: only `method gue` takes it (op_keywords()). */
+	{ "encap-port", KW_NUM, FIELD(vip.encap_port), 1, 65535, XLB_GUE_PORT_DEFAULT },
+};
+
+static const struct kw decap_attach_kws[] = {
+	{ "gue-port", KW_NUM, FIELD(gue_port), 0, 65535, XLB_GUE_PORT_DEFAULT },
 };
 
 static const struct kw weight_kws[] = {
@@ -425,7 +431,7 @@ static const struct op_def ops[CMD_OP_COUNT] = {
 	[CMD_SAVE] = { "save" },
 	[CMD_RESTORE] = { "restore", ARG_OPT_FILE },
 	[CMD_STATUS] = { "status" },
-	[CMD_DECAP_ATTACH] = { "decap attach", ARG_IFNAME },
+	[CMD_DECAP_ATTACH] = { "decap attach", ARG_IFNAME, KWS(decap_attach_kws) },
 	[CMD_DECAP_DETACH] = { "decap detach", ARG_IFNAME },
 	[CMD_DECAP_PRUNE] = { "decap prune" },
 	[CMD_NODE_DRAIN] = { "node drain", .config = true },
@@ -506,11 +512,15 @@ bool cmd_is_node(const struct cmd *cmd)
 	return cmd->op == CMD_NODE_DRAIN || cmd->op == CMD_NODE_UNDRAIN;
 }
 
-/* The keywords cmd takes; health set's depend on the check type. */
+/* The keywords cmd takes; health set's depend on the check type, vip add's on the method. */
 static const struct kw *op_keywords(const struct cmd *cmd, size_t *n)
 {
 	const struct op_def *d = &ops[cmd->op];
 
+	if (cmd->op == CMD_VIP_ADD && cmd->vip.method != XLB_METHOD_GUE) {
+		*n = d->nkws - 1;
+		return d->kws;
+	}
 	if (cmd->op == CMD_HEALTH_SET && cmd->health.type != CMD_HEALTH_HTTP) {
 		*n = cmd->health.type == CMD_HEALTH_TCP ? d->nkws - HEALTH_TCP_FIRST : 0;
 		return d->kws + HEALTH_TCP_FIRST;
@@ -627,13 +637,12 @@ static int arg_addr(struct parser *p, const char *s)
 	if (why)
 		return fail(p, "bad backend address '%s': %s", s, why);
 	/*
-	 * ipip sends IPv4 in IPv4 and IPv6 in IPv6 only, and l2 needs the backend on the VIP
-	 * family's L2 neighbourhood: no method carries a VIP to a backend of the other family.
+	 * An IPv4 packet fits inside IPv6 (ipip, gue; the VIP's method decides, config.c),
+	 * an IPv6 packet cannot travel to an IPv4-only backend.
 	 */
-	if (b->family != vip_family)
-		return fail(p, "backend %s is %s but VIP %s is %s: neither ipip nor l2 can carry "
-			    "mixed families", s, family_name(b->family), p->service,
-			    family_name(vip_family));
+	if (b->family == XLB_AF_INET && vip_family == XLB_AF_INET6)
+		return fail(p, "backend %s is IPv4 but VIP %s is IPv6: no method carries IPv6 "
+			    "packets to an IPv4 backend", s, p->service);
 	return 0;
 }
 
@@ -934,6 +943,19 @@ static int check_health(struct parser *p, const struct kw *kws, size_t n, unsign
 	return 0;
 }
 
+static int check_vip(struct parser *p, const struct kw *kws, size_t n, unsigned int seen)
+{
+	struct cmd_vip *v = &p->cmd->vip;
+
+	if (v->method == XLB_METHOD_GUE)
+		return 0;
+	if (seen & 1U << kw_find(kws, n, "encap-port"))
+		return fail(p, "encap-port is for method gue, not %s", method_names[v->method]);
+	/* Cleared so that commands meaning the same compare equal. */
+	v->encap_port = 0;
+	return 0;
+}
+
 static int parse_leaf(struct parser *p, enum cmd_op op)
 {
 	const struct op_def *d = &ops[op];
@@ -966,10 +988,15 @@ static int parse_leaf(struct parser *p, enum cmd_op op)
 		p->cmd->has |= CMD_HAS_FLAG;
 		ctx_add(p, p->argv[p->i++]);
 	}
-	kws = op_keywords(p->cmd, &n);
+	/* vip add: all keywords, since `method` may come after `encap-port`. */
+	kws = op == CMD_VIP_ADD ? d->kws : op_keywords(p->cmd, &n);
+	if (op == CMD_VIP_ADD)
+		n = d->nkws;
 	ret = parse_keywords(p, kws, n, &seen);
 	if (!ret && op == CMD_HEALTH_SET)
 		ret = check_health(p, kws, n, seen);
+	if (!ret && op == CMD_VIP_ADD)
+		ret = check_vip(p, kws, n, seen);
 	return ret;
 }
 
@@ -1164,8 +1191,8 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_ATTACH "  attach IFNAME [mode native|generic]\n"
 #define HELP_DETACH "  detach IFNAME\n"
 #define HELP_VIP                                                                         \
-	"  vip add SERVICE [method ipip|l2] [hash 5tuple|src] [ring PRIME]\n"            \
-	"          [announce always|healthy]\n"                                           \
+	"  vip add SERVICE [method ipip|l2|gue [encap-port N]] [hash 5tuple|src]\n"      \
+	"          [ring PRIME] [announce always|healthy]\n"                              \
 	"  vip del SERVICE\n"                                                            \
 	"  vip list\n"                                                                   \
 	"  vip show SERVICE                  backends with weight, health, ring share\n"
@@ -1188,9 +1215,10 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_RESTORE "  restore [FILE]                    FILE or stdin, applied all or nothing\n"
 #define HELP_STATUS "  status\n"
 #define HELP_DECAP                                                                    \
-	"  decap attach IFNAME | decap detach IFNAME   (backend hosts; no daemon)\n"    \
+	"  decap attach IFNAME [gue-port N] | decap detach IFNAME   (backend hosts)\n"  \
 	"  decap prune                       reclaim pins of namespaces that are gone\n"
 #define NOTE_DECAP                                                                           \
+	"decap strips IPIP, and GUE to gue-port (default 6080, 0: none); no daemon needed.\n" \
 	"attach, detach and prune remove the pins of decap links whose interface is gone\n" \
 	"(a namespace deleted without a detach) and say so; prune lists what it found.\n"
 #define HELP_NODE                                                                             \
@@ -1208,9 +1236,12 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	"SERVICE is ADDR:PORT/PROTO: 10.0.0.10:80/tcp, [fd00::10]:443/tcp; port 0: all ports.\n"
 #define NOTE_VIP                                                                             \
 	"Defaults: method ipip, hash 5tuple, ring 65537 (prime, 1021-1048573), announce always:\n" \
+	"gue: IP in UDP to encap-port (default 6080), source port from the flow hash.\n"       \
 	"with xlbd -b, the VIP is announced to BGP while this node serves it; healthy: only\n"     \
 	"while one of its backends is up, rather than failing open everywhere.\n"
-#define NOTE_BACKEND "Weight 0-65535, default 1. ADDR has the SERVICE's family.\n"
+#define NOTE_BACKEND                                                                 \
+	"Weight 0-65535, default 1. ADDR has the SERVICE's family, or is IPv6 for an IPv4\n" \
+	"SERVICE of method ipip or gue (IPv4 inside IPv6).\n"
 #define NOTE_HEALTH                                                                            \
 	"Durations take ms or s: 500ms, 2s. Defaults: interval 1s (100ms-1h), timeout 500ms\n" \
 	"(at least 10ms, at most the interval), rise 2, fall 3 (1-100), path /, status 200;\n" \

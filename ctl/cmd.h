@@ -132,6 +132,7 @@ struct cmd_vip {
 	__u32 hash;		/* enum cmd_hash */
 	__u32 ring;		/* prime, XLB_RING_MIN..XLB_RING_MAX */
 	__u32 announce;		/* enum cmd_announce */
+	__u32 encap_port;	/* gue: UDP destination port, host order; 0 for other methods */
 };
 
 struct cmd_backend {
@@ -187,6 +188,7 @@ struct cmd {
 	__u32 has;				/* CMD_HAS_* */
 	char ifname[CMD_IFNAME_MAX + 1];	/* attach, detach, decap attach/detach */
 	__u32 mode;				/* attach: enum cmd_mode */
+	__u32 gue_port;				/* decap attach: 0 = no GUE */
 	struct xlb_vip_key service;		/* vip, backend, health, ratelimit, stats */
 	struct cmd_vip vip;			/* vip add */
 	struct cmd_backend backend;		/* backend add, set, del */

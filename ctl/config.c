@@ -174,6 +174,15 @@ static int apply_iface(struct config *c, const struct cmd *cmd, char *err, size_
 	return 0;
 }
 
+/* v has a backend of another family than its own (IPv4 inside IPv6). */
+static bool vip_mixed(const struct cfg_vip *v)
+{
+	for (size_t i = 0; i < v->n_backends; i++)
+		if (v->backends[i].family != v->key.family)
+			return true;
+	return false;
+}
+
 /* Why backend b cannot join VIP v of c, or 0. */
 static int check_backend(const struct config *c, const struct cfg_vip *v,
 			 const struct cmd_backend *b, const char *addr, const char *svc, char *err,
@@ -183,6 +192,15 @@ static int check_backend(const struct config *c, const struct cfg_vip *v,
 	__u32 max = c->limits ? c->limits->max_backends : 0;
 	char other[SERVICE_STRLEN];
 
+	/* l2 rewrites MACs only: the backend must take the packet as it is. */
+	if (b->family != v->key.family && v->opts.method == XLB_METHOD_L2)
+		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 of method l2, which "
+			    "cannot change the packet's family: use method ipip or gue", addr, svc);
+	if (b->family != v->key.family && v->health.type != CMD_HEALTH_OFF &&
+	    v->health.via == CMD_VIA_VIP)
+		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 and checked via vip, "
+			    "whose probe path carries the VIP's own family only: use via direct",
+			    addr, svc);
 	if (loop) {
 		service_format(&loop->key, other, sizeof(other));
 		return fail(-EINVAL, "backend %s is the address of VIP %s: its packets would come "
@@ -310,6 +328,11 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 	case CMD_BACKEND_DEL:
 		return apply_backend(c, v, cmd, svc, err, errlen);
 	case CMD_HEALTH_SET:
+		if (cmd->health.type != CMD_HEALTH_OFF && cmd->health.via == CMD_VIA_VIP &&
+		    vip_mixed(v))
+			return fail(-EINVAL, "health checks via vip cannot probe the IPv6 backends of "
+				    "IPv4 VIP %s (the probe path carries a VIP's own family only): "
+				    "use via direct", svc);
 		v->health = cmd->health;
 		return 0;
 	case CMD_RATELIMIT_SET:

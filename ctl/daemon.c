@@ -840,7 +840,7 @@ err:
 
 static const char *method_name(__u32 m)
 {
-	return m == XLB_METHOD_L2 ? "l2" : "ipip";
+	return m == XLB_METHOD_L2 ? "l2" : m == XLB_METHOD_GUE ? "gue" : "ipip";
 }
 
 static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out *o)
@@ -851,6 +851,8 @@ static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out
 	service_format(&v->key, svc, sizeof(svc));
 	out_str(o, "service", "%s", svc);
 	out_str(o, "method", "  method %s", method_name(v->opts.method));
+	if (v->opts.method == XLB_METHOD_GUE)
+		out_u64(o, "encap_port", "  encap-port %llu", v->opts.encap_port);
 	out_str(o, "hash", "  hash %s", v->opts.hash == CMD_HASH_SRC ? "src" : "5tuple");
 	out_u64(o, "ring_slots", "  ring %llu", v->opts.ring);
 	out_str(o, "announce", "  announce %s",
@@ -1050,6 +1052,7 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		OUTCOME(o, &oc, drop_internal);
 		OUTCOME(o, &oc, icmp_echo);
 		OUTCOME(o, &oc, icmp_too_big);
+		OUTCOME(o, &oc, icmp_too_big_sent);
 		out_obj_close(o);
 	}
 	out_arr_open(o, "vips");

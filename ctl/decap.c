@@ -156,7 +156,8 @@ int decap_prune(decap_reclaim_fn fn, void *ctx, unsigned int *live, char *err, s
  */
 #define DECAP_PIN_TRIES 3
 
-int decap_attach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, size_t errlen)
+int decap_attach(const char *ifname, __u16 gue_port, decap_reclaim_fn fn, void *ctx, char *err,
+		 size_t errlen)
 {
 	__u32 ifindex = if_nametoindex(ifname), prog_id = 0;
 	char root[256], dir[320], path[400];
@@ -172,9 +173,16 @@ int decap_attach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, 
 	/* Before our own pin: a stale one of this name (namespace inodes are reused) goes too. */
 	prune(root, fn, ctx, &live);
 
-	skel = decap__open_and_load();
+	skel = decap__open();
 	if (!skel)
-		return fail(-errno, "cannot load the decap program: %s", strerror(errno));
+		return fail(-errno, "cannot open the decap program: %s", strerror(errno));
+	/* A constant of the program: no lookup per packet, a new attach to change it. */
+	skel->rodata->gue_port = htons(gue_port);
+	ret = decap__load(skel);
+	if (ret) {
+		fail(ret, "cannot load the decap program: %s", strerror(-ret));
+		goto out;
+	}
 	ret = fill_addrs(skel);
 	if (ret <= 0) {
 		ret = fail(ret ? ret : -EADDRNOTAVAIL, "%s: this host has no address to decapsulate "

@@ -30,7 +30,8 @@ typedef void (*decap_reclaim_fn)(const struct decap_reclaimed *r, void *ctx);
  * whose link has no device any more, and call fn (when not NULL) for each.
  * Returns 0 or -errno with a one-line message in err.
  */
-int decap_attach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, size_t errlen);
+int decap_attach(const char *ifname, __u16 gue_port, decap_reclaim_fn fn, void *ctx, char *err,
+		 size_t errlen);
 int decap_detach(const char *ifname, decap_reclaim_fn fn, void *ctx, char *err, size_t errlen);
 
 /*

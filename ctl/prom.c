@@ -114,6 +114,7 @@ static const struct outcome outcomes[] = {
 static const struct outcome icmp_outcomes[] = {
 	OUTCOME(icmp_echo, NULL),
 	OUTCOME(icmp_too_big, NULL),
+	OUTCOME(icmp_too_big_sent, NULL),
 };
 
 _Static_assert(ARRAY_SIZE(outcomes) + ARRAY_SIZE(icmp_outcomes) ==

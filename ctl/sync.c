@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <linux/in.h>
 #include "log.h"
 #include "maglev.h"
@@ -371,6 +372,7 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 	vip.id = v->id;
 	vip.ring_size = v->opts.ring;
 	vip.method = v->opts.method;
+	vip.encap_port = htons(v->opts.encap_port);
 	vip.flags = v->opts.hash == CMD_HASH_SRC ? XLB_VIP_HASH_SRC : 0;
 	if (v->ratelimit.rate) {
 		err = xlb_rl_params(v->ratelimit.rate, v->ratelimit.burst, &vip.rl_interval_ns,

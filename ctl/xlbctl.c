@@ -149,7 +149,7 @@ static int run_decap(const struct cmd *cmd, bool json)
 	if (cmd->op == CMD_DECAP_PRUNE)
 		return run_decap_prune(json);
 	if (cmd->op == CMD_DECAP_ATTACH)
-		ret = decap_attach(cmd->ifname, on_reclaimed, &rep, err, sizeof(err));
+		ret = decap_attach(cmd->ifname, cmd->gue_port, on_reclaimed, &rep, err, sizeof(err));
 	else
 		ret = decap_detach(cmd->ifname, on_reclaimed, &rep, err, sizeof(err));
 	if (ret)

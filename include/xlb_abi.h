@@ -91,7 +91,19 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key");
 enum xlb_method {
 	XLB_METHOD_IPIP = 0,	/* IPv4-in-IPv4 / IPv6-in-IPv6 towards the backend */
 	XLB_METHOD_L2 = 1,	/* rewrite the destination MAC, same L2 segment */
+	XLB_METHOD_GUE = 2,	/* IP in UDP (GUE variant 1), source port from the flow hash */
 };
+
+/*
+ * GUE: the UDP destination port the balancer sends to and decap listens on
+ * unless told otherwise. 6080 is the port the GUE draft asks IANA for and the
+ * one Katran and its decap use, so mixed fleets agree without configuration.
+ * The source port is XLB_GUE_SPORT_MIN | the top 15 bits of xlb_encap_hash():
+ * 32768..65535, the upper half, clear of well-known and registered services.
+ */
+#define XLB_GUE_PORT_DEFAULT	6080
+#define XLB_GUE_SPORT_MIN	0x8000
+#define XLB_GUE_SPORT_SHIFT	17	/* hash >> 17: 15 bits */
 
 /* struct xlb_vip.flags */
 #define XLB_VIP_HASH_SRC	(1U << 0)	/* Maglev on the source address only */
@@ -102,7 +114,8 @@ struct xlb_vip {
 	__u32 ring_size;	/* entries of this VIP's inner ring map (prime) */
 	__u32 flags;		/* XLB_VIP_* */
 	__u8 method;		/* enum xlb_method */
-	__u8 pad[3];
+	__u8 pad;
+	__be16 encap_port;	/* XLB_METHOD_GUE: UDP destination port */
 	/*
 	 * Per-source limit (XLB_VIP_RATELIMIT), as GCRA parameters: one packet
 	 * per rl_interval_ns, rl_tolerance_ns = (burst - 1) * interval of
@@ -302,15 +315,16 @@ struct xlb_outcomes {
 	__u64 drop_no_backend;	/* VIP has no backend to give the flow */
 	__u64 drop_fragment;	/* IP fragment for a VIP that cannot take fragments */
 	__u64 drop_no_route;	/* FIB: unreachable, blackhole, prohibited, ... */
-	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU */
+	__u64 drop_too_big;	/* encapsulated packet exceeds the egress MTU, no error sent */
 	__u64 drop_no_tx_port;	/* egress interface not in tx_ports */
 	__u64 drop_ratelimit;	/* over the per-source rate limit (bpf/ratelimit.h) */
 	__u64 drop_internal;	/* helper failure (adjust_head, bad config) */
 	__u64 icmp_echo;	/* echo requests answered (also counted in tx) */
 	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */
 	__u64 drop_no_neigh;	/* l2: next hop unresolved (the kernel could not deliver it either) */
+	__u64 icmp_too_big_sent;	/* too-big errors sent to clients instead of their packet (also tx) */
 };
-_Static_assert(sizeof(struct xlb_outcomes) == 18 * 8, "xlb_outcomes");
+_Static_assert(sizeof(struct xlb_outcomes) == 19 * 8, "xlb_outcomes");
 
 /*
  * decap program (backend hosts): decap_addrs holds the host's own addresses

@@ -97,4 +97,22 @@ static __always_inline __u32 xlb_filter_bit(const struct xlb_addr *addr)
 }
 _Static_assert(XLB_FILTER_BITS == 1 << 15, "xlb_filter_bit() shift");
 
+/*
+ * Hash of a flow for the outer header of an encapsulation: GUE's UDP source
+ * port (the top 15 bits) and, for IPv4 inside IPv6, the flow label (top 20).
+ * It only has to spread flows over receive queues and paths, and it runs for
+ * every packet, so it is one fold and one multiply (Fibonacci hashing, as
+ * above) rather than xlb_flow_hash()'s mixing rounds, which cost more than
+ * the 10 ns this encapsulation may add. IPv4 needs no special case: w[1..3]
+ * are zero.
+ */
+static __always_inline __u32 xlb_encap_hash(const struct xlb_flow *f)
+{
+	__u32 h = f->src.w[0] ^ f->src.w[1] ^ f->src.w[2] ^ f->src.w[3] ^ f->dst.w[0] ^
+		  f->dst.w[1] ^ f->dst.w[2] ^ f->dst.w[3];
+
+	/* The ports last, so that one client's connections differ in all bits. */
+	return (h ^ ((__u32)f->sport << 16 | f->dport) ^ f->proto) * 0x9e3779b1U;
+}
+
 #endif /* XLB_HASH_H */

@@ -11,7 +11,8 @@ set -eu
 # procps: sysctl and pgrep in the tests; netbase: /etc/protocols, which
 # `ip route get ... ipproto tcp` reads; prometheus: only for promtool, which
 # checks xlbd's metrics in the tests; bird2: only to check the generated BIRD
-# fragments parse; tcpdump: reads the pcap files of `xlbctl trace`;
+# fragments parse; tcpdump: reads the pcap files of `xlbctl trace` and sees
+# GUE frames on the wire (tests/e2e/test_gue.sh);
 # xdp-tools: xdpdump beside xlb. tests/build/test_deps.sh checks that every
 # file the build reads comes from this list or from a minbase root with gcc
 # and make.

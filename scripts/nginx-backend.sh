@@ -4,7 +4,8 @@
 # A real HTTP backend for demos and tests: nginx in a namespace of the
 # topology, serving "/" (one line: the backend's name), "/big" (a large
 # file, sparse) and "/health" (200, or 503 while DIR/www/sick exists) from
-# DIR, listening on every address (so on the VIPs too).
+# DIR, taking PUT /upload (stored as DIR/www/upload), listening on every
+# address (so on the VIPs too).
 #
 #   nginx-backend.sh start PREFIX HOST DIR [NAME] [PORT]
 #   nginx-backend.sh stop  DIR
@@ -32,6 +33,7 @@ start)
 				listen $port reuseport; listen [::]:$port reuseport;
 				root $dir/www;
 				location / { }
+				location = /upload { dav_methods PUT; client_max_body_size 0; }
 				location = /health {
 					if (-f $dir/www/sick) { return 503; }
 					return 200 "ok\n";

@@ -215,6 +215,64 @@ static void ipip6_not_local(struct io *io)
 	make_encap(io, &in, &e);
 }
 
+/* GUE (direct IP in UDP) as the balancer sends it, to the decap's default port. */
+static void gue_to(struct io *io, struct pkt_spec in, struct pkt_encap_spec e, __u16 dport)
+{
+	e.gue_sport = 40000 + in.sport % 1000;
+	e.gue_dport = dport;
+	make_encap(io, &in, &e);
+}
+
+static void gue4_tcp(struct io *io)
+{
+	gue_to(io, client(XLB_AF_INET, IPPROTO_TCP), to_local4, XLB_GUE_PORT_DEFAULT);
+}
+
+static void gue6_udp(struct io *io)
+{
+	gue_to(io, client(XLB_AF_INET6, IPPROTO_UDP), to_local6, XLB_GUE_PORT_DEFAULT);
+}
+
+/* IPv4 inside IPv6 UDP, tagged: the EtherType becomes IPv4's, the tag stays. */
+static void gue_4in6_vlan(struct io *io)
+{
+	struct pkt_spec in = client(XLB_AF_INET, IPPROTO_TCP);
+
+	in.vlan = 12;
+	gue_to(io, in, to_local6, XLB_GUE_PORT_DEFAULT);
+}
+
+static void ipip_4in6(struct io *io)
+{
+	struct pkt_spec in = client(XLB_AF_INET, IPPROTO_UDP);
+
+	make_encap(io, &in, &to_local6);
+}
+
+static void gue4_other_port(struct io *io)
+{
+	gue_to(io, client(XLB_AF_INET, IPPROTO_TCP), to_local4, XLB_GUE_PORT_DEFAULT + 1);
+}
+
+static void gue6_not_local(struct io *io)
+{
+	struct pkt_encap_spec e = to_local6;
+
+	e.dst = "2001:db8::101";
+	gue_to(io, client(XLB_AF_INET6, IPPROTO_TCP), e, XLB_GUE_PORT_DEFAULT);
+}
+
+/* IPv6 inside IPv4 UDP to the GUE port: never sent by the balancer, left alone. */
+static void gue_6in4(struct io *io)
+{
+	struct pkt_spec in = client(XLB_AF_INET6, IPPROTO_TCP);
+	struct pkt_spec outer = outer_spec(XLB_AF_INET, IPPROTO_UDP, LOCAL4);
+
+	outer.sport = 40000;
+	outer.dport = XLB_GUE_PORT_DEFAULT;
+	make_outer(io, &in, outer);
+}
+
 /* The client's own packet addressed to the host: ordinary traffic. */
 static void plain4_tcp(struct io *io)
 {
@@ -405,6 +463,13 @@ static const struct tcase {
 	{"IPv4-in-IPv4, inner options and ICMP error", ipip4_inner_options_icmp, STAT(decapped)},
 	{"IPv4-in-IPv4, 40 bytes of outer options and a tag", ipip4_outer_options, STAT(decapped)},
 	{"IPv4-in-IPv4, Ethernet padding", ipip4_padding, STAT(decapped)},
+	{"GUE IPv4 TCP", gue4_tcp, STAT(decapped)},
+	{"GUE IPv6 UDP", gue6_udp, STAT(decapped)},
+	{"GUE IPv4-in-IPv6, 802.1Q tag", gue_4in6_vlan, STAT(decapped)},
+	{"IPv4-in-IPv6 UDP", ipip_4in6, STAT(decapped)},
+	{"GUE to another port", gue4_other_port, STAT(pass_not_encap)},
+	{"GUE IPv6-in-IPv4", gue_6in4, STAT(pass_not_encap)},
+	{"GUE IPv6 to another host", gue6_not_local, STAT(pass_not_local)},
 	{"IPv4-in-IPv4 to another host", ipip4_not_local, STAT(pass_not_local)},
 	{"IPv6-in-IPv6 to another host", ipip6_not_local, STAT(pass_not_local)},
 	{"IPv4 TCP to the host", plain4_tcp, STAT(pass_not_encap)},
@@ -413,7 +478,7 @@ static const struct tcase {
 	{"ARP", arp, STAT(pass_not_encap)},
 	{"two VLAN tags", qinq, STAT(pass_not_encap)},
 	{"IPv6-in-IPv4", six_in_four, STAT(pass_not_encap)},
-	{"IPv4-in-IPv6", four_in_six, STAT(pass_not_encap)},
+	{"IPv4-in-IPv6", four_in_six, STAT(decapped)},
 	{"IPv4-in-IPv4, outer first fragment", ipip4_first_fragment, STAT(pass_fragment)},
 	{"IPv4-in-IPv4, outer later fragment", ipip4_later_fragment, STAT(pass_fragment)},
 	{"IPv6-in-IPv6, outer Fragment header", ipip6_fragment, STAT(pass_fragment)},
@@ -527,9 +592,13 @@ static void test_table(void **state)
 static size_t inner_l4_end(const __u8 *f, size_t len)
 {
 	__u16 proto;
-	size_t off = pkt_l2_len(f, len, &proto), inner;
+	size_t off = pkt_l2_len(f, len, &proto), inner, outer;
 
+	outer = off;
 	off += proto == 0x0800 ? (f[off] & 0xf) * 4u : PKT_IPV6_LEN;
+	/* GUE: a UDP header between the outer and the inner packet. */
+	if (f[outer + (proto == 0x0800 ? 9 : 6)] == IPPROTO_UDP)
+		off += PKT_UDP_LEN;
 	inner = off;
 	if (f[inner] >> 4 == 4) {
 		off += (f[inner] & 0xf) * 4u;
@@ -546,6 +615,7 @@ static void test_truncations(void **state)
 {
 	static void (*const frames[])(struct io *) = {
 		ipip4_tcp, ipip6_udp, ipip4_vlan, ipip6_vlan, ipip4_outer_options,
+		gue4_tcp, gue6_udp, gue_4in6_vlan, ipip_4in6,
 	};
 	static struct io io;
 	char name[64];

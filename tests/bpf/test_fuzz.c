@@ -49,7 +49,7 @@ static struct fixture fx;
 
 enum {
 	F_TCP4 = 1, F_UDP4, F_TCP6, F_UDP6, F_ALL4, F_ALL6, F_SRC4, F_SRC6, F_L2_4, F_L2_6,
-	F_RATE, F_REDIRECT, F_NO_NEIGH, F_EMPTY, F_COUNT,
+	F_RATE, F_REDIRECT, F_NO_NEIGH, F_EMPTY, F_GUE4, F_GUE6, F_MIX4, F_COUNT,
 };
 
 #define B_V4 { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3
@@ -76,6 +76,13 @@ static struct fx_vip vips[F_COUNT] = {
 			 { { "10.0.0.9", 1 } }, 1 },
 	[F_EMPTY] = { "fd30::8", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 1021, F_EMPTY, { { 0 } },
 		      0 },
+	[F_GUE4] = { "10.30.0.10", 0, IPPROTO_UDP, XLB_METHOD_GUE, HSRC, 1021, F_GUE4, B_V4,
+		     .encap_port = 6080 },
+	[F_GUE6] = { "fd30::a", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 1021, F_GUE6, B_V6,
+		     .encap_port = 5555 },
+	/* IPv4 inside IPv4 and inside IPv6, by the backend the ring picks. */
+	[F_MIX4] = { "10.30.0.11", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 1021, F_MIX4,
+		     { { "10.0.0.2", 1 }, { "fd00::3", 1 } }, 2, .encap_port = 6080 },
 };
 
 /* The VIP table again, parsed, for the reference parser. */
@@ -501,7 +508,7 @@ static struct ref reference(const __u8 *f, size_t len)
 /* ---- checks --------------------------------------------------------------- */
 
 struct tally {
-	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows;
+	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows, too_big_sent;
 };
 
 #define FAIL(fmt, ...)                                    \
@@ -630,17 +637,24 @@ static int echo_ok(const __u8 *in, size_t len, const __u8 *out, __u32 out_len, c
 	return out_len == len && !memcmp(out, want, len);
 }
 
-/* An ipip frame from the input's IP packet to one of vip's backends. */
+/*
+ * An ipip or gue frame from the input's IP packet to one of vip's backends:
+ * an outer header of the backend's family (IPv4 may be inside IPv6), with gue
+ * a UDP header to the VIP's port from a port in the upper half, checksum 0.
+ */
 static const char *encap_error(const __u8 *in, const __u8 *out, __u32 out_len, const struct ref *r)
 {
 	const __u8 *ip = out + r->l2;
+	int gue = r->vip->method == XLB_METHOD_GUE, v4in = in[r->l2] >> 4 == 4;
+	size_t udp = gue ? PKT_UDP_LEN : 0;
+	__u8 next = gue ? IPPROTO_UDP : v4in ? IPPROTO_IPIP : IPPROTO_IPV6;
 	__u16 proto;
 
-	if (pkt_l2_len(out, out_len, &proto) != r->l2 || memcmp(out + 12, in + 12, r->l2 - 12))
+	if (pkt_l2_len(out, out_len, &proto) != r->l2 || memcmp(out + 12, in + 12, r->l2 - 14))
 		return "outer Ethernet header";
 	if (proto == ETH_P_IP) {
-		if (out_len != r->l2 + PKT_IPV4_LEN + r->l3len || ip[0] != 0x45 ||
-		    rd16(ip + 2) != PKT_IPV4_LEN + r->l3len || ip[9] != IPPROTO_IPIP)
+		if (out_len != r->l2 + PKT_IPV4_LEN + udp + r->l3len || ip[0] != 0x45 ||
+		    rd16(ip + 2) != PKT_IPV4_LEN + udp + r->l3len || ip[9] != next || !v4in)
 			return "outer IPv4 header or lengths";
 		if (!pkt_ipv4_csum_ok(ip))
 			return "outer IPv4 header checksum";
@@ -648,8 +662,8 @@ static const char *encap_error(const __u8 *in, const __u8 *out, __u32 out_len, c
 			return "outer destination is not one of the VIP's backends";
 		ip += PKT_IPV4_LEN;
 	} else if (proto == ETH_P_IPV6) {
-		if (out_len != r->l2 + PKT_IPV6_LEN + r->l3len || ip[0] >> 4 != 6 ||
-		    rd16(ip + 4) != r->l3len || ip[6] != IPPROTO_IPV6)
+		if (out_len != r->l2 + PKT_IPV6_LEN + udp + r->l3len || ip[0] >> 4 != 6 ||
+		    rd16(ip + 4) != udp + r->l3len || ip[6] != next)
 			return "outer IPv6 header or lengths";
 		if (!is_backend(r->vip, ip + 24, XLB_AF_INET6))
 			return "outer destination is not one of the VIP's backends";
@@ -657,8 +671,46 @@ static const char *encap_error(const __u8 *in, const __u8 *out, __u32 out_len, c
 	} else {
 		return "outer EtherType";
 	}
+	if (gue && (rd16(ip) < 0x8000 || rd16(ip + 2) != r->vip->encap_port ||
+		    rd16(ip + 4) != udp + r->l3len || rd16(ip + 6) != 0))
+		return "GUE UDP header";
+	ip += udp;
 	if (memcmp(ip, in + r->l2, r->l3len))
 		return "inner packet differs from the input's IP packet";
+	return NULL;
+}
+
+/*
+ * The balancer's "fragmentation needed" / "packet too big" for a client's
+ * packet that does not fit once encapsulated (bpf/toobig.h): turned around,
+ * from the VIP to the client, a valid ICMP checksum, the input's IP packet
+ * quoted from its start.
+ */
+static const char *too_big_sent_error(const __u8 *in, const __u8 *out, __u32 out_len,
+				      const struct ref *r)
+{
+	const __u8 *ip = out + r->l2, *l3 = in + r->l2;
+	int v4 = l3[0] >> 4 == 4;
+	size_t hl = v4 ? 20 : 40, quote = v4 ? 68 : 128, alen = v4 ? 4 : 16;
+	size_t src = v4 ? 12 : 8;
+
+	if (r->kind != REF_FLOW)
+		return "sent for something that is not a client's flow";
+	if (out_len != r->l2 + hl + 8 + quote)
+		return "length is not the headers and the quote";
+	if (memcmp(out, in + 6, 6) || memcmp(out + 6, in, 6) || memcmp(out + 12, in + 12, r->l2 - 12))
+		return "Ethernet header not turned around";
+	if (ip[0] >> 4 != l3[0] >> 4 || memcmp(ip + src, l3 + src + alen, alen) ||
+	    memcmp(ip + src + alen, l3 + src, alen))
+		return "addresses not from the VIP to the client";
+	if (v4 && (!pkt_ipv4_csum_ok(ip) || ip[hl] != 3 || ip[hl + 1] != 4))
+		return "not an IPv4 fragmentation-needed";
+	if (!v4 && (ip[hl] != 2 || ip[hl + 1] != 0))
+		return "not an ICMPv6 packet-too-big";
+	if (!pkt_l4_csum_ok(ip, out_len - r->l2))
+		return "bad ICMP checksum";
+	if (memcmp(ip + hl + 8, l3, quote))
+		return "quote is not the start of the client's packet";
 	return NULL;
 }
 
@@ -696,6 +748,13 @@ static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct
 			FAIL("XDP_PASS changed the frame");
 		return;
 	}
+	if (b.icmp_too_big_sent != a.icmp_too_big_sent) {
+		t->too_big_sent++;
+		err = too_big_sent_error(in, out, out_len, &r);
+		if (verdict != XDP_TX || err)
+			FAIL("too-big error to the client: %s", err ? err : "not XDP_TX");
+		return;
+	}
 	/* Sent on: to the network, or encapsulated to the kernel. */
 	if (verdict == XDP_TX)
 		t->tx++;
@@ -727,7 +786,7 @@ static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct
 	}
 	err = encap_error(in, out, out_len, &r);
 	if (err)
-		FAIL("ipip frame: %s", err);
+		FAIL("encapsulated frame: %s", err);
 }
 
 static __u64 env_u64(const char *name, __u64 dflt)
@@ -765,16 +824,17 @@ static void test_fuzz(void **state)
 	fprintf(stderr,
 		"fuzz: %llu cases in %.1f s: %llu passed unchanged, %llu dropped, %llu tx, "
 		"%llu redirected, %llu to the kernel encapsulated; of those sent on: %llu flows, "
-		"%llu too-big errors, %llu echo replies\n",
+		"%llu too-big errors, %llu echo replies; %llu too-big errors sent to clients\n",
 		(unsigned long long)t.cases, secs, (unsigned long long)t.pass,
 		(unsigned long long)t.drop, (unsigned long long)t.tx,
 		(unsigned long long)t.redirect, (unsigned long long)t.no_neigh,
 		(unsigned long long)t.flows, (unsigned long long)t.too_big,
-		(unsigned long long)t.echo);
+		(unsigned long long)t.echo, (unsigned long long)t.too_big_sent);
 	/* A generator that never reaches the forwarding paths tests nothing. */
 	if (only == ~0ULL && cases >= 10000)
 		check(t.flows > cases / 20 && t.too_big > cases / 200 && t.echo > cases / 200 &&
-			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20,
+			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20 &&
+			  t.too_big_sent,
 		      "every kind of outcome reached");
 }
 

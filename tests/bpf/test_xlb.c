@@ -109,19 +109,6 @@ static struct pkt_spec flow_spec(const struct fx_vip *v, const char *client, __u
 	return s;
 }
 
-static struct xlb_flow spec_flow(const struct pkt_spec *s)
-{
-	struct xlb_flow f = { 0 };
-	__u8 fam;
-
-	pkt_addr(&f.src, &fam, s->src);
-	pkt_addr(&f.dst, &f.family, s->dst);
-	f.sport = htons(s->sport);
-	f.dport = htons(s->dport);
-	f.proto = s->proto;
-	return f;
-}
-
 /* Run and return the verdict; output in out/out_len. */
 static __u32 run(const __u8 *in, size_t len, __u8 *out, __u32 *out_len)
 {
@@ -130,15 +117,6 @@ static __u32 run(const __u8 *in, size_t len, __u8 *out, __u32 *out_len)
 	*out_len = BUF;
 	assert_int_equal(fx_run(&fx, in, len, out, out_len, &verdict), 0);
 	return verdict;
-}
-
-static void assert_bytes(const __u8 *got, size_t got_len, const __u8 *want, size_t want_len,
-			 const char *what)
-{
-	if (got_len != want_len || memcmp(got, want, want_len)) {
-		pkt_hexdump_diff(got, got_len, want, want_len);
-		fail_msg("%s: output bytes differ from the expected frame", what);
-	}
 }
 
 /* Expected IPIP frame towards `backend` leaving through xlb0 (or xlb2). */
@@ -181,7 +159,7 @@ static __u32 send_flow(const struct fx_vip *v, struct pkt_spec *s, __u32 expect_
 	if (got_id != expect_id) {
 		size_t wlen = want_encap(want, in, len, addr);
 
-		assert_bytes(out, out_len, want, wlen, "flow to its backend");
+		check_bytes(out, out_len, want, wlen, "flow to its backend");
 	}
 	return got_id;
 }
@@ -200,14 +178,14 @@ static void check_ipip(int vip_id, const char *client, __u16 vlan, __u8 opts)
 
 	s.vlan = vlan;
 	s.ipv4_opt_len = opts;
-	f = spec_flow(&s);
+	f = pkt_flow(&s);
 	owner = fx_ring_owner(&fx, v, &f);
 	assert_int_not_equal(owner, XLB_BACKEND_NONE);
 
 	len = pkt_build(in, sizeof(in), &s);
 	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
 	wlen = want_encap(want, in, len, backend_addr(v, owner));
-	assert_bytes(out, out_len, want, wlen, "encapsulated frame");
+	check_bytes(out, out_len, want, wlen, "encapsulated frame");
 
 	/* Independent of the expected frame: outer checksum and inner L4 intact. */
 	l2 = pkt_l2_len(out, out_len, &proto);
@@ -258,7 +236,7 @@ static void test_all_ports_vip(void **state)
 
 	for (__u16 port = 1; port < 60000; port += 7919) {
 		s.dport = port;
-		f = spec_flow(&s);
+		f = pkt_flow(&s);
 		send_flow(&vips[V_ALLPORTS], &s, fx_ring_owner(&fx, &vips[V_ALLPORTS], &f));
 	}
 }
@@ -272,7 +250,7 @@ static void test_redirect_other_interface(void **state)
 
 	assert_int_equal(run(in, len, out, &out_len), XDP_REDIRECT);
 	wlen = want_encap(want, in, len, "10.1.0.2");
-	assert_bytes(out, out_len, want, wlen, "redirected frame, xlb2's MAC as source");
+	check_bytes(out, out_len, want, wlen, "redirected frame, xlb2's MAC as source");
 }
 
 static void test_l2_rewrite(void **state)
@@ -282,14 +260,14 @@ static void test_l2_rewrite(void **state)
 		struct pkt_spec s = flow_spec(v, vid == V_L2_4 ? CLIENT4 : CLIENT6, 3333);
 		__u8 in[BUF], out[BUF], want[BUF];
 		size_t len = pkt_build(in, sizeof(in), &s);
-		struct xlb_flow f = spec_flow(&s);
+		struct xlb_flow f = pkt_flow(&s);
 		__u32 out_len, owner = fx_ring_owner(&fx, v, &f);
 
 		assert_int_equal(run(in, len, out, &out_len), XDP_TX);
 		memcpy(s.dmac, backend_mac(backend_addr(v, owner)), 6);
 		memcpy(s.smac, MAC_XLB0, 6);
 		assert_int_equal(pkt_build(want, sizeof(want), &s), len);
-		assert_bytes(out, out_len, want, len, "L2: only the MACs change");
+		check_bytes(out, out_len, want, len, "L2: only the MACs change");
 	}
 }
 
@@ -325,10 +303,10 @@ static void test_non_vip_passed_unchanged(void **state)
 		len = pkt_build(in, sizeof(in), &cases[i]);
 		assert_true(len > 0);
 		assert_int_equal(run(in, len, out, &out_len), XDP_PASS);
-		assert_bytes(out, out_len, in, len, "non-VIP frame passed untouched");
+		check_bytes(out, out_len, in, len, "non-VIP frame passed untouched");
 	}
 	assert_int_equal(run(arp, sizeof(arp), out, &out_len), XDP_PASS);
-	assert_bytes(out, out_len, arp, sizeof(arp), "ARP passed untouched");
+	check_bytes(out, out_len, arp, sizeof(arp), "ARP passed untouched");
 	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
 	assert_int_equal(after.pass_not_ip - before.pass_not_ip, 1);
 	assert_int_equal(after.pass_not_vip - before.pass_not_vip, 7);
@@ -343,7 +321,7 @@ static void test_non_vip_passed_unchanged(void **state)
  */
 static size_t take_owner_out(struct fx_vip *v, struct pkt_spec *s, __u32 *owner)
 {
-	struct xlb_flow f = spec_flow(s);
+	struct xlb_flow f = pkt_flow(s);
 	size_t out = 0;
 
 	*owner = fx_ring_owner(&fx, v, &f);
@@ -367,7 +345,7 @@ static void test_conn_survives_drain(void **state)
 {
 	struct fx_vip *v = &vips[V_DRAIN];
 	struct pkt_spec s = flow_spec(v, CLIENT4, 20000);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	struct xlb_conn conn;
 	__u32 owner;
 	size_t drained = take_owner_out(v, &s, &owner);
@@ -379,7 +357,7 @@ static void test_conn_survives_drain(void **state)
 	send_flow(v, &s, owner);
 	for (__u16 port = 30000; port < 30200; port++) {
 		struct pkt_spec n = flow_spec(v, CLIENT4, port);
-		struct xlb_flow nf = spec_flow(&n);
+		struct xlb_flow nf = pkt_flow(&n);
 		__u32 id = fx_ring_owner(&fx, v, &nf);
 
 		assert_int_not_equal(id, owner);
@@ -392,7 +370,7 @@ static void test_rehash_when_down(void **state)
 {
 	struct fx_vip *v = &vips[V_HEALTH];
 	struct pkt_spec s = flow_spec(v, CLIENT4, 21000);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	__u32 owner, new_owner;
 	struct xlb_conn conn;
 	size_t down;
@@ -415,7 +393,7 @@ static void test_removed_backend_id_not_followed(void **state)
 	/* A connection bound to an id whose generation changed is re-hashed. */
 	struct fx_vip *v = &vips[V_HEALTH];
 	struct pkt_spec s = flow_spec(v, CLIENT4, 22000);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f);
 	struct xlb_conn conn = { .backend_id = 0, .gen = 1 };
 
@@ -440,7 +418,7 @@ static void test_same_tuple_same_backend(void **state)
 
 	for (__u16 port = 1000; port < 1100; port++) {
 		struct pkt_spec s = flow_spec(v, "192.0.2.77", port);
-		struct xlb_flow f = spec_flow(&s);
+		struct xlb_flow f = pkt_flow(&s);
 		__u32 owner = fx_ring_owner(&fx, v, &f);
 
 		send_flow(v, &s, owner);
@@ -452,7 +430,7 @@ static void test_syn_does_not_bind(void **state)
 {
 	const struct fx_vip *v = &vips[V_TCP4];
 	struct pkt_spec s = flow_spec(v, "192.0.2.78", 1200);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f);
 	struct xlb_vip_stats before, after;
 	struct xlb_conn conn;
@@ -487,7 +465,7 @@ static void test_hash_src(void **state)
 		snprintf(client, sizeof(client), "198.51.100.%d", c + 1);
 		for (__u16 port = 2000; port < 2020; port++) {
 			struct pkt_spec s = flow_spec(v, client, port);
-			struct xlb_flow f = spec_flow(&s);
+			struct xlb_flow f = pkt_flow(&s);
 			__u32 id = send_flow(v, &s, fx_ring_owner(&fx, v, &f));
 
 			if (!first)
@@ -518,7 +496,7 @@ static void test_no_neighbour_goes_to_kernel(void **state)
 	wlen = pkt_encap(want, sizeof(want), in, len, &e);
 	assert_int_equal(dp_outcomes(&fx.dp, &before), 0);
 	assert_int_equal(run(in, len, out, &out_len), XDP_PASS);
-	assert_bytes(out, out_len, want, wlen, "encapsulated, handed to the kernel");
+	check_bytes(out, out_len, want, wlen, "encapsulated, handed to the kernel");
 	assert_int_equal(dp_outcomes(&fx.dp, &after), 0);
 	assert_int_equal(after.pass_no_neigh - before.pass_no_neigh, 1);
 }
@@ -542,7 +520,7 @@ static void expect_outcome(const __u8 *in, size_t len, __u32 verdict, size_t fie
 	if (*(__u64 *)((char *)&after + field_off) != *(__u64 *)((char *)&before + field_off) + 1)
 		fail_msg("%s: not counted under the expected reason", what);
 	if (verdict == XDP_PASS)
-		assert_bytes(out, *out_len, in, len, what);
+		check_bytes(out, *out_len, in, len, what);
 }
 
 static void expect_drop(const __u8 *in, size_t len, size_t field_off, const char *what)
@@ -570,10 +548,9 @@ static void test_drops_counted(void **state)
 		    offsetof(struct xlb_outcomes, drop_no_backend), "VIP without backends");
 	assert_int_equal(dp_vip_stats(&fx.dp, V_EMPTY, &vs), 0);
 	assert_int_equal(vs.drops, 1);
-	/* 1500-byte frame + 20 bytes of IPIP > the 1500 MTU of xlb0. */
+	/* 1500-byte frame + 20 bytes of IPIP > the 1500 MTU of xlb0; DF clear: no error to send. */
 	s = flow_spec(&vips[V_TCP4], CLIENT4, 1);
 	s.payload_len = 1500 - 20 - 20;
-	s.frag = PKT_IP_DF;
 	expect_drop(in, pkt_build(in, sizeof(in), &s), offsetof(struct xlb_outcomes, drop_too_big),
 		    "too big once encapsulated");
 }
@@ -607,7 +584,7 @@ static void test_icmp_echo(void **state)
 		rep.ttl = 64;
 		wlen = pkt_build(want, sizeof(want), &rep);
 		assert_int_equal(run(in, len, out, &out_len), XDP_TX);
-		assert_bytes(out, out_len, want, wlen, "echo reply");
+		check_bytes(out, out_len, want, wlen, "echo reply");
 		assert_true(pkt_l4_csum_ok(out + 14, out_len - 14));
 	}
 }
@@ -651,7 +628,7 @@ static void check_too_big(int vip_id, const char *client, const char *router)
 {
 	const struct fx_vip *v = &vips[vip_id];
 	struct pkt_spec s = flow_spec(v, client, 45678);
-	struct xlb_flow f = spec_flow(&s);
+	struct xlb_flow f = pkt_flow(&s);
 	__u32 owner = fx_ring_owner(&fx, v, &f), out_len;
 	__u8 in[BUF], out[BUF], want[BUF];
 	size_t len, wlen;
@@ -661,7 +638,7 @@ static void check_too_big(int vip_id, const char *client, const char *router)
 	assert_true(len > 0);
 	assert_int_equal(run(in, len, out, &out_len), XDP_TX);
 	wlen = want_encap(want, in, len, backend_addr(v, owner));
-	assert_bytes(out, out_len, want, wlen, "too-big error steered to the flow's backend");
+	check_bytes(out, out_len, want, wlen, "too-big error steered to the flow's backend");
 }
 
 static void test_icmp_too_big(void **state)
@@ -679,7 +656,7 @@ static void test_fragments(void **state)
 		const char *client = vid == V_FRAG_UDP4 ? "198.51.100.200" : "2001:db8::200";
 		struct pkt_spec first = flow_spec(v, client, 500);
 		struct pkt_spec later = first;
-		struct xlb_flow f = spec_flow(&first);
+		struct xlb_flow f = pkt_flow(&first);
 		__u32 owner = fx_ring_owner(&fx, v, &f);
 
 		first.frag = PKT_IP_MF;
@@ -743,7 +720,7 @@ static void test_truncated(void **state)
 			if (verdict != XDP_PASS && verdict != XDP_DROP)
 				fail_msg("template %zu cut at %zu: verdict %u", i, cut, verdict);
 			if (verdict == XDP_PASS)
-				assert_bytes(out, out_len, in, cut, "cut frame passed untouched");
+				check_bytes(out, out_len, in, cut, "cut frame passed untouched");
 			checked++;
 		}
 	}
@@ -903,7 +880,7 @@ static void test_ipv6_extension_chains(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct pkt_spec s = flow_spec(v, CLIENT6, 47000 + i);
-		struct xlb_flow f = spec_flow(&s);
+		struct xlb_flow f = pkt_flow(&s);
 		__u8 in[BUF], out[BUF], want[BUF];
 		size_t len, wlen;
 		__u32 out_len;
@@ -918,7 +895,7 @@ static void test_ipv6_extension_chains(void **state)
 		if (cases[i].verdict != XDP_TX)
 			continue;
 		wlen = want_encap(want, in, len, backend_addr(v, fx_ring_owner(&fx, v, &f)));
-		assert_bytes(out, out_len, want, wlen, cases[i].what);
+		check_bytes(out, out_len, want, wlen, cases[i].what);
 	}
 }
 
@@ -970,7 +947,7 @@ static void test_bad_checksum_and_ttl(void **state)
 		s.ttl = cases[i].fault == L3_TTL1 ? 1 : 0;
 		if (cases[i].vid == V_FRAG_UDP4)
 			s.frag = PKT_IP_MF;
-		f = spec_flow(&s);
+		f = pkt_flow(&s);
 		len = pkt_build(in, sizeof(in), &s);
 		switch (cases[i].fault) {
 		case L3_CSUM:
@@ -991,7 +968,7 @@ static void test_bad_checksum_and_ttl(void **state)
 			       &out_len);
 		if (cases[i].verdict != XDP_TX)
 			continue;
-		assert_bytes(out, out_len, want,
+		check_bytes(out, out_len, want,
 			     want_encap(want, in, len, backend_addr(v, fx_ring_owner(&fx, v, &f))),
 			     cases[i].what);
 	}
@@ -1027,7 +1004,7 @@ static void test_decap_round_trip(void **state)
 		size_t len;
 
 		s.vlan = cases[i].vlan;
-		f = spec_flow(&s);
+		f = pkt_flow(&s);
 		len = pkt_build(in, sizeof(in), &s);
 		assert_int_equal(run(in, len, mid, &mid_len), XDP_TX);
 
@@ -1046,7 +1023,7 @@ static void test_decap_round_trip(void **state)
 			out_len = opts.data_size_out;
 		}
 		memcpy(in, mid, 12); /* MACs of the balancer -> backend hop */
-		assert_bytes(out, out_len, in, len, "decapsulated frame is the client's frame");
+		check_bytes(out, out_len, in, len, "decapsulated frame is the client's frame");
 	}
 	decap__destroy(dc);
 }
@@ -1065,7 +1042,7 @@ static void test_counters(void **state)
 		assert_int_equal(dp_backend_stats(&fx.dp, v->backends[i].id, &bb[i]), 0);
 	for (__u16 port = 7000; port < 7010; port++) {
 		struct pkt_spec s = flow_spec(v, "192.0.2.55", port);
-		struct xlb_flow f = spec_flow(&s);
+		struct xlb_flow f = pkt_flow(&s);
 		__u8 in[BUF];
 
 		bytes += 2 * pkt_build(in, sizeof(in), &s);

@@ -93,8 +93,8 @@ test_bad_commands_change_nothing() {
 	[ $rc = 1 ] && grep -q "already exists" "$WORK/e1" || fail "duplicate VIP: exit $rc, $(cat "$WORK/e1")"
 	xlbctl backend add $VIP4:80/tcp 10.98.0.300 2>"$WORK/e2"; rc=$?
 	[ $rc = 2 ] || fail "bad address: exit $rc"
-	xlbctl backend add $VIP4:80/tcp fd00::1 2>"$WORK/e3"; rc=$?
-	[ $rc = 2 ] || fail "mixed families: exit $rc"
+	xlbctl backend add "[fd00::99]:80/tcp" 10.0.0.1 2>"$WORK/e3"; rc=$?
+	[ $rc = 2 ] || fail "IPv4 backend for an IPv6 VIP: exit $rc"
 	xlbctl backend set $VIP4:80/tcp $N4.0.19 weight 3 2>"$WORK/e4"; rc=$?
 	[ $rc = 1 ] || fail "unknown backend: exit $rc"
 	xlbctl vip add $N4.1.7:80/tcp ring 65536 2>"$WORK/e5"; rc=$?

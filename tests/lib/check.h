@@ -12,4 +12,13 @@
 			fail_msg("%s: " msg, #cond, ##__VA_ARGS__); \
 	} while (0)
 
+/* Fail unless got holds exactly want, showing where they differ (needs pkt.h). */
+#define check_bytes(got, got_len, want, want_len, what)                                  \
+	do {                                                                             \
+		if ((got_len) != (want_len) || memcmp((got), (want), (want_len))) {      \
+			pkt_hexdump_diff((got), (got_len), (want), (want_len));          \
+			fail_msg("%s: output bytes differ from the expected frame", what); \
+		}                                                                        \
+	} while (0)
+
 #endif /* XLB_TESTS_CHECK_H */

@@ -170,6 +170,7 @@ int fx_vip_add(struct fixture *fx, struct fx_vip *v)
 		.ring_size = v->ring_size ? v->ring_size : XLB_RING_DEFAULT,
 		.flags = v->flags,
 		.method = v->method,
+		.encap_port = htons(v->encap_port),
 	};
 	struct xlb_vip_addr_key akey = { 0 };
 	struct xlb_vip_addr aval = { .flags = XLB_ADDR_ECHO };

@@ -45,6 +45,7 @@ struct fx_vip {
 	struct fx_backend backends[FX_MAX_BACKENDS];
 	size_t n;
 	__u32 rate, burst;	/* per-source limit (pps, packets); rate 0 = none */
+	__u16 encap_port;	/* XLB_METHOD_GUE: UDP destination port, host order */
 };
 
 /* Namespace, interfaces, program loaded, config written. 0 or -errno. */

@@ -104,6 +104,25 @@ static __u16 rd16(const __u8 *p)
 	return (__u16)(p[0] << 8 | p[1]);
 }
 
+static void wr16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+struct xlb_flow pkt_flow(const struct pkt_spec *s)
+{
+	struct xlb_flow f = { 0 };
+	__u8 family;
+
+	pkt_addr(&f.src, &family, s->src);
+	pkt_addr(&f.dst, &f.family, s->dst);
+	f.sport = htons(s->sport);
+	f.dport = htons(s->dport);
+	f.proto = s->proto;
+	return f;
+}
+
 __u8 pkt_pattern(size_t i)
 {
 	return 'a' + i % 26;
@@ -466,11 +485,11 @@ bool pkt_l4_csum_ok(const __u8 *l3, size_t len)
 size_t pkt_encap(__u8 *out, size_t cap, const __u8 *in, size_t in_len,
 		 const struct pkt_encap_spec *e)
 {
-	size_t l2, inner_len, outer_len, total;
+	size_t l2, inner_len, outer_len, udp_len, total;
+	__u8 family, outer_family, sf, df, nexthdr;
 	struct xlb_addr src, dst;
 	const __u8 *l3;
 	__u16 proto;
-	__u8 family;
 
 	l2 = pkt_l2_len(in, in_len, &proto);
 	if (!l2)
@@ -479,36 +498,55 @@ size_t pkt_encap(__u8 *out, size_t cap, const __u8 *in, size_t in_len,
 	inner_len = l3_len(l3, in_len - l2);
 	if (!inner_len)
 		return 0;
-	if (proto == ETH_P_IP && l3[0] >> 4 == 4) {
+	if (proto == ETH_P_IP && l3[0] >> 4 == 4)
 		family = XLB_AF_INET;
-		outer_len = PKT_IPV4_LEN;
-	} else if (proto == ETH_P_IPV6 && l3[0] >> 4 == 6) {
+	else if (proto == ETH_P_IPV6 && l3[0] >> 4 == 6)
 		family = XLB_AF_INET6;
-		outer_len = PKT_IPV6_LEN;
-	} else {
+	else
 		return 0;
-	}
+	/* The outer family is the addresses'; IPv4 may go inside IPv6, not the reverse. */
+	if (pkt_addr(&src, &sf, e->src) || pkt_addr(&dst, &df, e->dst) || sf != df ||
+	    (sf != family && family != XLB_AF_INET))
+		return 0;
+	outer_family = sf;
+	outer_len = outer_family == XLB_AF_INET ? PKT_IPV4_LEN : PKT_IPV6_LEN;
+	udp_len = e->gue_dport ? PKT_UDP_LEN : 0;
 	/* IPv4's tot_len counts the outer header, IPv6's payload_len does not. */
-	total = l2 + outer_len + inner_len;
-	if (total > cap || inner_len + (family == XLB_AF_INET ? outer_len : 0) > 0xffff ||
-	    !addr_pair(&src, &dst, family, e->src, e->dst))
+	total = l2 + outer_len + udp_len + inner_len;
+	if (total > cap ||
+	    inner_len + udp_len + (outer_family == XLB_AF_INET ? outer_len : 0) > 0xffff)
 		return 0;
 
 	memcpy(out, in, l2);
 	memcpy(out, e->dmac, ETH_ALEN);
 	memcpy(out + ETH_ALEN, e->smac, ETH_ALEN);
-	if (family == XLB_AF_INET) {
-		__u16 df = rd16(l3 + offsetof(struct iphdr, frag_off)) & PKT_IP_DF;
+	/* The EtherType (after any tag) is the outer header's. */
+	wr16(out + l2 - 2, outer_family == XLB_AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	nexthdr = udp_len ? IPPROTO_UDP : family == XLB_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
+	if (outer_family == XLB_AF_INET) {
+		__u16 df_bit = rd16(l3 + offsetof(struct iphdr, frag_off)) & PKT_IP_DF;
 
-		put_ipv4(out + l2, l3[offsetof(struct iphdr, tos)], outer_len + inner_len, 0, df,
-			 e->ttl, IPPROTO_IPIP, &src, &dst, 0);
+		put_ipv4(out + l2, l3[offsetof(struct iphdr, tos)],
+			 outer_len + udp_len + inner_len, 0, df_bit, e->ttl, nexthdr, &src, &dst,
+			 0);
+	} else if (family == XLB_AF_INET) {
+		put_ipv6(out + l2, l3[offsetof(struct iphdr, tos)], e->flow_label,
+			 udp_len + inner_len, nexthdr, e->ttl, &src, &dst);
 	} else {
 		__u32 first = (__u32)rd16(l3) << 16 | rd16(l3 + 2);
 
-		put_ipv6(out + l2, first >> 20 & 0xff, first & 0xfffff, inner_len, IPPROTO_IPV6,
-			 e->ttl, &src, &dst);
+		put_ipv6(out + l2, first >> 20 & 0xff, first & 0xfffff, udp_len + inner_len,
+			 nexthdr, e->ttl, &src, &dst);
 	}
-	memcpy(out + l2 + outer_len, l3, inner_len);
+	if (udp_len) {
+		__u8 *udp = out + l2 + outer_len;
+
+		wr16(udp, e->gue_sport);
+		wr16(udp + 2, e->gue_dport);
+		wr16(udp + 4, udp_len + inner_len);
+		wr16(udp + 6, 0);	/* none: the balancer's rule for both families */
+	}
+	memcpy(out + l2 + outer_len + udp_len, l3, inner_len);
 	return total;
 }
 

@@ -89,6 +89,9 @@ struct pkt_spec {
 	__u8 n_ext;
 };
 
+/* The flow a spec describes, as the data plane keys it (ports in network order). */
+struct xlb_flow pkt_flow(const struct pkt_spec *s);
+
 /* Frame length, or 0 if it does not fit in cap or the spec is inconsistent. */
 size_t pkt_build(__u8 *buf, size_t cap, const struct pkt_spec *s);
 /* The same without the Ethernet header: an L3 packet (ICMP errors' inner). */
@@ -124,17 +127,24 @@ size_t pkt_l2_len(const __u8 *frame, size_t len, __u16 *proto);
 struct pkt_encap_spec {
 	__u8 smac[6];		/* new Ethernet source: the egress interface */
 	__u8 dmac[6];		/* new Ethernet destination: the next hop */
-	const char *src, *dst;	/* outer source (balancer) and destination (backend) */
+	/* Outer source (balancer) and destination (backend): their family is the outer header's. */
+	const char *src, *dst;
 	__u8 ttl;		/* outer TTL / hop limit, 0 = 64 */
+	__u16 gue_sport;	/* GUE: UDP source port, host order */
+	__u16 gue_dport;	/* GUE: UDP destination port, host order; 0 = plain IPIP */
+	__u32 flow_label;	/* IPv4 inside IPv6: the outer flow label (20 bits) */
 };
 
 /*
- * in's Ethernet header (802.1Q tag kept) with e's MACs, a new outer IPv4 or
- * IPv6 header of the inner packet's family, then the inner L3 packet up to
- * its own length (Ethernet padding dropped). Outer IPv4: tos copied, id 0, DF
- * copied, protocol 4. Outer IPv6: traffic class and flow label copied, next
- * header 41. Returns the frame length, 0 if in is not a whole IPv4/IPv6
- * frame, e's addresses are not of its family, or out is too small.
+ * in's Ethernet header (802.1Q tag kept) with e's MACs and the outer
+ * EtherType, a new outer IPv4 or IPv6 header of e's addresses' family, with
+ * gue_dport a UDP header (checksum 0), then the inner L3 packet up to its own
+ * length (Ethernet padding dropped). Outer IPv4: tos copied, id 0, DF copied,
+ * protocol 4 (or 17). Outer IPv6 over IPv6: traffic class and flow label
+ * copied, next header 41 (or 17). Outer IPv6 over IPv4: traffic class from
+ * the tos, e's flow label, next header 4 (or 17). Returns the frame length, 0
+ * if in is not a whole IPv4/IPv6 frame, e's addresses differ in family or are
+ * IPv4 around IPv6, or out is too small.
  */
 size_t pkt_encap(__u8 *out, size_t cap, const __u8 *in, size_t in_len,
 		 const struct pkt_encap_spec *e);

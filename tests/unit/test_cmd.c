@@ -183,7 +183,12 @@ static const struct {
 	{ "restore", "restore" },
 	{ "restore /etc/xlb/backup.conf", "restore /etc/xlb/backup.conf" },
 	{ "status", "status" },
-	{ "decap attach eth0", "decap attach eth0" },
+	{ "decap attach eth0", "decap attach eth0 gue-port 6080" },
+	{ "decap attach eth0 gue-port 0", "decap attach eth0 gue-port 0" },
+	{ "vip add " SVC4 " method gue", "vip add " SVC4 " method gue hash 5tuple ring 65537 "
+					 "announce always encap-port 6080" },
+	{ "vip add " SVC6 " encap-port 5555 method gue",
+	  "vip add " SVC6 " method gue hash 5tuple ring 65537 announce always encap-port 5555" },
 	{ "decap detach eth0", "decap detach eth0" },
 	{ "decap prune", "decap prune" },
 	{ "lookup " SVC4 " 10.1.2.3:5000", "lookup " SVC4 " 10.1.2.3:5000" },
@@ -227,7 +232,7 @@ static const struct {
 	{ "res", "restore" },
 	{ "at eth0", "attach eth0 mode native" },
 	{ "det eth0", "detach eth0" },
-	{ "dec a eth0", "decap attach eth0" },
+	{ "dec a eth0", "decap attach eth0 gue-port 6080" },
 	{ "deca d eth0", "decap detach eth0" },
 	{ "dec p", "decap prune" },
 	{ "hel", "help" },
@@ -386,7 +391,11 @@ static const struct {
 	{ "# just a comment", "missing command" },
 	/* keywords and their values are never abbreviated */
 	{ "vip add " SVC4 " meth l2", "unexpected 'meth'" },
-	{ "vip add " SVC4 " method IPIP", "bad method 'IPIP' (ipip or l2)" },
+	{ "vip add " SVC4 " method IPIP", "bad method 'IPIP' (ipip, l2 or gue)" },
+	{ "vip add " SVC4 " method ipip encap-port 6080", "encap-port is for method gue, not ipip" },
+	{ "vip add " SVC4 " encap-port 6080", "encap-port is for method gue, not ipip" },
+	{ "vip add " SVC4 " method gue encap-port 0", "encap-port 0 out of range 1-65535" },
+	{ "decap attach eth0 gue-port 65536", "gue-port 65536 out of range 0-65535" },
 	{ "vip add " SVC4 " method ip", "bad method 'ip'" },
 	{ "vip add " SVC4 " hash 5-tuple", "bad hash '5-tuple' (5tuple or src)" },
 	{ "vip add " SVC4 " announce up", "bad announce 'up' (always or healthy)" },
@@ -450,12 +459,11 @@ static const struct {
 	{ "vip del ::1:80/tcp",
 	  "missing brackets around the IPv6 address in service '::1:80/tcp'" },
 	{ "stats fd00::10/udp", "service 'fd00::10/udp'" },
-	/* mixed families */
-	{ "backend add 10.0.0.1:80/tcp fd00::1", "backend fd00::1 is IPv6 but VIP 10.0.0.1:80/tcp "
-						 "is IPv4: neither ipip nor l2" },
+	/* mixed families: IPv4 fits inside IPv6 (config.c decides by method), not the reverse */
+	{ "backend add " SVC6 " 10.0.0.2", "backend 10.0.0.2 is IPv4 but VIP " SVC6
+					   " is IPv6: no method carries IPv6" },
 	{ "backend set " SVC6 " 10.0.0.2 weight 3", "backend 10.0.0.2 is IPv4 but VIP " SVC6
 						    " is IPv6" },
-	{ "backend del " SVC4 " fd00::2", "backend fd00::2 is IPv6" },
 	/* weights */
 	{ "backend add " SVC4 " 10.0.0.2 weight 70000", "weight 70000 out of range 0-65535" },
 	{ "backend set " SVC4 " 10.0.0.2 weight 65536", "weight 65536 out of range 0-65535" },
@@ -538,7 +546,7 @@ static const struct {
 	{ "vip list foo", "unexpected 'foo' after 'vip list'" },
 	{ "vip del " SVC4 " extra", "unexpected 'extra' after 'vip del " SVC4 "'" },
 	{ "vip add " SVC4 " weight 3", "unexpected 'weight' after 'vip add " SVC4
-				       "', expected method, hash, ring or announce" },
+				       "', expected method, hash, ring, announce or encap-port" },
 	{ "backend add " SVC4 " 10.0.0.2 weight 1 2", "unexpected '2'" },
 	{ "backend list " SVC4 " " SVC4, "unexpected '" SVC4 "' after 'backend list " SVC4 "'" },
 	{ "detach eth0 mode native", "unexpected 'mode' after 'detach eth0'" },
@@ -942,7 +950,7 @@ static void test_help(void **state)
 	static const char *const grammar[] = {
 		"attach IFNAME [mode native|generic]\n",
 		"detach IFNAME\n",
-		"vip add SERVICE [method ipip|l2] [hash 5tuple|src] [ring PRIME]\n",
+		"vip add SERVICE [method ipip|l2|gue [encap-port N]] [hash 5tuple|src]\n",
 		"vip del SERVICE\n",
 		"vip list\n",
 		"vip show SERVICE",
@@ -960,7 +968,7 @@ static void test_help(void **state)
 		"save\n",
 		"restore [FILE]",
 		"status\n",
-		"decap attach IFNAME | decap detach IFNAME",
+		"decap attach IFNAME [gue-port N] | decap detach IFNAME",
 		"decap prune",
 	};
 	const char *all = cmd_help(NULL), *text;

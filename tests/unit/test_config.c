@@ -365,6 +365,20 @@ static void test_backend_refused(void **state)
 	refused(&c, "backend set 10.0.0.20:80/tcp 10.0.0.1 weight 2", -ENOENT, "10.0.0.20:80/tcp");
 	refused(&c, "backend del 10.0.0.20:80/tcp 10.0.0.1", -ENOENT, "10.0.0.20:80/tcp");
 	refused(&c, "backend add [fd00::20]:443/tcp fd00::1", -ENOENT, "[fd00::20]:443/tcp");
+
+	/* IPv4 inside IPv6: ipip and gue can, l2 cannot. */
+	apply_ok(&c, "backend add " SVC4 " fd00::4");
+	apply_ok(&c, "vip add 10.0.0.30:80/tcp method gue");
+	apply_ok(&c, "backend add 10.0.0.30:80/tcp fd00::4");
+	apply_ok(&c, "vip add 10.0.0.31:80/tcp method l2");
+	refused(&c, "backend add 10.0.0.31:80/tcp fd00::4", -EINVAL, "method l2");
+	check(find_backend(&c, SVC4, "fd00::4"), "an IPv6 backend of an IPv4 ipip VIP");
+	/* Probes via the VIP carry the VIP's family only. */
+	refused(&c, "health set " SVC4 " tcp via vip", -EINVAL, "via direct");
+	apply_ok(&c, "health set " SVC4 " tcp via direct");
+	apply_ok(&c, "vip add 10.0.0.32:80/tcp");
+	apply_ok(&c, "health set 10.0.0.32:80/tcp tcp via vip");
+	refused(&c, "backend add 10.0.0.32:80/tcp fd00::4", -EINVAL, "checked via vip");
 	config_free(&c);
 }
 
@@ -693,13 +707,14 @@ static size_t build_large(struct config *c, size_t n)
 			snprintf(svc, sizeof(svc), "10.1.%zu.%zu:%u/%s", i / 200, i % 200 + 1, port,
 				 proto);
 		apply_fmt(c, "vip add %s method %s hash %s ring %u", svc,
-			  i % 4 == 3 ? "l2" : "ipip", i % 3 == 1 ? "src" : "5tuple",
-			  rings[i % ARRAY_SIZE(rings)]);
+			  i % 4 == 3 ? "l2" : i % 4 == 1 ? "gue encap-port 7000" : "ipip",
+			  i % 3 == 1 ? "src" : "5tuple", rings[i % ARRAY_SIZE(rings)]);
 		lines++;
 		for (size_t j = 0; j < i % 7; j++) {
 			unsigned int weight = (i * 131 + j * 977) % (CMD_WEIGHT_MAX + 1);
 
-			if (v6)
+			/* IPv4 VIPs of ipip or gue take an IPv6 backend now and then. */
+			if (v6 || (i % 4 != 3 && j == 5))
 				apply_fmt(c, "backend add %s fd00:2::%zx:%zx weight %u", svc, i,
 					  j + 1, weight);
 			else
@@ -787,7 +802,7 @@ static void test_text_all_or_nothing(void **state)
 		{ "ratelimit off 10.0.0.99:80/tcp", -ENOENT, "10.0.0.99:80/tcp" },
 		/* Refused by the parser. */
 		{ "vip add 10.0.0.300:80/tcp", -EINVAL, "10.0.0.300" },
-		{ "backend add 10.0.0.30:53/udp fd00::1", -EINVAL, "fd00::1" },
+		{ "backend add [fd00::30]:53/udp 10.0.0.1", -EINVAL, "10.0.0.1" },
 		{ "backend add 10.0.0.30:53/udp 10.0.0.33 weight 65536", -EINVAL, "65536" },
 		{ "vip add 10.0.0.50:80/tcp ring 1024", -EINVAL, "1024" },
 		{ "frobnicate 10.0.0.1", -EINVAL, "frobnicate" },
