@@ -888,7 +888,7 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|trace|live|control|memory]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|trace|live|control|memory|health]\n"
 		   "  --old PATH   also measure another build of the balancer object per packet,\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace: after\n"
@@ -928,6 +928,8 @@ int main(int argc, char **argv)
 		bench_memory();
 		return 0;
 	}
+	if (only && !strcmp(only, "health"))
+		return bench_health() ? 1 : 0;
 	if (only && strcmp(only, "packets") && strcmp(only, "trace") && strcmp(only, "live")) {
 		usage(stderr);
 		return 2;

@@ -19,8 +19,9 @@
  *
  * The section runs in a network namespace of its own, entered by the bench
  * process for the section and inherited by xlbd: backends are addresses of
- * 127.0.0.0/8 (local without any setup), the nftables table is the
- * namespace's. The namespace goes away with its last socket and process,
+ * DIRECT_NET, a prefix on the namespace's lo (every address of it local,
+ * like 127.0.0.0/8, which xlbd refuses as a backend), the nftables table is
+ * the namespace's. The namespace goes away with its last socket and process,
  * whatever happened; xlbd, pins and files go as in control.c.
  */
 #define _GNU_SOURCE
@@ -52,9 +53,11 @@
 #define DET_SERVICE		"10.99.0.1:8080/tcp"
 #define DET_PORT		8080
 #define DET_PORT_STR		"8080"
-#define DET_REFUSED		"127.0.0.2"	/* its port closes */
-#define DET_SILENT		"127.0.0.3"	/* its SYNs are dropped */
-#define DET_BACKENDS		4		/* 127.0.0.2 to .5 */
+/* The direct backends' prefix, on lo: 10.200.0.0/16 (10.201/16 is the VIP path's). */
+#define DIRECT_NET		"10.200.0.1/16"
+#define DET_REFUSED		"10.200.0.2"	/* its port closes */
+#define DET_SILENT		"10.200.0.3"	/* its SYNs are dropped */
+#define DET_BACKENDS		4		/* 10.200.0.2 to .5 */
 #define DET_INTERVAL_MS		100
 #define DET_TIMEOUT_MS		50
 #define DET_RISE		2
@@ -66,7 +69,7 @@
 /* CPU: one VIP of 1,000 backends, one listener on the service port answers all. */
 #define CPU_SERVICE		"10.99.0.2:80/tcp"
 #define CPU_PORT		80
-#define CPU_BACKENDS		1000		/* 127.1.0.1 onwards */
+#define CPU_BACKENDS		1000		/* 10.200.1.0 onwards */
 #define CPU_INTERVAL_MS		1000
 #define CPU_TIMEOUT_MS		500
 #define CPU_WARM_MS		2500.0		/* every backend probed twice before measuring */
@@ -558,7 +561,7 @@ static int bench_detection(struct ctl_bench *b, struct srv *srv, struct det_figu
 	for (int i = 0; i < DET_BACKENDS; i++) {
 		char addr[16];
 
-		snprintf(addr, sizeof(addr), "127.0.0.%d", i + 2);
+		snprintf(addr, sizeof(addr), "10.200.0.%d", i + 2);
 		len += snprintf(text + len, sizeof(text) - len, "backend add %s %s weight 1\n",
 				DET_SERVICE, addr);
 		err = srv_add(srv, addr, DET_PORT);
@@ -709,7 +712,7 @@ static int cpu_health_set(struct ctl_bench *b, int argc, char **how)
 
 static void backend_addr(unsigned int i, bool via_vip, char *buf, size_t len);
 
-/* Direct: the backends are 127.1.0.1 onwards; via vip, behind the veth pair. */
+/* Direct: the backends are 10.200.1.0 onwards, on lo; via vip, behind the veth pair. */
 static int bench_cpu(struct ctl_bench *b, struct srv *srv, struct cpu_figures *f, bool via_vip)
 {
 	char service[] = CPU_SERVICE, state[128], addr[16];
@@ -832,7 +835,8 @@ static int vip_path_net(void)
 
 static void backend_addr(unsigned int i, bool via_vip, char *buf, size_t len)
 {
-	snprintf(buf, len, via_vip ? "10.201.%u.%u" : "127.1.%u.%u", i >> 8, i & 255);
+	snprintf(buf, len, via_vip ? "10.201.%u.%u" : "10.200.%u.%u", (i >> 8) + !via_vip,
+		 i & 255);
 }
 
 /* decap on the backends' end, its address table holding every backend. */
@@ -1018,7 +1022,7 @@ static void print_figures(const struct det_figures *d, const struct cpu_figures 
 		      (DET_FALL - 1) * DET_INTERVAL_MS + DET_TIMEOUT_MS };
 
 	printf("\nHealth checks (xlbd in a network namespace of the section's own; the backends "
-	       "are the bench's\nsockets on 127.0.0.0/8)\n");
+	       "are the bench's\nsockets on 10.200.0.0/16, on lo)\n");
 	if (d->ok[0]) {
 		printf("  detection, ms: tcp check, interval %dms timeout %dms rise %d fall %d; "
 		       "%d failures each,\n  spread over the interval, from the failure to "
@@ -1116,7 +1120,9 @@ int bench_health(void)
 			strerror(-err));
 		goto out;
 	}
-	err = bench_detection(&b, &srv, &det);
+	err = ip("addr add " DIRECT_NET " dev lo");
+	if (!err)
+		err = bench_detection(&b, &srv, &det);
 	if (!bench_interrupted()) {
 		int ret = bench_cpu(&b, &srv, cpu, false);
 
