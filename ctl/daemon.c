@@ -102,17 +102,46 @@ static int host_has_addr(void *ctx, const struct xlb_addr *addr, __u8 family, ch
 	return found;
 }
 
-static int save_state(struct daemon *d, const struct config *c)
+/* The state file of c, formatting only what the change touched (statetext.h). */
+static int save_state(struct daemon *d, const struct config *c, enum state_change what,
+		      const struct xlb_vip_key *vip)
 {
-	size_t len;
-	char *text;
-	int err = config_save_state(c, &text, &len);
+	struct state_text next;
+	int err = state_text_update(&d->saved, c, what, vip, &next);
 
 	if (err)
 		return err;
-	err = state_write(d->opts.state, text, len);
-	free(text);
-	return err;
+	err = state_write(d->opts.state, next.text, next.len);
+	if (err) {
+		state_text_free(&next);
+		return err;
+	}
+	state_text_free(&d->saved);
+	d->saved = next;
+	return 0;
+}
+
+/* What a configuration command may change in the state file's text. */
+static enum state_change change_of(const struct cmd *cmd)
+{
+	switch (cmd->op) {
+	case CMD_ATTACH:
+	case CMD_DETACH:
+	case CMD_NODE_DRAIN:
+	case CMD_NODE_UNDRAIN:
+		return STATE_CHANGED_NODE;
+	case CMD_VIP_ADD:
+	case CMD_VIP_DEL:
+	case CMD_BACKEND_ADD:
+	case CMD_BACKEND_SET:
+	case CMD_BACKEND_DEL:
+	case CMD_HEALTH_SET:
+	case CMD_RATELIMIT_SET:
+	case CMD_RATELIMIT_OFF:
+		return STATE_CHANGED_VIP;
+	default:
+		return STATE_CHANGED_ALL;
+	}
 }
 
 /* ---- interfaces ------------------------------------------------------- */
@@ -642,6 +671,7 @@ void daemon_stop(struct daemon *d)
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
 	config_free(&d->cfg);
+	state_text_free(&d->saved);
 }
 
 /* ---- configuration commands ------------------------------------------- */
@@ -744,7 +774,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (ret)
 		goto err;
 
-	ret = save_state(d, &work);
+	ret = save_state(d, &work, change_of(cmd), &cmd->service);
 	if (ret) {
 		snprintf(err, sizeof(err), "cannot write state file %s: %s (nothing changed)",
 			 d->opts.state, strerror(-ret));
@@ -800,7 +830,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	refresh_down(d, &work);
 	ret = sync_all(&d->sync, &work);
 	if (!ret)
-		ret = save_state(d, &work);
+		ret = save_state(d, &work, STATE_CHANGED_ALL, NULL);
 	if (ret) {
 		snprintf(err, sizeof(err), "cannot apply the file: %s (nothing changed)",
 			 strerror(-ret));

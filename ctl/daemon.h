@@ -11,6 +11,7 @@
 #include "config.h"
 #include "dataplane.h"
 #include "probe_path.h"
+#include "statetext.h"
 #include "sync.h"
 
 struct out;
@@ -57,6 +58,7 @@ struct daemon {
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
+	struct state_text saved;	/* the state file as last written */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
