@@ -43,6 +43,7 @@ struct sync {
 	struct dp *dp;
 	struct sync_swept swept;
 	bool *vip_used;			/* per VIP id */
+	bool *ring_fresh;		/* per VIP id: built by sync_all() ahead of sync_vip() */
 	struct sync_backend *be;	/* per backend id: what the maps hold */
 	__u32 *table;			/* scratch: one ring */
 	__u32 *old;
