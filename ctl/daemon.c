@@ -27,7 +27,8 @@
 
 /* ---- state file ------------------------------------------------------- */
 
-int state_write(const char *path, const char *text, size_t len)
+/* With dir_sync false, the rename is left for state_sync() to put on disk. */
+static int state_put(const char *path, const char *text, size_t len, bool dir_sync)
 {
 	char tmp[512];
 	int fd, err;
@@ -40,7 +41,13 @@ int state_write(const char *path, const char *text, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	return file_commit(fd, tmp, path, text, len);
+	return dir_sync ? file_commit(fd, tmp, path, text, len) :
+			  file_replace(fd, tmp, path, text, len);
+}
+
+int state_write(const char *path, const char *text, size_t len)
+{
+	return state_put(path, text, len, true);
 }
 
 /*
@@ -111,14 +118,36 @@ static int save_state(struct daemon *d, const struct config *c, enum state_chang
 
 	if (err)
 		return err;
-	err = state_write(d->opts.state, next.text, next.len);
+	err = state_put(d->opts.state, next.text, next.len, false);
 	if (err) {
 		state_text_free(&next);
 		return err;
 	}
 	state_text_free(&d->saved);
 	d->saved = next;
+	if (!d->state_unsynced_ms)
+		d->state_unsynced_ms = health_now_ms();
 	return 0;
+}
+
+/*
+ * The state file's directory fsync'd, at most DAEMON_STATE_SYNC_MS after a change (now: at
+ * once). Each change's file is fsync'd before its rename, so the file is whole whatever
+ * happens; the rename itself was ~3 ms more per command on a busy disk, and a power loss is
+ * all it can lose, for that long (IPVS keeps no state at all across one).
+ */
+static void state_sync(struct daemon *d, bool now)
+{
+	int err;
+
+	if (!d->state_unsynced_ms ||
+	    (!now && health_now_ms() - d->state_unsynced_ms < DAEMON_STATE_SYNC_MS))
+		return;
+	err = file_sync_dir(d->opts.state);
+	if (err)
+		pr_warn("state file %s: cannot sync its directory: %s\n", d->opts.state,
+			strerror(-err));
+	d->state_unsynced_ms = 0;
 }
 
 /* What a configuration command may change in the state file's text. */
@@ -471,6 +500,7 @@ void daemon_tick(struct daemon *d)
 	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
 		d->nexthops_ms = now;
 	bird_link_tick(&d->bird, &d->cfg, now);
+	state_sync(d, false);
 	inspect_tick(d);
 	tracer_tick(d);
 
@@ -661,6 +691,7 @@ err_cfg:
 
 void daemon_stop(struct daemon *d)
 {
+	state_sync(d, true);
 	inspect_free(d);
 	tracer_stop(d);
 	bird_link_free(&d->bird);
@@ -757,10 +788,23 @@ static void undo_maps(struct daemon *d, const struct cmd *cmd)
 	}
 }
 
+/*
+ * Whether the VIP a command names has health checks in c. A VIP command changes the checker's
+ * targets only if the VIP has checks before or after it; update_targets() walks every backend
+ * of every VIP (3.4 MiB of targets at 10,000 backends), for nothing otherwise.
+ */
+static bool vip_checked(const struct config *c, const struct cmd *cmd)
+{
+	const struct cfg_vip *v = config_vip(c, &cmd->service);
+
+	return v && v->health.type != CMD_HEALTH_OFF;
+}
+
 static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
 	char err[ERRLEN] = "";
 	struct config work;
+	bool checked;
 	int ret;
 
 	config_init(&work);
@@ -781,6 +825,8 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 		undo_maps(d, cmd);
 		goto err;
 	}
+	checked = change_of(cmd) != STATE_CHANGED_VIP || vip_checked(&d->cfg, cmd) ||
+		  vip_checked(&work, cmd);
 	config_free(&d->cfg);
 	d->cfg = work;
 	if (cmd->op == CMD_DETACH)
@@ -789,7 +835,8 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
 		warm_neighbours(d, &cmd->backend);
-	update_targets(d);
+	if (checked)
+		update_targets(d);
 	bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 	out_obj_open(o, NULL);
 	out_obj_close(o);

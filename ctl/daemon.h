@@ -59,6 +59,7 @@ struct daemon {
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 	struct state_text saved;	/* the state file as last written */
+	__u64 state_unsynced_ms;	/* its first rename not yet on disk; 0: none */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
@@ -69,6 +70,8 @@ struct daemon {
  * late at most: it reads no clock, the daemon starts a new epoch instead.
  */
 #define DAEMON_NEXTHOP_MS	1000
+/* A change's rename of the state file is on disk this late at most. */
+#define DAEMON_STATE_SYNC_MS	1000
 
 /*
  * Load (or adopt) the data plane, read the state file and make the maps and

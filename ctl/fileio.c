@@ -9,11 +9,10 @@
 #include <sys/stat.h>
 #include "fileio.h"
 
-int file_commit(int fd, const char *tmp, const char *path, const char *text, size_t len)
+int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len)
 {
-	char dir[512];
 	size_t off = 0;
-	int dfd, err = 0;
+	int err = 0;
 	ssize_t n;
 
 	while (off < len) {
@@ -36,6 +35,19 @@ int file_commit(int fd, const char *tmp, const char *path, const char *text, siz
 		unlink(tmp);
 		return err;
 	}
+	return 0;
+
+err_close:
+	close(fd);
+	unlink(tmp);
+	return err;
+}
+
+int file_sync_dir(const char *path)
+{
+	char dir[512];
+	int dfd, err = 0;
+
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -45,11 +57,13 @@ int file_commit(int fd, const char *tmp, const char *path, const char *text, siz
 		err = -errno;
 	close(dfd);
 	return err;
+}
 
-err_close:
-	close(fd);
-	unlink(tmp);
-	return err;
+int file_commit(int fd, const char *tmp, const char *path, const char *text, size_t len)
+{
+	int err = file_replace(fd, tmp, path, text, len);
+
+	return err ? err : file_sync_dir(path);
 }
 
 int mkdir_parents(const char *path, mode_t mode)

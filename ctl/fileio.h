@@ -14,6 +14,15 @@
  * removed on failure. 0 or -errno.
  */
 int file_commit(int fd, const char *tmp, const char *path, const char *text, size_t len);
+/*
+ * file_commit() up to the rename, without the directory's fsync: the file at
+ * path is whole (old or new) after a crash of the process or of the machine,
+ * and the new one is there after a crash of the process; a power loss before
+ * file_sync_dir(path) may bring back the old one.
+ */
+int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len);
+/* fsync path's directory: the last rename in it is on disk. 0 or -errno. */
+int file_sync_dir(const char *path);
 
 /*
  * mkdir -p of the directories leading to path (not path itself), each new
