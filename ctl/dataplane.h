@@ -174,6 +174,17 @@ int dp_vip_stats(struct dp *dp, __u32 vip_id, struct xlb_vip_stats *sum);
 struct xlb_trace_lost;
 int dp_trace_lost(struct dp *dp, struct xlb_trace_lost *sum);
 int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum);
+/*
+ * Every id at once (dp_batch.c): the backend and health entries of all max_backends ids, the
+ * counters of all max_vips VIP ids summed over CPUs. A few syscalls instead of one per id.
+ */
+int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health);
+int dp_vip_stats_read(struct dp *dp, struct xlb_vip_stats *sums);
+/*
+ * dp_health_set(UP) and dp_backend_set() of n new backends, in two batches, then one
+ * dp_nexthop_refresh() for them all; one by one where the kernel has no batches.
+ */
+int dp_backends_write(struct dp *dp, const __u32 *ids, const struct xlb_backend *be, size_t n);
 
 /*
  * Read up to *count connection-table entries after *token (from the start

@@ -25,7 +25,7 @@ static bool nonzero(const void *p, size_t len)
  * those VIP ids, down marks and counters of free ids. Such an id's next owner would start
  * with them.
  */
-static int sweep(struct sync *s)
+static int sweep(struct sync *s, const struct xlb_vip_stats *all)
 {
 	struct xlb_backend_stats bs;
 	struct xlb_vip_stats vs;
@@ -39,7 +39,9 @@ static int sweep(struct sync *s)
 			err = dp_ring_remove(dp, id);
 			s->swept.rings++;
 		}
-		if (!err && !dp_vip_stats(dp, id, &vs) && nonzero(&vs, sizeof(vs))) {
+		if (all)
+			vs = all[id];
+		if (!err && (all || !dp_vip_stats(dp, id, &vs)) && nonzero(&vs, sizeof(vs))) {
 			err = dp_vip_stats_clear(dp, id);
 			s->swept.counters++;
 		}
@@ -69,8 +71,12 @@ static int sweep(struct sync *s)
 int sync_init(struct sync *s, struct dp *dp)
 {
 	struct xlb_vip_key key, prev;
-	struct xlb_backend be;
+	struct xlb_backend be, *all_be;
+	struct xlb_vip_stats *all_vs;
 	struct xlb_vip vip;
+	__u32 *all_health;
+	bool batched;
+	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->dp = dp;
@@ -89,15 +95,29 @@ int sync_init(struct sync *s, struct dp *dp)
 		if (!dp_vip_get(dp, &key, &vip) && vip.id < dp->max_vips)
 			s->vip_used[vip.id] = true;
 	}
+	/* Every id in a few syscalls (dp_batch.c); one at a time if that cannot be. */
+	all_be = calloc(dp->max_backends, sizeof(*all_be));
+	all_health = calloc(dp->max_backends, sizeof(*all_health));
+	all_vs = calloc(dp->max_vips, sizeof(*all_vs));
+	batched = all_be && all_health && !dp_backends_read(dp, all_be, all_health);
 	for (__u32 id = 1; id < dp->max_backends; id++) {
-		if (dp_backend_get(dp, id, &be))
+		if (batched) {
+			be = all_be[id];
+			s->be[id].health = all_health[id];
+		} else if (dp_backend_get(dp, id, &be)) {
 			continue;
+		} else {
+			dp_health_get(dp, id, &s->be[id].health);
+		}
 		s->be[id].gen = be.gen;
 		s->be[id].vip_id = be.vip_id;
 		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
-		dp_health_get(dp, id, &s->be[id].health);
 	}
-	return sweep(s);
+	err = sweep(s, all_vs && !dp_vip_stats_read(dp, all_vs) ? all_vs : NULL);
+	free(all_be);
+	free(all_health);
+	free(all_vs);
+	return err;
 }
 
 void sync_free(struct sync *s)
@@ -207,10 +227,18 @@ static int place_vip_id(struct sync *s, struct cfg_vip *v)
 	return dp_ring_ensure(s->dp, v->id, v->opts.ring);
 }
 
-static int place_backends(struct sync *s, struct cfg_vip *v)
+/* Backend entries collected to be written in one batch (rings_prebuild()). */
+struct be_batch {
+	__u32 *ids;
+	struct xlb_backend *be;
+	size_t n;
+};
+
+/* With batch, the entries are only collected: the caller writes them before any ring. */
+static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *batch)
 {
 	__u32 next = 1;
-	int err;
+	int err = 0;
 
 	for (size_t i = 0; i < v->n_backends; i++) {
 		struct cfg_backend *b = &v->backends[i];
@@ -228,9 +256,14 @@ static int place_backends(struct sync *s, struct cfg_vip *v)
 		if (next >= s->dp->max_backends)
 			return -ENOSPC;
 		be.gen = s->be[next].gen + 1;
-		err = dp_health_set(s->dp, next, XLB_HEALTH_UP);
-		if (!err)
-			err = dp_backend_set(s->dp, next, &be);
+		if (batch) {
+			batch->ids[batch->n] = next;
+			batch->be[batch->n++] = be;
+		} else {
+			err = dp_health_set(s->dp, next, XLB_HEALTH_UP);
+			if (!err)
+				err = dp_backend_set(s->dp, next, &be);
+		}
 		s->be[next].health = XLB_HEALTH_UP;
 		if (err)
 			return err;
@@ -372,7 +405,7 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 
 	err = place_vip_id(s, v);
 	if (!err)
-		err = place_backends(s, v);
+		err = place_backends(s, v, NULL);
 	if (!err)
 		err = build_ring(s, v);
 	if (!err)
@@ -443,13 +476,27 @@ static int rings_prebuild(struct sync *s, struct config *c)
 {
 	struct rings_job job = { .s = s, .c = c };
 	unsigned int workers = parallel_workers(c->n_vips, 16);
+	struct be_batch batch = { 0 };
+	size_t total = 1;
+	bool batched;
 	int err = 0;
 
+	for (size_t i = 0; i < c->n_vips; i++)
+		total += c->vips[i].n_backends;
+	batch.ids = calloc(total, sizeof(*batch.ids));
+	batch.be = calloc(total, sizeof(*batch.be));
+	batched = batch.ids && batch.be;
+
+	/* New backends in one batch (dp_batch.c), not three syscalls each. */
 	for (size_t i = 0; !err && i < c->n_vips; i++) {
-		err = place_backends(s, &c->vips[i]);
+		err = place_backends(s, &c->vips[i], batched ? &batch : NULL);
 		if (c->vips[i].opts.ring > job.slots)
 			job.slots = c->vips[i].opts.ring;
 	}
+	if (!err && batched)
+		err = dp_backends_write(s->dp, batch.ids, batch.be, batch.n);
+	free(batch.ids);
+	free(batch.be);
 	if (err || workers < 2)
 		return err;
 	job.scratch = calloc(workers, sizeof(*job.scratch));
