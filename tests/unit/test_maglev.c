@@ -339,6 +339,48 @@ static void test_golden(void **state)
 	check(fnv == 0xff16b40aU, "table hash %#x differs from the pinned one", fnv);
 }
 
+/*
+ * The builder's shortcuts (equal weights without the calendar; the last slots handed out from
+ * sorted candidates instead of probed; neither for many backends or small rings) must give the
+ * tables of the plain algorithm. These hashes were produced by the builder before the shortcuts
+ * (commit 3ed98ed), over backends i = 0..n-1 of weight 1, or 1 + i % 3 when weighted, every
+ * odd one IPv6 when mixed.
+ */
+static void test_golden_paths(void **state)
+{
+	static const struct {
+		size_t n;
+		__u32 size;
+		bool weighted, mixed;
+		__u32 fnv;
+	} cases[] = {
+		{ 10, 65537, false, false, 0xddfb9cd6 },	/* equal, sorted candidates */
+		{ 10, 65537, true, false, 0x146559ed },		/* calendar, sorted candidates */
+		{ 30, 65537, false, true, 0x811cb905 },
+		{ 1000, 65537, false, false, 0xfae95484 },	/* too many to sort: probes only */
+		{ 3, 1021, false, false, 0x5f839d8c },		/* too small to sort */
+		{ 64, 65537, true, true, 0x429627dd },
+		{ 2, 1048573, false, false, 0x62a582db },	/* the largest ring */
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
+		__u32 *table = malloc(cases[k].size * sizeof(*table)), fnv = 2166136261U;
+		int err;
+
+		check(table, "memory for %u slots", cases[k].size);
+		for (size_t i = 0; i < cases[k].n; i++)
+			set_backend(&bk[i], i, cases[k].mixed && (i & 1) ? XLB_AF_INET6 : XLB_AF_INET,
+				    cases[k].weighted ? 1 + i % 3 : 1);
+		err = maglev_build(bk, cases[k].n, table, cases[k].size);
+		check(err == 0, "case %zu: maglev_build failed with %d", k, err);
+		for (__u32 i = 0; i < cases[k].size; i++)
+			fnv = (fnv ^ table[i]) * 16777619U;
+		check(fnv == cases[k].fnv, "case %zu (%zu backends, %u slots): table hash %#x, the "
+		      "plain algorithm's is %#x", k, cases[k].n, cases[k].size, fnv, cases[k].fnv);
+		free(table);
+	}
+}
+
 /* A rejected build must leave the table as it was: the caller may still be serving it. */
 static void expect_einval(const char *what, const struct maglev_backend *b, size_t n, __u32 size)
 {
@@ -454,6 +496,7 @@ int main(void)
 	    cmocka_unit_test(test_families),
 	    cmocka_unit_test(test_tiny_rings),
 	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_golden_paths),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_count),
 	};
