@@ -26,18 +26,17 @@
 #define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats, nexthops */
 #define XLB_MAX_VIP_ADDRS	4096	/* vip_addrs */
 #define XLB_MAX_TX_PORTS	64	/* tx_ports (devmap) */
-#define XLB_CONNS_DEFAULT	65536	/* conns, split over the CPUs */
+#define XLB_CONNS_DEFAULT	65536	/* conns: ways of all sets, shared by the CPUs */
 /* Bounds of the options: the kernel caps a map near 2^31 entries anyway. */
 #define XLB_MAX_VIPS_LIMIT	65536
 #define XLB_MAX_BACKENDS_LIMIT	1048576
 #define XLB_CONNS_MIN		1024
 #define XLB_CONNS_MAX		(1U << 27)
 /*
- * Kernel memory per connection-table entry, as charged to the map (make
- * bench, "kernel memory"): the LRU hash element (list node, hash, 40-byte
- * key, 16-byte value) and its share of the bucket array.
+ * Kernel memory per connection-table entry (make bench, "kernel memory"):
+ * one struct xlb_conn_way, a cache line; the table is one array.
  */
-#define XLB_CONN_BYTES		120
+#define XLB_CONN_BYTES		64
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
@@ -186,11 +185,25 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 #define XLB_HEALTH_DOWN_FAILOPEN	2
 
 /*
- * conns: the flow's 5-tuple as it arrived -> all an established packet needs
- * to be forwarded: its VIP (vip_by_id, an inlined array read, replaces the
- * VIP hash lookup) and its backend, valid while the backend's gen and VIP
- * still match. No timestamp: the LRU ages entries out by itself, and an
- * established packet reads no clock.
+ * conns: the connection table, the flow's 5-tuple as it arrived -> all an
+ * established packet needs to be forwarded: its VIP (vip_by_id, an inlined
+ * array read, replaces the VIP hash lookup) and its backend, valid while the
+ * backend's gen and VIP still match.
+ *
+ * Set-associative, our own rather than the kernel's LRU hash: an ARRAY of
+ * sets (struct xlb_conn_set), set = xlb_conn_hash(flow) & (sets - 1), each
+ * of XLB_CONN_WAYS ways. Looking a flow up is an inlined array read and a
+ * few compares, with no helper call, lock or list; binding a new flow when
+ * the set is full replaces its least recently used way (by xlb_config's
+ * nh_epoch, about a second, see struct xlb_conn.used) in place, where the
+ * LRU hash's eviction cost 1.5-2 us a packet. One table for all CPUs: a flow
+ * that arrives on another CPU (RSS changes, veth) finds its entry.
+ *
+ * No entry is ever read half-written (bpf/conns.h): a way's seq is odd
+ * while one writer, who got it by compare-and-swap, writes the way; readers
+ * take a way's key and conn only when seq was the same even number before
+ * and after reading them. The table is pinned and mmap()ed by xlbd, which
+ * reads (xlbctl conns, lookup) with the same protocol.
  */
 struct xlb_flow {
 	struct xlb_addr src;
@@ -207,26 +220,28 @@ struct xlb_conn {
 	__u32 backend_id;
 	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
 	__u32 vip_id;		/* the VIP the flow was bound on */
-	__u32 pad;
+	/*
+	 * xlb_config.nh_epoch of the flow's last packet, for the choice of a
+	 * way to replace; written by readers too (at most once an epoch, so a
+	 * flow's line is not bounced between CPUs per packet), outside the
+	 * seq protocol: it never decides where a packet goes.
+	 */
+	__u32 used;
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
-/*
- * flow_cache: per CPU, a small set-associative copy of recently used
- * connection entries in front of conns, set = xlb_flow_hash(flow, 0) %
- * XLB_FLOW_CACHE_SETS. An array lookup and a 40-byte compare, inlined, where
- * the LRU hash lookup is a function call, a jhash and a memcmp. Entries are
- * validated exactly like conns entries; conns stays the flows' only record
- * (pinned, adopted on restart), the cache is rebuilt from it by traffic.
- */
-#define XLB_FLOW_CACHE_SETS	2048	/* power of two */
-#define XLB_FLOW_CACHE_WAYS	2	/* way 0 the most recently filled */
+#define XLB_CONN_WAYS		8	/* ways per set: 512 bytes, 8 cache lines */
 
-struct xlb_flow_cache_set {
-	struct xlb_flow key[XLB_FLOW_CACHE_WAYS];
-	struct xlb_conn conn[XLB_FLOW_CACHE_WAYS];
+struct xlb_conn_way {
+	__u64 seq;		/* odd while being written; 0 and an empty key: never used */
+	struct xlb_flow key;	/* family 0: empty */
+	struct xlb_conn conn;
 };
-_Static_assert(sizeof(struct xlb_flow_cache_set) == 112, "xlb_flow_cache_set");
+_Static_assert(sizeof(struct xlb_conn_way) == 64, "xlb_conn_way");
+
+struct xlb_conn_set {
+	struct xlb_conn_way way[XLB_CONN_WAYS];
+};
 
 /*
  * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The

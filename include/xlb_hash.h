@@ -82,6 +82,16 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow *f, int src_onl
 }
 
 /*
+ * The connection-table set of a flow (struct xlb_conn_set), `sets` a power
+ * of two. The Maglev hash of the whole 5-tuple: a new flow's set and ring
+ * slot come from one computation (h mod 2^k and h mod a prime, independent).
+ */
+static __always_inline __u32 xlb_conn_set_of(const struct xlb_flow *f, __u32 sets)
+{
+	return xlb_flow_hash(f, 0) & (sets - 1);
+}
+
+/*
  * Bit of struct xlb_filter for a 32-bit fold of an address. Fibonacci
  * hashing: the top bits of h * 2^32/phi are well spread.
  */

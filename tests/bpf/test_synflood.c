@@ -5,8 +5,7 @@
  * ring changes under the flood); afterwards every one of the 10,000 flows is
  * still on its original backend. Crafted frames through BPF_PROG_TEST_RUN.
  *
- * The connection table holds far fewer than a million entries, and the
- * process stays on one CPU (the table's LRU lists are per CPU), so a data
+ * The connection table holds far fewer than a million entries, so a data
  * plane that inserted an entry per SYN would evict every established flow,
  * and the ring change would then move about a quarter of them: the test
  * checks that such flows exist.

@@ -399,16 +399,12 @@ static void test_removed_backend_id_not_followed(void **state)
 
 	/* Plant an entry pointing at a backend of another VIP. */
 	conn.backend_id = vips[V_DRAIN].backends[0].id;
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
-					      sizeof(conn), BPF_ANY),
-			 0);
+	assert_int_equal(dp_conn_bind(&fx.dp, &f, &conn), 0);
 	send_flow(v, &s, owner);
 	/* And one with a stale generation of this VIP's own backend. */
 	conn.backend_id = v->backends[0].id == owner ? v->backends[1].id : v->backends[0].id;
 	conn.gen = 7;
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
-					      sizeof(conn), BPF_ANY),
-			 0);
+	assert_int_equal(dp_conn_bind(&fx.dp, &f, &conn), 0);
 	send_flow(v, &s, owner);
 }
 
