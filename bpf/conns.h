@@ -53,10 +53,13 @@ static __always_inline __u32 conn_epoch(void)
 	return cfg ? cfg->nh_epoch : 0;
 }
 
-static __always_inline struct xlb_conn_set *conn_set(const struct xlb_flow *f)
+/* Flow f's set; *hash gets the flow hash both the set and the tag come from. */
+static __always_inline struct xlb_conn_set *conn_set(const struct xlb_flow *f, __u32 *hash)
 {
-	__u32 set = xlb_conn_set_of(f, conn_sets);
+	__u32 set;
 
+	*hash = xlb_flow_hash(f, 0);
+	set = xlb_conn_set_of(*hash, conn_sets);
 	return bpf_map_lookup_elem(&conns, &set);
 }
 
@@ -74,13 +77,18 @@ static __always_inline int way_read(const struct xlb_conn_way *w, const struct x
 	return way_seq(w) == seq;
 }
 
-/* Flow f's entry in set s: its way's index, *c filled; -1 if none. */
+/*
+ * Flow f's entry in set s: its way's index, *c filled; -1 if none. Only
+ * ways whose tag matches are read: a miss reads the set's first line alone.
+ */
 static __always_inline int conn_find(const struct xlb_conn_set *s, const struct xlb_flow *f,
-				     struct xlb_conn *c)
+				     __u32 hash, struct xlb_conn *c)
 {
+	__u32 tag = xlb_conn_tag(hash);
+
 #pragma unroll
 	for (int i = 0; i < XLB_CONN_WAYS; i++)
-		if (way_read(&s->way[i], f, c))
+		if (s->tag[i] == tag && way_read(&s->way[i], f, c))
 			return i;
 	return -1;
 }
@@ -89,12 +97,12 @@ static __always_inline int conn_find(const struct xlb_conn_set *s, const struct 
  * A hit's way is stamped with the epoch, at most once an epoch: an
  * established packet writes nothing, so the line stays shared between CPUs.
  */
-static __always_inline void conn_touch(struct xlb_conn_set *s, int way, const struct xlb_conn *c)
+static __always_inline void conn_touch(struct xlb_conn_set *s, int way)
 {
-	__u32 epoch = conn_epoch();
+	__u32 epoch = conn_epoch(), *used = &s->used[way & (XLB_CONN_WAYS - 1)];
 
-	if (c->used != epoch)
-		s->way[way & (XLB_CONN_WAYS - 1)].conn.used = epoch;
+	if (*used != epoch)
+		*used = epoch;
 }
 
 /*
@@ -104,17 +112,15 @@ static __always_inline void conn_touch(struct xlb_conn_set *s, int way, const st
  * only makes a poorer choice, the compare-and-swap in conn_write() decides.
  */
 static __always_inline __u32 conn_victim(const struct xlb_conn_set *s, const struct xlb_flow *f,
-					 __u32 epoch)
+					 __u32 tag, __u32 epoch)
 {
 	__u32 victim = 0, oldest = 0, age;
 
 #pragma unroll
 	for (int i = 0; i < XLB_CONN_WAYS; i++) {
-		const struct xlb_conn_way *w = &s->way[i];
-
-		if (flow_eq(&w->key, f))
+		if (s->tag[i] == tag && flow_eq(&s->way[i].key, f))
 			return i;
-		age = w->key.family ? epoch - w->conn.used : 0xffffffffU;
+		age = s->tag[i] ? epoch - s->used[i] : 0xffffffffU;
 		if (age > oldest || !i) {
 			oldest = age;
 			victim = i;
@@ -123,18 +129,24 @@ static __always_inline __u32 conn_victim(const struct xlb_conn_set *s, const str
 	return victim;
 }
 
-/* Bind flow f to c: 1 if written, 0 if its way was being written. */
+/*
+ * Bind flow f to c: 1 if written, 0 if its way was being written. The tag
+ * goes first, while seq is odd: a reader it sends to the way finds it busy
+ * until key and entry are whole, and never misses a finished way.
+ */
 static __always_inline int conn_write(struct xlb_conn_set *s, const struct xlb_flow *f,
-				      struct xlb_conn *c)
+				      __u32 hash, const struct xlb_conn *c)
 {
-	__u32 epoch = conn_epoch();
-	struct xlb_conn_way *w = &s->way[conn_victim(s, f, epoch) & (XLB_CONN_WAYS - 1)];
+	__u32 epoch = conn_epoch(), tag = xlb_conn_tag(hash);
+	__u32 i = conn_victim(s, f, tag, epoch) & (XLB_CONN_WAYS - 1);
+	struct xlb_conn_way *w = &s->way[i];
 	__u64 seq = way_seq(w);
 
 	if ((seq & 1) || __sync_val_compare_and_swap(&w->seq, seq, seq + 1) != seq)
 		return 0;
 	barrier();
-	c->used = epoch;
+	s->tag[i] = tag;
+	s->used[i] = epoch;
 	w->key = *f;
 	w->conn = *c;
 	barrier();

@@ -100,15 +100,17 @@ static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
 static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f,
 							 struct xlb_vip **vip, __u32 *id)
 {
-	struct xlb_conn_set *s = conn_set(f);
 	struct xlb_backend *be;
+	struct xlb_conn_set *s;
 	struct xlb_conn conn;
 	struct xlb_vip *v;
+	__u32 hash;
 	int way;
 
+	s = conn_set(f, &hash);
 	if (!s)
 		return NULL;
-	way = conn_find(s, f, &conn);
+	way = conn_find(s, f, hash, &conn);
 	if (way < 0)
 		return NULL;
 	v = bpf_map_lookup_elem(&vip_by_id, &conn.vip_id);
@@ -117,7 +119,7 @@ static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f
 	be = backend_of(conn.backend_id, conn.vip_id);
 	if (!be || be->gen != conn.gen || backend_down(conn.backend_id))
 		return NULL;
-	conn_touch(s, way, &conn);
+	conn_touch(s, way);
 	*vip = v;
 	*id = conn.backend_id;
 	return be;
@@ -148,14 +150,16 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 static __always_inline int conn_bind(const struct xlb_flow *f, const struct xlb_vip *vip,
 				     const struct xlb_backend *be, __u32 id)
 {
-	struct xlb_conn_set *s = conn_set(f);
 	struct xlb_conn fresh = {
 		.backend_id = id,
 		.gen = be->gen,
 		.vip_id = vip->id,
 	};
+	struct xlb_conn_set *s;
+	__u32 hash;
 
-	return s ? conn_write(s, f, &fresh) : 0;
+	s = conn_set(f, &hash);
+	return s ? conn_write(s, f, hash, &fresh) : 0;
 }
 
 #endif /* XLB_BPF_LB_H */

@@ -973,7 +973,7 @@ static int flow_same(const struct xlb_flow *a, const struct xlb_flow *b)
 
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn)
 {
-	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(flow, dp->conn_sets)];
+	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(xlb_flow_hash(flow, 0), dp->conn_sets)];
 	struct xlb_flow key;
 
 	for (int i = 0; i < XLB_CONN_WAYS; i++)
@@ -984,21 +984,25 @@ int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *
 
 int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn)
 {
-	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(flow, dp->conn_sets)];
-	struct xlb_conn_way *w = &s->way[0];
+	__u32 hash = xlb_flow_hash(flow, 0), way = 0;
+	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(hash, dp->conn_sets)];
+	struct xlb_conn_way *w;
 	__u64 seq;
 
 	/* Its own way if there is one, else an empty one, else the first. */
 	for (int i = XLB_CONN_WAYS - 1; i >= 0; i--)
-		if (!s->way[i].key.family)
-			w = &s->way[i];
+		if (!s->tag[i])
+			way = i;
 	for (int i = 0; i < XLB_CONN_WAYS; i++)
 		if (flow_same((const void *)&s->way[i].key, flow))
-			w = &s->way[i];
+			way = i;
+	w = &s->way[way];
 	seq = __atomic_load_n(&w->seq, __ATOMIC_RELAXED);
 	if ((seq & 1) || !__atomic_compare_exchange_n(&w->seq, &seq, seq + 1, false,
-						      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+						      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		return -EBUSY;
+	s->tag[way] = xlb_conn_tag(hash);
+	s->used[way] = dp->cfg.nh_epoch;
 	memcpy((void *)&w->key, flow, sizeof(*flow));
 	memcpy((void *)&w->conn, conn, sizeof(*conn));
 	__atomic_store_n(&w->seq, seq + 2, __ATOMIC_RELEASE);

@@ -34,9 +34,10 @@
 #define XLB_CONNS_MAX		(1U << 27)
 /*
  * Kernel memory per connection-table entry (make bench, "kernel memory"):
- * one struct xlb_conn_way, a cache line; the table is one array.
+ * one struct xlb_conn_way, a cache line, and an eighth of its set's first
+ * line; the table is one array.
  */
-#define XLB_CONN_BYTES		64
+#define XLB_CONN_BYTES		72
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
@@ -191,11 +192,11 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
  * backend's gen and VIP still match.
  *
  * Set-associative, our own rather than the kernel's LRU hash: an ARRAY of
- * sets (struct xlb_conn_set), set = xlb_conn_hash(flow) & (sets - 1), each
- * of XLB_CONN_WAYS ways. Looking a flow up is an inlined array read and a
+ * sets (struct xlb_conn_set), set = xlb_conn_set_of(flow), each of
+ * XLB_CONN_WAYS ways. Looking a flow up is an inlined array read and a
  * few compares, with no helper call, lock or list; binding a new flow when
  * the set is full replaces its least recently used way (by xlb_config's
- * nh_epoch, about a second, see struct xlb_conn.used) in place, where the
+ * nh_epoch, about a second: struct xlb_conn_set.used) in place, where the
  * LRU hash's eviction cost 1.5-2 us a packet. One table for all CPUs: a flow
  * that arrives on another CPU (RSS changes, veth) finds its entry.
  *
@@ -220,13 +221,7 @@ struct xlb_conn {
 	__u32 backend_id;
 	__u32 gen;		/* struct xlb_backend.gen when the flow was bound */
 	__u32 vip_id;		/* the VIP the flow was bound on */
-	/*
-	 * xlb_config.nh_epoch of the flow's last packet, for the choice of a
-	 * way to replace; written by readers too (at most once an epoch, so a
-	 * flow's line is not bounced between CPUs per packet), outside the
-	 * seq protocol: it never decides where a packet goes.
-	 */
-	__u32 used;
+	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
@@ -239,9 +234,22 @@ struct xlb_conn_way {
 };
 _Static_assert(sizeof(struct xlb_conn_way) == 64, "xlb_conn_way");
 
+/*
+ * The first line of a set says which ways may hold a flow: a lookup that
+ * misses (every new flow, every SYN) reads that one line, not eight.
+ */
 struct xlb_conn_set {
+	__u32 tag[XLB_CONN_WAYS];	/* xlb_conn_tag() of the way's flow; 0: empty */
+	/*
+	 * xlb_config.nh_epoch of the way's last packet, for the choice of a
+	 * way to replace; stamped by readers too, at most once an epoch (so
+	 * an established flow's packets write nothing), outside the seq
+	 * protocol: it never decides where a packet goes.
+	 */
+	__u32 used[XLB_CONN_WAYS];
 	struct xlb_conn_way way[XLB_CONN_WAYS];
 };
+_Static_assert(sizeof(struct xlb_conn_set) == 9 * 64, "xlb_conn_set");
 
 /*
  * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The

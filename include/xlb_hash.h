@@ -82,13 +82,20 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow *f, int src_onl
 }
 
 /*
- * The connection-table set of a flow (struct xlb_conn_set), `sets` a power
- * of two. The Maglev hash of the whole 5-tuple: a new flow's set and ring
- * slot come from one computation (h mod 2^k and h mod a prime, independent).
+ * A flow's place in the connection table (struct xlb_conn_set): its set,
+ * `sets` a power of two, and the tag that marks its way in the set's first
+ * line. Both from the Maglev hash of the whole 5-tuple, so a new flow's set
+ * and ring slot come from one computation (h mod 2^k and h mod a prime,
+ * independent). A tag is never 0, which marks an empty way.
  */
-static __always_inline __u32 xlb_conn_set_of(const struct xlb_flow *f, __u32 sets)
+static __always_inline __u32 xlb_conn_set_of(__u32 hash, __u32 sets)
 {
-	return xlb_flow_hash(f, 0) & (sets - 1);
+	return hash & (sets - 1);
+}
+
+static __always_inline __u32 xlb_conn_tag(__u32 hash)
+{
+	return hash | 0x80000000U;
 }
 
 /*
