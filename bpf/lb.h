@@ -10,7 +10,19 @@
 #include "parse.h"
 #include "xlb_hash.h"
 
-/* {addr, port, proto}, then the all-ports VIP {addr, 0, proto}. */
+static __always_inline int vip_key_eq(const struct xlb_vip_key *a, const struct xlb_vip_key *b)
+{
+	const __u32 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+_Static_assert(sizeof(struct xlb_vip_key) == 5 * sizeof(__u32), "vip_key_eq");
+
+/*
+ * {addr, port, proto}, then the all-ports VIP {addr, 0, proto}: first in
+ * this CPU's vip_cache (an inlined array read and a compare), else by the
+ * hash lookups, whose answer is cached under the epoch read before them.
+ */
 static __always_inline struct xlb_vip *vip_lookup(const struct xlb_flow *f, __be16 port)
 {
 	struct xlb_vip_key key = {
@@ -19,13 +31,26 @@ static __always_inline struct xlb_vip *vip_lookup(const struct xlb_flow *f, __be
 		.proto = f->proto,
 		.family = f->family,
 	};
+	__u32 slot = xlb_vip_cache_slot(&key), epoch = conn_epoch();
+	struct xlb_vip_cache_entry *c = bpf_map_lookup_elem(&vip_cache, &slot);
 	struct xlb_vip *vip;
 
+	if (c && c->epoch == epoch && vip_key_eq(&c->key, &key)) {
+		vip = bpf_map_lookup_elem(&vip_by_id, &c->vip_id);
+		return vip && vip->ring_size ? vip : NULL;
+	}
 	vip = bpf_map_lookup_elem(&vips, &key);
-	if (vip || !port)
-		return vip;
-	key.port = 0;
-	return bpf_map_lookup_elem(&vips, &key);
+	if (!vip && port) {
+		key.port = 0;
+		vip = bpf_map_lookup_elem(&vips, &key);
+		key.port = port;
+	}
+	if (vip && c) {
+		c->key = key;
+		c->vip_id = vip->id;
+		c->epoch = epoch;
+	}
+	return vip;
 }
 
 static __always_inline struct xlb_vip_addr *vip_addr_lookup(const struct xlb_addr *addr,

@@ -37,6 +37,14 @@ struct {
 	__type(value, struct xlb_vip);
 } vip_by_id SEC(".maps");
 
+/* Per CPU: each CPU fills its own entries, so none is read half-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_VIP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_cache_entry);
+} vip_cache SEC(".maps");
+
 /* An array lookup is inlined by the verifier: the cheapest first question. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

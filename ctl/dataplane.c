@@ -112,11 +112,11 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		/*
-		 * The next-hop cache is a cache: never pinned, so a new
-		 * program never reads entries another build laid out
-		 * differently, and it is rebuilt by traffic.
+		 * The next-hop and VIP caches are caches: never pinned, so a
+		 * new program never reads entries another build laid out
+		 * differently, and they are rebuilt by traffic.
 		 */
-		if (map == skel->maps.nexthops) {
+		if (map == skel->maps.nexthops || map == skel->maps.vip_cache) {
 			unlink(path);
 			continue;
 		}
@@ -704,9 +704,10 @@ int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vi
 		return err;
 	/* By id first: established flows see the new flags with new flows. */
 	err = map_put(dp->skel->maps.vip_by_id, &vip->id, sizeof(vip->id), vip, sizeof(*vip));
-	if (err)
-		return err;
-	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
+	if (!err)
+		err = map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
+	/* A new epoch: no CPU's vip_cache keeps an address's old VIP. */
+	return err ? err : dp_nexthop_refresh(dp);
 }
 
 static int zero_percpu(struct bpf_map *map, __u32 key)
@@ -733,6 +734,8 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	/* Only a VIP with a limit has sources to forget (a walk of the map). */
 	limited = !dp_vip_get(dp, key, &vip) && (vip.flags & XLB_VIP_RATELIMIT);
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
+	if (!err)
+		err = dp_nexthop_refresh(dp);
 	if (err)
 		return err;
 	/* Established flows of the VIP stop with it (ring_size 0: no VIP). */
