@@ -462,10 +462,11 @@ static void vip_limit(struct fixture *fx, struct fx_vip *v, __u32 rate, __u32 bu
  * drift and neighbours cancel out; a source over its limit; a flood of a
  * million new sources, four times what the map holds.
  */
-static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_ns)
+static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_ns, int old_fd)
 {
 	int prog = dp_prog_fd(&fx->dp);
-	double off = 0, on = 0, a, b, diff[RL_PAIRS], drop, flood_off, flood_on, cost;
+	double off = 0, on = 0, a, b, diff[RL_PAIRS], old_diff[RL_PAIRS], drop, flood_off, flood_on;
+	double cost, old_cost;
 	__u32 verdict_on, verdict, tx_off, tx_on;
 
 	for (int i = 0; i < RL_PAIRS; i++) {
@@ -476,8 +477,23 @@ static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_n
 		off += a / RL_PAIRS;
 		on += b / RL_PAIRS;
 		diff[i] = b - a;
+		if (old_fd < 0)
+			continue;
+		/* The other build in the same pair: its own buckets, never reached. */
+		b = measure(old_fd, fx->if0, &classes[0], &verdict);
+		vip_limit(fx, v, 0, 0);
+		a = measure(old_fd, fx->if0, &classes[0], &verdict);
+		old_diff[i] = b - a;
 	}
 	qsort(diff, RL_PAIRS, sizeof(diff[0]), cmp_double);
+	if (old_fd >= 0) {
+		qsort(old_diff, RL_PAIRS, sizeof(old_diff[0]), cmp_double);
+		old_cost = old_diff[RL_PAIRS / 2];
+		printf("\nPer-source limit's cost, median of %d pairs: this %+.1f ns, old %+.1f ns\n",
+		       RL_PAIRS, diff[RL_PAIRS / 2], old_cost);
+		bench_record(SEC_RATELIMIT, "the limit's cost, old build", old_cost, "ns/packet",
+			     old_cost / floor_ns, "-");
+	}
 	vip_limit(fx, v, 1, 1);
 	drop = measure(prog, fx->if0, &classes[0], &verdict);
 	vip_limit(fx, v, 0, 0);
@@ -888,11 +904,13 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|trace|live|control|memory|health]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--only packets|trace|ratelimit|live|control|\n"
+		   "                 memory|health]\n"
 		   "  --old PATH   also measure another build of the balancer object per packet,\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
-		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace: after\n"
-		   "               packets, whose floor it needs)\n");
+		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace,\n"
+		   "               ratelimit: after packets, whose floor they need; ratelimit\n"
+		   "               with --old: the other build's limit cost too)\n");
 }
 
 int main(int argc, char **argv)
@@ -930,11 +948,12 @@ int main(int argc, char **argv)
 	}
 	if (only && !strcmp(only, "health"))
 		return bench_health() ? 1 : 0;
-	if (only && strcmp(only, "packets") && strcmp(only, "trace") && strcmp(only, "live")) {
+	if (only && strcmp(only, "packets") && strcmp(only, "trace") && strcmp(only, "live") &&
+	    strcmp(only, "ratelimit")) {
 		usage(stderr);
 		return 2;
 	}
-	/* One CPU: the connection table's LRU lists are per CPU. */
+	/* One CPU: every figure on the same caches and clock. */
 	CPU_ZERO(&cpus);
 	CPU_SET(0, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
@@ -976,12 +995,14 @@ int main(int argc, char **argv)
 	floor_ns = bench_packets(&fx, bpf_program__fd(fl->progs.floor_pass), old_fd, old_path);
 	if (only && !strcmp(only, "trace"))
 		bench_trace(&fx, floor_ns);
+	if (only && !strcmp(only, "ratelimit"))
+		bench_ratelimit(&fx, &bench_vips[0], floor_ns, old_fd);
 	if (only) {
 		floor__destroy(fl);
 		fx_teardown(&fx);
 		return 0;
 	}
-	bench_ratelimit(&fx, &bench_vips[0], floor_ns);
+	bench_ratelimit(&fx, &bench_vips[0], floor_ns, old_fd);
 	bench_trace(&fx, floor_ns);
 	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
 	if (err)

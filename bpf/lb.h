@@ -5,11 +5,24 @@
 #ifndef XLB_BPF_LB_H
 #define XLB_BPF_LB_H
 
+#include "conns.h"
 #include "maps.h"
 #include "parse.h"
 #include "xlb_hash.h"
 
-/* {addr, port, proto}, then the all-ports VIP {addr, 0, proto}. */
+static __always_inline int vip_key_eq(const struct xlb_vip_key *a, const struct xlb_vip_key *b)
+{
+	const __u32 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+_Static_assert(sizeof(struct xlb_vip_key) == 5 * sizeof(__u32), "vip_key_eq");
+
+/*
+ * {addr, port, proto}, then the all-ports VIP {addr, 0, proto}: first in
+ * this CPU's vip_cache (an inlined array read and a compare), else by the
+ * hash lookups, whose answer is cached under the epoch read before them.
+ */
 static __always_inline struct xlb_vip *vip_lookup(const struct xlb_flow *f, __be16 port)
 {
 	struct xlb_vip_key key = {
@@ -18,13 +31,26 @@ static __always_inline struct xlb_vip *vip_lookup(const struct xlb_flow *f, __be
 		.proto = f->proto,
 		.family = f->family,
 	};
+	__u32 slot = xlb_vip_cache_slot(&key), epoch = conn_epoch();
+	struct xlb_vip_cache_entry *c = bpf_map_lookup_elem(&vip_cache, &slot);
 	struct xlb_vip *vip;
 
+	if (c && c->epoch == epoch && vip_key_eq(&c->key, &key)) {
+		vip = bpf_map_lookup_elem(&vip_by_id, &c->vip_id);
+		return vip && vip->ring_size ? vip : NULL;
+	}
 	vip = bpf_map_lookup_elem(&vips, &key);
-	if (vip || !port)
-		return vip;
-	key.port = 0;
-	return bpf_map_lookup_elem(&vips, &key);
+	if (!vip && port) {
+		key.port = 0;
+		vip = bpf_map_lookup_elem(&vips, &key);
+		key.port = port;
+	}
+	if (vip && c) {
+		c->key = key;
+		c->vip_id = vip->id;
+		c->epoch = epoch;
+	}
+	return vip;
 }
 
 static __always_inline struct xlb_vip_addr *vip_addr_lookup(const struct xlb_addr *addr,
@@ -89,72 +115,38 @@ static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
 	return th->syn && !th->ack;
 }
 
-static __always_inline int flow_eq(const struct xlb_flow *a, const struct xlb_flow *b)
-{
-	const __u64 *x = (const void *)a, *y = (const void *)b;
-
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
-}
-_Static_assert(sizeof(struct xlb_flow) == 5 * sizeof(__u64), "flow_eq");
-
-/* The flow's set of this CPU's flow cache (struct xlb_flow_cache_set). */
-static __always_inline struct xlb_flow_cache_set *cache_set(const struct xlb_flow *f)
-{
-	__u32 set = xlb_flow_hash(f, 0) & (XLB_FLOW_CACHE_SETS - 1);
-
-	return bpf_map_lookup_elem(&flow_cache, &set);
-}
-
-/* The flow's entry becomes way 0 of its set, the former way 0 way 1. */
-static __always_inline void cache_fill(struct xlb_flow_cache_set *set, const struct xlb_flow *f,
-				       const struct xlb_conn *c)
-{
-	if (!flow_eq(&set->key[0], f)) {
-		set->key[1] = set->key[0];
-		set->conn[1] = set->conn[0];
-		set->key[0] = *f;
-	}
-	set->conn[0] = *c;
-}
-
 /*
- * An established flow: its connection entry, from this CPU's flow cache or
- * else the connection table, if the VIP it names still exists and the
- * backend is still that VIP's (same generation) and not marked down. Three
- * inlined array reads (vip_by_id, backends, health) validate it; the hash
- * lookup in conns is only paid on a cache miss, and the entry found there
- * is cached. *vip and *id are set on success.
+ * An established flow: its entry in the connection table, if the VIP it
+ * names still exists and the backend is still that VIP's (same generation)
+ * and not marked down. An inlined array read finds the set, a few compares
+ * the way, and three more inlined array reads (vip_by_id, backends, health)
+ * validate it. *vip and *id are set on success.
  */
-static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f, int syn,
+static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f,
 							 struct xlb_vip **vip, __u32 *id)
 {
-	/* A bare SYN is nearly always a new flow: no set lookup to miss. */
-	struct xlb_flow_cache_set *set = syn ? NULL : cache_set(f);
-	struct xlb_conn *conn = NULL;
 	struct xlb_backend *be;
+	struct xlb_conn_set *s;
+	struct xlb_conn conn;
 	struct xlb_vip *v;
-	int missed = 0;
+	__u32 hash;
+	int way;
 
-	if (set && flow_eq(&set->key[0], f))
-		conn = &set->conn[0];
-	else if (set && flow_eq(&set->key[1], f))
-		conn = &set->conn[1];
-	if (!conn) {
-		conn = bpf_map_lookup_elem(&conns, f);
-		if (!conn)
-			return NULL;
-		missed = 1;
-	}
-	v = bpf_map_lookup_elem(&vip_by_id, &conn->vip_id);
+	s = conn_set(f, &hash);
+	if (!s)
+		return NULL;
+	way = conn_find(s, f, hash, &conn);
+	if (way < 0)
+		return NULL;
+	v = bpf_map_lookup_elem(&vip_by_id, &conn.vip_id);
 	if (!v || !v->ring_size)
 		return NULL;
-	be = backend_of(conn->backend_id, conn->vip_id);
-	if (!be || be->gen != conn->gen || backend_down(conn->backend_id))
+	be = backend_of(conn.backend_id, conn.vip_id);
+	if (!be || be->gen != conn.gen || backend_down(conn.backend_id))
 		return NULL;
-	if (missed && set)
-		cache_fill(set, f, conn);
+	conn_touch(s, way);
 	*vip = v;
-	*id = conn->backend_id;
+	*id = conn.backend_id;
 	return be;
 }
 
@@ -168,29 +160,31 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 	struct xlb_backend *be;
 	struct xlb_vip *bound;
 
-	be = conn_backend(f, 0, &bound, id);
+	be = conn_backend(f, &bound, id);
 	if (be && bound->id == vip->id)
 		return be;
 	*id = ring_pick(vip, f);
 	return backend_of(*id, vip->id);
 }
 
-/* Remember the ring's choice for the flow: later packets follow it. */
-static __always_inline void conn_bind(const struct xlb_flow *f, const struct xlb_vip *vip,
-				      const struct xlb_backend *be, __u32 id)
+/*
+ * Remember the ring's choice for the flow: later packets follow it. 1 if
+ * bound, 0 if not (its way was being written by another CPU right then:
+ * the flow's next packet binds it).
+ */
+static __always_inline int conn_bind(const struct xlb_flow *f, const struct xlb_vip *vip,
+				     const struct xlb_backend *be, __u32 id)
 {
 	struct xlb_conn fresh = {
 		.backend_id = id,
 		.gen = be->gen,
 		.vip_id = vip->id,
 	};
+	struct xlb_conn_set *s;
+	__u32 hash;
 
-	/*
-	 * Not into the flow cache: the flow's second packet puts it there, so
-	 * that a flood of one packet per spoofed source (which binds) evicts
-	 * no cached flow, and pays no write to a random set.
-	 */
-	bpf_map_update_elem(&conns, f, &fresh, BPF_ANY);
+	s = conn_set(f, &hash);
+	return s ? conn_write(s, f, hash, &fresh) : 0;
 }
 
 #endif /* XLB_BPF_LB_H */

@@ -37,6 +37,14 @@ struct {
 	__type(value, struct xlb_vip);
 } vip_by_id SEC(".maps");
 
+/* Per CPU: each CPU fills its own entries, so none is read half-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_VIP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_cache_entry);
+} vip_cache SEC(".maps");
+
 /* An array lookup is inlined by the verifier: the cheapest first question. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -86,31 +94,27 @@ struct {
 } health SEC(".maps");
 
 /*
- * Per-CPU LRU lists: a CPU evicting never takes a lock another CPU holds.
- * The price is that each CPU gets max_entries / ncpus of the table, which is
- * fine because RSS keeps a flow on one CPU.
+ * The connection table: our own set-associative table in an array
+ * (include/xlb_abi.h, struct xlb_conn_set; access in bpf/conns.h). One for
+ * all CPUs, so a flow keeps its entry whichever CPU its packets reach; an
+ * array lookup is inlined by the verifier, and replacing a way costs a few
+ * stores where the kernel's LRU hash evicting cost microseconds. Mappable:
+ * xlbd reads and tests write entries with the same seq protocol as the data
+ * plane. max_entries is the number of sets (xlbd -C / XLB_CONN_WAYS).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_CONNS_DEFAULT);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xlb_flow);
-	__type(value, struct xlb_conn);
-} conns SEC(".maps");
-
-/* Per CPU: a CPU fills its own sets, no locks, no line shared between CPUs. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_FLOW_CACHE_SETS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_CONNS_DEFAULT / XLB_CONN_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct xlb_flow_cache_set);
-} flow_cache SEC(".maps");
+	__type(value, struct xlb_conn_set);
+} conns SEC(".maps");
 
 /*
  * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched
  * for VIPs with XLB_VIP_RATELIMIT. A map of its own so that a flood of
  * spoofed sources evicts rate-limit entries, never connections. One LRU list
- * for all CPUs, unlike conns: RSS spreads one source's flows over several
+ * for all CPUs: RSS spreads one source's flows over several
  * queues, and a flood may land on a single one, which with per-CPU lists
  * could only use max_entries / ncpus of the map. The price, a global lock
  * taken about once per LRU batch of inserts, is paid by new sources only.

@@ -56,8 +56,8 @@ static __always_inline int not_ours(const struct meta *m)
 
 /*
  * A TCP or UDP packet to a possible VIP address. An established flow is
- * found by its connection entry alone (one hash lookup and inlined array
- * reads: conn_backend()); anything else takes the VIP hash lookup and the
+ * found by its connection entry alone (inlined array reads and compares:
+ * conn_backend()); anything else takes the VIP hash lookup and the
  * ring. Either way the per-source limit comes before forwarding, and before
  * any other per-flow work on a new flow, so that a flood costs little.
  */
@@ -65,9 +65,10 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 {
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
+	enum pick how;
 	__u32 id;
 
-	be = conn_backend(&m->flow, syn, &vip, &id);
+	be = conn_backend(&m->flow, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);
@@ -85,9 +86,8 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 	 * A flow is new when it is bound: a TCP connection counts once, at its
 	 * handshake's ACK, and a SYN whose handshake never ends not at all.
 	 */
-	if (be && !syn)
-		conn_bind(&m->flow, vip, be, id);
-	return deliver(ctx, m, vip, be, id, syn ? PICK_RING : PICK_BOUND);
+	how = be && !syn && conn_bind(&m->flow, vip, be, id) ? PICK_BOUND : PICK_RING;
+	return deliver(ctx, m, vip, be, id, how);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)

@@ -31,8 +31,9 @@ static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
 
 /*
  * A pinned map of another size than this start asks for (xlbd -C, -L, -B,
- * -N). The connection and rate-limit tables hold nothing that cannot be
- * rebuilt: a new, empty one is created, and the established flows are bound
+ * -N), or of another layout. The connection and rate-limit tables hold
+ * nothing that cannot be rebuilt: a new, empty one is created (also for a
+ * table of an older build's layout, such as the LRU hash conns once was), and the established flows are bound
  * again on their next packet, by the ring (unchanged by a restart, so nearly
  * all stay where they were); buckets start full again. The old map lives on,
  * used by the running program, until the link switches to the new program.
@@ -55,15 +56,20 @@ static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, 
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = errno_or(-EINVAL);
-	else if (info.type != bpf_map__type(map) || info.max_entries == bpf_map__max_entries(map))
-		err = 0;	/* the same, or another layout: libbpf's check says which */
+	else if (info.type == bpf_map__type(map) && info.max_entries == bpf_map__max_entries(map) &&
+		 (!rebuildable || (info.value_size == bpf_map__value_size(map) &&
+				   info.map_flags == bpf_map__map_flags(map))))
+		err = 0;	/* the same */
+	else if (!rebuildable && info.type != bpf_map__type(map))
+		err = 0;	/* another layout: libbpf's check refuses it, saying so */
 	else if (rebuildable && !apply)
 		err = 0;
 	else if (rebuildable && unlink(path))
 		err = errno_or(-EIO);
 	else if (rebuildable)
-		pr_warn("%s: pinned with %u entries, now %u: a new, empty one\n",
-			bpf_map__name(map), info.max_entries, bpf_map__max_entries(map));
+		pr_warn("%s: pinned with %u entries of %u bytes, now %u of %u: a new, empty one\n",
+			bpf_map__name(map), info.max_entries, info.value_size,
+			bpf_map__max_entries(map), bpf_map__value_size(map));
 	else {
 		pr_warn("%s: pinned with %u entries, this start asks for %u: start with the "
 			"sizes of the last run, or stop the data plane and remove %s\n",
@@ -106,11 +112,11 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		/*
-		 * The next-hop and flow caches are caches: never pinned, so a
+		 * The next-hop and VIP caches are caches: never pinned, so a
 		 * new program never reads entries another build laid out
 		 * differently, and they are rebuilt by traffic.
 		 */
-		if (map == skel->maps.nexthops || map == skel->maps.flow_cache) {
+		if (map == skel->maps.nexthops || map == skel->maps.vip_cache) {
 			unlink(path);
 			continue;
 		}
@@ -177,6 +183,23 @@ static int rings_adopt(struct dp *dp)
 	return 0;
 }
 
+/* Sets of a table of `conns` entries: the next power of two, in ways. */
+static __u32 conn_sets(__u32 conns)
+{
+	__u32 n = XLB_CONNS_MIN;
+
+	while (n < conns && n < XLB_CONNS_MAX)
+		n <<= 1;
+	return (conns ? n : XLB_CONNS_DEFAULT) / XLB_CONN_WAYS;
+}
+
+static size_t conns_bytes(const struct dp *dp)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return ((size_t)dp->conn_sets * sizeof(struct xlb_conn_set) + page - 1) / page * page;
+}
+
 int dp_load(struct dp *dp, const struct dp_opts *opts)
 {
 	struct dp_opts o = opts ? *opts : (struct dp_opts){ 0 };
@@ -198,7 +221,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.health, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
-	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
+	dp->conn_sets = conn_sets(o.conns);
+	bpf_map__set_max_entries(skel->maps.conns, dp->conn_sets);
+	skel->rodata->conn_sets = dp->conn_sets;
 	bpf_map__set_max_entries(skel->maps.ratelimit,
 				 o.ratelimit_entries ? o.ratelimit_entries : XLB_RATELIMIT_DEFAULT);
 	if (o.pin_dir) {
@@ -224,6 +249,14 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
+	dp->conns = mmap(NULL, conns_bytes(dp), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(skel->maps.conns), 0);
+	if (dp->conns == MAP_FAILED) {
+		err = -errno;
+		dp->conns = NULL;
+		dp_unload(dp);
+		return err;
+	}
 	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
 	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
 			     sizeof(dp->cfg), 0);
@@ -281,6 +314,8 @@ void dp_unload(struct dp *dp)
 	if (!dp->skel)
 		return;
 	dp_trace_end(dp);
+	if (dp->conns)
+		munmap(dp->conns, conns_bytes(dp));
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		ring_forget(dp, i);
 	free(dp->ring_fds);
@@ -343,6 +378,7 @@ int dp_trace_begin(struct dp *dp)
 	t = xlb_trace__open();
 	if (!t)
 		return errno_or(-ENOMEM);
+	t->rodata->conn_sets = dp->conn_sets;
 	/* Its own .rodata/.bss (internal maps); every other map is the running program's. */
 	bpf_object__for_each_map(map, t->obj) {
 		if (bpf_map__is_internal(map))
@@ -668,9 +704,10 @@ int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vi
 		return err;
 	/* By id first: established flows see the new flags with new flows. */
 	err = map_put(dp->skel->maps.vip_by_id, &vip->id, sizeof(vip->id), vip, sizeof(*vip));
-	if (err)
-		return err;
-	return map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
+	if (!err)
+		err = map_put(dp->skel->maps.vips, key, sizeof(*key), vip, sizeof(*vip));
+	/* A new epoch: no CPU's vip_cache keeps an address's old VIP. */
+	return err ? err : dp_nexthop_refresh(dp);
 }
 
 static int zero_percpu(struct bpf_map *map, __u32 key)
@@ -697,6 +734,8 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	/* Only a VIP with a limit has sources to forget (a walk of the map). */
 	limited = !dp_vip_get(dp, key, &vip) && (vip.flags & XLB_VIP_RATELIMIT);
 	err = bpf_map__delete_elem(dp->skel->maps.vips, key, sizeof(*key), 0);
+	if (!err)
+		err = dp_nexthop_refresh(dp);
 	if (err)
 		return err;
 	/* Established flows of the VIP stop with it (ring_size 0: no VIP). */
@@ -892,24 +931,85 @@ int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum)
 	return percpu_sum(dp->skel->maps.backend_stats, id, sum, sizeof(*sum));
 }
 
+/*
+ * Way w read whole, by the data plane's protocol (bpf/conns.h): 1 with
+ * *key and *conn, 0 if empty or being written. Acquire loads of seq keep
+ * the copies between them on any CPU.
+ */
+static int way_read(const struct xlb_conn_way *w, struct xlb_flow *key, struct xlb_conn *conn)
+{
+	__u64 seq = __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE);
+
+	if (seq & 1)
+		return 0;
+	memcpy(key, (const void *)&w->key, sizeof(*key));
+	memcpy(conn, (const void *)&w->conn, sizeof(*conn));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return key->family && __atomic_load_n(&w->seq, __ATOMIC_RELAXED) == seq;
+}
+
+/* The token is the next set; a batch holds whole sets. */
 int dp_conn_batch(struct dp *dp, bool resume, __u32 *token, struct xlb_flow *keys,
 		  struct xlb_conn *vals, __u32 *count)
 {
-	/* libbpf 1.x returns -errno itself. */
-	return bpf_map_lookup_batch(bpf_map__fd(dp->skel->maps.conns), resume ? token : NULL, token,
-				    keys, vals, count, NULL);
+	__u32 set = resume ? *token : 0, n = 0;
+
+	if (*count < XLB_CONN_WAYS)
+		return -EINVAL;
+	for (; set < dp->conn_sets && n + XLB_CONN_WAYS <= *count; set++)
+		for (int i = 0; i < XLB_CONN_WAYS; i++)
+			n += way_read(&dp->conns[set].way[i], &keys[n], &vals[n]);
+	*token = set;
+	*count = n;
+	return set < dp->conn_sets ? 0 : -ENOENT;
 }
 
 __u32 dp_conn_max(const struct dp *dp)
 {
-	return bpf_map__max_entries(dp->skel->maps.conns);
+	return dp->conn_sets * XLB_CONN_WAYS;
+}
+
+static int flow_same(const struct xlb_flow *a, const struct xlb_flow *b)
+{
+	return !memcmp(a, b, sizeof(*a));
 }
 
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn)
 {
-	/* An LRU map with per-CPU lists is still one value per key. */
-	return bpf_map__lookup_elem(dp->skel->maps.conns, flow, sizeof(*flow), conn,
-				    sizeof(*conn), 0);
+	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(xlb_flow_hash(flow, 0), dp->conn_sets)];
+	struct xlb_flow key;
+
+	for (int i = 0; i < XLB_CONN_WAYS; i++)
+		if (way_read(&s->way[i], &key, conn) && flow_same(&key, flow))
+			return 0;
+	return -ENOENT;
+}
+
+int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn)
+{
+	__u32 hash = xlb_flow_hash(flow, 0), way = 0;
+	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(hash, dp->conn_sets)];
+	struct xlb_conn_way *w;
+	__u64 seq;
+
+	/* Its own way if there is one, else an empty one, else the first. */
+	for (int i = XLB_CONN_WAYS - 1; i >= 0; i--)
+		if (!s->tag[i])
+			way = i;
+	for (int i = 0; i < XLB_CONN_WAYS; i++)
+		if (flow_same((const void *)&s->way[i].key, flow))
+			way = i;
+	w = &s->way[way];
+	seq = __atomic_load_n(&w->seq, __ATOMIC_RELAXED);
+	if ((seq & 1) || !__atomic_compare_exchange_n(&w->seq, &seq, seq + 1, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return -EBUSY;
+	s->tag[way] = xlb_conn_tag(hash);
+	s->used[way] = dp->cfg.nh_epoch;
+	memcpy((void *)&w->key, flow, sizeof(*flow));
+	memcpy((void *)&w->conn, conn, sizeof(*conn));
+	__atomic_store_n(&w->seq, seq + 2, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,

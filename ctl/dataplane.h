@@ -17,7 +17,7 @@ struct xlb_trace;
 struct dp_opts {
 	__u32 max_vips;		/* 0: XLB_MAX_VIPS */
 	__u32 max_backends;	/* 0: XLB_MAX_BACKENDS */
-	__u32 conns;		/* 0: XLB_CONNS_DEFAULT */
+	__u32 conns;		/* 0: XLB_CONNS_DEFAULT; rounded up to a power of two */
 	__u32 ratelimit_entries;	/* rate-limited sources; 0: XLB_RATELIMIT_DEFAULT */
 	const char *pin_dir;	/* maps and links pinned (and adopted) here; NULL: none */
 };
@@ -32,6 +32,8 @@ struct dp {
 	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
+	struct xlb_conn_set *conns;	/* the connection table, mapped */
+	__u32 conn_sets;
 	/* Rings created but not yet in the outer map (dp_rings_defer()). */
 	bool rings_deferred;
 	__u32 *pending;		/* VIP ids, n_pending of them */
@@ -197,6 +199,11 @@ __u32 dp_conn_max(const struct dp *dp);
 
 /* Connection table entry for a flow, -ENOENT if none. */
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn);
+/*
+ * Bind a flow as the data plane does (bpf/conns.h), for tests and tools:
+ * 0, or -EBUSY if its way was being written.
+ */
+int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn);
 
 /*
  * Per-source rate-limit entries (bpf/ratelimit.h). The data plane keeps

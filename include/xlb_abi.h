@@ -26,18 +26,18 @@
 #define XLB_MAX_BACKENDS	16384	/* backends, health, backend_stats, nexthops */
 #define XLB_MAX_VIP_ADDRS	4096	/* vip_addrs */
 #define XLB_MAX_TX_PORTS	64	/* tx_ports (devmap) */
-#define XLB_CONNS_DEFAULT	65536	/* conns, split over the CPUs */
+#define XLB_CONNS_DEFAULT	65536	/* conns: ways of all sets, shared by the CPUs */
 /* Bounds of the options: the kernel caps a map near 2^31 entries anyway. */
 #define XLB_MAX_VIPS_LIMIT	65536
 #define XLB_MAX_BACKENDS_LIMIT	1048576
 #define XLB_CONNS_MIN		1024
 #define XLB_CONNS_MAX		(1U << 27)
 /*
- * Kernel memory per connection-table entry, as charged to the map (make
- * bench, "kernel memory"): the LRU hash element (list node, hash, 40-byte
- * key, 16-byte value) and its share of the bucket array.
+ * Kernel memory per connection-table entry (make bench, "kernel memory"):
+ * one struct xlb_conn_way, a cache line, and an eighth of its set's first
+ * line; the table is one array.
  */
-#define XLB_CONN_BYTES		120
+#define XLB_CONN_BYTES		72
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
@@ -127,6 +127,25 @@ struct xlb_vip {
 _Static_assert(sizeof(struct xlb_vip) == 32, "xlb_vip");
 
 /*
+ * vip_cache: per CPU, the last answers of the VIP lookup (a hash lookup, a
+ * helper call: ~80 ns here) for new flows and SYNs, direct-mapped by
+ * xlb_vip_cache_slot(). An entry holds until the epoch changes: xlbd bumps
+ * xlb_config.nh_epoch after every VIP change and once a second, and an
+ * entry filled before a change carries the epoch read before its lookup.
+ * The VIP itself is read from vip_by_id each time, so flags and limits are
+ * never stale; only the key -> id mapping is cached.
+ */
+#define XLB_VIP_CACHE_SLOTS	256	/* power of two */
+
+struct xlb_vip_cache_entry {
+	struct xlb_vip_key key;
+	__u32 vip_id;
+	__u32 epoch;		/* xlb_config.nh_epoch read before the lookup; 0: empty */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xlb_vip_cache_entry) == 32, "xlb_vip_cache_entry");
+
+/*
  * vip_addrs: every address that at least one VIP uses -> what the data plane
  * does for traffic to that address that is not a TCP/UDP flow: answer echo
  * requests, and pick the VIP that takes IP fragments (fragments after the
@@ -186,11 +205,25 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 #define XLB_HEALTH_DOWN_FAILOPEN	2
 
 /*
- * conns: the flow's 5-tuple as it arrived -> all an established packet needs
- * to be forwarded: its VIP (vip_by_id, an inlined array read, replaces the
- * VIP hash lookup) and its backend, valid while the backend's gen and VIP
- * still match. No timestamp: the LRU ages entries out by itself, and an
- * established packet reads no clock.
+ * conns: the connection table, the flow's 5-tuple as it arrived -> all an
+ * established packet needs to be forwarded: its VIP (vip_by_id, an inlined
+ * array read, replaces the VIP hash lookup) and its backend, valid while the
+ * backend's gen and VIP still match.
+ *
+ * Set-associative, our own rather than the kernel's LRU hash: an ARRAY of
+ * sets (struct xlb_conn_set), set = xlb_conn_set_of(flow), each of
+ * XLB_CONN_WAYS ways. Looking a flow up is an inlined array read and a
+ * few compares, with no helper call, lock or list; binding a new flow when
+ * the set is full replaces its least recently used way (by xlb_config's
+ * nh_epoch, about a second: struct xlb_conn_set.used) in place, where the
+ * LRU hash's eviction cost 1.5-2 us a packet. One table for all CPUs: a flow
+ * that arrives on another CPU (RSS changes, veth) finds its entry.
+ *
+ * No entry is ever read half-written (bpf/conns.h): a way's seq is odd
+ * while one writer, who got it by compare-and-swap, writes the way; readers
+ * take a way's key and conn only when seq was the same even number before
+ * and after reading them. The table is pinned and mmap()ed by xlbd, which
+ * reads (xlbctl conns, lookup) with the same protocol.
  */
 struct xlb_flow {
 	struct xlb_addr src;
@@ -211,22 +244,31 @@ struct xlb_conn {
 };
 _Static_assert(sizeof(struct xlb_conn) == 16, "xlb_conn");
 
-/*
- * flow_cache: per CPU, a small set-associative copy of recently used
- * connection entries in front of conns, set = xlb_flow_hash(flow, 0) %
- * XLB_FLOW_CACHE_SETS. An array lookup and a 40-byte compare, inlined, where
- * the LRU hash lookup is a function call, a jhash and a memcmp. Entries are
- * validated exactly like conns entries; conns stays the flows' only record
- * (pinned, adopted on restart), the cache is rebuilt from it by traffic.
- */
-#define XLB_FLOW_CACHE_SETS	2048	/* power of two */
-#define XLB_FLOW_CACHE_WAYS	2	/* way 0 the most recently filled */
+#define XLB_CONN_WAYS		8	/* ways per set: 512 bytes, 8 cache lines */
 
-struct xlb_flow_cache_set {
-	struct xlb_flow key[XLB_FLOW_CACHE_WAYS];
-	struct xlb_conn conn[XLB_FLOW_CACHE_WAYS];
+struct xlb_conn_way {
+	__u64 seq;		/* odd while being written; 0 and an empty key: never used */
+	struct xlb_flow key;	/* family 0: empty */
+	struct xlb_conn conn;
 };
-_Static_assert(sizeof(struct xlb_flow_cache_set) == 112, "xlb_flow_cache_set");
+_Static_assert(sizeof(struct xlb_conn_way) == 64, "xlb_conn_way");
+
+/*
+ * The first line of a set says which ways may hold a flow: a lookup that
+ * misses (every new flow, every SYN) reads that one line, not eight.
+ */
+struct xlb_conn_set {
+	__u32 tag[XLB_CONN_WAYS];	/* xlb_conn_tag() of the way's flow; 0: empty */
+	/*
+	 * xlb_config.nh_epoch of the way's last packet, for the choice of a
+	 * way to replace; stamped by readers too, at most once an epoch (so
+	 * an established flow's packets write nothing), outside the seq
+	 * protocol: it never decides where a packet goes.
+	 */
+	__u32 used[XLB_CONN_WAYS];
+	struct xlb_conn_way way[XLB_CONN_WAYS];
+};
+_Static_assert(sizeof(struct xlb_conn_set) == 9 * 64, "xlb_conn_set");
 
 /*
  * nexthops: per-CPU cache of bpf_fib_lookup()'s answer for a backend id. The

@@ -82,6 +82,33 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow *f, int src_onl
 }
 
 /*
+ * A flow's place in the connection table (struct xlb_conn_set): its set,
+ * `sets` a power of two, and the tag that marks its way in the set's first
+ * line. Both from the Maglev hash of the whole 5-tuple, so a new flow's set
+ * and ring slot come from one computation (h mod 2^k and h mod a prime,
+ * independent). A tag is never 0, which marks an empty way.
+ */
+static __always_inline __u32 xlb_conn_set_of(__u32 hash, __u32 sets)
+{
+	return hash & (sets - 1);
+}
+
+static __always_inline __u32 xlb_conn_tag(__u32 hash)
+{
+	return hash | 0x80000000U;
+}
+
+/* The vip_cache slot of a VIP key: a fold and a Fibonacci multiply. */
+static __always_inline __u32 xlb_vip_cache_slot(const struct xlb_vip_key *k)
+{
+	__u32 h = k->addr.w[0] ^ k->addr.w[1] ^ k->addr.w[2] ^ k->addr.w[3] ^
+		  ((__u32)k->port << 16 | (__u32)k->proto << 8 | k->family);
+
+	return (h * 0x9e3779b1U) >> 24;
+}
+_Static_assert(XLB_VIP_CACHE_SLOTS == 1 << 8, "xlb_vip_cache_slot() shift");
+
+/*
  * Bit of struct xlb_filter for a 32-bit fold of an address. Fibonacci
  * hashing: the top bits of h * 2^32/phi are well spread.
  */

@@ -47,9 +47,7 @@ static void test_resize_conns_refuse_backends(void **state)
 		skip();
 	}
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__update_elem(dp.skel->maps.conns, &f, sizeof(f), &c, sizeof(c),
-					      BPF_ANY),
-			 0);
+	assert_int_equal(dp_conn_bind(&dp, &f, &c), 0);
 	dp_unload(&dp);
 
 	/* Another backend count: refused, and the connections stay pinned. */

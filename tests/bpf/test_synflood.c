@@ -5,8 +5,7 @@
  * ring changes under the flood); afterwards every one of the 10,000 flows is
  * still on its original backend. Crafted frames through BPF_PROG_TEST_RUN.
  *
- * The connection table holds far fewer than a million entries, and the
- * process stays on one CPU (the table's LRU lists are per CPU), so a data
+ * The connection table holds far fewer than a million entries, so a data
  * plane that inserted an entry per SYN would evict every established flow,
  * and the ring change would then move about a quarter of them: the test
  * checks that such flows exist.
@@ -86,21 +85,6 @@ static struct xlb_flow flow_of(__u32 src)
 	return f;
 }
 
-/* The backend id whose address is the outer destination of an IPIP frame. */
-static __u32 backend_of_frame(const __u8 *out, __u32 len)
-{
-	struct in_addr dst, want;
-
-	if (len < PKT_ETH_LEN + PKT_IPV4_LEN)
-		return 0;
-	memcpy(&dst, out + PKT_ETH_LEN + 16, 4);
-	for (size_t i = 0; i < vip.n; i++)
-		if (inet_pton(AF_INET, vip.backends[i].addr, &want) == 1 &&
-		    want.s_addr == dst.s_addr)
-			return vip.backends[i].id;
-	return 0;
-}
-
 static __u32 send_ack(__u32 src)
 {
 	__u8 in[BUF], out[BUF];
@@ -109,7 +93,7 @@ static __u32 send_ack(__u32 src)
 
 	assert_int_equal(fx_run(&fx, in, len, out, &out_len, &verdict), 0);
 	assert_true(verdict == XDP_TX || verdict == XDP_REDIRECT);
-	return backend_of_frame(out, out_len);
+	return fx_frame_backend(&vip, out, out_len);
 }
 
 static void test_syn_flood_keeps_flows(void **state)

@@ -4,7 +4,9 @@
  * verdicts and output bytes checked against the frame the data plane must
  * emit (built independently by tests/lib/pkt.c).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -366,6 +368,42 @@ static void test_conn_survives_drain(void **state)
 	put_back(v, drained);
 }
 
+/* Run on CPU `cpu` alone; 0, or -1 if there is no such CPU. */
+static int run_on(int cpu)
+{
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
+	return sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+
+/*
+ * One connection table for all CPUs: a flow bound on one CPU keeps its
+ * backend when its packets reach another (RSS changes, veth), even once
+ * the ring sends its new flows elsewhere.
+ */
+static void test_conn_seen_from_other_cpu(void **state)
+{
+	struct fx_vip *v = &vips[V_DRAIN];
+	struct pkt_spec s = flow_spec(v, CLIENT4, 20100);
+	cpu_set_t all;
+	size_t drained;
+	__u32 owner;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	if (run_on(1)) {
+		print_message("no second CPU\n");
+		skip();
+	}
+	assert_int_equal(run_on(0), 0);
+	drained = take_owner_out(v, &s, &owner);
+	assert_int_equal(run_on(1), 0);
+	send_flow(v, &s, owner);
+	put_back(v, drained);
+	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+}
+
 static void test_rehash_when_down(void **state)
 {
 	struct fx_vip *v = &vips[V_HEALTH];
@@ -399,16 +437,12 @@ static void test_removed_backend_id_not_followed(void **state)
 
 	/* Plant an entry pointing at a backend of another VIP. */
 	conn.backend_id = vips[V_DRAIN].backends[0].id;
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
-					      sizeof(conn), BPF_ANY),
-			 0);
+	assert_int_equal(dp_conn_bind(&fx.dp, &f, &conn), 0);
 	send_flow(v, &s, owner);
 	/* And one with a stale generation of this VIP's own backend. */
 	conn.backend_id = v->backends[0].id == owner ? v->backends[1].id : v->backends[0].id;
 	conn.gen = 7;
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.conns, &f, sizeof(f), &conn,
-					      sizeof(conn), BPF_ANY),
-			 0);
+	assert_int_equal(dp_conn_bind(&fx.dp, &f, &conn), 0);
 	send_flow(v, &s, owner);
 }
 
@@ -1085,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(test_l2_rewrite),
 		cmocka_unit_test(test_non_vip_passed_unchanged),
 		cmocka_unit_test(test_conn_survives_drain),
+		cmocka_unit_test(test_conn_seen_from_other_cpu),
 		cmocka_unit_test(test_rehash_when_down),
 		cmocka_unit_test(test_removed_backend_id_not_followed),
 		cmocka_unit_test(test_same_tuple_same_backend),

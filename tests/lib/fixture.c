@@ -250,3 +250,17 @@ __u32 fx_ring_owner(struct fixture *fx, const struct fx_vip *v, const struct xlb
 	free(table);
 	return owner;
 }
+
+__u32 fx_frame_backend(const struct fx_vip *v, const __u8 *out, __u32 len)
+{
+	struct in_addr dst, want;
+
+	if (len < PKT_ETH_LEN + PKT_IPV4_LEN)
+		return 0;
+	memcpy(&dst, out + PKT_ETH_LEN + 16, 4);
+	for (size_t i = 0; i < v->n; i++)
+		if (inet_pton(AF_INET, v->backends[i].addr, &want) == 1 &&
+		    want.s_addr == dst.s_addr)
+			return v->backends[i].id;
+	return 0;
+}

@@ -71,6 +71,9 @@ int fx_run(struct fixture *fx, const void *in, __u32 len, void *out, __u32 *out_
 /* Which backend id the ring gives this flow (the data plane's own hash). */
 __u32 fx_ring_owner(struct fixture *fx, const struct fx_vip *vip, const struct xlb_flow *flow);
 
+/* The backend id of v whose address is the outer destination of an IPv4 IPIP frame; 0: none. */
+__u32 fx_frame_backend(const struct fx_vip *v, const __u8 *out, __u32 len);
+
 /* Run a shell command in the fixture's namespace; 0 if it exited 0. */
 int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
