@@ -664,6 +664,7 @@ __noinline int nat_icmp6(struct xdp_md *ctx, const struct meta *m)
 	struct udphdr *q;
 	struct xlb_nat *n;
 	__u64 da, dq;
+	__s64 ds;
 
 	if (!m || m->l3len > 0xffff || nat_hdrs(ctx, m, (void **)&ip6, (void **)&ic))
 		return -1;
@@ -689,14 +690,29 @@ __noinline int nat_icmp6(struct xdp_md *ctx, const struct meta *m)
 	if (!n || !o)
 		return -1;
 
-	/* The ICMPv6 checksum covers the outer addresses (pseudo-header) too. */
-	dq = csum_delta_addr(&m->flow.src, &n->src, 1) + csum_delta_addr(&m->flow.dst, &n->dst, 1);
+	/*
+	 * The ICMPv6 checksum covers the outer addresses (pseudo-header) too.
+	 * Deltas of 16-byte addresses by bpf_csum_diff(): summed inline, their
+	 * 32 words overflow the registers into more stack than this frame may
+	 * have on top of the program's; an error can afford the helper calls.
+	 * src and dst lie next to each other in both structs.
+	 */
+	ds = bpf_csum_diff((void *)&ip6->saddr, 32, (void *)&n->src, 32, 0);
+	if (ds < 0)
+		return -1;
+	dq = (__u32)ds;
+	ds = bpf_csum_diff((void *)&in->saddr, 16, (void *)&n->dst, 16, 0);
+	if (ds < 0)
+		return -1;
+	da = (__u32)ds;
+	ds = bpf_csum_diff((void *)&in->daddr, 16, (void *)&n->src, 16, 0);
+	if (ds < 0)
+		return -1;
+	da += (__u32)ds;
 	__builtin_memcpy(&ip6->saddr, &n->src, sizeof(ip6->saddr));
 	__builtin_memcpy(&ip6->daddr, &n->dst, sizeof(ip6->daddr));
-
 	__builtin_memcpy(&in->saddr, &n->dst, sizeof(in->saddr));
 	__builtin_memcpy(&in->daddr, &n->src, sizeof(in->daddr));
-	da = csum_delta_addr(&key.dst, &n->dst, 1) + csum_delta_addr(&key.src, &n->src, 1);
 	dq += da + nat_quote_l4(q, l3end, end, key.proto, da, n);
 	ic->icmp6_cksum = csum_apply(ic->icmp6_cksum, dq);
 	nat_icmp_out_set(o, n);
