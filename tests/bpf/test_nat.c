@@ -38,7 +38,7 @@
 
 static struct fixture fx;
 
-enum { V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALL4, V_SMALL, V_TWOARM, V_COUNT };
+enum { V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALL4, V_SMALL, V_TWOARM, V_RATE, V_COUNT };
 
 static struct fx_vip vips[V_COUNT] = {
 	/* Port mapping: VIP :80 to the backend's :8080. */
@@ -67,6 +67,10 @@ static struct fx_vip vips[V_COUNT] = {
 	[V_TWOARM] = { .addr = "10.30.0.4", .port = 80, .proto = IPPROTO_TCP,
 		       .method = XLB_METHOD_NAT, .id = V_TWOARM, .ring_size = 1021,
 		       .backends = { { "10.1.0.2", 1, 0, 8080 } }, .n = 1 },
+	/* Two packets per source, then a second's wait. */
+	[V_RATE] = { .addr = "10.30.0.5", .port = 80, .proto = IPPROTO_TCP,
+		     .method = XLB_METHOD_NAT, .id = V_RATE, .ring_size = 1021,
+		     .backends = { { "10.0.0.2", 1, 0, 8080 } }, .n = 1, .rate = 1, .burst = 2 },
 };
 
 static const struct {
@@ -81,6 +85,7 @@ static const struct {
 	{ V_ALL4, "10.0.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
 	{ V_SMALL, "10.0.0.1", 2000, 2003 },
 	{ V_TWOARM, "10.1.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
+	{ V_RATE, "10.0.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -624,6 +629,30 @@ static void test_stale_entries(void **state)
 	backend_gen(v, 1);
 }
 
+/* The per-source limit holds for a nat VIP's clients, new flow and established; replies pass. */
+static void test_rate_limit(void **state)
+{
+	const struct nat_case c = { "rate", V_RATE, CLIENT4, 46001, 80, 8080,
+				    "\x02\x00\x00\x00\x00\x02", MAC_XLB0, 0 };
+	const struct fx_vip *v = &vips[V_RATE];
+	struct pkt_spec s = frame(IPPROTO_TCP, CLIENT4, 46001, v->addr, 80, MAC_CLIENT, MAC_XLB0);
+	struct xlb_outcomes before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len;
+	size_t len = pkt_build(in, sizeof(in), &s);
+	__u16 port;
+
+	port = nat_forward(&c, 0, NULL);
+	nat_forward(&c, 0, NULL);
+	outcomes(&before);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_DROP);
+	outcomes(&after);
+	check(after.drop_ratelimit - before.drop_ratelimit == 1, "third packet over the limit");
+	nat_reply(&c, port, 0);
+	nat_reply(&c, port, 0);
+	nat_reply(&c, port, 0);
+}
+
 /* ---- ICMP errors ------------------------------------------------------ */
 
 /* An ICMP error from src to dst quoting the first qlen bytes of the L3 packet q. */
@@ -790,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_reply_without_entry),
 		cmocka_unit_test(test_stale_entries),
+		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_icmp_errors),
 	};
 
