@@ -18,7 +18,17 @@
  * the reply's interface and MACs, the to-backend side uses the per-backend
  * next-hop cache), no clock read (xlb_config.now). The lookup happens only
  * when xlb_config has XLB_CONFIG_NAT, so setups without a nat VIP pay one
- * flag test.
+ * flag test; with nat VIPs, a DSR packet pays the lookup's miss before its
+ * connection entry (make bench, "nat": ipip with nat VIPs configured).
+ * Placed after the flow cache instead, the miss would move to every NAT
+ * packet (measured: +20 to +40 ns each way), and NAT has the tighter
+ * target.
+ *
+ * The NAT paths are global functions (nat_established(), nat_new(),
+ * nat_icmp4/6()): the verifier checks each once instead of once per path
+ * into it (inlined or static, the program passed a million verified
+ * instructions), and each has a stack frame of its own. The price is a
+ * BPF-to-BPF call and the packet pointers found again from ctx.
  *
  * Rules:
  * - a client packet whose to-backend entry no longer validates (VIP gone,
@@ -424,6 +434,7 @@ __noinline int nat_new(struct xdp_md *ctx, const struct meta *m, const struct xl
 	be = backend_of(id, vip->id);
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);
+	/* A hash lookup, on a new flow only: nat_pools follows the nat VIPs. */
 	pool = bpf_map_lookup_elem(&nat_pools, &vip->id);
 	if (!pool || !pool->n_addrs || pool->n_addrs > XLB_NAT_POOL_MAX || !pool->port_lo ||
 	    pool->port_lo > pool->port_hi || be->family != m->flow.family ||
@@ -560,6 +571,7 @@ static __always_inline int nat_icmp_send(struct xdp_md *ctx, const struct xlb_co
 /* The entry for the other direction of a quoted packet (key: its tuple reversed), if valid. */
 static __always_inline struct xlb_nat *nat_quoted(const struct xlb_flow *key)
 {
+	/* The one hash lookup an ICMP error pays; validation is array reads. */
 	struct xlb_nat *n = bpf_map_lookup_elem(&nat, key);
 	struct xlb_vip *vip;
 
