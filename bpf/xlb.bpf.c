@@ -75,18 +75,22 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 	struct xlb_backend *be;
 	struct xlb_nat *nt;
 	struct xlb_vip *vip;
+	int rc, cached;
 	__u32 id;
-	int rc;
 
 	/*
-	 * NAT flows, both directions, by their `nat` entry: the one hash
-	 * lookup an established NAT packet pays. Only when some VIP is nat
-	 * (a flag of the config, an inlined array read forward() needs anyway).
+	 * NAT flows, both directions, by their `nat` entry: this CPU's copy
+	 * of it (nat.h), or else the one hash lookup an established NAT packet
+	 * pays. Only when some VIP is nat (a flag of the config, an inlined
+	 * array read forward() needs anyway).
 	 */
 	if (nat_on(cfg)) {
-		nt = bpf_map_lookup_elem(&nat, &m->flow);
+		nt = nat_cached(&m->flow, cfg);
+		cached = !!nt;
+		if (!nt)
+			nt = bpf_map_lookup_elem(&nat, &m->flow);
 		if (nt) {
-			rc = nat_established(ctx, m, nt);
+			rc = nat_established(ctx, m, nt, cached);
 			if (rc >= 0)
 				return rc;
 		}
