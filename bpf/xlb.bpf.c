@@ -72,31 +72,44 @@ static __always_inline int not_ours(const struct meta *m)
 static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int syn)
 {
 	struct xlb_config *cfg = config_get();
+	/* One flow hash for both caches, computed once (bare SYNs use neither). */
+	__u32 hash = syn ? 0 : xlb_flow_hash(&m->flow, 0);
+	struct xlb_flow_cache_set *set;
 	struct xlb_backend *be;
+	struct xlb_conn *conn;
 	struct xlb_nat *nt;
 	struct xlb_vip *vip;
-	int rc, cached;
 	__u32 id;
+	int rc;
 
 	/*
-	 * NAT flows, both directions, by their `nat` entry: this CPU's copy
-	 * of it (nat.h), or else the one hash lookup an established NAT packet
-	 * pays. Only when some VIP is nat (a flag of the config, an inlined
-	 * array read forward() needs anyway).
+	 * NAT flows, both directions: this CPU's copy of their `nat` entry
+	 * (nat.h), an inlined array read, then the DSR flow cache, and only
+	 * when both miss the one hash lookup of `nat`. So an established
+	 * packet of either kind pays the other's cache check at most. All only
+	 * when some VIP is nat (a flag of the config, an inlined array read
+	 * forward() needs anyway): a DSR-only setup pays one test.
 	 */
-	if (nat_on(cfg)) {
-		nt = nat_cached(&m->flow, cfg);
-		cached = !!nt;
-		if (!nt)
-			nt = bpf_map_lookup_elem(&nat, &m->flow);
+	if (!syn && nat_on(cfg)) {
+		nt = nat_cached(&m->flow, hash, cfg);
 		if (nt) {
-			rc = nat_established(ctx, m, nt, cached);
+			rc = nat_established(ctx, m, nt, 1);
+			if (rc >= 0)
+				return rc;
+		}
+	}
+	set = syn ? NULL : cache_set_of(hash);
+	conn = cache_find(set, &m->flow);
+	if (!conn && nat_on(cfg)) {
+		nt = bpf_map_lookup_elem(&nat, &m->flow);
+		if (nt) {
+			rc = nat_established(ctx, m, nt, 0);
 			if (rc >= 0)
 				return rc;
 		}
 	}
 
-	be = conn_backend(&m->flow, syn, &vip, &id);
+	be = conn_valid(&m->flow, set, conn, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);
