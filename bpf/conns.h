@@ -53,14 +53,19 @@ static __always_inline __u32 conn_epoch(void)
 	return cfg ? cfg->nh_epoch : 0;
 }
 
+/* The set of a flow whose xlb_flow_hash(f, 0) is hash. */
+static __always_inline struct xlb_conn_set *conn_set_at(__u32 hash)
+{
+	__u32 set = xlb_conn_set_of(hash, conn_sets);
+
+	return bpf_map_lookup_elem(&conns, &set);
+}
+
 /* Flow f's set; *hash gets the flow hash both the set and the tag come from. */
 static __always_inline struct xlb_conn_set *conn_set(const struct xlb_flow *f, __u32 *hash)
 {
-	__u32 set;
-
 	*hash = xlb_flow_hash(f, 0);
-	set = xlb_conn_set_of(*hash, conn_sets);
-	return bpf_map_lookup_elem(&conns, &set);
+	return conn_set_at(*hash);
 }
 
 /* 1 and *c if way w holds flow f, read whole; 0 if not (or being written). */

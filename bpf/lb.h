@@ -120,19 +120,18 @@ static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
  * names still exists and the backend is still that VIP's (same generation)
  * and not marked down. An inlined array read finds the set, a few compares
  * the way, and three more inlined array reads (vip_by_id, backends, health)
- * validate it. *vip and *id are set on success.
+ * validate it. hash is xlb_flow_hash(f, 0), which the caller computes once
+ * for this table and NAT's cache. *vip and *id are set on success.
  */
-static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f,
+static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f, __u32 hash,
 							 struct xlb_vip **vip, __u32 *id)
 {
+	struct xlb_conn_set *s = conn_set_at(hash);
 	struct xlb_backend *be;
-	struct xlb_conn_set *s;
 	struct xlb_conn conn;
 	struct xlb_vip *v;
-	__u32 hash;
 	int way;
 
-	s = conn_set(f, &hash);
 	if (!s)
 		return NULL;
 	way = conn_find(s, f, hash, &conn);
@@ -160,7 +159,7 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 	struct xlb_backend *be;
 	struct xlb_vip *bound;
 
-	be = conn_backend(f, &bound, id);
+	be = conn_backend(f, xlb_flow_hash(f, 0), &bound, id);
 	if (be && bound->id == vip->id)
 		return be;
 	*id = ring_pick(vip, f);

@@ -111,6 +111,35 @@ struct {
 } conns SEC(".maps");
 
 /*
+ * NAT translation entries (struct xlb_nat), two per flow. A plain hash,
+ * shared by all CPUs: a flow's two directions may arrive on different CPUs,
+ * and BPF_NOEXIST on the shared map is what keeps two CPUs from taking one
+ * port. Not an LRU: an entry must live as long as its flow, or its port
+ * could be handed out again; xlbd's sweeper ends them. No preallocation, so
+ * a daemon with few NAT flows holds little memory.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_NAT_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xlb_flow);
+	__type(value, struct xlb_nat);
+} nat SEC(".maps");
+
+/*
+ * By VIP id, read only when a NAT flow is created: a hash without
+ * preallocation, so that memory follows the nat VIPs (264 bytes a pool; an
+ * array by id would hold a pool for every possible VIP, 1 MiB by default).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xlb_nat_pool);
+} nat_pools SEC(".maps");
+
+/*
  * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched
  * for VIPs with XLB_VIP_RATELIMIT. A map of its own so that a flood of
  * spoofed sources evicts rate-limit entries, never connections. One LRU list

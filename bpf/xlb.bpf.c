@@ -3,9 +3,10 @@
  * xlb: the balancer's XDP program.
  *
  * Stages, each cheap and bounded (DESIGN.md "Packet path"):
- *   parse -> connection table -> VIP (by id, or hash lookup for a new flow)
- *         -> rate limit (if set) -> Maglev ring (new flow) -> forward (IPIP or
- *         L2) -> count
+ *   parse -> [nat entry, when some VIP is nat] -> connection table -> VIP (by
+ *         id, or hash lookup for a new flow) -> rate limit (if set) -> Maglev
+ *         ring (new flow) -> forward (IPIP, GUE, L2; nat: rewrite, nat.h)
+ *         -> count
  *
  * Rules for what is not a clean VIP flow, all counted in `outcomes`:
  * - not IPv4/IPv6, or not to a VIP address: XDP_PASS untouched;
@@ -20,12 +21,19 @@
  * - IP fragments to a VIP address: forwarded when the address names a
  *   `hash src` VIP for that protocol (fragments after the first carry no
  *   ports, so only a source hash sends all of a datagram's pieces to one
- *   backend); otherwise XDP_DROP (drop_fragment).
+ *   backend, and never for a nat VIP, whose ports it rewrites); otherwise
+ *   XDP_DROP (drop_fragment);
+ * - nat (bpf/nat.h): a packet whose tuple has a `nat` entry is translated
+ *   by it, either way (replies: nat_replies); a pool address's packet
+ *   without one is the host's (pass_not_vip); a new flow that finds no free
+ *   port or no room in the map is dropped (drop_nat_no_port, drop_nat_full);
+ *   ICMP errors quoting a NATed packet are translated (icmp_nat).
  */
 #include "parse.h"
 #include "lb.h"
 #include "forward.h"
 #include "icmp.h"
+#include "nat.h"
 #include "ratelimit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -63,23 +71,39 @@ static __always_inline int not_ours(const struct meta *m)
  */
 static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int syn)
 {
+	/* One flow hash for the connection table and NAT's cache, computed once. */
+	__u32 hash = xlb_flow_hash(&m->flow, 0);
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	enum pick how;
 	__u32 id;
+	int rc;
 
-	be = conn_backend(&m->flow, &vip, &id);
+	be = conn_backend(&m->flow, hash, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);
 		return deliver(ctx, m, vip, be, id, PICK_CONN);
 	}
+	/*
+	 * NAT flows, both directions, after the connection table: a DSR packet
+	 * it holds runs the code it ran before NAT existed (measured: a NAT
+	 * check ahead of the DSR lookup cost DSR-only setups 5-20% through code
+	 * layout alone), and a NAT packet pays that table's miss, one line of
+	 * tags. Then nat_flow(): this CPU's copy of the `nat` entry, or the hash
+	 * lookup. Only when some VIP is nat (a flag of the config).
+	 */
+	rc = nat_flow(ctx, m, hash, syn);
+	if (rc >= 0)
+		return rc;
 
 	vip = vip_lookup(&m->flow, m->flow.dport);
 	if (!vip)
 		return done(XDP_PASS, pass_not_vip);
 	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
+	if (vip->method == XLB_METHOD_NAT)
+		return nat_new(ctx, m, vip);
 	id = ring_pick(vip, &m->flow);
 	be = backend_of(id, vip->id);
 	/*
@@ -107,7 +131,8 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return done(XDP_DROP, drop_fragment);
 
 	vip = vip_lookup(&m->flow, port);
-	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC))
+	/* NAT rewrites ports, which fragments after the first do not carry. */
+	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC) || vip->method == XLB_METHOD_NAT)
 		return done(XDP_DROP, drop_fragment);
 	/* A fragment is a packet from its source like any other. */
 	if (!ratelimit_admit(vip, &m->flow))
@@ -120,10 +145,13 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,
 				    struct icmphdr *ic, void *end)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_vip_addr *addr;
 
 	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)iph + m->l3len)
 		return malformed(m);
+	if (nat_on(cfg) && !nat_icmp4(ctx, m))
+		return nat_icmp_send(ctx, cfg);
 	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET);
 	if (!addr)
 		return done(XDP_PASS, pass_not_vip);
@@ -137,10 +165,13 @@ static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, st
 static __always_inline int lb_icmp6(struct xdp_md *ctx, const struct meta *m,
 				    struct ipv6hdr *ip6, struct icmp6hdr *ic, void *end)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_vip_addr *addr;
 
 	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)ip6 + m->l3len)
 		return malformed(m);
+	if (nat_on(cfg) && !nat_icmp6(ctx, m))
+		return nat_icmp_send(ctx, cfg);
 	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET6);
 	if (!addr)
 		return done(XDP_PASS, pass_not_vip);
@@ -188,6 +219,7 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct cursor *c, __u32 l
 
 	l4 = (void *)iph + ihl;
 	l3end = (void *)iph + m.l3len;
+	m.l4off = l3off + ihl;
 	switch (iph->protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -237,6 +269,7 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l
 	}
 
 	m.flow.proto = nexthdr;
+	m.l4off = c->pos - (void *)(long)ctx->data;
 	switch (nexthdr) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
