@@ -383,10 +383,15 @@ static __always_inline int nat_forward(struct xdp_md *ctx, const struct meta *m,
 	return egress(ctx, vip_id, nh->ifindex, nh->dmac, nh->smac);
 }
 
+/* nat_established(): a stale to-backend entry, for the caller to forget. */
+#define NAT_STALE (-2)
+
 /*
  * A packet with a `nat` entry (cached: n is this CPU's copy of it). Returns
- * the verdict, or -1 if the entry is stale (a to-backend one is then
- * deleted, and its copy): the caller goes on as for a packet without one.
+ * the verdict, -1 if the entry is stale, NAT_STALE if it is a stale
+ * to-backend one: nat_flow() deletes it with nat_forget() and goes on as
+ * for a packet without one. Deleting here would put nat_forget()'s frame on
+ * top of this one's and the program's: past the verifier's 512 bytes.
  */
 __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct xlb_nat *n,
 			       int cached)
@@ -403,13 +408,8 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 		return -1;
 	to_client = n->flags & XLB_NAT_TO_CLIENT;
 	be = nat_backend(n, !to_client, &vip);
-	if (!be) {
-		if (!to_client) {
-			nat_forget(n, &m->flow);
-			nat_cache_put(&m->flow, NULL);
-		}
-		return -1;
-	}
+	if (!be)
+		return to_client ? -1 : NAT_STALE;
 	if (to_client) {
 		flags = nat_rewrite(ctx, m, l3, l4, n);
 		if (flags < 0)
@@ -509,7 +509,15 @@ static __always_inline int nat_flow(struct xdp_md *ctx, const struct meta *m, __
 			return rc;
 	}
 	n = bpf_map_lookup_elem(&nat, &m->flow);
-	return n ? nat_established(ctx, m, n, 0) : -1;
+	if (!n)
+		return -1;
+	rc = nat_established(ctx, m, n, 0);
+	if (rc == NAT_STALE) {
+		nat_forget(n, &m->flow);
+		nat_cache_put(&m->flow, NULL);
+		return -1;
+	}
+	return rc;
 }
 
 /*
