@@ -26,11 +26,11 @@
 #include "version.h"
 
 /*
- * Kernel memory of the nat map (BPF_F_NO_PREALLOC): an element per entry in use (list node,
- * hash, 40-byte key, 72-byte value, allocator rounding), and a bucket per entry of -T from
- * the start, as bpftool reports memlock for the map (README, "NAT").
+ * Kernel memory of the nat map (BPF_F_NO_PREALLOC) as the kernel charges it (the map's
+ * memlock, measured on 6.18): 168 bytes per entry in use (element header, 40-byte key, 72-byte
+ * value), allocated as flows come, and a 16-byte bucket per entry of -T from the start.
  */
-#define NAT_ENTRY_BYTES		200
+#define NAT_ENTRY_BYTES		168
 #define NAT_BUCKET_BYTES	16
 
 static void usage(FILE *f)
