@@ -142,9 +142,11 @@ static const char *nat_state(__u8 proto, const struct xlb_nat *e, const struct x
 /* Seconds since either direction of the flow carried a packet. */
 static __u64 nat_idle(struct daemon *d, const struct xlb_nat *e, const struct xlb_nat *p)
 {
-	__u32 now = dp_now(&d->dp), seen = p && p->seen > e->seen ? p->seen : e->seen;
+	__u32 now = dp_now(&d->dp);
+	__s32 a = now - e->seen, b = p ? (__s32)(now - p->seen) : a;
+	__s32 quiet = a < b ? a : b;
 
-	return (__s32)(now - seen) > 0 ? now - seen : 0;
+	return quiet > 0 ? quiet : 0;
 }
 
 /*

@@ -105,7 +105,7 @@ static enum verdict judge(struct daemon *d, struct natsweep *ns, const struct xl
 			  const struct xlb_nat *e, struct xlb_flow *partner)
 {
 	const struct vip_timeouts *t = e->vip_id < ns->n_vips ? &ns->vips[e->vip_id] : NULL;
-	bool tcp = key->proto == IPPROTO_TCP, to_client = e->flags & XLB_NAT_TO_CLIENT;
+	bool tcp = key->proto == IPPROTO_TCP;
 	__u32 quiet = idle(ns->now, e->seen), limit;
 	struct xlb_nat p;
 
@@ -116,36 +116,43 @@ static enum verdict judge(struct daemon *d, struct natsweep *ns, const struct xl
 		return END_BACKEND;
 	limit = tcp ? t->tcp : t->udp;
 	/*
-	 * Most entries of a busy table are seen recently and not closing: no lookup. The
-	 * to-backend entry speaks for the flow; a to-client one is only checked for a partner
-	 * once idle past the limit (the data plane inserts it first, so never mid-creation).
+	 * Most entries of a busy table are seen recently and not closing: no lookup. Past
+	 * that, either entry may end the flow (a RST may be on either side only). A to-client
+	 * entry is never mid-creation here: the data plane inserts it first, then its partner,
+	 * within one packet, and this one is older or carries a flag of a later packet.
 	 */
-	if (quiet < limit && (to_client || !(e->flags & (XLB_NAT_FIN | XLB_NAT_RST))))
+	if (quiet < limit && !(e->flags & (XLB_NAT_FIN | XLB_NAT_RST)))
 		return KEEP;
 	if (dp_nat_lookup(&d->dp, partner, &p))
 		return END_ORPHAN;
-	if (to_client)
-		return KEEP;
-	quiet = idle(ns->now, e->seen > p.seen ? e->seen : p.seen);
+	/* The flow is as quiet as its busier direction. */
+	if (idle(ns->now, p.seen) < quiet)
+		quiet = idle(ns->now, p.seen);
 	if (tcp && ((e->flags | p.flags) & XLB_NAT_RST || (e->flags & p.flags & XLB_NAT_FIN)))
 		return quiet >= t->fin ? END_CLOSED : KEEP;
 	return quiet >= limit ? END_IDLE : KEEP;
 }
 
 /*
- * Delete the flow's entries, the one met first (the client's side for timeouts: its port is
- * free only once no entry names it), and count the flow once: a partner met later in the same
- * batch finds its entry gone.
+ * Delete the flow's entries, the client's side first: the port is free only once no entry
+ * names it, and a client packet in between starts a new flow on another port. The flow is
+ * counted once: met again later in the same batch, both entries are gone.
  */
 static void end_flow(struct daemon *d, struct natsweep *ns, const struct xlb_flow *key,
-		     const struct xlb_flow *partner, enum verdict v)
+		     const struct xlb_nat *e, const struct xlb_flow *partner, enum verdict v)
 {
 	struct natsweep_ended *n = &ns->report.ended;
+	bool to_client = e->flags & XLB_NAT_TO_CLIENT;
+	int gone;
 
-	if (dp_nat_delete(&d->dp, key))
+	if (v == END_ORPHAN) {
+		gone = !dp_nat_delete(&d->dp, key);
+	} else {
+		gone = !dp_nat_delete(&d->dp, to_client ? partner : key);
+		gone |= !dp_nat_delete(&d->dp, to_client ? key : partner);
+	}
+	if (!gone)
 		return;
-	if (v != END_ORPHAN)
-		dp_nat_delete(&d->dp, partner);
 	n->closed += v == END_CLOSED;
 	n->idle += v == END_IDLE;
 	n->vip += v == END_VIP;
@@ -176,7 +183,7 @@ static void step(struct daemon *d, struct natsweep *ns, __u64 until_us)
 			if (v == KEEP)
 				ns->kept++;
 			else
-				end_flow(d, ns, &ns->keys[i], &partner, v);
+				end_flow(d, ns, &ns->keys[i], &ns->vals[i], &partner, v);
 		}
 		if (err) { /* -ENOENT: that was the last batch */
 			ns->report.entries = ns->kept;

@@ -42,7 +42,11 @@ struct natsweep_ended {
 
 struct natsweep_report {
 	bool counted;		/* a walk has completed: entries is known */
-	__u64 entries;		/* NAT entries (two per flow) after the last complete walk */
+	/*
+	 * NAT entries (two per flow) the last complete walk left, counted as it went: an entry
+	 * kept before its partner ended the flow is in it until the next walk.
+	 */
+	__u64 entries;
 	struct natsweep_ended ended;
 };
 
