@@ -235,7 +235,10 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
-	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
+	/*
+	 * An adopted config's epoch and NAT clock go on (time without xlbd does not count); a
+	 * fresh one starts at epoch 1 (0 is "empty").
+	 */
 	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
 			     sizeof(dp->cfg), 0);
 	dp->now_base = dp->cfg.now;
