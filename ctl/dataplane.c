@@ -750,6 +750,8 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	if (err)
 		return err;
 	dp_ring_remove(dp, vip_id);
+	/* A nat VIP's pool: the map holds one per nat VIP (none for the others). */
+	bpf_map__delete_elem(dp->skel->maps.nat_pools, &vip_id, sizeof(vip_id), 0);
 	err = dp_vip_stats_clear(dp, vip_id);
 	/* The id may be handed out again: its next owner starts with no sources. */
 	if (!err && limited)
