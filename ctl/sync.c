@@ -149,7 +149,7 @@ void sync_adopt(struct sync *s, struct config *c)
 			if (!s->be[id].used || s->be[id].vip_id != v->id ||
 			    dp_backend_get(s->dp, id, &be))
 				continue;
-			b = config_backend(v, &be.addr, be.family);
+			b = config_backend(v, &be.addr, be.family, ntohs(be.port));
 			if (b && b->id == XLB_BACKEND_NONE) {
 				b->id = id;
 				b->gen = be.gen;
@@ -245,6 +245,7 @@ static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *ba
 		struct xlb_backend be = {
 			.addr = b->addr,
 			.family = b->family,
+			.port = htons(b->port),
 			.flags = XLB_BACKEND_ACTIVE,
 			.vip_id = v->id,
 		};
@@ -296,6 +297,7 @@ static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u3
 	for (size_t i = 0; i < v->n_backends; i++) {
 		mb[i].addr = v->backends[i].addr;
 		mb[i].family = v->backends[i].family;
+		mb[i].port = v->backends[i].port;
 		mb[i].id = v->backends[i].id;
 		mb[i].weight = v->backends[i].down && !fail_open ? 0 : v->backends[i].weight;
 	}
@@ -343,6 +345,11 @@ int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64
 		for (int k = 0; digest && k < 16; k++) {
 			h ^= b ? b->addr.b[k] : 0;
 			h *= 0x100000001b3ULL;	/* FNV 64 prime */
+		}
+		/* A port only where there is one: digests of port-less backends stay as they were. */
+		for (int k = 0; digest && b && b->port && k < 2; k++) {
+			h ^= (__u8)(b->port >> (8 * k));
+			h *= 0x100000001b3ULL;
 		}
 	}
 	for (size_t j = 0; j < v->n_backends; j++)
@@ -398,6 +405,33 @@ static void discard_unseen(struct sync *s, struct cfg_vip *v)
 		v->backends[i].id = XLB_BACKEND_NONE;
 }
 
+/* Without an attached interface that has an address, none: new flows are dropped. */
+void sync_nat_pool(const struct sync *s, const struct cfg_vip *v, struct xlb_nat_pool *pool)
+{
+	const struct xlb_addr *own = v->key.family == XLB_AF_INET ? &s->dp->cfg.src_v4 :
+								     &s->dp->cfg.src_v6;
+	static const struct xlb_addr none;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->port_lo = v->opts.snat_port_lo;
+	pool->port_hi = v->opts.snat_port_hi;
+	pool->n_addrs = v->opts.snat.n;
+	memcpy(pool->addrs, v->opts.snat.addrs, sizeof(pool->addrs));
+	if (!pool->n_addrs && memcmp(own, &none, sizeof(none)))
+		pool->addrs[pool->n_addrs++] = *own;
+}
+
+static int write_pool(struct sync *s, const struct cfg_vip *v)
+{
+	struct xlb_nat_pool pool;
+	int err;
+
+	sync_nat_pool(s, v, &pool);
+	err = dp_nat_pool_set(s->dp, v->id, &pool);
+	/* Before the VIP is visible: its first flow's reply must be looked up. */
+	return err ? err : dp_config_flags(s->dp, s->dp->cfg.flags | XLB_CONFIG_NAT);
+}
+
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 {
 	struct xlb_vip vip = { 0 };
@@ -427,6 +461,11 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 		if (err)
 			return err;
 		vip.flags |= XLB_VIP_RATELIMIT;
+	}
+	if (v->opts.method == XLB_METHOD_NAT) {
+		err = write_pool(s, v);
+		if (err)
+			return err;
 	}
 	return dp_vip_set(s->dp, &v->key, &vip);
 }
@@ -587,6 +626,42 @@ static bool addr_wanted(const struct config *c, const struct xlb_vip_addr_key *k
 	return false;
 }
 
+int sync_pools(struct sync *s, const struct config *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < c->n_vips; i++)
+		if (c->vips[i].opts.method == XLB_METHOD_NAT && c->vips[i].id != CFG_ID_NONE)
+			err = write_pool(s, &c->vips[i]);
+	return err ? err : sync_addrs(s, c);
+}
+
+/*
+ * The prefilter bits of every pool address, so that replies reach the NAT table, and
+ * XLB_CONFIG_NAT while a VIP is nat (DSR-only setups never look NAT entries up).
+ */
+static int sync_nat_addrs(struct sync *s, const struct config *c)
+{
+	struct xlb_addr *addrs = NULL;
+	struct xlb_nat_pool pool;
+	__u32 flags = s->dp->cfg.flags & ~XLB_CONFIG_NAT;
+	size_t n = 0;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < c->n_vips; i++) {
+		if (c->vips[i].opts.method != XLB_METHOD_NAT)
+			continue;
+		flags |= XLB_CONFIG_NAT;
+		sync_nat_pool(s, &c->vips[i], &pool);
+		for (__u32 j = 0; !err && j < pool.n_addrs; j++)
+			err = push_key((void **)&addrs, &n, &pool.addrs[j], sizeof(pool.addrs[j]));
+	}
+	if (!err)
+		err = dp_filter_extra_set(s->dp, addrs, n);
+	free(addrs);
+	return err ? err : dp_config_flags(s->dp, flags);
+}
+
 int sync_addrs(struct sync *s, const struct config *c)
 {
 	struct xlb_vip_addr_key key, prev, *stale = NULL;
@@ -609,5 +684,5 @@ int sync_addrs(struct sync *s, const struct config *c)
 	for (size_t i = 0; !err && i < n_stale; i++)
 		err = dp_addr_del(s->dp, &stale[i]);
 	free(stale);
-	return err ? err : dp_filter_rebuild(s->dp);
+	return err ? err : sync_nat_addrs(s, c);
 }
