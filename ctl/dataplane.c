@@ -54,7 +54,14 @@ static __u64 monotonic_s(void)
 static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, const char *path,
 			  bool apply)
 {
-	bool rebuildable = map == skel->maps.conns || map == skel->maps.ratelimit;
+	/*
+	 * Also the daemon's config (rewritten at every start) and the outcome
+	 * counters, whose structs grow with the program (NAT added to both):
+	 * an upgrade starts them afresh, the counters from zero, rather than
+	 * refuse to start over the older build's pins.
+	 */
+	bool rebuildable = map == skel->maps.conns || map == skel->maps.ratelimit ||
+			   map == skel->maps.config || map == skel->maps.outcomes;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	int fd, err = 0;
