@@ -32,8 +32,8 @@ xlbctl() { # xlbctl on the balancer, with the test's socket
 	on lb "$BUILD/xlbctl" -s "$WORK/xlbd.sock" "$@"
 }
 
-topo_up() { # [backends]
-	"$TOPO" up -p "$PREFIX" -4 $N4 -6 $N6 -b "${1:-3}" -c "${2:-1}"
+topo_up() { # [backends] [clients] [topology.sh options...]
+	"$TOPO" up -p "$PREFIX" -4 $N4 -6 $N6 -b "${1:-3}" -c "${2:-1}" "${@:3}"
 }
 
 xlbd_start() {
@@ -45,7 +45,8 @@ xlbd_pid() {
 	pgrep -f -- "-s $WORK/xlbd.sock" | head -1
 }
 
-# nginx on a host (scripts/nginx-backend.sh: "/" names it, "/big", "/health").
+# nginx on a host (scripts/nginx-backend.sh: "/" names it, "/big", "/health";
+# who asked in $WORK/nginx-HOST/access.log).
 nginx_start() { # HOST [PORT]
 	"$XLB_ROOT/scripts/nginx-backend.sh" start "$PREFIX" "$1" "$WORK/nginx-$1" "$1" "${2:-80}"
 }
@@ -125,6 +126,24 @@ first_error() { # FILE
 
 count_of() { # FILE BODY
 	awk -v b="$2" '$2 == b { n++ } END { print n + 0 }' "$1"
+}
+
+# Backend H answered between LO and HI percent of FILE's N requests.
+share_between() { # FILE N H LO HI WHAT
+	local c
+	c=$(count_of "$1" "$3")
+	awk -v c="$c" -v n="$2" -v lo="$4" -v hi="$5" \
+		'BEGIN { p = 100 * c / n; exit !(p >= lo && p <= hi) }' ||
+		fail "$6: $3 answered $c of $2, outside $4%-$5% ($(tally "$1"))"
+}
+
+# Three equal backends each got 25%-42% of the requests.
+spread_check() { # FILE N WHAT
+	local h
+	all_answered "$@"
+	for h in be1 be2 be3; do
+		share_between "$1" "$2" "$h" 25 42 "$3"
+	done
 }
 
 # All N requests of FILE answered, from N distinct source ports.

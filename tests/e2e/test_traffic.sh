@@ -9,24 +9,6 @@ SVC4=$VIP4:80/tcp
 SVC6="[$VIP6]:80/tcp"
 BIG=$((300 * 1024 * 1024)) # size of nginx_start's /big
 
-# Backend H answered between LO and HI percent of FILE's N requests.
-share_between() { # FILE N H LO HI WHAT
-	local c
-	c=$(count_of "$1" "$3")
-	awk -v c="$c" -v n="$2" -v lo="$4" -v hi="$5" \
-		'BEGIN { p = 100 * c / n; exit !(p >= lo && p <= hi) }' ||
-		fail "$6: $3 answered $c of $2, outside $4%-$5% ($(tally "$1"))"
-}
-
-# Three equal backends each got 25%-42% of the requests.
-spread_check() { # FILE N WHAT
-	local h
-	all_answered "$@"
-	for h in be1 be2 be3; do
-		share_between "$1" "$2" "$h" 25 42 "$3"
-	done
-}
-
 # The backend holding the established connection from client port PORT,
 # within 5 s.
 owner() { # PORT
