@@ -152,7 +152,7 @@ echo_servers() { # HOST...
 
 # Flow N: socat from the client to ADDR:PORT, its input a fifo kept open on
 # descriptor FLOW_FD[N], its output in $WORK/flow-N.out, its pid in
-# $WORK/flow-N.pid. Bounded: 120 s.
+# $WORK/flow-N.pid. Bounded: 120 s idle.
 declare -a FLOW_FD
 flow_open() { # N ADDR:PORT [socat TCP options]
 	local fifo=$WORK/flow-$1.in fd
@@ -163,7 +163,7 @@ flow_open() { # N ADDR:PORT [socat TCP options]
 			exec {fd}>&-
 		done
 		exec "$TOPO" exec -p "$PREFIX" client sh -c \
-			'echo $$ >"$0"; exec timeout 120 socat -t 5 - "$1"' "$WORK/flow-$1.pid" \
+			'echo $$ >"$0"; exec socat -t 5 -T 120 - "$1"' "$WORK/flow-$1.pid" \
 			"TCP:$2,connect-timeout=3${3:-}" <"$fifo" >"$WORK/flow-$1.out" 2>"$WORK/flow-$1.err"
 	) &
 	exec {fd}>"$fifo"
