@@ -195,6 +195,64 @@ wait_state() {
 	echo $((($(date +%s%N) - t0) / 1000000))
 }
 
+# A second client, "far", behind two routers with a 1280-byte link between
+# them; every other link is 1500, so far advertises MSS 1460 and backends
+# send 1500-byte packets that only path-MTU discovery can shrink:
+#
+#   far ==1500== rb ==1280== ra ==1500== bridge (lb, be1..3)
+#   10.98.4.2/.1     .3.2/.1     .0.30
+#
+# ra's "fragmentation needed" / "packet too big" goes to the VIP, so via
+# the balancer, which must steer it to the backend owning the flow (or, for
+# a nat VIP, translate it). Backends that answer far themselves (DSR) need
+# its routes through ra: far_routes.
+narrow_path_up() {
+	local ra=$PREFIX-ra rb=$PREFIX-rb far=$PREFIX-far h
+	ip netns add "$ra"
+	ip netns add "$rb"
+	ip netns add "$far"
+	ip -n "$PREFIX-sw" link add "$PREFIX-ra" type veth peer name eth0 netns "$ra"
+	ip -n "$PREFIX-sw" link set "$PREFIX-ra" master br0 up
+	ip -n "$ra" link add eth1 mtu 1280 type veth peer name eth0 mtu 1280 netns "$rb"
+	ip -n "$rb" link add eth1 type veth peer name eth0 netns "$far"
+	for h in "$ra" "$rb" "$far"; do
+		ip -n "$h" link set lo up
+		ip -n "$h" link set eth0 up
+	done
+	ip -n "$ra" link set eth1 up
+	ip -n "$rb" link set eth1 up
+	ip -n "$ra" addr add $N4.0.30/24 dev eth0
+	ip -n "$ra" -6 addr add $N6::1e/64 dev eth0 nodad
+	ip -n "$ra" addr add $N4.3.1/24 dev eth1
+	ip -n "$ra" -6 addr add $N6:3::1/64 dev eth1 nodad
+	ip -n "$rb" addr add $N4.3.2/24 dev eth0
+	ip -n "$rb" -6 addr add $N6:3::2/64 dev eth0 nodad
+	ip -n "$rb" addr add $N4.4.1/24 dev eth1
+	ip -n "$rb" -6 addr add $N6:4::1/64 dev eth1 nodad
+	ip -n "$far" addr add $N4.4.2/24 dev eth0
+	ip -n "$far" -6 addr add $N6:4::2/64 dev eth0 nodad
+	on ra sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	on rb sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n "$ra" route add $N4.4.0/24 via $N4.3.2
+	ip -n "$ra" -6 route add $N6:4::/64 via $N6:3::2
+	ip -n "$ra" route add $N4.1.0/24 via $N4.0.2
+	ip -n "$ra" -6 route add $N6:1::/64 via $N6::2
+	ip -n "$rb" route add default via $N4.3.1
+	ip -n "$rb" -6 route add default via $N6:3::1
+	ip -n "$far" route add default via $N4.4.1
+	ip -n "$far" -6 route add default via $N6:4::1
+	# A client's packets carry full checksums (as in topology.sh).
+	on far ethtool -K eth0 tx off >/dev/null
+}
+
+far_routes() { # HOST...: far's networks through ra
+	local h
+	for h in "$@"; do
+		on "$h" ip route add $N4.4.0/24 via $N4.0.30
+		on "$h" ip -6 route add $N6:4::/64 via $N6::1e
+	done
+}
+
 cleanup_test() {
 	local pid
 	pid=$(xlbd_pid || true)
