@@ -64,6 +64,10 @@ backends_up() { # decap + nginx on every backend
 	done
 }
 
+outcome() { # NAME: a global packet counter
+	xlbctl -j stats | jq ".outcomes.$1"
+}
+
 # curl from the client: prints the body (the backend's name).
 get() { # URL [curl args...]
 	on client curl -s --max-time 5 "$@"
@@ -251,6 +255,37 @@ far_routes() { # HOST...: far's networks through ra
 		on "$h" ip route add $N4.4.0/24 via $N4.0.30
 		on "$h" ip -6 route add $N6:4::/64 via $N6::1e
 	done
+}
+
+# far fetches 4 MB of random bytes from the VIPs $VIP4:80 and [$VIP6]:80
+# over the narrow path, intact; each fetch moves the outcome counter COUNTER
+# (errors went through the balancer), and some backend learnt the path MTU
+# 1280 towards `ip route get` ROUTE4 and ROUTE6.
+fetch_over_narrow_path() { # COUNTER ROUTE4 ROUTE6
+	local h sum url before after pmtu=""
+	head -c 4M /dev/urandom >"$WORK/blob"
+	sum=$(sha256sum <"$WORK/blob")
+	for h in be1 be2 be3; do
+		cp "$WORK/blob" "$WORK/nginx-$h/www/blob"
+	done
+	for url in "http://$VIP4/blob" "http://[$VIP6]/blob"; do
+		before=$(outcome "$1")
+		rm -f "$WORK/far.out"
+		on far curl -s --max-time 15 -o "$WORK/far.out" "$url" ||
+			{ fail "$url over the 1280-byte path: curl exit $? (path-MTU discovery broken?)"; return 1; }
+		after=$(outcome "$1")
+		log "$url: $(stat -c %s "$WORK/far.out") bytes, $1 $before -> $after"
+		[ "$(sha256sum <"$WORK/far.out")" = "$sum" ] || { fail "$url: the download differs"; return 1; }
+		[ "$after" -gt "$before" ] ||
+			{ fail "$url: $1 did not move: the test proved nothing"; return 1; }
+	done
+	for h in be1 be2 be3; do
+		pmtu+="$h: $(on "$h" ip -o route get $2 | grep -o 'mtu [0-9]*' || true)"
+		pmtu+=" / $(on "$h" ip -o -6 route get $3 | grep -o 'mtu [0-9]*' || true); "
+	done
+	log "path MTU towards $2 / $3: $pmtu"
+	grep -q "mtu 1280 /" <<<"$pmtu" || fail "no backend learnt the IPv4 path MTU: $pmtu"
+	grep -q "/ mtu 1280;" <<<"$pmtu" || fail "no backend learnt the IPv6 path MTU: $pmtu"
 }
 
 cleanup_test() {

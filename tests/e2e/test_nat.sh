@@ -107,10 +107,6 @@ backends_saw() { # ADDR N LO HI WHAT
 	[ -z "$bad" ] || fail "$5: source ports outside $3-$4 seen by the backends: $bad"
 }
 
-outcome() { # NAME: a global packet counter
-	xlbctl -j stats | jq ".outcomes.$1"
-}
-
 # Entries of the pinned NAT table, all or of protocol PROTO (6 tcp, 17 udp).
 nat_entries() { # [PROTO]
 	bpftool -j map dump pinned "$WORK_PINS/nat" |
@@ -493,34 +489,11 @@ test_tcp_entries_end() {
 # balancer translates them towards the backend, which learns the path MTU
 # towards the pool address (the backends know nothing of far).
 test_pmtu_through_nat() {
-	local h sum url before after pmtu=""
 	nat_up
 	nat_vip_up "$SVC4" ""
 	nat_vip_up "$SVC6" ""
 	narrow_path_up
-	head -c 4M /dev/urandom >"$WORK/blob"
-	sum=$(sha256sum <"$WORK/blob")
-	for h in be1 be2 be3; do
-		cp "$WORK/blob" "$WORK/nginx-$h/www/blob"
-	done
-	for url in "http://$VIP4/blob" "http://[$VIP6]/blob"; do
-		before=$(outcome icmp_nat)
-		rm -f "$WORK/far.out"
-		on far curl -s --max-time 15 -o "$WORK/far.out" "$url" ||
-			{ fail "$url over the 1280-byte path: curl exit $? (path-MTU discovery broken?)"; return 1; }
-		after=$(outcome icmp_nat)
-		log "$url: $(stat -c %s "$WORK/far.out") bytes, icmp_nat $before -> $after"
-		[ "$(sha256sum <"$WORK/far.out")" = "$sum" ] || fail "$url: the download differs"
-		[ "$after" -gt "$before" ] ||
-			fail "$url: no ICMP error was translated: the test proved nothing"
-	done
-	for h in be1 be2 be3; do
-		pmtu+="$h: $(on "$h" ip -o route get $LB4 | grep -o 'mtu [0-9]*' || true)"
-		pmtu+=" / $(on "$h" ip -o -6 route get $LB6 | grep -o 'mtu [0-9]*' || true); "
-	done
-	log "path MTU towards the pool: $pmtu"
-	grep -q "mtu 1280 /" <<<"$pmtu" || fail "no backend learnt the IPv4 path MTU: $pmtu"
-	grep -q "/ mtu 1280;" <<<"$pmtu" || fail "no backend learnt the IPv6 path MTU: $pmtu"
+	fetch_over_narrow_path icmp_nat "$LB4" "$LB6"
 }
 
 run_suite
