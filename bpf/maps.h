@@ -98,6 +98,30 @@ struct {
 	__type(value, struct xlb_conn);
 } conns SEC(".maps");
 
+/*
+ * NAT translation entries (struct xlb_nat), two per flow. A plain hash,
+ * shared by all CPUs: a flow's two directions may arrive on different CPUs,
+ * and BPF_NOEXIST on the shared map is what keeps two CPUs from taking one
+ * port. Not an LRU: an entry must live as long as its flow, or its port
+ * could be handed out again; xlbd's sweeper ends them. No preallocation, so
+ * a daemon with few NAT flows holds little memory.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_NAT_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xlb_flow);
+	__type(value, struct xlb_nat);
+} nat SEC(".maps");
+
+/* By VIP id; read only when a NAT flow is created. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_nat_pool);
+} nat_pools SEC(".maps");
+
 /* Per CPU: a CPU fills its own sets, no locks, no line shared between CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1049,10 +1049,14 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		OUTCOME(o, &oc, drop_no_tx_port);
 		OUTCOME(o, &oc, drop_ratelimit);
 		OUTCOME(o, &oc, drop_no_neigh);
+		OUTCOME(o, &oc, drop_nat_no_port);
+		OUTCOME(o, &oc, drop_nat_full);
 		OUTCOME(o, &oc, drop_internal);
 		OUTCOME(o, &oc, icmp_echo);
 		OUTCOME(o, &oc, icmp_too_big);
 		OUTCOME(o, &oc, icmp_too_big_sent);
+		OUTCOME(o, &oc, nat_replies);
+		OUTCOME(o, &oc, icmp_nat);
 		out_obj_close(o);
 	}
 	out_arr_open(o, "vips");

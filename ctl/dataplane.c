@@ -194,6 +194,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.vip_by_id, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.rings, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.vip_stats, dp->max_vips);
+	bpf_map__set_max_entries(skel->maps.nat_pools, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.backends, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.health, dp->max_backends);
 	bpf_map__set_max_entries(skel->maps.backend_stats, dp->max_backends);

@@ -108,6 +108,7 @@ static const struct outcome outcomes[] = {
 	OUTCOME(drop_no_route, "drop"),	  OUTCOME(drop_too_big, "drop"),
 	OUTCOME(drop_no_tx_port, "drop"), OUTCOME(drop_ratelimit, "drop"),
 	OUTCOME(drop_no_neigh, "drop"),	  OUTCOME(drop_internal, "drop"),
+	OUTCOME(drop_nat_no_port, "drop"), OUTCOME(drop_nat_full, "drop"),
 };
 
 /* Also counted under tx or redirect: a metric of their own keeps sums honest. */
@@ -115,6 +116,8 @@ static const struct outcome icmp_outcomes[] = {
 	OUTCOME(icmp_echo, NULL),
 	OUTCOME(icmp_too_big, NULL),
 	OUTCOME(icmp_too_big_sent, NULL),
+	OUTCOME(nat_replies, NULL),
+	OUTCOME(icmp_nat, NULL),
 };
 
 _Static_assert(ARRAY_SIZE(outcomes) + ARRAY_SIZE(icmp_outcomes) ==

@@ -38,6 +38,14 @@
  * key, 16-byte value) and its share of the bucket array.
  */
 #define XLB_CONN_BYTES		120
+/*
+ * nat: translation entries, two per NAT flow (xlbd -T). Not preallocated,
+ * so kernel memory follows the entries in use (XLB_NAT_BYTES each, as
+ * XLB_CONN_BYTES); a port in use is never evicted, hence no LRU.
+ */
+#define XLB_NAT_DEFAULT		65536
+#define XLB_NAT_MIN		1024
+#define XLB_NAT_MAX		(1U << 26)
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
@@ -92,6 +100,7 @@ enum xlb_method {
 	XLB_METHOD_IPIP = 0,	/* IPv4-in-IPv4 / IPv6-in-IPv6 towards the backend */
 	XLB_METHOD_L2 = 1,	/* rewrite the destination MAC, same L2 segment */
 	XLB_METHOD_GUE = 2,	/* IP in UDP (GUE variant 1), source port from the flow hash */
+	XLB_METHOD_NAT = 3,	/* full NAT: from a pool address:port to the backend's address:port */
 };
 
 /*
@@ -171,7 +180,8 @@ struct xlb_backend {
 	__u32 gen;
 	__u8 family;
 	__u8 flags;		/* XLB_BACKEND_* */
-	__u8 pad[6];
+	__be16 port;		/* XLB_METHOD_NAT: destination port; 0 = the packet's own */
+	__u8 pad[4];
 };
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend");
 
@@ -272,6 +282,66 @@ struct xlb_rl_state {
 };
 _Static_assert(sizeof(struct xlb_rl_state) == 24, "xlb_rl_state");
 
+/*
+ * nat_pools: VIP id -> where a XLB_METHOD_NAT VIP's flows leave from. Read
+ * only when a NAT flow is created: the pool address by the flow hash among
+ * addrs[0 .. n_addrs-1] (of the VIP's family), the port allocated in
+ * [port_lo, port_hi] (host order, 1 <= port_lo <= port_hi).
+ */
+#define XLB_NAT_POOL_MAX	16
+#define XLB_NAT_PORT_LO		1024	/* below ip_local_port_range (32768-60999) */
+#define XLB_NAT_PORT_HI		32767
+
+struct xlb_nat_pool {
+	__u16 port_lo;
+	__u16 port_hi;
+	__u32 n_addrs;
+	struct xlb_addr addrs[XLB_NAT_POOL_MAX];
+};
+_Static_assert(sizeof(struct xlb_nat_pool) == 8 + 16 * XLB_NAT_POOL_MAX, "xlb_nat_pool");
+
+/*
+ * nat: struct xlb_flow as the packet arrives -> the rewrite it gets. Two
+ * entries per flow, inserted by the data plane, deleted by xlbd's sweeper:
+ * - to-backend, keyed by the client's tuple (client:cport -> VIP:vport):
+ *   src/sport = pool address and allocated port, dst/dport = backend;
+ * - to-client (XLB_NAT_TO_CLIENT), keyed by the reply's tuple
+ *   (backend:bport -> pool:natport): src/sport = VIP:vport, dst/dport =
+ *   client:cport, and where the reply goes: ifindex and the MACs of the
+ *   client's first packet turned around (dmac = its source MAC).
+ * The partner's key is always this entry's rewrite with src and dst (and
+ * ports) swapped, proto and family from the key. The to-client key holds
+ * the backend's address and port, so a port is taken per backend: two flows
+ * to different backends may share a pool address and port.
+ *
+ * seen: xlb_config.now when the direction last carried a packet, written
+ * only when it changed. flags: XLB_NAT_FIN when this direction sent a FIN,
+ * XLB_NAT_RST when it carried a RST (the sweeper reads both entries).
+ * backend_id, gen and vip_id validate the entry like struct xlb_conn.
+ */
+#define XLB_NAT_TO_CLIENT	(1U << 0)
+#define XLB_NAT_FIN		(1U << 1)
+#define XLB_NAT_RST		(1U << 2)
+
+struct xlb_nat {
+	struct xlb_addr src;	/* new source address */
+	struct xlb_addr dst;	/* new destination address */
+	__be16 sport;		/* new source port */
+	__be16 dport;		/* new destination port */
+	__u32 backend_id;
+	__u32 gen;		/* struct xlb_backend.gen when the flow was created */
+	__u32 vip_id;
+	__u32 seen;		/* xlb_config.now of the last packet this way */
+	__u32 flags;		/* XLB_NAT_* */
+	__u32 ifindex;		/* to-client: interface the client's packets came in on */
+	__u8 dmac[6];		/* to-client: the client's side next hop */
+	__u8 smac[6];		/* to-client: our MAC on that interface */
+};
+_Static_assert(sizeof(struct xlb_nat) == 72, "xlb_nat");
+
+/* struct xlb_config.flags */
+#define XLB_CONFIG_NAT		(1U << 0)	/* some VIP is XLB_METHOD_NAT: look up `nat` */
+
 /* config: one entry, written by the daemon. */
 struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
@@ -279,8 +349,10 @@ struct xlb_config {
 	__u8 encap_ttl;		/* outer TTL / hop limit; 0 means 64 */
 	__u8 pad[3];
 	__u32 nh_epoch;		/* nexthops entries of another epoch are refilled; never 0 */
+	__u32 now;		/* seconds, any origin, written with each epoch bump (nat seen) */
+	__u32 flags;		/* XLB_CONFIG_* */
 };
-_Static_assert(sizeof(struct xlb_config) == 40, "xlb_config");
+_Static_assert(sizeof(struct xlb_config) == 48, "xlb_config");
 
 /* Per-CPU counters. Each map holds one struct per key; sum over CPUs. */
 struct xlb_vip_stats {
@@ -323,8 +395,12 @@ struct xlb_outcomes {
 	__u64 icmp_too_big;	/* too-big errors steered to a backend (also tx/redirect) */
 	__u64 drop_no_neigh;	/* l2: next hop unresolved (the kernel could not deliver it either) */
 	__u64 icmp_too_big_sent;	/* too-big errors sent to clients instead of their packet (also tx) */
+	__u64 drop_nat_no_port;	/* nat: new flow, every port of the pool's range probed is taken */
+	__u64 drop_nat_full;	/* nat: new flow, the nat map is full */
+	__u64 nat_replies;	/* nat: backend replies translated to the client (also tx/redirect) */
+	__u64 icmp_nat;		/* nat: ICMP errors about a NAT flow translated (also tx/redirect) */
 };
-_Static_assert(sizeof(struct xlb_outcomes) == 19 * 8, "xlb_outcomes");
+_Static_assert(sizeof(struct xlb_outcomes) == 23 * 8, "xlb_outcomes");
 
 /*
  * decap program (backend hosts): decap_addrs holds the host's own addresses

@@ -556,6 +556,8 @@ static long moved(const struct xlb_outcomes *a, const struct xlb_outcomes *b)
 	    offsetof(struct xlb_outcomes, drop_ratelimit),
 	    offsetof(struct xlb_outcomes, drop_internal),
 	    offsetof(struct xlb_outcomes, drop_no_neigh),
+	    offsetof(struct xlb_outcomes, drop_nat_no_port),
+	    offsetof(struct xlb_outcomes, drop_nat_full),
 	};
 	long which = -1;
 
