@@ -187,6 +187,17 @@ int addr_format(const struct xlb_addr *a, __u8 family, char *buf, size_t len)
 	return fit(snprintf(buf, len, "%s", text), len);
 }
 
+int backend_format(const struct xlb_addr *a, __u8 family, __u16 port, char *buf, size_t len)
+{
+	char text[ADDR_STRLEN];
+	int ret = addr_format(a, family, text, sizeof(text));
+
+	if (ret < 0 || !port)
+		return ret < 0 ? ret : fit(snprintf(buf, len, "%s", text), len);
+	return fit(snprintf(buf, len, family == XLB_AF_INET6 ? "[%s]:%u" : "%s:%u", text, port),
+		   len);
+}
+
 /* A one-line message in err, when there is one; returns -EINVAL for the caller to pass on. */
 static int set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -289,6 +300,9 @@ enum kw_kind {
 	KW_PATH,	/* http path, stored in health.path */
 	KW_PREFIX,	/* ADDR[/LEN], stored in from, optional without a default */
 	KW_FILE,	/* a file name, stored in file, optional without a default */
+	KW_SECONDS,	/* KW_MS of whole seconds */
+	KW_RANGE,	/* LO-HI, both in [min, max], LO <= HI: the __u32 at off and the next */
+	KW_POOL,	/* ADDR[,ADDR...] of the service's family, stored in vip.snat */
 };
 
 struct kw {
@@ -298,13 +312,19 @@ struct kw {
 	__u32 min, max, def;
 	const char *const *names;
 	bool required;	/* no default: the command needs it */
+	__u32 def_hi;	/* KW_RANGE: HI's default (def is LO's) */
+	__u8 method;	/* vip add: only for this method (KW_FOR()), 0: for all */
 };
+
+/* struct kw.method of a keyword that only one method takes. */
+#define KW_FOR(m) ((m) + 1)
 
 static const char *const mode_names[] = {
 	[CMD_MODE_NATIVE] = "native", [CMD_MODE_GENERIC] = "generic", NULL,
 };
 static const char *const method_names[] = {
-	[XLB_METHOD_IPIP] = "ipip", [XLB_METHOD_L2] = "l2", [XLB_METHOD_GUE] = "gue", NULL,
+	[XLB_METHOD_IPIP] = "ipip", [XLB_METHOD_L2] = "l2", [XLB_METHOD_GUE] = "gue",
+	[XLB_METHOD_NAT] = "nat", NULL,
 };
 static const char *const hash_names[] = {
 	[CMD_HASH_5TUPLE] = "5tuple", [CMD_HASH_SRC] = "src", NULL,
@@ -331,8 +351,18 @@ static const struct kw vip_kws[] = {
 	{ "ring", KW_RING, FIELD(vip.ring), XLB_RING_MIN, XLB_RING_MAX, CMD_RING_DEFAULT },
 	{ "announce", KW_WORD, FIELD(vip.announce), .def = CMD_ANNOUNCE_DEFAULT,
 	  .names = announce_names },
-	/* Last: only `method gue` takes it (op_keywords()). */
-	{ "encap-port", KW_NUM, FIELD(vip.encap_port), 1, 65535, XLB_GUE_PORT_DEFAULT },
+	/* Last: only one method takes each of these (kw_applies()). */
+	{ "encap-port", KW_NUM, FIELD(vip.encap_port), 1, 65535, XLB_GUE_PORT_DEFAULT,
+	  .method = KW_FOR(XLB_METHOD_GUE) },
+	{ "snat", KW_POOL, .method = KW_FOR(XLB_METHOD_NAT) },
+	{ "snat-ports", KW_RANGE, FIELD(vip.snat_port_lo), 1, 65535, CMD_SNAT_PORT_LO_DEFAULT,
+	  .def_hi = CMD_SNAT_PORT_HI_DEFAULT, .method = KW_FOR(XLB_METHOD_NAT) },
+	{ "tcp-timeout", KW_SECONDS, FIELD(vip.tcp_timeout_ms), CMD_NAT_TIMEOUT_MIN_MS,
+	  CMD_NAT_TIMEOUT_MAX_MS, CMD_TCP_TIMEOUT_DEFAULT_MS, .method = KW_FOR(XLB_METHOD_NAT) },
+	{ "fin-timeout", KW_SECONDS, FIELD(vip.fin_timeout_ms), CMD_NAT_TIMEOUT_MIN_MS,
+	  CMD_NAT_TIMEOUT_MAX_MS, CMD_FIN_TIMEOUT_DEFAULT_MS, .method = KW_FOR(XLB_METHOD_NAT) },
+	{ "udp-timeout", KW_SECONDS, FIELD(vip.udp_timeout_ms), CMD_NAT_TIMEOUT_MIN_MS,
+	  CMD_NAT_TIMEOUT_MAX_MS, CMD_UDP_TIMEOUT_DEFAULT_MS, .method = KW_FOR(XLB_METHOD_NAT) },
 };
 
 static const struct kw decap_attach_kws[] = {
@@ -512,15 +542,20 @@ bool cmd_is_node(const struct cmd *cmd)
 	return cmd->op == CMD_NODE_DRAIN || cmd->op == CMD_NODE_UNDRAIN;
 }
 
-/* The keywords cmd takes; health set's depend on the check type, vip add's on the method. */
+/* Whether cmd's method takes kw (vip add: encap-port for gue, snat... for nat). */
+static bool kw_applies(const struct cmd *cmd, const struct kw *kw)
+{
+	return !kw->method || kw->method == KW_FOR(cmd->vip.method);
+}
+
+/*
+ * The keywords cmd takes; health set's depend on the check type. vip add's are all of them,
+ * those of another method left out by kw_applies().
+ */
 static const struct kw *op_keywords(const struct cmd *cmd, size_t *n)
 {
 	const struct op_def *d = &ops[cmd->op];
 
-	if (cmd->op == CMD_VIP_ADD && cmd->vip.method != XLB_METHOD_GUE) {
-		*n = d->nkws - 1;
-		return d->kws;
-	}
 	if (cmd->op == CMD_HEALTH_SET && cmd->health.type != CMD_HEALTH_HTTP) {
 		*n = cmd->health.type == CMD_HEALTH_TCP ? d->nkws - HEALTH_TCP_FIRST : 0;
 		return d->kws + HEALTH_TCP_FIRST;
@@ -537,6 +572,12 @@ static __u32 *kw_field(struct cmd *cmd, const struct kw *kw)
 static __u32 kw_value(const struct cmd *cmd, const struct kw *kw)
 {
 	return *(const __u32 *)((const char *)cmd + kw->off);
+}
+
+/* KW_RANGE: HI, the __u32 after LO. */
+static __u32 kw_value_hi(const struct cmd *cmd, const struct kw *kw)
+{
+	return *(const __u32 *)((const char *)cmd + kw->off + sizeof(__u32));
 }
 
 /* ---- parsing ---- */
@@ -628,21 +669,46 @@ static int arg_opt_service(struct parser *p, const char *s)
 	return arg_service(p, s);
 }
 
+/* ADDR[:PORT]: "10.0.0.2", "10.0.0.2:8080", "fd00::2", "[fd00::2]:8080". */
 static int arg_addr(struct parser *p, const char *s)
 {
 	struct cmd_backend *b = &p->cmd->backend;
-	const char *why = host_check(s, &b->addr, &b->family);
+	char text[BACKEND_STRLEN], *host = text, *port = NULL, *close;
 	__u8 vip_family = p->cmd->service.family;
+	const char *why;
+	__u32 num;
 
+	if (strlen(s) >= sizeof(text))
+		return fail(p, "bad backend address '%.64s...': too long", s);
+	strcpy(text, s);
+	if (text[0] == '[') {
+		close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return fail(p, "bad backend address '%s': brackets go with a port, as in "
+				    "[fd00::2]:8080", s);
+		*close = '\0';
+		host = text + 1;
+		port = close + 2;
+	} else if (strchr(text, ':') && strchr(text, ':') == strrchr(text, ':')) {
+		/* One colon: IPv4 and a port. IPv6 has at least two. */
+		port = strchr(text, ':');
+		*port++ = '\0';
+	}
+	why = host_check(host, &b->addr, &b->family);
+	if (!why && s[0] == '[' && b->family != XLB_AF_INET6)
+		why = "brackets are for IPv6 only";
 	if (why)
-		return fail(p, "bad backend address '%s': %s", s, why);
+		return fail(p, "bad backend address '%s': %s", host, why);
+	if (port && (parse_num(port, &num) || num > 65535))
+		return fail(p, "bad backend port '%s' in '%s' (0-65535)", port, s);
+	b->port = port ? num : 0;
 	/*
 	 * An IPv4 packet fits inside IPv6 (ipip, gue; the VIP's method decides, config.c),
 	 * an IPv6 packet cannot travel to an IPv4-only backend.
 	 */
 	if (b->family == XLB_AF_INET && vip_family == XLB_AF_INET6)
 		return fail(p, "backend %s is IPv4 but VIP %s is IPv6: no method carries IPv6 "
-			    "packets to an IPv4 backend", s, p->service);
+			    "packets to an IPv4 backend", host, p->service);
 	return 0;
 }
 
@@ -797,11 +863,64 @@ static int kw_range_fail(struct parser *p, const struct kw *kw, const char *s, b
 		return fail(p, "%s %s too small (minimum %u)", kw->name, s, kw->min);
 	if (kw->kind == KW_RING)
 		return fail(p, "%s %s too large (maximum %u)", kw->name, s, kw->max);
-	if (kw->kind != KW_MS)
+	if (kw->kind != KW_MS && kw->kind != KW_SECONDS)
 		return fail(p, "%s %s out of range %u-%u", kw->name, s, kw->min, kw->max);
 	duration_format(kw->min, lo, sizeof(lo));
 	duration_format(kw->max, hi, sizeof(hi));
 	return fail(p, "%s %s out of range %s-%s", kw->name, s, lo, hi);
+}
+
+/* snat ADDR[,ADDR...]: distinct host addresses of the service's family. */
+static int kw_pool(struct parser *p, const struct kw *kw, const char *s)
+{
+	struct cmd_pool *pool = &p->cmd->vip.snat;
+	char text[XLB_NAT_POOL_MAX * ADDR_STRLEN], *a, *next;
+	struct xlb_addr addr;
+	const char *why;
+	__u8 family;
+
+	if (strlen(s) >= sizeof(text))
+		return fail(p, "bad %s '%.64s...': at most %u addresses", kw->name, s,
+			    XLB_NAT_POOL_MAX);
+	strcpy(text, s);
+	pool->n = 0;
+	for (a = text; a; a = next) {
+		next = strchr(a, ',');
+		if (next)
+			*next++ = '\0';
+		why = host_check(a, &addr, &family);
+		if (why)
+			return fail(p, "bad %s address '%s': %s", kw->name, a, why);
+		if (family != p->cmd->service.family)
+			return fail(p, "%s address %s is %s but VIP %s is %s: nat does not change "
+				    "a packet's family", kw->name, a, family_name(family), p->service,
+				    family_name(p->cmd->service.family));
+		for (__u32 i = 0; i < pool->n; i++)
+			if (!memcmp(&pool->addrs[i], &addr, sizeof(addr)))
+				return fail(p, "%s address %s given twice", kw->name, a);
+		if (pool->n == XLB_NAT_POOL_MAX)
+			return fail(p, "too many %s addresses in '%.64s...': at most %u", kw->name, s,
+				    XLB_NAT_POOL_MAX);
+		pool->addrs[pool->n++] = addr;
+	}
+	return 0;
+}
+
+/* LO-HI within [min, max], LO <= HI. */
+static int kw_range(struct parser *p, const struct kw *kw, const char *s)
+{
+	const char *end;
+	__u32 lo, hi;
+
+	if (parse_u32(s, &lo, &end) || *end != '-' || parse_num(end + 1, &hi))
+		return fail(p, "bad %s '%s': LO-HI, as in %u-%u", kw->name, s, kw->def, kw->def_hi);
+	if (lo < kw->min || hi > kw->max)
+		return fail(p, "%s %s out of range %u-%u", kw->name, s, kw->min, kw->max);
+	if (lo > hi)
+		return fail(p, "%s %s: LO above HI", kw->name, s);
+	*kw_field(p->cmd, kw) = lo;
+	kw_field(p->cmd, kw)[1] = hi;
+	return 0;
 }
 
 static int kw_parse(struct parser *p, const struct kw *kw, const char *s)
@@ -832,7 +951,12 @@ static int kw_parse(struct parser *p, const struct kw *kw, const char *s)
 		return prefix_parse(s, &p->cmd->from, p->err, p->errlen);
 	case KW_FILE:
 		return arg_opt_file(p, s);
+	case KW_POOL:
+		return kw_pool(p, kw, s);
+	case KW_RANGE:
+		return kw_range(p, kw, s);
 	case KW_MS:
+	case KW_SECONDS:
 		ret = duration_parse(s, &v);
 		if (ret == -EINVAL)
 			return fail(p, "bad %s '%s': durations take ms or s, as in 500ms or 2s",
@@ -850,6 +974,9 @@ static int kw_parse(struct parser *p, const struct kw *kw, const char *s)
 		return kw_range_fail(p, kw, s, true);
 	if (kw->kind == KW_RING && !maglev_is_prime(v))
 		return fail(p, "%s %s is not prime", kw->name, s);
+	if (kw->kind == KW_SECONDS && v % 1000)
+		return fail(p, "%s %s: whole seconds only (the NAT table's clock ticks once a "
+			    "second)", kw->name, s);
 	*kw_field(p->cmd, kw) = v;
 	return 0;
 }
@@ -861,10 +988,13 @@ static void kw_defaults(struct cmd *cmd, const struct kw *kws, size_t n)
 	for (k = 0; k < n; k++) {
 		if (kws[k].kind == KW_PATH)
 			strcpy(cmd->health.path, CMD_HTTP_PATH_DEFAULT);
-		else if (kws[k].kind == KW_PREFIX || kws[k].kind == KW_FILE)
+		else if (kws[k].kind == KW_PREFIX || kws[k].kind == KW_FILE ||
+			 kws[k].kind == KW_POOL)
 			continue;
 		else
 			*kw_field(cmd, &kws[k]) = kws[k].def;
+		if (kws[k].kind == KW_RANGE)
+			kw_field(cmd, &kws[k])[1] = kws[k].def_hi;
 	}
 }
 
@@ -879,8 +1009,9 @@ static size_t kw_find(const struct kw *kws, size_t n, const char *name)
 
 static int unexpected(struct parser *p, const char *word, const struct kw *kws, size_t n)
 {
-	const char *names[ARRAY_SIZE(health_kws)];
-	char list[96];
+	const char *names[ARRAY_SIZE(vip_kws) > ARRAY_SIZE(health_kws) ? ARRAY_SIZE(vip_kws) :
+									  ARRAY_SIZE(health_kws)];
+	char list[160];
 	size_t k;
 
 	if (!n)
@@ -945,14 +1076,20 @@ static int check_health(struct parser *p, const struct kw *kws, size_t n, unsign
 
 static int check_vip(struct parser *p, const struct kw *kws, size_t n, unsigned int seen)
 {
-	struct cmd_vip *v = &p->cmd->vip;
+	struct cmd *cmd = p->cmd;
 
-	if (v->method == XLB_METHOD_GUE)
-		return 0;
-	if (seen & 1U << kw_find(kws, n, "encap-port"))
-		return fail(p, "encap-port is for method gue, not %s", method_names[v->method]);
-	/* Cleared so that commands meaning the same compare equal. */
-	v->encap_port = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (kw_applies(cmd, &kws[k]))
+			continue;
+		if (seen & 1U << k)
+			return fail(p, "%s is for method %s, not %s", kws[k].name,
+				    method_names[kws[k].method - 1], method_names[cmd->vip.method]);
+		/* Cleared so that commands meaning the same compare equal. */
+		if (kws[k].kind == KW_RANGE)
+			kw_field(cmd, &kws[k])[1] = 0;
+		if (kws[k].kind != KW_POOL)
+			*kw_field(cmd, &kws[k]) = 0;
+	}
 	return 0;
 }
 
@@ -1094,10 +1231,27 @@ static void out_service(struct out *o, const struct xlb_vip_key *key)
 static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *kw)
 {
 	char text[DURATION_STRLEN], addr[ADDR_STRLEN];
-	__u32 v = kw->kind == KW_PATH || kw->kind == KW_PREFIX || kw->kind == KW_FILE ?
-			  0 : kw_value(cmd, kw);
+	__u32 v = kw->kind == KW_PATH || kw->kind == KW_PREFIX || kw->kind == KW_FILE ||
+			  kw->kind == KW_POOL ? 0 : kw_value(cmd, kw);
+	const struct cmd_pool *pool = &cmd->vip.snat;
 
 	switch (kw->kind) {
+	case KW_POOL:
+		/* None given: xlbd's default, the balancer's own address, is not saved. */
+		if (pool->n > XLB_NAT_POOL_MAX)
+			o->err = -EINVAL;
+		for (__u32 i = 0; !o->err && i < pool->n; i++) {
+			if (addr_format(&pool->addrs[i], cmd->service.family, addr, sizeof(addr)) < 0)
+				o->err = -EINVAL;
+			else if (i)
+				out_add(o, ",%s", addr);
+			else
+				out_add(o, " %s %s", kw->name, addr);
+		}
+		break;
+	case KW_RANGE:
+		out_add(o, " %s %u-%u", kw->name, v, kw_value_hi(cmd, kw));
+		break;
 	case KW_WORD:
 		if (v >= count_names(kw->names))
 			o->err = -EINVAL;
@@ -1123,6 +1277,7 @@ static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *k
 			out_add(o, " %s %s", kw->name, cmd->file);
 		break;
 	case KW_MS:
+	case KW_SECONDS:
 		duration_format(v, text, sizeof(text));
 		out_add(o, " %s %s", kw->name, text);
 		break;
@@ -1135,7 +1290,7 @@ static void out_keyword(struct out *o, const struct cmd *cmd, const struct kw *k
 int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 {
 	struct out o = { .buf = buf, .len = len };
-	char addr[ADDR_STRLEN];
+	char addr[ADDR_STRLEN], backend[BACKEND_STRLEN];
 	const struct op_def *d;
 	const struct kw *kws;
 	const char *c;
@@ -1150,10 +1305,11 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 	if (d->args & ARG_SERVICE || (d->args & ARG_OPT_SERVICE && cmd->has & CMD_HAS_SERVICE))
 		out_service(&o, &cmd->service);
 	if (d->args & ARG_ADDR) {
-		if (addr_format(&cmd->backend.addr, cmd->backend.family, addr, sizeof(addr)) < 0)
+		if (backend_format(&cmd->backend.addr, cmd->backend.family, cmd->backend.port,
+				   backend, sizeof(backend)) < 0)
 			o.err = -EINVAL;
 		else
-			out_add(&o, " %s", addr);
+			out_add(&o, " %s", backend);
 	}
 	if (d->args & ARG_HEALTH)
 		out_add(&o, " %s", health_type_names[cmd->health.type]);
@@ -1180,7 +1336,8 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 		out_add(&o, " %s", d->flag);
 	kws = op_keywords(cmd, &n);
 	for (k = 0; k < n; k++)
-		out_keyword(&o, cmd, &kws[k]);
+		if (kw_applies(cmd, &kws[k]))
+			out_keyword(&o, cmd, &kws[k]);
 	if (o.err)
 		return o.err;
 	return o.n < len ? (int)o.n : -ENOSPC;
@@ -1193,13 +1350,15 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define HELP_VIP                                                                         \
 	"  vip add SERVICE [method ipip|l2|gue [encap-port N]] [hash 5tuple|src]\n"      \
 	"          [ring PRIME] [announce always|healthy]\n"                              \
+	"  vip add SERVICE method nat [snat ADDR[,ADDR...]] [snat-ports LO-HI]\n"        \
+	"          [tcp-timeout D] [fin-timeout D] [udp-timeout D] [hash ...] [ring ...]\n" \
 	"  vip del SERVICE\n"                                                            \
 	"  vip list\n"                                                                   \
 	"  vip show SERVICE                  backends with weight, health, ring share\n"
 #define HELP_BACKEND                                                                          \
-	"  backend add SERVICE ADDR [weight N]\n"                                             \
-	"  backend set SERVICE ADDR weight N  weight 0 drains: no new flows, old ones stay\n" \
-	"  backend del SERVICE ADDR\n"                                                        \
+	"  backend add SERVICE ADDR[:PORT] [weight N]\n"                                      \
+	"  backend set SERVICE ADDR[:PORT] weight N  weight 0 drains: no new flows, old stay\n" \
+	"  backend del SERVICE ADDR[:PORT]\n"                                                 \
 	"  backend list [SERVICE]\n"
 #define HELP_HEALTH                                                          \
 	"  health set SERVICE off | tcp | http [path P] [status CODE]\n"     \
@@ -1237,11 +1396,17 @@ int cmd_format(const struct cmd *cmd, char *buf, size_t len)
 #define NOTE_VIP                                                                             \
 	"Defaults: method ipip, hash 5tuple, ring 65537 (prime, 1021-1048573), announce always:\n" \
 	"gue: IP in UDP to encap-port (default 6080), source port from the flow hash.\n"       \
-	"with xlbd -b, the VIP is announced to BGP while this node serves it; healthy: only\n"     \
+	"nat: full NAT, backends need nothing and see a pool address as the client: snat\n"    \
+	"(up to 16 addresses of the VIP's family; default the balancer's own), snat-ports\n" \
+	"1024-32767, tcp-timeout 900s, fin-timeout 10s (after FIN both ways or RST),\n"       \
+	"udp-timeout 300s (whole seconds, at least 1s).\n"                                     \
+	"With xlbd -b, the VIP is announced to BGP while this node serves it; healthy: only\n"     \
 	"while one of its backends is up, rather than failing open everywhere.\n"
 #define NOTE_BACKEND                                                                 \
 	"Weight 0-65535, default 1. ADDR has the SERVICE's family, or is IPv6 for an IPv4\n" \
-	"SERVICE of method ipip or gue (IPv4 inside IPv6).\n"
+	"SERVICE of method ipip or gue (IPv4 inside IPv6). PORT (method nat only; IPv6 as\n"  \
+	"[ADDR]:PORT): the backend's port, default the packet's own destination port.\n"     \
+	"A backend is its address and port: 10.0.0.2:8080 and 10.0.0.2:8081 are two.\n"
 #define NOTE_HEALTH                                                                            \
 	"Durations take ms or s: 500ms, 2s. Defaults: interval 1s (100ms-1h), timeout 500ms\n" \
 	"(at least 10ms, at most the interval), rise 2, fall 3 (1-100), path /, status 200;\n" \

@@ -96,6 +96,16 @@ enum cmd_health_via {
 #define CMD_FALL_DEFAULT	3
 #define CMD_TOP_DEFAULT		10
 #define CMD_CONNS_DEFAULT	1000
+/*
+ * method nat. The ports sit below the kernel's ephemeral range (ip_local_port_range 32768-60999)
+ * so that the host's own connections, health checks included, never share a tuple with a NAT
+ * flow. The timeouts are the sweeper's, like ipvsadm --set tcp tcpfin udp.
+ */
+#define CMD_SNAT_PORT_LO_DEFAULT	1024
+#define CMD_SNAT_PORT_HI_DEFAULT	32767
+#define CMD_TCP_TIMEOUT_DEFAULT_MS	900000	/* established TCP, idle */
+#define CMD_FIN_TIMEOUT_DEFAULT_MS	10000	/* after FIN both ways, or a RST */
+#define CMD_UDP_TIMEOUT_DEFAULT_MS	300000
 
 /* Bounds, inclusive. */
 #define CMD_IFNAME_MAX		15	/* IFNAMSIZ - 1 */
@@ -112,12 +122,16 @@ enum cmd_health_via {
 #define CMD_TOP_MAX		1000
 #define CMD_CONNS_MAX		10000000	/* entries listed: more than any table holds */
 #define CMD_FILE_MAX		4096	/* PATH_MAX, NUL included */
+/* NAT timeouts: whole seconds (the data plane's clock, xlb_config.now, ticks in seconds). */
+#define CMD_NAT_TIMEOUT_MIN_MS	1000
+#define CMD_NAT_TIMEOUT_MAX_MS	604800000	/* a week */
 
 /* Text sizes, NUL included. */
 #define ADDR_STRLEN		46	/* INET6_ADDRSTRLEN */
+#define BACKEND_STRLEN		(ADDR_STRLEN + 8)	/* "[" ADDR "]:65535" */
 #define SERVICE_STRLEN		64	/* "[" ADDR "]:65535/tcp" */
 #define DURATION_STRLEN		16
-#define CMD_LINE_MAX		(CMD_FILE_MAX + 512)	/* any cmd_format() output */
+#define CMD_LINE_MAX		(CMD_FILE_MAX + 1024)	/* any cmd_format() output */
 #define CMD_ARGS_MAX		32	/* words of the longest command, with room */
 
 /* struct cmd.has: optional positional arguments that were given. */
@@ -127,18 +141,33 @@ enum cmd_health_via {
 #define CMD_HAS_PORT		(1U << 3)	/* lookup: CLIENT_ADDR:PORT */
 #define CMD_HAS_FROM		(1U << 4)	/* conns, trace: from ADDR[/LEN] */
 
+/* nat: the addresses NATed flows leave from, all of the VIP's family; none: xlbd's default. */
+struct cmd_pool {
+	__u32 n;		/* 0 .. XLB_NAT_POOL_MAX */
+	struct xlb_addr addrs[XLB_NAT_POOL_MAX];
+};
+
+/* Fields a method does not use stay 0. */
 struct cmd_vip {
 	__u32 method;		/* enum xlb_method */
 	__u32 hash;		/* enum cmd_hash */
 	__u32 ring;		/* prime, XLB_RING_MIN..XLB_RING_MAX */
 	__u32 announce;		/* enum cmd_announce */
-	__u32 encap_port;	/* gue: UDP destination port, host order; 0 for other methods */
+	__u32 encap_port;	/* gue: UDP destination port, host order */
+	/* nat */
+	__u32 snat_port_lo;	/* host order, 1 <= lo <= hi <= 65535 */
+	__u32 snat_port_hi;
+	__u32 tcp_timeout_ms;	/* whole seconds, CMD_NAT_TIMEOUT_MIN_MS on */
+	__u32 fin_timeout_ms;
+	__u32 udp_timeout_ms;
+	struct cmd_pool snat;
 };
 
 struct cmd_backend {
 	struct xlb_addr addr;
 	__u8 family;		/* XLB_AF_*, always the service's */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 port;		/* host order; 0: the packet's own (method nat only) */
 	__u32 weight;		/* 0 drains: no new flows, old ones stay */
 };
 
@@ -258,6 +287,12 @@ const char *cmd_help(const char *topic);
 int service_parse(const char *s, struct xlb_vip_key *key, char *err, size_t errlen);
 /* Returns the length, -ENOSPC, or -EINVAL for a bad family or protocol. */
 int service_format(const struct xlb_vip_key *key, char *buf, size_t len);
+
+/*
+ * A backend: "10.0.0.2", "10.0.0.2:8080", "fd00::2", "[fd00::2]:8080", as the grammar writes it;
+ * port 0 prints without one. Length, -ENOSPC or -EINVAL.
+ */
+int backend_format(const struct xlb_addr *a, __u8 family, __u16 port, char *buf, size_t len);
 
 /*
  * IPv4 dotted quad or IPv6 text (no zone, no brackets). IPv4-mapped IPv6 is refused: it would be

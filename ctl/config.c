@@ -63,11 +63,22 @@ struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key
 	return NULL;
 }
 
-struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
-				   __u8 family)
+/* The first backend of v at addr, whatever its port; NULL if none. */
+static struct cfg_backend *backend_at(const struct cfg_vip *v, const struct xlb_addr *addr,
+				      __u8 family)
 {
 	for (size_t i = 0; i < v->n_backends; i++)
 		if (v->backends[i].family == family &&
+		    !memcmp(&v->backends[i].addr, addr, sizeof(*addr)))
+			return &v->backends[i];
+	return NULL;
+}
+
+struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
+				   __u8 family, __u16 port)
+{
+	for (size_t i = 0; i < v->n_backends; i++)
+		if (v->backends[i].family == family && v->backends[i].port == port &&
 		    !memcmp(&v->backends[i].addr, addr, sizeof(*addr)))
 			return &v->backends[i];
 	return NULL;
@@ -196,6 +207,13 @@ static int check_backend(const struct config *c, const struct cfg_vip *v,
 	if (b->family != v->key.family && v->opts.method == XLB_METHOD_L2)
 		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 of method l2, which "
 			    "cannot change the packet's family: use method ipip or gue", addr, svc);
+	if (b->family != v->key.family && v->opts.method == XLB_METHOD_NAT)
+		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 of method nat, which "
+			    "translates addresses within a family (no NAT46): give it an IPv4 "
+			    "backend", addr, svc);
+	if (b->port && v->opts.method != XLB_METHOD_NAT)
+		return fail(-EINVAL, "backend %s: backend port needs method nat: ipip, gue and l2 "
+			    "deliver the client's packet unchanged", addr);
 	if (b->family != v->key.family && v->health.type != CMD_HEALTH_OFF &&
 	    v->health.via == CMD_VIA_VIP)
 		return fail(-EINVAL, "backend %s is IPv6 but VIP %s is IPv4 and checked via vip, "
@@ -217,15 +235,29 @@ static int check_backend(const struct config *c, const struct cfg_vip *v,
 	return 0;
 }
 
+/* backend set/del of a backend v does not have; the one at its address when the port differs. */
+static int no_backend(const struct cfg_vip *v, const struct cmd_backend *b, const char *addr,
+		      const char *svc, char *err, size_t errlen)
+{
+	const struct cfg_backend *other = backend_at(v, &b->addr, b->family);
+	char text[BACKEND_STRLEN];
+
+	if (!other)
+		return fail(-ENOENT, "no backend %s in %s", addr, svc);
+	backend_format(&other->addr, other->family, other->port, text, sizeof(text));
+	return fail(-ENOENT, "no backend %s in %s (a backend is its address and port: there is "
+		    "%s)", addr, svc, text);
+}
+
 static int apply_backend(struct config *c, struct cfg_vip *v, const struct cmd *cmd,
 			 const char *svc, char *err, size_t errlen)
 {
 	const struct cmd_backend *b = &cmd->backend;
-	struct cfg_backend *be = config_backend(v, &b->addr, b->family), *arr;
-	char addr[ADDR_STRLEN];
+	struct cfg_backend *be = config_backend(v, &b->addr, b->family, b->port), *arr;
+	char addr[BACKEND_STRLEN];
 	int ret;
 
-	addr_format(&b->addr, b->family, addr, sizeof(addr));
+	backend_format(&b->addr, b->family, b->port, addr, sizeof(addr));
 	switch (cmd->op) {
 	case CMD_BACKEND_ADD:
 		if (be)
@@ -239,18 +271,19 @@ static int apply_backend(struct config *c, struct cfg_vip *v, const struct cmd *
 		v->backends = arr;
 		arr[v->n_backends].addr = b->addr;
 		arr[v->n_backends].family = b->family;
+		arr[v->n_backends].port = b->port;
 		arr[v->n_backends].weight = b->weight;
 		v->n_backends++;
 		c->n_backends++;
 		return 0;
 	case CMD_BACKEND_SET:
 		if (!be)
-			return fail(-ENOENT, "no backend %s in %s", addr, svc);
+			return no_backend(v, b, addr, svc, err, errlen);
 		be->weight = b->weight;
 		return 0;
 	default:
 		if (!be)
-			return fail(-ENOENT, "no backend %s in %s", addr, svc);
+			return no_backend(v, b, addr, svc, err, errlen);
 		remove_at(v->backends, &v->n_backends, be - v->backends, sizeof(*be));
 		c->n_backends--;
 		return 0;
@@ -267,7 +300,7 @@ static int check_vip(const struct config *c, const struct xlb_vip_key *key, cons
 	for (size_t i = 0; i < c->n_vips; i++) {
 		const struct cfg_vip *v = &c->vips[i];
 
-		if (!config_backend(v, &key->addr, key->family))
+		if (!backend_at(v, &key->addr, key->family))
 			continue;
 		addr_format(&key->addr, key->family, addr, sizeof(addr));
 		service_format(&v->key, other, sizeof(other));
@@ -328,6 +361,11 @@ int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errl
 	case CMD_BACKEND_DEL:
 		return apply_backend(c, v, cmd, svc, err, errlen);
 	case CMD_HEALTH_SET:
+		if (cmd->health.type != CMD_HEALTH_OFF && cmd->health.via == CMD_VIA_VIP &&
+		    v->opts.method == XLB_METHOD_NAT)
+			return fail(-EINVAL, "health checks via vip are for DSR VIPs: %s is method "
+				    "nat, whose backends answer at their own address and port (use "
+				    "via direct)", svc);
 		if (cmd->health.type != CMD_HEALTH_OFF && cmd->health.via == CMD_VIA_VIP &&
 		    vip_mixed(v))
 			return fail(-EINVAL, "health checks via vip cannot probe the IPv6 backends of "
@@ -464,6 +502,7 @@ static int save(const struct config *c, bool node, char **text, size_t *len)
 		for (size_t j = 0; !err && j < v->n_backends; j++) {
 			cmd->backend.addr = v->backends[j].addr;
 			cmd->backend.family = v->backends[j].family;
+			cmd->backend.port = v->backends[j].port;
 			cmd->backend.weight = v->backends[j].weight;
 			err = emit(text, len, &cap, cmd);
 		}

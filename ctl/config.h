@@ -21,6 +21,7 @@
 struct cfg_backend {
 	struct xlb_addr addr;
 	__u8 family;
+	__u16 port;		/* host order; 0: the packet's own (method nat only) */
 	__u32 weight;
 	/* Data-plane identity, kept by the reconciler; not saved. */
 	__u32 id;		/* backend id, XLB_BACKEND_NONE until placed */
@@ -84,7 +85,10 @@ int config_copy(struct config *dst, const struct config *src);
  * that is the address of a VIP (its packets come back here), more backends
  * on a VIP than its ring has slots (the rest would get no traffic), and an
  * all-ports VIP on an address of this host (it would take the host's own
- * TCP or UDP, ssh included), at vip add and again at attach.
+ * TCP or UDP, ssh included), at vip add and again at attach. And what the
+ * method cannot do: a backend port or health checks via vip on a DSR VIP
+ * (ipip, gue and l2 deliver the client's packet unchanged), a backend of
+ * another family on a nat or l2 VIP.
  */
 int config_apply(struct config *c, const struct cmd *cmd, char *err, size_t errlen);
 
@@ -107,8 +111,9 @@ int config_save(const struct config *c, char **text, size_t *len);
 int config_save_state(const struct config *c, char **text, size_t *len);
 
 struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key);
+/* A backend is its address and port: a nat VIP may have 10.0.0.2:8080 and 10.0.0.2:8081. */
 struct cfg_backend *config_backend(const struct cfg_vip *v, const struct xlb_addr *addr,
-				   __u8 family);
+				   __u8 family, __u16 port);
 struct cfg_iface *config_iface(const struct config *c, const char *name);
 
 /*

@@ -31,6 +31,7 @@
 struct maglev_entry {
 	struct xlb_addr addr; /* IPv4: bytes 4..15 cleared, so they cannot change the table */
 	__u8 family;
+	__u16 port;
 	__u32 id;
 	__u32 weight;
 	__u32 pos; /* next slot of this backend's permutation to try */
@@ -86,16 +87,21 @@ static __u64 maglev_hash(const struct maglev_entry *e, __u64 seed)
 	__u64 h = maglev_mix64(seed ^ e->family);
 
 	h = maglev_mix64(h ^ maglev_load_le64(&e->addr.b[0]));
-	return maglev_mix64(h ^ maglev_load_le64(&e->addr.b[8]));
+	h = maglev_mix64(h ^ maglev_load_le64(&e->addr.b[8]));
+	/* Mixed in only when there is one: the tables of port-less backends stay as they were. */
+	return e->port ? maglev_mix64(h ^ e->port) : h;
 }
 
 static int maglev_entry_cmp(const void *pa, const void *pb)
 {
 	const struct maglev_entry *a = pa, *b = pb;
 
+	int c;
+
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
-	return memcmp(a->addr.b, b->addr.b, sizeof(a->addr.b));
+	c = memcmp(a->addr.b, b->addr.b, sizeof(a->addr.b));
+	return c ? c : a->port < b->port ? -1 : a->port > b->port;
 }
 
 /*
@@ -123,6 +129,7 @@ static long maglev_prepare(const struct maglev_backend *backends, size_t n, stru
 			e[i].addr.v4 = b->addr.v4;
 		else
 			e[i].addr = b->addr;
+		e[i].port = b->port;
 		e[i].id = b->id;
 		e[i].weight = b->weight;
 	}

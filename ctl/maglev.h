@@ -4,7 +4,7 @@
  * Reliable Software Network Load Balancer", NSDI 2016).
  *
  * Every load-balancer node must compute the same table from the same backend
- * set, so the table depends only on the set of (family, addr, weight): not on
+ * set, so the table depends only on the set of (family, addr, port, weight): not on
  * the order of the array, the host's byte order, or anything random.
  */
 #ifndef XLB_MAGLEV_H
@@ -19,8 +19,9 @@
 #define MAGLEV_WEIGHT_MAX 65535
 
 struct maglev_backend {
-	struct xlb_addr addr; /* identity: the permutation derives from (family, addr) only */
+	struct xlb_addr addr; /* identity: the permutation derives from (family, addr, port) */
 	__u8 family;	      /* XLB_AF_INET or XLB_AF_INET6 */
+	__u16 port;	      /* method nat: part of the identity when not 0 */
 	__u32 id;	      /* value written into the slots this backend owns */
 	__u32 weight;	      /* 0..MAGLEV_WEIGHT_MAX; 0 = owns no slot (draining) */
 };
@@ -34,7 +35,7 @@ bool maglev_is_prime(__u32 n);
  * first four address bytes only.
  *
  * Returns 0; -EINVAL if size is not prime, n exceeds XLB_MAX_BACKENDS, two
- * backends share (family, addr), or a backend has a bad family, a weight above
+ * backends share (family, addr, port), or a backend has a bad family, a weight above
  * MAGLEV_WEIGHT_MAX or a non-zero weight with id XLB_BACKEND_NONE; -ENOMEM.
  * The table is untouched on error. When no backend has a weight, every slot
  * is XLB_BACKEND_NONE.

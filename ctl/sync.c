@@ -126,7 +126,7 @@ void sync_adopt(struct sync *s, struct config *c)
 			if (!s->be[id].used || s->be[id].vip_id != v->id ||
 			    dp_backend_get(s->dp, id, &be))
 				continue;
-			b = config_backend(v, &be.addr, be.family);
+			b = config_backend(v, &be.addr, be.family, ntohs(be.port));
 			if (b && b->id == XLB_BACKEND_NONE) {
 				b->id = id;
 				b->gen = be.gen;
@@ -214,6 +214,7 @@ static int place_backends(struct sync *s, struct cfg_vip *v)
 		struct xlb_backend be = {
 			.addr = b->addr,
 			.family = b->family,
+			.port = htons(b->port),
 			.flags = XLB_BACKEND_ACTIVE,
 			.vip_id = v->id,
 		};
@@ -259,6 +260,7 @@ static int build_ring(struct sync *s, const struct cfg_vip *v)
 	for (size_t i = 0; i < v->n_backends; i++) {
 		mb[i].addr = v->backends[i].addr;
 		mb[i].family = v->backends[i].family;
+		mb[i].port = v->backends[i].port;
 		mb[i].id = v->backends[i].id;
 		mb[i].weight = v->backends[i].down && !fail_open ? 0 : v->backends[i].weight;
 	}
@@ -296,6 +298,11 @@ int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64
 		for (int k = 0; digest && k < 16; k++) {
 			h ^= b ? b->addr.b[k] : 0;
 			h *= 0x100000001b3ULL;	/* FNV 64 prime */
+		}
+		/* A port only where there is one: digests of port-less backends stay as they were. */
+		for (int k = 0; digest && b && b->port && k < 2; k++) {
+			h ^= (__u8)(b->port >> (8 * k));
+			h *= 0x100000001b3ULL;
 		}
 	}
 	for (size_t j = 0; j < v->n_backends; j++)

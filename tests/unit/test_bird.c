@@ -70,7 +70,7 @@ static void set_down(const struct config *c, const char *svc, const char *addr, 
 	__u8 family;
 
 	check(addr_parse(addr, &a, &family) == 0, "'%s' parses", addr);
-	b = config_backend(v, &a, family);
+	b = config_backend(v, &a, family, 0);
 	check(b, "%s has backend %s", svc, addr);
 	b->down = down;
 }

@@ -191,6 +191,29 @@ static const struct {
 	  "vip add " SVC6 " method gue hash 5tuple ring 65537 announce always encap-port 5555" },
 	{ "decap detach eth0", "decap detach eth0" },
 	{ "decap prune", "decap prune" },
+	/* method nat: a pool only when given (else xlbd's default), ports and timeouts always */
+	{ "vip add " SVC4 " method nat", "vip add " SVC4 " method nat hash 5tuple ring 65537 "
+					 "announce always snat-ports 1024-32767 tcp-timeout 900s "
+					 "fin-timeout 10s udp-timeout 300s" },
+	{ "vip add " SVC4 " udp-timeout 5s snat 10.9.0.1,10.9.0.2 method nat snat-ports 40000-40003 "
+	  "tcp-timeout 3600000ms fin-timeout 1s",
+	  "vip add " SVC4 " method nat hash 5tuple ring 65537 announce always snat "
+	  "10.9.0.1,10.9.0.2 snat-ports 40000-40003 tcp-timeout 3600s fin-timeout 1s "
+	  "udp-timeout 5s" },
+	{ "vip add " SVC6 " method nat snat FD00::9 snat-ports 1-65535 hash src",
+	  "vip add " SVC6 " method nat hash src ring 65537 announce always snat fd00::9 snat-ports "
+	  "1-65535 tcp-timeout 900s fin-timeout 10s udp-timeout 300s" },
+	{ "vip add " ALL4 " method nat snat-ports 7-7 tcp-timeout 604800s",
+	  "vip add " ALL4 " method nat hash 5tuple ring 65537 announce always snat-ports 7-7 "
+	  "tcp-timeout 604800s fin-timeout 10s udp-timeout 300s" },
+	/* backend ports: IPv4 ADDR:PORT, IPv6 [ADDR]:PORT; 0 is no port */
+	{ "backend add " SVC4 " 10.0.0.2:8080", "backend add " SVC4 " 10.0.0.2:8080 weight 1" },
+	{ "backend add " SVC4 " 10.0.0.2:0 weight 2", "backend add " SVC4 " 10.0.0.2 weight 2" },
+	{ "backend add " SVC6 " [FD00::2]:65535", "backend add " SVC6 " [fd00::2]:65535 weight 1" },
+	{ "backend set " SVC6 " [fd00::2]:1 weight 0", "backend set " SVC6 " [fd00::2]:1 weight 0" },
+	{ "backend del " SVC4 " 10.0.0.2:8081", "backend del " SVC4 " 10.0.0.2:8081" },
+	{ "backend add [fd00::10]:80/tcp [fd00::2]:80",
+	  "backend add [fd00::10]:80/tcp [fd00::2]:80 weight 1" },
 	{ "lookup " SVC4 " 10.1.2.3:5000", "lookup " SVC4 " 10.1.2.3:5000" },
 	{ "lookup " SVC4 " 10.1.2.3", "lookup " SVC4 " 10.1.2.3" },
 	{ "lookup " SVC6 " [fd00::9]:65535", "lookup " SVC6 " [fd00::9]:65535" },
@@ -333,6 +356,28 @@ static void test_fields(void **state)
 		      cmd_a.backend.weight == CMD_WEIGHT_DEFAULT,
 	      "backend address and default weight");
 
+	parse_ok("backend add " SVC6 " [fd00::2]:8080 weight 3", &cmd_a);
+	check(cmd_a.backend.family == XLB_AF_INET6 && cmd_a.backend.port == 8080 &&
+		      cmd_a.backend.addr.b[0] == 0xfd && cmd_a.backend.addr.b[15] == 2 &&
+		      cmd_a.backend.weight == 3,
+	      "IPv6 backend with a port, host order");
+	parse_ok("backend add " SVC4 " 10.0.0.2", &cmd_a);
+	check(cmd_a.backend.port == 0, "no port: 0");
+
+	parse_ok("vip add " SVC4 " method nat snat 10.9.0.1,10.9.0.2", &cmd_a);
+	check(cmd_a.vip.method == XLB_METHOD_NAT && cmd_a.vip.snat.n == 2 &&
+		      cmd_a.vip.snat.addrs[0].v4 == inet_addr("10.9.0.1") &&
+		      cmd_a.vip.snat.addrs[1].v4 == inet_addr("10.9.0.2") &&
+		      cmd_a.vip.snat_port_lo == 1024 && cmd_a.vip.snat_port_hi == 32767 &&
+		      cmd_a.vip.tcp_timeout_ms == 900000 && cmd_a.vip.fin_timeout_ms == 10000 &&
+		      cmd_a.vip.udp_timeout_ms == 300000 && cmd_a.vip.encap_port == 0,
+	      "nat pool, ports and timeout defaults");
+	parse_ok("vip add " SVC4 " method gue", &cmd_a);
+	check(!cmd_a.vip.snat.n && !cmd_a.vip.snat_port_lo && !cmd_a.vip.snat_port_hi &&
+		      !cmd_a.vip.tcp_timeout_ms && !cmd_a.vip.fin_timeout_ms &&
+		      !cmd_a.vip.udp_timeout_ms,
+	      "other methods leave the nat fields zero");
+
 	parse_ok("health set " ALL4 " http port 8080", &cmd_a);
 	check(cmd_a.health.type == CMD_HEALTH_HTTP && !strcmp(cmd_a.health.path, "/") &&
 		      cmd_a.health.status == 200 && cmd_a.health.port == 8080 &&
@@ -391,7 +436,7 @@ static const struct {
 	{ "# just a comment", "missing command" },
 	/* keywords and their values are never abbreviated */
 	{ "vip add " SVC4 " meth l2", "unexpected 'meth'" },
-	{ "vip add " SVC4 " method IPIP", "bad method 'IPIP' (ipip, l2 or gue)" },
+	{ "vip add " SVC4 " method IPIP", "bad method 'IPIP' (ipip, l2, gue or nat)" },
 	{ "vip add " SVC4 " method ipip encap-port 6080", "encap-port is for method gue, not ipip" },
 	{ "vip add " SVC4 " encap-port 6080", "encap-port is for method gue, not ipip" },
 	{ "vip add " SVC4 " method gue encap-port 0", "encap-port 0 out of range 1-65535" },
@@ -424,7 +469,8 @@ static const struct {
 	{ "vip add example.com:80/tcp", "bad address 'example.com'" },
 	{ "backend add " SVC4 " 10.0.0", "bad backend address '10.0.0'" },
 	{ "backend add " SVC4 " 0.0.0.0", "bad backend address '0.0.0.0': unspecified" },
-	{ "backend add " SVC6 " [fd00::2]", "bad backend address '[fd00::2]'" },
+	{ "backend add " SVC6 " [fd00::2]", "bad backend address '[fd00::2]': brackets go with a "
+					 "port, as in [fd00::2]:8080" },
 	{ "backend add " SVC6 " ::ffff:10.0.0.2", "bad backend address '::ffff:10.0.0.2'" },
 	{ "backend del " SVC6 " ff02::1", "bad backend address 'ff02::1': multicast" },
 	/* loopback: the host's own services as a VIP, nowhere as a backend */
@@ -546,7 +592,8 @@ static const struct {
 	{ "vip list foo", "unexpected 'foo' after 'vip list'" },
 	{ "vip del " SVC4 " extra", "unexpected 'extra' after 'vip del " SVC4 "'" },
 	{ "vip add " SVC4 " weight 3", "unexpected 'weight' after 'vip add " SVC4
-				       "', expected method, hash, ring, announce or encap-port" },
+				       "', expected method, hash, ring, announce, encap-port, snat, snat-ports, "
+	  "tcp-timeout, fin-timeout or udp-timeout" },
 	{ "backend add " SVC4 " 10.0.0.2 weight 1 2", "unexpected '2'" },
 	{ "backend list " SVC4 " " SVC4, "unexpected '" SVC4 "' after 'backend list " SVC4 "'" },
 	{ "detach eth0 mode native", "unexpected 'mode' after 'detach eth0'" },
@@ -595,6 +642,53 @@ static const struct {
 	{ "t", "ambiguous command 't', could be top or trace" },
 	{ "trace port 65536", "port 65536 out of range 0-65535" },
 	{ "trace pcap", "missing value after 'pcap'" },
+	/* method nat: its keywords, and only its */
+	{ "vip add " SVC4 " snat 10.9.0.1", "snat is for method nat, not ipip" },
+	{ "vip add " SVC4 " method gue snat-ports 1-2", "snat-ports is for method nat, not gue" },
+	{ "vip add " SVC4 " method l2 tcp-timeout 5s", "tcp-timeout is for method nat, not l2" },
+	{ "vip add " SVC4 " fin-timeout 5s", "fin-timeout is for method nat, not ipip" },
+	{ "vip add " SVC4 " udp-timeout 5s", "udp-timeout is for method nat, not ipip" },
+	{ "vip add " SVC4 " method nat encap-port 6080", "encap-port is for method gue, not nat" },
+	{ "vip add " SVC4 " method nat snat fd00::1",
+	  "snat address fd00::1 is IPv6 but VIP " SVC4 " is IPv4: nat does not change a packet's "
+	  "family" },
+	{ "vip add " SVC6 " method nat snat fd00::1,10.9.0.1", "snat address 10.9.0.1 is IPv4" },
+	{ "vip add " SVC4 " method nat snat 10.9.0.1,,10.9.0.2", "bad snat address ''" },
+	{ "vip add " SVC4 " method nat snat 10.9.0.1,", "bad snat address ''" },
+	{ "vip add " SVC4 " method nat snat 224.0.0.1", "bad snat address '224.0.0.1': multicast" },
+	{ "vip add " SVC4 " method nat snat 127.0.0.1", "bad snat address '127.0.0.1': loopback" },
+	{ "vip add " SVC4 " method nat snat 10.9.0.1,10.9.0.1", "snat address 10.9.0.1 given twice" },
+	{ "vip add " SVC4 " method nat snat 10.9.0.1,10.9.0.2,10.9.0.3,10.9.0.4,10.9.0.5,10.9.0.6,"
+	  "10.9.0.7,10.9.0.8,10.9.0.9,10.9.0.10,10.9.0.11,10.9.0.12,10.9.0.13,10.9.0.14,10.9.0.15,"
+	  "10.9.0.16,10.9.0.17", "too many snat addresses" },
+	{ "vip add " SVC4 " method nat snat-ports 2000-1000", "snat-ports 2000-1000: LO above HI" },
+	{ "vip add " SVC4 " method nat snat-ports 0-1000", "snat-ports 0-1000 out of range 1-65535" },
+	{ "vip add " SVC4 " method nat snat-ports 1-65536", "snat-ports 1-65536 out of range" },
+	{ "vip add " SVC4 " method nat snat-ports 1000", "bad snat-ports '1000': LO-HI, as in "
+							"1024-32767" },
+	{ "vip add " SVC4 " method nat snat-ports 1000-", "bad snat-ports '1000-'" },
+	{ "vip add " SVC4 " method nat snat-ports -1000", "bad snat-ports '-1000'" },
+	{ "vip add " SVC4 " method nat snat-ports 01-10", "bad snat-ports '01-10'" },
+	{ "vip add " SVC4 " method nat snat-ports 1-2-3", "bad snat-ports '1-2-3'" },
+	{ "vip add " SVC4 " method nat tcp-timeout 0s", "tcp-timeout 0s out of range 1s-604800s" },
+	{ "vip add " SVC4 " method nat fin-timeout 999ms", "fin-timeout 999ms out of range" },
+	{ "vip add " SVC4 " method nat udp-timeout 604801s", "udp-timeout 604801s out of range" },
+	{ "vip add " SVC4 " method nat udp-timeout 1500ms",
+	  "udp-timeout 1500ms: whole seconds only" },
+	{ "vip add " SVC4 " method nat tcp-timeout 5", "bad tcp-timeout '5': durations take ms or s" },
+	{ "vip add " SVC4 " method nat snat", "missing value after 'snat'" },
+	/* backend ports */
+	{ "backend add " SVC4 " 10.0.0.2:65536", "bad backend port '65536' in '10.0.0.2:65536'" },
+	{ "backend add " SVC4 " 10.0.0.2:x", "bad backend port 'x'" },
+	{ "backend add " SVC4 " 10.0.0.2:", "bad backend port ''" },
+	{ "backend add " SVC4 " 10.0.0.2:080", "bad backend port '080'" },
+	{ "backend set " SVC4 " 10.0.0.2:-1 weight 1", "bad backend port '-1'" },
+	{ "backend add " SVC6 " [fd00::2]:", "bad backend port ''" },
+	{ "backend add " SVC6 " [fd00::2]8080", "bad backend address '[fd00::2]8080': brackets" },
+	{ "backend add " SVC6 " [fd00::2", "bad backend address '[fd00::2'" },
+	{ "backend add " SVC4 " [10.0.0.2]:80", "bad backend address '10.0.0.2': brackets are for "
+						"IPv6 only" },
+	{ "backend del " SVC6 " 10.0.0.2:80", "backend 10.0.0.2 is IPv4 but VIP " SVC6 " is IPv6" },
 };
 
 static void check_bad(int ret, const char *what, const char *names)
@@ -954,9 +1048,11 @@ static void test_help(void **state)
 		"vip del SERVICE\n",
 		"vip list\n",
 		"vip show SERVICE",
-		"backend add SERVICE ADDR [weight N]\n",
-		"backend set SERVICE ADDR weight N",
-		"backend del SERVICE ADDR\n",
+		"backend add SERVICE ADDR[:PORT] [weight N]\n",
+		"backend set SERVICE ADDR[:PORT] weight N",
+		"backend del SERVICE ADDR[:PORT]\n",
+		"vip add SERVICE method nat [snat ADDR[,ADDR...]] [snat-ports LO-HI]\n",
+		"[tcp-timeout D] [fin-timeout D] [udp-timeout D]",
 		"backend list [SERVICE]\n",
 		"health set SERVICE off | tcp | http [path P] [status CODE]\n",
 		"[port N] [interval D] [timeout D] [rise N] [fall N]\n",

@@ -96,8 +96,8 @@ static struct cfg_vip *find_vip(const struct config *c, const char *service)
 	return config_vip(c, &key);
 }
 
-static struct cfg_backend *find_backend(const struct config *c, const char *service,
-					const char *addr)
+static struct cfg_backend *find_backend_port(const struct config *c, const char *service,
+					     const char *addr, __u16 port)
 {
 	struct cfg_vip *v = find_vip(c, service);
 	struct xlb_addr a;
@@ -105,7 +105,13 @@ static struct cfg_backend *find_backend(const struct config *c, const char *serv
 
 	check(v, "VIP %s exists", service);
 	check(addr_parse(addr, &a, &family) == 0, "'%s' is an address", addr);
-	return config_backend(v, &a, family);
+	return config_backend(v, &a, family, port);
+}
+
+static struct cfg_backend *find_backend(const struct config *c, const char *service,
+					const char *addr)
+{
+	return find_backend_port(c, service, addr, 0);
 }
 
 /* Field by field, so that a difference the saved text would not show (an id) is caught too. */
@@ -136,7 +142,7 @@ static void check_same(const struct config *a, const struct config *b, const cha
 		for (size_t j = 0; j < va->n_backends; j++) {
 			const struct cfg_backend *ba = &va->backends[j], *bb = &vb->backends[j];
 
-			check(ba->family == bb->family &&
+			check(ba->family == bb->family && ba->port == bb->port &&
 				      !memcmp(&ba->addr, &bb->addr, sizeof(ba->addr)),
 			      "%s: address of backend %zu of VIP %zu", what, j, i);
 			check(ba->weight == bb->weight && ba->id == bb->id && ba->gen == bb->gen,
@@ -379,6 +385,80 @@ static void test_backend_refused(void **state)
 	apply_ok(&c, "vip add 10.0.0.32:80/tcp");
 	apply_ok(&c, "health set 10.0.0.32:80/tcp tcp via vip");
 	refused(&c, "backend add 10.0.0.32:80/tcp fd00::4", -EINVAL, "checked via vip");
+	config_free(&c);
+}
+
+/* method nat: backend ports, identity by address and port, and what nat and DSR refuse. */
+static void test_nat(void **state)
+{
+	static const struct {
+		const char *line;
+		int ret;
+		const char *needle;
+	} refusals[] = {
+		{ "backend add " SVC4 " 10.0.0.1:8080", -EINVAL,
+		  "backend 10.0.0.1:8080: backend port needs method nat: ipip, gue and l2 deliver "
+		  "the client's packet unchanged" },
+		{ "backend add 10.0.0.30:80/tcp 10.0.0.3:80", -EINVAL, "backend port needs method nat" },
+		{ "backend add 10.0.0.31:80/tcp 10.0.0.3:80", -EINVAL, "backend port needs method nat" },
+		{ "backend add " SVC6 " [fd00::3]:80", -EINVAL, "backend port needs method nat" },
+		{ "backend add 10.0.0.40:80/tcp fd00::4", -EINVAL,
+		  "backend fd00::4 is IPv6 but VIP 10.0.0.40:80/tcp is IPv4 of method nat" },
+		{ "backend add 10.0.0.40:80/tcp [fd00::4]:8080", -EINVAL, "(no NAT46)" },
+		{ "backend add 10.0.0.40:80/tcp 10.0.0.2:8080", -EEXIST,
+		  "backend 10.0.0.2:8080 already in 10.0.0.40:80/tcp" },
+		{ "backend add [fd00::40]:80/tcp [fd00::2]:8080", -EEXIST, "[fd00::2]:8080 already" },
+		/* Identity is address and port: 10.0.0.2 alone is another backend. */
+		{ "backend set 10.0.0.40:80/tcp 10.0.0.2 weight 3", -ENOENT,
+		  "no backend 10.0.0.2 in 10.0.0.40:80/tcp (a backend is its address and port: "
+		  "there is 10.0.0.2:8080)" },
+		{ "backend del 10.0.0.40:80/tcp 10.0.0.2:9999", -ENOENT, "there is 10.0.0.2:8080" },
+		{ "backend del [fd00::40]:80/tcp fd00::2", -ENOENT, "there is [fd00::2]:8080" },
+		{ "backend del 10.0.0.40:80/tcp 10.0.0.9:8080", -ENOENT,
+		  "no backend 10.0.0.9:8080 in 10.0.0.40:80/tcp" },
+		{ "health set 10.0.0.40:80/tcp tcp via vip", -EINVAL,
+		  "health checks via vip are for DSR VIPs: 10.0.0.40:80/tcp is method nat" },
+		{ "backend add 10.0.0.40:80/tcp 10.0.0.40:8080", -EINVAL, "is the address of VIP" },
+	};
+	struct config c;
+	struct cfg_vip *v;
+
+	config_init(&c);
+	apply_ok(&c, "vip add " SVC4);
+	apply_ok(&c, "vip add " SVC6);
+	apply_ok(&c, "vip add 10.0.0.30:80/tcp method gue");
+	apply_ok(&c, "vip add 10.0.0.31:80/tcp method l2");
+	apply_ok(&c, "vip add 10.0.0.40:80/tcp method nat snat 10.9.0.1 snat-ports 2000-2999 "
+		     "fin-timeout 2s");
+	apply_ok(&c, "vip add [fd00::40]:80/tcp method nat");
+	apply_ok(&c, "backend add 10.0.0.40:80/tcp 10.0.0.2:8080");
+	apply_ok(&c, "backend add 10.0.0.40:80/tcp 10.0.0.2:8081 weight 2");
+	apply_ok(&c, "backend add 10.0.0.40:80/tcp 10.0.0.3");
+	apply_ok(&c, "backend add [fd00::40]:80/tcp [fd00::2]:8080");
+	apply_ok(&c, "health set 10.0.0.40:80/tcp http port 8080 via direct");
+	for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
+		refused(&c, refusals[i].line, refusals[i].ret, refusals[i].needle);
+
+	v = find_vip(&c, "10.0.0.40:80/tcp");
+	check(v->opts.method == XLB_METHOD_NAT && v->opts.snat.n == 1 &&
+		      v->opts.snat_port_lo == 2000 && v->opts.snat_port_hi == 2999 &&
+		      v->opts.fin_timeout_ms == 2000 && v->opts.tcp_timeout_ms == 900000,
+	      "nat options are stored");
+	check(v->n_backends == 3, "three backends, two at one address, got %zu", v->n_backends);
+	check(find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8081)->weight == 2 &&
+		      find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8080)->weight == 1,
+	      "10.0.0.2:8080 and 10.0.0.2:8081 are two backends");
+	apply_ok(&c, "backend set 10.0.0.40:80/tcp 10.0.0.2:8080 weight 0");
+	check(find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8080)->weight == 0 &&
+		      find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8081)->weight == 2,
+	      "set changes the one of that port");
+	apply_ok(&c, "backend del 10.0.0.40:80/tcp 10.0.0.2:8081");
+	check(!find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8081) &&
+		      find_backend_port(&c, "10.0.0.40:80/tcp", "10.0.0.2", 8080),
+	      "del removes the one of that port");
+	/* A VIP address that is a backend's, whatever the port, loops. */
+	refused(&c, "vip add 10.0.0.2:8080/tcp", -EINVAL, "VIP address 10.0.0.2 is a backend of "
+							 "10.0.0.40:80/tcp");
 	config_free(&c);
 }
 
@@ -632,7 +712,15 @@ static const char small_expected[] =
 	"health set [fd00::10]:443/tcp http path /healthz status 204 port 8443 interval 250ms "
 	"timeout 250ms rise 2 fall 3 via direct\n"
 	"vip add 10.0.0.20:0/udp method l2 hash 5tuple ring 65537 announce always\n"
-	"backend add 10.0.0.20:0/udp 10.0.0.21 weight 65535\n";
+	"backend add 10.0.0.20:0/udp 10.0.0.21 weight 65535\n"
+	"vip add 10.0.0.50:80/tcp method nat hash 5tuple ring 65537 announce always snat "
+	"10.9.0.1,10.9.0.2 snat-ports 2000-2999 tcp-timeout 900s fin-timeout 10s udp-timeout 30s\n"
+	"backend add 10.0.0.50:80/tcp 10.0.0.51:8080 weight 1\n"
+	"backend add 10.0.0.50:80/tcp 10.0.0.51:8081 weight 1\n"
+	"backend add 10.0.0.50:80/tcp 10.0.0.52 weight 1\n"
+	"vip add [fd00::50]:53/udp method nat hash src ring 65537 announce always snat-ports "
+	"1024-32767 tcp-timeout 900s fin-timeout 10s udp-timeout 300s\n"
+	"backend add [fd00::50]:53/udp [fd00::51]:5353 weight 4\n";
 
 /* small_expected, said the way a person types it: prefixes, defaults left out, any order. */
 static void build_small(struct config *c)
@@ -651,6 +739,13 @@ static void build_small(struct config *c)
 		    "path /healthz");
 	apply_ok(c, "vip add 10.0.0.20:0/udp method l2");
 	apply_ok(c, "backend add 10.0.0.20:0/udp 10.0.0.21 weight 65535");
+	apply_ok(c, "vip add 10.0.0.50:80/tcp udp-timeout 30000ms snat-ports 2000-2999 method nat "
+		    "snat 10.9.0.1,10.9.0.2");
+	apply_ok(c, "backend add 10.0.0.50:80/tcp 10.0.0.51:8080");
+	apply_ok(c, "backend add 10.0.0.50:80/tcp 10.0.0.51:8081");
+	apply_ok(c, "backend add 10.0.0.50:80/tcp 10.0.0.52:0");
+	apply_ok(c, "vip add [fd00::50]:53/udp method nat hash src");
+	apply_ok(c, "backend add [fd00::50]:53/udp [FD00::51]:5353 weight 4");
 	apply_ok(c, "attach eth1");
 }
 
@@ -706,15 +801,26 @@ static size_t build_large(struct config *c, size_t n)
 		else
 			snprintf(svc, sizeof(svc), "10.1.%zu.%zu:%u/%s", i / 200, i % 200 + 1, port,
 				 proto);
+		bool nat = i % 8 == 2 || i % 8 == 6;
+
 		apply_fmt(c, "vip add %s method %s hash %s ring %u", svc,
+			  nat ? (i % 16 == 2 ? "nat snat-ports 5000-5999 tcp-timeout 60s" :
+				 v6 ? "nat snat fd00:9::1,fd00:9::2" : "nat snat 10.9.0.1") :
 			  i % 4 == 3 ? "l2" : i % 4 == 1 ? "gue encap-port 7000" : "ipip",
 			  i % 3 == 1 ? "src" : "5tuple", rings[i % ARRAY_SIZE(rings)]);
 		lines++;
 		for (size_t j = 0; j < i % 7; j++) {
 			unsigned int weight = (i * 131 + j * 977) % (CMD_WEIGHT_MAX + 1);
 
+			/* nat backends have a port now and then, one address two ports. */
+			if (nat && v6)
+				apply_fmt(c, "backend add %s [fd00:2::%zx:%zx]:%zu weight %u", svc,
+					  i, j / 2 + 1, 8000 + j % 2, weight);
+			else if (nat)
+				apply_fmt(c, "backend add %s 10.2.%zu.%zu:%zu weight %u", svc, i,
+					  j / 2 + 1, j % 3 ? 8000 + j : 0, weight);
 			/* IPv4 VIPs of ipip or gue take an IPv6 backend now and then. */
-			if (v6 || (i % 4 != 3 && j == 5))
+			else if (v6 || (i % 4 != 3 && j == 5))
 				apply_fmt(c, "backend add %s fd00:2::%zx:%zx weight %u", svc, i,
 					  j + 1, weight);
 			else
@@ -1087,6 +1193,7 @@ int main(void)
 		cmocka_unit_test(test_backend_add_set_del),
 		cmocka_unit_test(test_backend_refused),
 		cmocka_unit_test(test_backend_loop),
+		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_backends_fill_ring),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_attach_detach),

@@ -291,6 +291,32 @@ static void test_families(void **state)
 	      "junk after an IPv4 address changed the table");
 }
 
+/*
+ * method nat: one address, several ports are several backends, each with its own permutation;
+ * the same address and port twice is a duplicate. (test_golden pins port 0's tables.)
+ */
+static void expect_einval(const char *what, const struct maglev_backend *b, size_t n,
+			  __u32 size);
+
+static void test_ports(void **state)
+{
+	static const __u16 ports[] = { 0, 8080, 8081 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ports); i++) {
+		set_backend(&bk[i], 1, XLB_AF_INET, 1);
+		bk[i].port = ports[i];
+		bk[i].id = i + 1;
+	}
+	build_ok(bk, ARRAY_SIZE(ports), table_a);
+	maglev_count(table_a, RING, bk, ARRAY_SIZE(ports), counts);
+	for (i = 0; i < ARRAY_SIZE(ports); i++)
+		check(fabs(counts[i] - RING / 3.0) <= 0.01 * RING / 3.0,
+		      "port %u owns %u slots, not a third of the ring", ports[i], counts[i]);
+	bk[2].port = 8080;
+	expect_einval("one address and port twice", bk, ARRAY_SIZE(ports), RING);
+}
+
 /* Rings smaller than the backend set: some backends get nothing, but every slot is filled. */
 static void test_tiny_rings(void **state)
 {
@@ -454,6 +480,7 @@ int main(void)
 	    cmocka_unit_test(test_families),
 	    cmocka_unit_test(test_tiny_rings),
 	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_ports),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_count),
 	};
