@@ -18,6 +18,7 @@
 #include "health.h"
 #include "iface.h"
 #include "inspect.h"
+#include "natsweep.h"
 #include "tracer.h"
 #include "log.h"
 #include "output.h"
@@ -141,6 +142,7 @@ static int update_sources(struct daemon *d)
 {
 	struct xlb_config cfg = { 0 };
 	struct ifaddrs *ifa, *list;
+	int err;
 
 	if (getifaddrs(&list))
 		return -errno;
@@ -159,7 +161,9 @@ static int update_sources(struct daemon *d)
 		}
 	}
 	freeifaddrs(list);
-	return dp_config_set(&d->dp, &cfg);
+	err = dp_config_set(&d->dp, &cfg);
+	/* The default NAT pool is this address: the pools and their prefilter bits follow. */
+	return err ? err : sync_pools(&d->sync, &d->cfg);
 }
 
 static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err, size_t errlen)
@@ -335,7 +339,10 @@ static int update_targets(struct daemon *d)
 			t[n].id = b->id;
 			t[n].addr = b->addr;
 			t[n].family = b->family;
-			t[n].port = v->health.port ? v->health.port : ntohs(v->key.port);
+			/* A nat backend's own port: checks go straight to it. */
+			t[n].port = v->health.port ? v->health.port :
+				    b->port	   ? b->port :
+						     ntohs(v->key.port);
 			t[n].check = v->health;
 			/* After a restart: the state the maps remember, no flapping. */
 			t[n].initially_up = sync_health(&d->sync, b->id) == XLB_HEALTH_UP;
@@ -364,6 +371,9 @@ static void on_health_change(void *ctx, __u32 id, bool up)
 		return;
 	was_open = sync_vip_fails_open(v);
 	b->down = !up;
+	/* Its NAT flows cannot move to another backend: they end. */
+	if (!up)
+		natsweep_soon(d);
 	err = sync_vip(&d->sync, &d->cfg, v);
 	service_format(&v->key, svc, sizeof(svc));
 	if (err)
@@ -444,6 +454,7 @@ void daemon_tick(struct daemon *d)
 	bird_link_tick(&d->bird, &d->cfg, now);
 	inspect_tick(d);
 	tracer_tick(d);
+	natsweep_tick(d);
 
 	if (now - d->neigh_polled_ms < DAEMON_NEIGH_POLL_MS)
 		return;
@@ -508,6 +519,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		.max_backends = opts->max_backends,
 		.conns = opts->conns,
 		.ratelimit_entries = opts->ratelimit_entries,
+		.nat_entries = opts->nat_entries,
 		.pin_dir = opts->pin_dir,
 	};
 	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;
@@ -561,7 +573,9 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	}
 	d->vip_rates = calloc(d->dp.max_vips, sizeof(*d->vip_rates));
 	d->backend_rates = calloc(d->dp.max_backends, sizeof(*d->backend_rates));
-	ret = d->vip_rates && d->backend_rates ? sync_init(&d->sync, &d->dp) : -ENOMEM;
+	ret = d->vip_rates && d->backend_rates ? natsweep_open(&d->natsweep) : -ENOMEM;
+	if (!ret)
+		ret = sync_init(&d->sync, &d->dp);
 	if (ret)
 		goto err_dp;
 	ret = health_open(&d->prober, d->dp.max_backends, on_health_change, d);
@@ -622,6 +636,7 @@ err_health:
 err_sync:
 	sync_free(&d->sync);
 err_dp:
+	natsweep_close(d->natsweep);
 	free(d->vip_rates);
 	free(d->backend_rates);
 	dp_unload(&d->dp);
@@ -634,6 +649,7 @@ void daemon_stop(struct daemon *d)
 {
 	inspect_free(d);
 	tracer_stop(d);
+	natsweep_close(d->natsweep);
 	bird_link_free(&d->bird);
 	free(d->vip_rates);
 	free(d->backend_rates);
@@ -759,6 +775,9 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
 		warm_neighbours(d, &cmd->backend);
+	/* A VIP or backend gone ends its NAT flows now, not at the next walk. */
+	if (cmd->op == CMD_VIP_DEL || cmd->op == CMD_BACKEND_DEL)
+		natsweep_soon(d);
 	update_targets(d);
 	bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 	out_obj_open(o, NULL);
@@ -818,6 +837,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	update_sources(d);
 	update_targets(d);
 	daemon_warm_neighbours(d);
+	natsweep_soon(d);
 	bird_link_update(&d->bird, &d->cfg, false, health_now_ms());
 	out_obj_open(o, NULL);
 	out_obj_close(o);
@@ -840,7 +860,34 @@ err:
 
 static const char *method_name(__u32 m)
 {
-	return m == XLB_METHOD_L2 ? "l2" : m == XLB_METHOD_GUE ? "gue" : "ipip";
+	return m == XLB_METHOD_L2 ? "l2" : m == XLB_METHOD_GUE ? "gue" : m == XLB_METHOD_NAT ? "nat" :
+											      "ipip";
+}
+
+/* A nat VIP's pool as the data plane has it, its ports and the sweeper's timeouts. */
+static void print_nat(struct daemon *d, const struct cfg_vip *v, struct out *o)
+{
+	char addr[ADDR_STRLEN], ports[16];
+	struct xlb_nat_pool pool;
+
+	sync_nat_pool(&d->sync, v, &pool);
+	out_text(o, "  snat");
+	out_arr_open(o, "snat");
+	for (__u32 i = 0; i < pool.n_addrs; i++) {
+		addr_format(&pool.addrs[i], v->key.family, addr, sizeof(addr));
+		out_str(o, NULL, i ? ",%s" : " %s", addr);
+	}
+	out_arr_close(o);
+	out_bool(o, "snat_default", NULL, !v->opts.snat.n);
+	if (!v->opts.snat.n)
+		out_text(o, " (default: this balancer's)");
+	if (!pool.n_addrs)
+		out_text(o, " none (no address on an attached interface: new flows are dropped)");
+	snprintf(ports, sizeof(ports), "%u-%u", v->opts.snat_port_lo, v->opts.snat_port_hi);
+	out_str(o, "snat_ports", "  snat-ports %s", ports);
+	out_u64(o, "tcp_timeout_ms", "  tcp-timeout %llums", v->opts.tcp_timeout_ms);
+	out_u64(o, "fin_timeout_ms", "  fin-timeout %llums", v->opts.fin_timeout_ms);
+	out_u64(o, "udp_timeout_ms", "  udp-timeout %llums", v->opts.udp_timeout_ms);
 }
 
 static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out *o)
@@ -853,6 +900,8 @@ static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out
 	out_str(o, "method", "  method %s", method_name(v->opts.method));
 	if (v->opts.method == XLB_METHOD_GUE)
 		out_u64(o, "encap_port", "  encap-port %llu", v->opts.encap_port);
+	if (v->opts.method == XLB_METHOD_NAT)
+		print_nat(d, v, o);
 	out_str(o, "hash", "  hash %s", v->opts.hash == CMD_HASH_SRC ? "src" : "5tuple");
 	out_u64(o, "ring_slots", "  ring %llu", v->opts.ring);
 	out_str(o, "announce", "  announce %s",
@@ -911,13 +960,24 @@ static void print_rate(const struct rate *r, struct out *o)
 	out_text(o, "  %10s %13s", pps, bps);
 }
 
+/* "  10.0.0.2:8080": JSON has the address and the port apart, port 0 the packet's own. */
+static void print_backend_name(const struct cfg_backend *b, struct out *o)
+{
+	char addr[ADDR_STRLEN], text[BACKEND_STRLEN];
+
+	addr_format(&b->addr, b->family, addr, sizeof(addr));
+	backend_format(&b->addr, b->family, b->port, text, sizeof(text));
+	out_str(o, "address", NULL, addr);
+	out_u64(o, "port", NULL, b->port);
+	out_text(o, "  %-39s", text);
+}
+
 static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out *o, bool shares,
 			   bool rates)
 {
 	__u32 *counts = calloc(v->n_backends ? v->n_backends : 1, sizeof(*counts));
 	__u32 size = v->opts.ring;
 	bool have_ring = shares && counts && !sync_ring_read(&d->sync, v, counts, NULL);
-	char addr[ADDR_STRLEN];
 
 	out_arr_open(o, "backends");
 	for (size_t i = 0; i < v->n_backends; i++) {
@@ -927,9 +987,8 @@ static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out
 
 		dp_backend_stats(&d->dp, b->id, &st);
 		dp_health_get(&d->dp, b->id, &state);
-		addr_format(&b->addr, b->family, addr, sizeof(addr));
 		out_obj_open(o, NULL);
-		out_str(o, "address", "  %-39s", addr);
+		print_backend_name(b, o);
 		out_u64(o, "weight", "  weight %-5llu", b->weight);
 		out_str(o, "health", "  %-4s", state == XLB_HEALTH_UP ? "up" : "down");
 		if (rates && b->id < d->dp.max_backends)
@@ -1023,6 +1082,38 @@ static int do_backend_list(struct daemon *d, const struct cmd *cmd, struct out *
 
 #define OUTCOME(o, s, field) out_u64(o, #field, "  " #field " %llu\n", (s)->field)
 
+static bool any_nat(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		if (c->vips[i].opts.method == XLB_METHOD_NAT)
+			return true;
+	return false;
+}
+
+/* The NAT table as the sweeper last counted it, and the flows it ended. */
+static void print_nat_table(struct daemon *d, struct out *o)
+{
+	struct natsweep_report r;
+
+	natsweep_report(d, &r);
+	out_obj_open(o, "nat");
+	out_text(o, "nat table:");
+	if (r.counted)
+		out_u64(o, "entries", " %llu entries", r.entries);
+	else
+		out_text(o, " (not counted yet)");
+	out_u64(o, "max_entries", " of %llu (xlbd -T), two per flow\n", dp_nat_max(&d->dp));
+	out_obj_open(o, "flows_ended");
+	out_text(o, "  flows ended:");
+	out_u64(o, "closed", " closed %llu", r.ended.closed);
+	out_u64(o, "idle", "  idle %llu", r.ended.idle);
+	out_u64(o, "vip_deleted", "  vip deleted %llu", r.ended.vip);
+	out_u64(o, "backend_gone", "  backend gone or down %llu", r.ended.backend);
+	out_u64(o, "orphan", "  orphan entries %llu\n", r.ended.orphan);
+	out_obj_close(o);
+	out_obj_close(o);
+}
+
 static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
 	struct xlb_outcomes oc = { 0 };
@@ -1058,6 +1149,8 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		OUTCOME(o, &oc, nat_replies);
 		OUTCOME(o, &oc, icmp_nat);
 		out_obj_close(o);
+		if (any_nat(&d->cfg) || out_is_json(o))
+			print_nat_table(d, o);
 	}
 	out_arr_open(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
@@ -1118,7 +1211,7 @@ static const char *diagnosis(const struct cmd_health *h, const struct hc_state *
 static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
 	__u64 now = health_now_ms();
-	char svc[SERVICE_STRLEN], addr[ADDR_STRLEN];
+	char svc[SERVICE_STRLEN];
 
 	if (!service_known(d, cmd, o))
 		return 1;
@@ -1142,9 +1235,8 @@ static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o
 			const struct cfg_backend *b = &v->backends[j];
 			const struct hc_state *st = health_state(d->prober, b->id);
 
-			addr_format(&b->addr, b->family, addr, sizeof(addr));
 			out_obj_open(o, NULL);
-			out_str(o, "address", "  %-39s", addr);
+			print_backend_name(b, o);
 			out_u64(o, "weight", "  weight %-5llu", b->weight);
 			if (!st) {
 				out_str(o, "state", "  %s\n", "up (not checked)");

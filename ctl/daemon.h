@@ -26,12 +26,14 @@ struct daemon_opts {
 	const char *pin_dir;
 	__u32 max_vips, max_backends, conns;	/* 0: defaults */
 	__u32 ratelimit_entries;		/* 0: default */
+	__u32 nat_entries;			/* -T; 0: default */
 	const char *bird_fragment;		/* -b: NULL, nothing BGP-related */
 	const char *bird_reload;		/* -r: NULL, BIRD_RELOAD_DEFAULT */
 };
 
 struct prober;
 struct inspect;
+struct natsweep;
 struct tracer;
 
 /* A counter sampled once a second, and its rate over the last second. */
@@ -56,6 +58,7 @@ struct daemon {
 	__u64 sampled_ms;
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
+	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 };
 

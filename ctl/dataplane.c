@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -28,6 +29,14 @@ static int errno_or(int fallback)
 }
 
 static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
+
+static __u64 monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 /*
  * A pinned map of another size than this start asks for (xlbd -C, -L, -B,
@@ -202,6 +211,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.conns, o.conns ? o.conns : XLB_CONNS_DEFAULT);
 	bpf_map__set_max_entries(skel->maps.ratelimit,
 				 o.ratelimit_entries ? o.ratelimit_entries : XLB_RATELIMIT_DEFAULT);
+	bpf_map__set_max_entries(skel->maps.nat, o.nat_entries ? o.nat_entries : XLB_NAT_DEFAULT);
 	if (o.pin_dir) {
 		err = pin_setup(dp, skel, o.pin_dir);
 		if (err)
@@ -228,7 +238,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
 	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
 			     sizeof(dp->cfg), 0);
-	err = dp->cfg.nh_epoch ? 0 : dp_nexthop_refresh(dp);
+	dp->now_base = dp->cfg.now;
+	dp->now_started_s = monotonic_s();
+	err = dp_nexthop_refresh(dp);
 	if (err) {
 		dp_unload(dp);
 		return err;
@@ -288,6 +300,7 @@ void dp_unload(struct dp *dp)
 	free(dp->rings);
 	free(dp->ring_sizes);
 	free(dp->pending);
+	free(dp->filter_extra);
 	xlb__destroy(dp->skel);
 	memset(dp, 0, sizeof(*dp));
 }
@@ -525,10 +538,34 @@ int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
 	int err;
 
 	c.nh_epoch = dp->cfg.nh_epoch;
+	c.now = dp->cfg.now;
+	c.flags = dp->cfg.flags;
 	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
 	if (!err)
 		dp->cfg = c;
 	return err;
+}
+
+int dp_config_flags(struct dp *dp, __u32 flags)
+{
+	struct xlb_config c = dp->cfg;
+	__u32 zero = 0;
+	int err;
+
+	if (c.flags == flags)
+		return 0;
+	c.flags = flags;
+	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
+	if (!err)
+		dp->cfg = c;
+	return err;
+}
+
+__u32 dp_now(const struct dp *dp)
+{
+	__u32 now = dp->now_base + (__u32)(monotonic_s() - dp->now_started_s);
+
+	return now ? now : 1;
 }
 
 /*
@@ -543,6 +580,7 @@ int dp_nexthop_refresh(struct dp *dp)
 
 	/* 0 marks an empty cache entry: never an epoch. */
 	c.nh_epoch = c.nh_epoch + 1 ? c.nh_epoch + 1 : 1;
+	c.now = dp_now(dp);
 	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
 	if (!err)
 		dp->cfg = c;
@@ -816,9 +854,29 @@ int dp_filter_rebuild(struct dp *dp)
 		key = next;
 		prev = &key;
 	}
+	for (__u32 i = 0; i < dp->n_filter_extra; i++) {
+		bit = xlb_filter_bit(&dp->filter_extra[i]);
+		f->bits[bit / 64] |= 1ULL << (bit % 64);
+	}
 	err = map_put(dp->skel->maps.filter, &zero, sizeof(zero), f, sizeof(*f));
 	free(f);
 	return err;
+}
+
+int dp_filter_extra_set(struct dp *dp, const struct xlb_addr *addrs, __u32 n)
+{
+	struct xlb_addr *copy = NULL;
+
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, addrs, n * sizeof(*copy));
+	}
+	free(dp->filter_extra);
+	dp->filter_extra = copy;
+	dp->n_filter_extra = n;
+	return dp_filter_rebuild(dp);
 }
 
 int dp_addr_set(struct dp *dp, const struct xlb_vip_addr_key *key, const struct xlb_vip_addr *val)
@@ -911,6 +969,35 @@ int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *
 	/* An LRU map with per-CPU lists is still one value per key. */
 	return bpf_map__lookup_elem(dp->skel->maps.conns, flow, sizeof(*flow), conn,
 				    sizeof(*conn), 0);
+}
+
+int dp_nat_pool_set(struct dp *dp, __u32 vip_id, const struct xlb_nat_pool *pool)
+{
+	if (vip_id >= dp->max_vips)
+		return -EINVAL;
+	return map_put(dp->skel->maps.nat_pools, &vip_id, sizeof(vip_id), pool, sizeof(*pool));
+}
+
+int dp_nat_batch(struct dp *dp, bool resume, __u32 *token, struct xlb_flow *keys,
+		 struct xlb_nat *vals, __u32 *count)
+{
+	return bpf_map_lookup_batch(bpf_map__fd(dp->skel->maps.nat), resume ? token : NULL, token,
+				    keys, vals, count, NULL);
+}
+
+int dp_nat_lookup(struct dp *dp, const struct xlb_flow *key, struct xlb_nat *val)
+{
+	return bpf_map__lookup_elem(dp->skel->maps.nat, key, sizeof(*key), val, sizeof(*val), 0);
+}
+
+int dp_nat_delete(struct dp *dp, const struct xlb_flow *key)
+{
+	return bpf_map__delete_elem(dp->skel->maps.nat, key, sizeof(*key), 0);
+}
+
+__u32 dp_nat_max(const struct dp *dp)
+{
+	return bpf_map__max_entries(dp->skel->maps.nat);
 }
 
 int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,

@@ -19,6 +19,7 @@ struct dp_opts {
 	__u32 max_backends;	/* 0: XLB_MAX_BACKENDS */
 	__u32 conns;		/* 0: XLB_CONNS_DEFAULT */
 	__u32 ratelimit_entries;	/* rate-limited sources; 0: XLB_RATELIMIT_DEFAULT */
+	__u32 nat_entries;	/* NAT translation entries, two per flow; 0: XLB_NAT_DEFAULT */
 	const char *pin_dir;	/* maps and links pinned (and adopted) here; NULL: none */
 };
 
@@ -32,6 +33,12 @@ struct dp {
 	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
+	/* cfg.now goes on from what the maps held: time xlbd is stopped does not count. */
+	__u32 now_base;
+	__u64 now_started_s;	/* CLOCK_MONOTONIC seconds at load */
+	/* Prefilter bits beyond the VIP addresses: the NAT pools', so that replies get in. */
+	struct xlb_addr *filter_extra;
+	__u32 n_filter_extra;
 	/* Rings created but not yet in the outer map (dp_rings_defer()). */
 	bool rings_deferred;
 	__u32 *pending;		/* VIP ids, n_pending of them */
@@ -97,7 +104,10 @@ struct dp_iface_info {
 };
 int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info);
 
+/* The outer sources of cfg; the epoch, clock and flags stay as they are. */
 int dp_config_set(struct dp *dp, const struct xlb_config *cfg);
+/* xlb_config.flags (XLB_CONFIG_NAT), written only when they change. */
+int dp_config_flags(struct dp *dp, __u32 flags);
 int dp_tx_port_add(struct dp *dp, __u32 ifindex);
 int dp_tx_port_del(struct dp *dp, __u32 ifindex);
 
@@ -132,10 +142,16 @@ int dp_health_set(struct dp *dp, __u32 id, __u32 state);
 int dp_health_get(struct dp *dp, __u32 id, __u32 *state);
 /*
  * Have every cached next hop looked up again in the FIB on its next packet
- * (neighbours or routes may have changed): the data plane reads no clock,
- * so the daemon calls this about once a second.
+ * (neighbours or routes may have changed), and move xlb_config.now (the NAT
+ * entries' clock) to dp_now(): the data plane reads no clock, so the daemon
+ * calls this about once a second.
  */
 int dp_nexthop_refresh(struct dp *dp);
+/*
+ * Seconds on the NAT entries' clock: it resumes where the adopted maps' left
+ * off, so entries do not age while no xlbd runs; never 0.
+ */
+__u32 dp_now(const struct dp *dp);
 
 /*
  * VIP addresses (echo, fragments). The prefilter bitmap is derived from
@@ -148,6 +164,8 @@ int dp_addr_del(struct dp *dp, const struct xlb_vip_addr_key *key);
 int dp_addr_next(struct dp *dp, const struct xlb_vip_addr_key *prev,
 		 struct xlb_vip_addr_key *next);
 int dp_filter_rebuild(struct dp *dp);
+/* Replace the extra prefilter addresses (NAT pools), then rebuild. */
+int dp_filter_extra_set(struct dp *dp, const struct xlb_addr *addrs, __u32 n);
 /* Next VIP key after prev (NULL: the first); -ENOENT at the end. */
 int dp_vip_next(struct dp *dp, const struct xlb_vip_key *prev, struct xlb_vip_key *next);
 /* Make sure VIP id has a ring of `size` slots (new rings say "nobody"). */
@@ -186,6 +204,15 @@ __u32 dp_conn_max(const struct dp *dp);
 
 /* Connection table entry for a flow, -ENOENT if none. */
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn);
+
+/* A nat VIP's pool (nat_pools), written before the VIP is. */
+int dp_nat_pool_set(struct dp *dp, __u32 vip_id, const struct xlb_nat_pool *pool);
+/* NAT translation entries: read in batches as dp_conn_batch(), one by key, deleted by key. */
+int dp_nat_batch(struct dp *dp, bool resume, __u32 *token, struct xlb_flow *keys,
+		 struct xlb_nat *vals, __u32 *count);
+int dp_nat_lookup(struct dp *dp, const struct xlb_flow *key, struct xlb_nat *val);
+int dp_nat_delete(struct dp *dp, const struct xlb_flow *key);
+__u32 dp_nat_max(const struct dp *dp);
 
 /*
  * Per-source rate-limit entries (bpf/ratelimit.h). The data plane keeps

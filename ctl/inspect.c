@@ -12,6 +12,7 @@
 #include "health.h"
 #include "inspect.h"
 #include "log.h"
+#include "natsweep.h"
 #include "output.h"
 #include "server.h"
 #include "sync.h"
@@ -26,9 +27,11 @@ struct walk {
 	struct out *o;
 	__u32 token;
 	bool resume;
-	__u64 entries, matched, shown;
+	bool nat;		/* the connection table is done: walking the NAT table */
+	__u64 entries, nat_entries, matched, shown;
 	struct xlb_flow keys[INSPECT_BATCH];
 	struct xlb_conn vals[INSPECT_BATCH];
+	struct xlb_nat nat_vals[INSPECT_BATCH];
 };
 
 struct inspect {
@@ -110,16 +113,72 @@ static void out_backend(struct out *o, const struct cfg_vip *v, __u32 id,
 			const struct xlb_backend *be)
 {
 	const struct cfg_backend *b = backend_by_id(v, id);
-	char addr[ADDR_STRLEN];
+	char addr[BACKEND_STRLEN];
 
 	if (b)
-		addr_format(&b->addr, b->family, addr, sizeof(addr));
+		backend_format(&b->addr, b->family, b->port, addr, sizeof(addr));
 	else if (be)
-		addr_format(&be->addr, be->family, addr, sizeof(addr));
+		backend_format(&be->addr, be->family, ntohs(be->port), addr, sizeof(addr));
 	else
 		strcpy(addr, "?");
 	out_str(o, "backend", "backend %s", addr);
 	out_u64(o, "backend_id", NULL, id);
+}
+
+/* A NAT flow's state from its two entries' flags. */
+static const char *nat_state(__u8 proto, const struct xlb_nat *e, const struct xlb_nat *p)
+{
+	__u32 flags = e->flags | (p ? p->flags : 0);
+
+	if (proto != IPPROTO_TCP)
+		return "udp";
+	if (flags & XLB_NAT_RST)
+		return "reset";
+	if (p && e->flags & p->flags & XLB_NAT_FIN)
+		return "closed";
+	return flags & XLB_NAT_FIN ? "closing" : "established";
+}
+
+/* Seconds since either direction of the flow carried a packet. */
+static __u64 nat_idle(struct daemon *d, const struct xlb_nat *e, const struct xlb_nat *p)
+{
+	__u32 now = dp_now(&d->dp);
+	__s32 a = now - e->seen, b = p ? (__s32)(now - p->seen) : a;
+	__s32 quiet = a < b ? a : b;
+
+	return quiet > 0 ? quiet : 0;
+}
+
+/*
+ * lookup of a nat VIP's flow that has NAT entries: they decide it while its backend holds.
+ * 0 when answered (o's object closed), else -ENOENT: the ring decides.
+ */
+static int nat_lookup(struct daemon *d, const struct cfg_vip *v, const struct xlb_flow *flow,
+		      struct out *o)
+{
+	char snat[BACKEND_STRLEN];
+	struct xlb_flow partner;
+	struct xlb_nat e, p;
+	struct xlb_backend be;
+	struct xlb_conn conn;
+	const char *why;
+	bool have_p;
+
+	if (dp_nat_lookup(&d->dp, flow, &e))
+		return -ENOENT;
+	conn = (struct xlb_conn){ .backend_id = e.backend_id, .gen = e.gen };
+	if (!conn_holds(d, v->id, &conn, &be, &why))
+		return -ENOENT;
+	natsweep_partner(flow, &e, &partner);
+	have_p = !dp_nat_lookup(&d->dp, &partner, &p);
+	backend_format(&e.src, flow->family, ntohs(e.sport), snat, sizeof(snat));
+	out_backend(o, v, e.backend_id, &be);
+	out_str(o, "reason", " (%s: the NAT table's entry", "nat");
+	out_str(o, "snat", ", from %s", snat);
+	out_str(o, "state", ", %s", nat_state(flow->proto, &e, have_p ? &p : NULL));
+	out_u64(o, "idle_seconds", ", idle %llus)\n", nat_idle(d, &e, have_p ? &p : NULL));
+	out_obj_close(o);
+	return 0;
 }
 
 int inspect_lookup(struct daemon *d, const struct cmd *cmd, struct out *o)
@@ -158,6 +217,8 @@ int inspect_lookup(struct daemon *d, const struct cmd *cmd, struct out *o)
 
 	out_obj_open(o, NULL);
 	out_str(o, "vip", "%s: ", svc);
+	if (has_port && v->opts.method == XLB_METHOD_NAT && !nat_lookup(d, v, &flow, o))
+		return 0;
 	/* Without a port there is no 5-tuple to find in the table. */
 	if (has_port && v->key.port && !dp_conn_lookup(&d->dp, &flow, &conn)) {
 		if (conn_holds(d, v->id, &conn, &be, &why)) {
@@ -235,6 +296,40 @@ static void walk_row(struct walk *w, const struct xlb_flow *f, const struct xlb_
 	out_obj_close(o);
 }
 
+/* One row per NAT flow, from its to-backend entry (keyed like a conns entry: client -> VIP). */
+static void walk_nat_row(struct walk *w, const struct xlb_flow *f, const struct xlb_nat *e)
+{
+	char src[BACKEND_STRLEN], dst[BACKEND_STRLEN], be_text[BACKEND_STRLEN], snat[BACKEND_STRLEN];
+	struct xlb_conn conn = { .backend_id = e->backend_id, .gen = e->gen };
+	struct out *o = w->o;
+	struct xlb_flow partner;
+	struct xlb_backend be;
+	const char *why = NULL;
+	struct xlb_nat p;
+	bool have_p;
+
+	natsweep_partner(f, e, &partner);
+	have_p = !dp_nat_lookup(&w->d->dp, &partner, &p);
+	endpoint_format(&f->src, f->family, f->sport, src, sizeof(src));
+	endpoint_format(&f->dst, f->family, f->dport, dst, sizeof(dst));
+	endpoint_format(&e->dst, f->family, e->dport, be_text, sizeof(be_text));
+	endpoint_format(&e->src, f->family, e->sport, snat, sizeof(snat));
+	conn_holds(w->d, e->vip_id, &conn, &be, &why);
+	out_obj_open(o, NULL);
+	out_str(o, "proto", "%-3s", proto_name(f->proto));
+	out_str(o, "src", " %-24s", src);
+	out_str(o, "vip", " -> %-24s", dst);
+	out_str(o, "backend", " backend %-22s", be_text);
+	out_u64(o, "backend_id", NULL, e->backend_id);
+	out_str(o, "snat", " nat %-22s", snat);
+	out_str(o, "state", " %-11s", nat_state(f->proto, e, have_p ? &p : NULL));
+	out_u64(o, "idle_seconds", " idle %llus", nat_idle(w->d, e, have_p ? &p : NULL));
+	/* The sweeper ends such a flow: its next packet is a new one. */
+	out_str(o, "stale", why ? " (ending: %s)" : NULL, why);
+	out_text(o, "\n");
+	out_obj_close(o);
+}
+
 static void walk_free(struct daemon *d, struct walk *w)
 {
 	struct walk **p;
@@ -268,6 +363,7 @@ static void walk_finish(struct walk *w, int err)
 		status = 1;
 	} else {
 		out_u64(o, "entries", "%llu entries in the table", w->entries);
+		out_u64(o, "nat_entries", ", %llu in the NAT table", w->nat_entries);
 		out_u64(o, "matched", ", %llu matched", w->matched);
 		out_u64(o, "shown", ", %llu shown", w->shown);
 		out_text(o, "%s\n", w->shown < w->matched ? " (count N shows more)" : "");
@@ -284,22 +380,38 @@ static void walk_step(struct walk *w, __u64 until_us)
 
 	do {
 		count = INSPECT_BATCH;
-		err = dp_conn_batch(&w->d->dp, w->resume, &w->token, w->keys, w->vals, &count);
+		if (w->nat)
+			err = dp_nat_batch(&w->d->dp, w->resume, &w->token, w->keys, w->nat_vals,
+					   &count);
+		else
+			err = dp_conn_batch(&w->d->dp, w->resume, &w->token, w->keys, w->vals,
+					    &count);
 		if (err && err != -ENOENT) {
 			walk_finish(w, err);
 			return;
 		}
 		w->resume = true;
 		for (__u32 i = 0; i < count; i++) {
-			w->entries++;
-			if (!walk_wants(w, &w->keys[i]))
+			if (w->nat)
+				w->nat_entries++;
+			else
+				w->entries++;
+			/* A NAT flow is shown once, from its client's side. */
+			if ((w->nat && w->nat_vals[i].flags & XLB_NAT_TO_CLIENT) ||
+			    !walk_wants(w, &w->keys[i]))
 				continue;
 			if (w->matched++ >= w->cmd.count)
 				continue;
 			w->shown++;
-			walk_row(w, &w->keys[i], &w->vals[i]);
+			if (w->nat)
+				walk_nat_row(w, &w->keys[i], &w->nat_vals[i]);
+			else
+				walk_row(w, &w->keys[i], &w->vals[i]);
 		}
-		if (err) { /* -ENOENT: that was the last batch */
+		if (err && !w->nat) { /* -ENOENT: that was the last batch; the NAT table next */
+			w->nat = true;
+			w->resume = false;
+		} else if (err) {
 			walk_finish(w, 0);
 			return;
 		}

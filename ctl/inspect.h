@@ -7,9 +7,14 @@
  * backend is still the VIP's, of the same generation and not down wins; otherwise the ring slot
  * of the flow's hash (include/xlb_hash.h, the data plane's own function) names the backend.
  *
- * conns walks the table with batched lookups in slices of INSPECT_SLICE_US per turn of the
- * event loop (as prom.c counts it), holding the xlbctl call until the walk is done, so that a
- * full table never stalls the loop. Each conns call has its own walk.
+ * For a nat VIP the NAT table's entries decide first (one per direction, include/xlb_abi.h),
+ * while their backend holds, as the data plane does.
+ *
+ * conns walks the connection table, then the NAT table (one row per NAT flow: client -> VIP,
+ * backend address and port, the pool address and port it leaves from, its TCP state and idle
+ * seconds), with batched lookups in slices of INSPECT_SLICE_US per turn of the event loop (as
+ * prom.c counts it), holding the xlbctl call until the walk is done, so that a full table
+ * never stalls the loop. Each conns call has its own walk.
  */
 #ifndef XLB_INSPECT_H
 #define XLB_INSPECT_H

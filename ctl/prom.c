@@ -16,12 +16,16 @@
 #include "daemon.h"
 #include "health.h"
 #include "log.h"
+#include "natsweep.h"
 #include "prom.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* vip="[ADDR]:PORT/PROTO",backend="ADDR", each value escaped (at most doubled). */
-#define LABELS_MAX (2 * SERVICE_STRLEN + 2 * ADDR_STRLEN + 32)
+/*
+ * vip="[ADDR]:PORT/PROTO",backend="ADDR" (a nat backend with a port: "ADDR:PORT" or
+ * "[ADDR6]:PORT", one series each), each value escaped (at most doubled).
+ */
+#define LABELS_MAX (2 * SERVICE_STRLEN + 2 * BACKEND_STRLEN + 32)
 
 struct vip_row {
 	char labels[LABELS_MAX];
@@ -243,8 +247,8 @@ static void ring_shares(struct daemon *d, __u32 *counts, const struct cfg_vip *v
 static int snapshot_take(struct prom *p, struct snapshot *s)
 {
 	struct daemon *d = p->d;
-	char svc[SERVICE_STRLEN], addr[ADDR_STRLEN], esvc[2 * SERVICE_STRLEN],
-		eaddr[2 * ADDR_STRLEN];
+	char svc[SERVICE_STRLEN], addr[BACKEND_STRLEN], esvc[2 * SERVICE_STRLEN],
+		eaddr[2 * BACKEND_STRLEN];
 	size_t n_bes = 0, k = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -275,7 +279,7 @@ static int snapshot_take(struct prom *p, struct snapshot *s)
 			struct be_row *br = &s->bes[k];
 			__u32 state = XLB_HEALTH_DOWN;
 
-			addr_format(&b->addr, b->family, addr, sizeof(addr));
+			backend_format(&b->addr, b->family, b->port, addr, sizeof(addr));
 			escape(eaddr, sizeof(eaddr), addr);
 			snprintf(br->labels, sizeof(br->labels), "vip=\"%s\",backend=\"%s\"", esvc,
 				 eaddr);
@@ -331,6 +335,35 @@ static void print_daemon(struct daemon *d, FILE *f)
 	}
 }
 
+/* The NAT table as the sweeper counts it while it walks, once a second. */
+static void print_nat(const struct prom *p, FILE *f)
+{
+	struct natsweep_report r;
+
+	natsweep_report(p->d, &r);
+	if (r.counted) {
+		family(f, "xlb_nat_entries", "gauge",
+		       "NAT translation entries, two per flow, counted by the sweeper every second.");
+		fprintf(f, "xlb_nat_entries %llu\n", (unsigned long long)r.entries);
+	}
+	family(f, "xlb_nat_max_entries", "gauge", "Size of the NAT table (xlbd -T).");
+	fprintf(f, "xlb_nat_max_entries %u\n", dp_nat_max(&p->d->dp));
+	family(f, "xlb_nat_flows_ended_total", "counter",
+	       "NAT flows the sweeper ended since xlbd started, by reason: closed (FIN both ways "
+	       "or RST, then fin-timeout), idle (tcp-timeout, udp-timeout), vip_deleted, "
+	       "backend_gone (deleted or down), orphan (an entry without its partner).");
+	fprintf(f, "xlb_nat_flows_ended_total{reason=\"closed\"} %llu\n",
+		(unsigned long long)r.ended.closed);
+	fprintf(f, "xlb_nat_flows_ended_total{reason=\"idle\"} %llu\n",
+		(unsigned long long)r.ended.idle);
+	fprintf(f, "xlb_nat_flows_ended_total{reason=\"vip_deleted\"} %llu\n",
+		(unsigned long long)r.ended.vip);
+	fprintf(f, "xlb_nat_flows_ended_total{reason=\"backend_gone\"} %llu\n",
+		(unsigned long long)r.ended.backend);
+	fprintf(f, "xlb_nat_flows_ended_total{reason=\"orphan\"} %llu\n",
+		(unsigned long long)r.ended.orphan);
+}
+
 static void print_dataplane(const struct prom *p, const struct snapshot *s, FILE *f)
 {
 	family(f, "xlb_packets_total", "counter",
@@ -357,6 +390,7 @@ static void print_dataplane(const struct prom *p, const struct snapshot *s, FILE
 	       "max_entries / CPUs, so the table may stop growing before it is full.");
 	fprintf(f, "xlb_conn_table_max_entries %u\n",
 		dp_conn_max(&p->d->dp));
+	print_nat(p, f);
 }
 
 /*

@@ -358,6 +358,44 @@ static void discard_unseen(struct sync *s, struct cfg_vip *v)
 		v->backends[i].id = XLB_BACKEND_NONE;
 }
 
+static void nat_pool(const struct dp *dp, const struct cfg_vip *v, struct xlb_nat_pool *pool);
+
+/*
+ * Where a nat VIP's flows leave from: its snat addresses, else the balancer's own address of
+ * its family (the outer source ipip uses: the first attached interface's), else none yet (new
+ * flows are dropped until an interface with an address is attached).
+ */
+void sync_nat_pool(const struct sync *s, const struct cfg_vip *v, struct xlb_nat_pool *pool)
+{
+	nat_pool(s->dp, v, pool);
+}
+
+static void nat_pool(const struct dp *dp, const struct cfg_vip *v, struct xlb_nat_pool *pool)
+{
+	const struct xlb_addr *own = v->key.family == XLB_AF_INET ? &dp->cfg.src_v4 :
+								     &dp->cfg.src_v6;
+	static const struct xlb_addr none;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->port_lo = v->opts.snat_port_lo;
+	pool->port_hi = v->opts.snat_port_hi;
+	pool->n_addrs = v->opts.snat.n;
+	memcpy(pool->addrs, v->opts.snat.addrs, sizeof(pool->addrs));
+	if (!pool->n_addrs && memcmp(own, &none, sizeof(none)))
+		pool->addrs[pool->n_addrs++] = *own;
+}
+
+static int write_pool(struct sync *s, const struct cfg_vip *v)
+{
+	struct xlb_nat_pool pool;
+	int err;
+
+	nat_pool(s->dp, v, &pool);
+	err = dp_nat_pool_set(s->dp, v->id, &pool);
+	/* Before the VIP is visible: its first flow's reply must be looked up. */
+	return err ? err : dp_config_flags(s->dp, s->dp->cfg.flags | XLB_CONFIG_NAT);
+}
+
 int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 {
 	struct xlb_vip vip = { 0 };
@@ -387,6 +425,11 @@ int sync_vip(struct sync *s, struct config *c, struct cfg_vip *v)
 		if (err)
 			return err;
 		vip.flags |= XLB_VIP_RATELIMIT;
+	}
+	if (v->opts.method == XLB_METHOD_NAT) {
+		err = write_pool(s, v);
+		if (err)
+			return err;
 	}
 	return dp_vip_set(s->dp, &v->key, &vip);
 }
@@ -478,6 +521,42 @@ static bool addr_wanted(const struct config *c, const struct xlb_vip_addr_key *k
 	return false;
 }
 
+int sync_pools(struct sync *s, const struct config *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < c->n_vips; i++)
+		if (c->vips[i].opts.method == XLB_METHOD_NAT && c->vips[i].id != CFG_ID_NONE)
+			err = write_pool(s, &c->vips[i]);
+	return err ? err : sync_addrs(s, c);
+}
+
+/*
+ * The prefilter bits of every pool address, so that replies reach the NAT table, and
+ * XLB_CONFIG_NAT while a VIP is nat (DSR-only setups never look NAT entries up).
+ */
+static int sync_nat_addrs(struct sync *s, const struct config *c)
+{
+	struct xlb_addr *addrs = NULL;
+	struct xlb_nat_pool pool;
+	__u32 flags = s->dp->cfg.flags & ~XLB_CONFIG_NAT;
+	size_t n = 0;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < c->n_vips; i++) {
+		if (c->vips[i].opts.method != XLB_METHOD_NAT)
+			continue;
+		flags |= XLB_CONFIG_NAT;
+		nat_pool(s->dp, &c->vips[i], &pool);
+		for (__u32 j = 0; !err && j < pool.n_addrs; j++)
+			err = push_key((void **)&addrs, &n, &pool.addrs[j], sizeof(pool.addrs[j]));
+	}
+	if (!err)
+		err = dp_filter_extra_set(s->dp, addrs, n);
+	free(addrs);
+	return err ? err : dp_config_flags(s->dp, flags);
+}
+
 int sync_addrs(struct sync *s, const struct config *c)
 {
 	struct xlb_vip_addr_key key, prev, *stale = NULL;
@@ -500,5 +579,5 @@ int sync_addrs(struct sync *s, const struct config *c)
 	for (size_t i = 0; !err && i < n_stale; i++)
 		err = dp_addr_del(s->dp, &stale[i]);
 	free(stale);
-	return err ? err : dp_filter_rebuild(s->dp);
+	return err ? err : sync_nat_addrs(s, c);
 }

@@ -93,7 +93,17 @@ int sync_vip_remove(struct sync *s, const struct xlb_vip_key *key);
  * of c is placed, VIP addresses rewritten.
  */
 int sync_all(struct sync *s, struct config *c);
-/* VIP addresses (echo, fragments) and the prefilter, from c. */
+/* VIP addresses (echo, fragments), the prefilter (NAT pool addresses too) and the NAT flag. */
 int sync_addrs(struct sync *s, const struct config *c);
+/*
+ * Rewrite the pools of c's nat VIPs, then sync_addrs(): after the balancer's own addresses
+ * (the default pool) changed.
+ */
+int sync_pools(struct sync *s, const struct config *c);
+/*
+ * A nat VIP's pool as written: its snat addresses, else the balancer's own address of the
+ * VIP's family (the outer source of ipip: the first attached interface's), else none.
+ */
+void sync_nat_pool(const struct sync *s, const struct cfg_vip *v, struct xlb_nat_pool *pool);
 
 #endif /* XLB_SYNC_H */

@@ -18,17 +18,26 @@
 #include "daemon.h"
 #include "log.h"
 #include "inspect.h"
+#include "natsweep.h"
 #include "tracer.h"
 #include "metrics.h"
 #include "prom.h"
 #include "server.h"
 #include "version.h"
 
+/*
+ * Kernel memory of the nat map (BPF_F_NO_PREALLOC) as the kernel charges it (the map's
+ * memlock, measured on 6.18): 168 bytes per entry in use (element header, 40-byte key, 72-byte
+ * value), allocated as flows come, and a 16-byte bucket per entry of -T from the start.
+ */
+#define NAT_ENTRY_BYTES		168
+#define NAT_BUCKET_BYTES	16
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlbd [-s SOCKET] [-c STATE_FILE] [-p PIN_DIR] [-m METRICS_ADDR:PORT]\n"
 		   "            [-b BIRD_FRAGMENT [-r RELOAD_COMMAND]] [-C CONNS] [-L SOURCES]\n"
-		   "            [-N VIPS] [-B BACKENDS] [-f] [-v] [-V]\n"
+		   "            [-T NAT_ENTRIES] [-N VIPS] [-B BACKENDS] [-f] [-v] [-V]\n"
 		   "  -s SOCKET      control socket (default " XLBD_SOCKET_DEFAULT ")\n"
 		   "  -c STATE_FILE  configuration, saved on every change (default "
 		   XLBD_STATE_DEFAULT ")\n"
@@ -41,13 +50,15 @@ static void usage(FILE *f)
 		   "                 (default '" BIRD_RELOAD_DEFAULT "')\n"
 		   "  -C N           connection table entries (default %u, ~%u bytes each)\n"
 		   "  -L N           rate-limited sources tracked (default %u, ~%u bytes each)\n"
+		   "  -T N           NAT translation entries, two per flow (default %u, ~%u bytes\n"
+		   "                 each as flows come, + %u per entry of N for the buckets)\n"
 		   "  -N N           VIP ids (default %u)\n"
 		   "  -B N           backend ids (default %u)\n"
 		   "  -f             stay in the foreground\n"
 		   "  -v             more logging (twice: debug, with libbpf's messages)\n"
 		   "  -V             print the version and exit\n",
-		XLB_CONNS_DEFAULT, XLB_CONN_BYTES, XLB_RATELIMIT_DEFAULT, XLB_RL_BYTES, XLB_MAX_VIPS,
-		XLB_MAX_BACKENDS);
+		XLB_CONNS_DEFAULT, XLB_CONN_BYTES, XLB_RATELIMIT_DEFAULT, XLB_RL_BYTES,
+		XLB_NAT_DEFAULT, NAT_ENTRY_BYTES, NAT_BUCKET_BYTES, XLB_MAX_VIPS, XLB_MAX_BACKENDS);
 }
 
 /*
@@ -146,7 +157,7 @@ static int serve(struct daemon *d, struct server *srv, struct exporter *mx)
 	for (;;) {
 		/* A conns walk goes on in slices between events: no sleeping meanwhile. */
 		n = epoll_wait(ep, events, 8,
-			       inspect_busy(d)	    ? 0 :
+			       inspect_busy(d) || natsweep_busy(d) ? 0 :
 			       tracer_running(d) ? TRACER_POLL_MS :
 						   DAEMON_NEIGH_POLL_MS);
 		daemon_tick(d);
@@ -205,7 +216,7 @@ int main(int argc, char **argv)
 	socklen_t sslen;
 	char err[128];
 
-	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:C:L:N:B:fvVh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:m:b:r:C:L:T:N:B:fvVh")) != -1) {
 		switch (opt) {
 		case 'C':
 			if (parse_size(opt, optarg, XLB_CONNS_MIN, XLB_CONNS_MAX, &opts.conns))
@@ -214,6 +225,10 @@ int main(int argc, char **argv)
 		case 'L':
 			if (parse_size(opt, optarg, XLB_RATELIMIT_MIN, XLB_RATELIMIT_MAX,
 				       &opts.ratelimit_entries))
+				return 2;
+			break;
+		case 'T':
+			if (parse_size(opt, optarg, XLB_NAT_MIN, XLB_NAT_MAX, &opts.nat_entries))
 				return 2;
 			break;
 		case 'N':
