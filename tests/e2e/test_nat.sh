@@ -391,7 +391,9 @@ test_udp_request_response() {
 	[ "$(nat_entries 17)" -ge 1 ] || fail "no UDP NAT entries after 60 flows"
 	svc=$(wait_entries 0 8000 17)
 	log "UDP entries gone after ${svc} ms (udp-timeout 2s)"
-	[ "$svc" != timeout ] || fail "UDP NAT entries left 8 s after the flows: $(nat_entries 17)"
+	[ "$svc" != timeout ] || { fail "UDP NAT entries left 8 s after the flows: $(nat_entries 17)"; return 1; }
+	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="idle"}' 60 3000)" != timeout ] ||
+		fail "$(metric 'xlb_nat_flows_ended_total{reason="idle"}') flows ended idle, not 60"
 }
 
 # A one-address pool of 8 ports to one backend: 8 flows take them all, the
@@ -447,17 +449,35 @@ test_port_pool_exhaustion() {
 	done
 }
 
+# Milliseconds until metric SERIES reads VALUE, at most MS ("timeout").
+wait_metric() { # SERIES VALUE MS
+	local t0 now
+	t0=$(date +%s%N)
+	while [ "$(metric "$1")" != "$2" ]; do
+		now=$(date +%s%N)
+		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
+		sleep 0.2
+	done
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
 # Within 6 s of WHAT, the table holds the entries of N TCP flows (two
-# each), and conns and the metrics say so.
-flows_left() { # N WHAT SERVICE
+# each); conns lists N NAT flows of SERVICE, and the metrics count the
+# entries and CLOSED flows ended as closed, within 3 s more.
+flows_left() { # N CLOSED WHAT SERVICE
 	local ms
 	ms=$(wait_entries $((2 * $1)) 6000 6)
-	log "$2: entries gone after $ms ms; metrics: $(metric xlb_nat_entries)"
+	log "$3: $((2 * $1)) entries left after $ms ms"
 	[ "$ms" != timeout ] ||
-		{ fail "after $2: $(nat_entries 6) NAT entries 6 s later, not $((2 * $1))"; return 1; }
-	xlbctl -j conns "$3" >"$WORK/conns"
-	[ "$(jq '.conns | length' "$WORK/conns")" = "$1" ] ||
-		fail "after $2, conns lists $(jq -c .conns "$WORK/conns"), not $1 flows"
+		{ fail "after $3: $(nat_entries 6) NAT entries 6 s later, not $((2 * $1))"; return 1; }
+	xlbctl -j conns "$4" >"$WORK/conns"
+	log "conns: $(jq -c '[.conns[] | select(.snat) | {src, backend, snat, state, idle_seconds}]' "$WORK/conns")"
+	[ "$(jq '[.conns[] | select(.snat)] | length' "$WORK/conns")" = "$1" ] ||
+		{ fail "after $3, conns lists $(jq -c .conns "$WORK/conns"), not $1 NAT flows"; return 1; }
+	[ "$(wait_metric xlb_nat_entries $((2 * $1)) 3000)" != timeout ] ||
+		{ fail "after $3, xlb_nat_entries is $(metric xlb_nat_entries), not $((2 * $1))"; return 1; }
+	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="closed"}' "$2" 3000)" != timeout ] ||
+		fail "after $3, $(metric 'xlb_nat_flows_ended_total{reason="closed"}') flows ended as closed, not $2"
 }
 
 # A TCP flow's entries stay while it lives, idle longer than fin-timeout,
@@ -472,16 +492,18 @@ test_tcp_entries_end() {
 	flow_echo 1 "one"
 	flow_open 2 "${svc%/tcp}" ",so-linger=0"
 	flow_echo 2 "two"
-	flows_left 2 "opening 2 flows" "$svc"
+	flows_left 2 0 "opening 2 flows" "$svc"
+	jq -e '[.conns[] | select(.snat) | .state == "established" and (.snat | startswith("'$LB4':"))] |
+		all' "$WORK/conns" >/dev/null || fail "conns does not show 2 established flows from $LB4"
 	# Idle for longer than fin-timeout: still there, still working.
 	sleep 2.5
 	flow_echo 1 "one again"
 	flow_echo 2 "two again"
 	[ "$(nat_entries 6)" = 4 ] || fail "idle established flows lost entries: $(nat_entries 6) of 4"
 	flow_close 1
-	flows_left 1 "a FIN each way" "$svc"
+	flows_left 1 1 "a FIN each way" "$svc"
 	flow_reset 2
-	flows_left 0 "a RST" "$svc"
+	flows_left 0 2 "a RST" "$svc"
 }
 
 # Path MTU discovery through NAT: far, behind a 1280-byte link, fetches 4 MB
