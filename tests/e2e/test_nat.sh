@@ -132,11 +132,13 @@ metric() { # SERIES: its value in xlbd's metrics, empty when absent
 
 # ---- long-lived TCP flows: socat from the client, an echo server behind ----
 
+# The listener's pid in $WORK/echo-HOST.pid; each connection is served by
+# a child of its own, which outlives the listener.
 echo_servers() { # HOST...
 	local h
 	for h in "$@"; do
-		on "$h" socat TCP-LISTEN:$ECHO_PORT,fork,reuseaddr EXEC:cat \
-			>"$WORK/echo-$h.log" 2>&1 &
+		on "$h" sh -c 'echo $$ >"$0"; exec socat TCP-LISTEN:'$ECHO_PORT',fork,reuseaddr EXEC:cat' \
+			"$WORK/echo-$h.pid" >"$WORK/echo-$h.log" 2>&1 &
 	done
 	for h in "$@"; do
 		for _ in $(seq 50); do
@@ -504,6 +506,60 @@ test_tcp_entries_end() {
 	flows_left 1 1 "a FIN each way" "$svc"
 	flow_reset 2
 	flows_left 0 2 "a RST" "$svc"
+}
+
+# The backend holding the one established connection to the echo servers.
+echo_owner() {
+	local h
+	for h in be1 be2 be3; do
+		[ -n "$(echo_peers "$h" 2>/dev/null)" ] && { echo "$h"; return 0; }
+	done
+	fail "no backend holds the flow"
+}
+
+# Health checks of a nat VIP go to each backend's own address and port (the
+# VIP's port is another). A backend whose listener goes is marked down: its
+# established flow ends at once (a NAT flow cannot move to another backend)
+# and new flows go to the others; back when it listens again.
+test_health_ends_flows_of_down_backend() {
+	local svc=$N4.1.7:7070/tcp x old i ms
+	nat_up
+	echo_servers be1 be2 be3
+	nat_vip_up "$svc" $ECHO_PORT
+	xlbctl health set "$svc" tcp interval 200ms timeout 100ms rise 2 fall 3
+	state_of() { # backend index (0-based) -> up/down
+		xlbctl -j health show "$svc" | jq -r ".vips[0].backends[$1].state"
+	}
+	sleep 1
+	for i in 0 1 2; do
+		[ "$(state_of $i)" = up ] ||
+			{ fail "backend $i is $(state_of $i): not checked at its port $ECHO_PORT?"; return 1; }
+	done
+	flow_open 1 "${svc%/tcp}"
+	flow_echo 1 "hello"
+	x=$(echo_owner)
+	old=$(echo_peers "$x")
+	log "the flow runs to $x from $old"
+	[ "$(nat_entries 6)" = 2 ] || fail "$(nat_entries 6) NAT entries for one flow"
+	# The listener goes; the child serving the flow stays.
+	kill "$(cat "$WORK/echo-$x.pid")"
+	ms=$(wait_state $((${x#be} - 1)) down 3000)
+	log "$x down after $ms ms"
+	[ "$ms" != timeout ] || { fail "$x stayed up without a listener"; return 1; }
+	ms=$(wait_entries 0 3000 6)
+	log "its flow's entries gone $ms ms later"
+	[ "$ms" != timeout ] || { fail "the flow of down $x kept its NAT entries"; return 1; }
+	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="backend_gone"}' 1 3000)" != timeout ] ||
+		fail "xlb_nat_flows_ended_total{reason=\"backend_gone\"} is not 1"
+	for i in 2 3 4 5; do
+		flow_open $i "${svc%/tcp}"
+		flow_echo $i "new $i"
+	done
+	# x still holds the old flow's socket (it was told nothing), no other.
+	[ "$(echo_peers "$x")" = "$old" ] || fail "down $x got new flows: $(echo_peers "$x" | xargs)"
+	echo_servers "$x"
+	ms=$(wait_state $((${x#be} - 1)) up 3000)
+	[ "$ms" != timeout ] || fail "$x did not come back up"
 }
 
 # Path MTU discovery through NAT: far, behind a 1280-byte link, fetches 4 MB
