@@ -76,6 +76,48 @@ static __always_inline int nexthop_refill(struct xdp_md *ctx, struct xlb_nexthop
 	return BPF_FIB_LKUP_RET_SUCCESS;
 }
 
+/*
+ * The next hop towards backend id: this CPU's cached one (an inlined array
+ * read), refilled from the FIB when the daemon bumped the epoch (an integer
+ * compare where a TTL needed a clock read). Returns BPF_FIB_LKUP_RET_*:
+ * *nhp is usable for SUCCESS; -1 when there is no cache entry.
+ */
+static __always_inline int nexthop_get(struct xdp_md *ctx, const struct xlb_config *cfg,
+				       const struct xlb_backend *be, __u32 id,
+				       struct xlb_nexthop **nhp)
+{
+	struct xlb_nexthop *nh = bpf_map_lookup_elem(&nexthops, &id);
+
+	if (!nh)
+		return -1;
+	*nhp = nh;
+	if (nh->epoch != cfg->nh_epoch)
+		return nexthop_refill(ctx, nh, be, cfg);
+	return BPF_FIB_LKUP_RET_SUCCESS;
+}
+
+/*
+ * Send the frame out of ifindex from smac to dmac: XDP_TX when that is the
+ * interface it came in on, else redirect through tx_ports (the devmap
+ * lookup proves the interface is one we may send on).
+ */
+static __always_inline int egress(struct xdp_md *ctx, __u32 vip_id, __u32 ifindex,
+				  const __u8 *dmac, const __u8 *smac)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return vip_drop(vip_id, drop_internal);
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+
+	if (ifindex == ctx->ingress_ifindex)
+		return done(XDP_TX, tx);
+	if (!bpf_map_lookup_elem(&tx_ports, &ifindex))
+		return vip_drop(vip_id, drop_no_tx_port);
+	return done(bpf_redirect_map(&tx_ports, ifindex, 0), redirect);
+}
+
 static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 				   const struct xlb_vip *vip, const struct xlb_backend *be,
 				   __u32 id)
@@ -83,22 +125,18 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	bool gue = vip->method == XLB_METHOD_GUE;
 	bool ipip = vip->method == XLB_METHOD_IPIP || gue;
 	struct xlb_config *cfg = config_get();
-	struct xlb_nexthop *nh;
-	struct ethhdr *eth;
+	struct xlb_nexthop *nh = NULL;
 	__u32 len = m->l3len;
-	int rc = 0, err;
+	int rc, err;
 
-	/* IPv4 may travel inside IPv6 (encapsulation only); never the reverse. */
-	if (!cfg || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
+	/* IPv4 may travel inside IPv6 (encapsulation only); never the reverse. nat: nat.h. */
+	if (!cfg || vip->method == XLB_METHOD_NAT || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
 		return vip_drop(vip->id, drop_internal);
 	if (ipip && be->family == XLB_AF_INET && !cfg->src_v4.v4)
 		return vip_drop(vip->id, drop_internal);
-	nh = bpf_map_lookup_elem(&nexthops, &id);
-	if (!nh)
+	rc = nexthop_get(ctx, cfg, be, id, &nh);
+	if (rc < 0 || !nh)
 		return vip_drop(vip->id, drop_internal);
-	/* An integer compare where a TTL needed a clock read (a helper call). */
-	if (nh->epoch != cfg->nh_epoch)
-		rc = nexthop_refill(ctx, nh, be, cfg);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return vip_drop(vip->id, drop_no_route);
 	/*
@@ -130,18 +168,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 	 */
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return done(XDP_PASS, pass_no_neigh);
-
-	eth = (void *)(long)ctx->data;
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
-		return vip_drop(vip->id, drop_internal);
-	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
-
-	if (nh->ifindex == ctx->ingress_ifindex)
-		return done(XDP_TX, tx);
-	if (!bpf_map_lookup_elem(&tx_ports, &nh->ifindex))
-		return vip_drop(vip->id, drop_no_tx_port);
-	return done(bpf_redirect_map(&tx_ports, nh->ifindex, 0), redirect);
+	return egress(ctx, vip->id, nh->ifindex, nh->dmac, nh->smac);
 }
 
 /*

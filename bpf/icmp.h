@@ -76,7 +76,8 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
 		return done(XDP_PASS, pass_other);
 	vip = vip_lookup(f, f->dport);
-	if (!vip)
+	/* A nat VIP's errors were translated by their entry (nat.h) if they had one. */
+	if (!vip || vip->method == XLB_METHOD_NAT)
 		return done(XDP_PASS, pass_other);
 	be = pick_backend(vip, f, &id);
 	if (be)

@@ -52,7 +52,7 @@ struct meta {
 	__u32 l3len;		/* IP packet length from its header */
 	__u8 tos;		/* IPv4 TOS (copied to the outer header) */
 	__u8 df;		/* IPv4 DF set (copied to the outer header) */
-	__u8 pad[2];
+	__u16 l4off;		/* TCP/UDP/ICMP header offset (set for those only) */
 };
 
 static __always_inline void *cursor_pull(struct cursor *c, __u32 len)

@@ -26,6 +26,7 @@
 #include "lb.h"
 #include "forward.h"
 #include "icmp.h"
+#include "nat.h"
 #include "ratelimit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -63,9 +64,26 @@ static __always_inline int not_ours(const struct meta *m)
  */
 static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int syn)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_backend *be;
+	struct xlb_nat *nt;
 	struct xlb_vip *vip;
 	__u32 id;
+	int rc;
+
+	/*
+	 * NAT flows, both directions, by their `nat` entry: the one hash
+	 * lookup an established NAT packet pays. Only when some VIP is nat
+	 * (a flag of the config, an inlined array read forward() needs anyway).
+	 */
+	if (nat_on(cfg)) {
+		nt = bpf_map_lookup_elem(&nat, &m->flow);
+		if (nt) {
+			rc = nat_established(ctx, m, nt);
+			if (rc >= 0)
+				return rc;
+		}
+	}
 
 	be = conn_backend(&m->flow, syn, &vip, &id);
 	if (be) {
@@ -79,6 +97,8 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 		return done(XDP_PASS, pass_not_vip);
 	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
+	if (vip->method == XLB_METHOD_NAT)
+		return nat_new(ctx, m, vip);
 	id = ring_pick(vip, &m->flow);
 	be = backend_of(id, vip->id);
 	/*
@@ -107,7 +127,8 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return done(XDP_DROP, drop_fragment);
 
 	vip = vip_lookup(&m->flow, port);
-	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC))
+	/* NAT rewrites ports, which fragments after the first do not carry. */
+	if (!vip || !(vip->flags & XLB_VIP_HASH_SRC) || vip->method == XLB_METHOD_NAT)
 		return done(XDP_DROP, drop_fragment);
 	/* A fragment is a packet from its source like any other. */
 	if (!ratelimit_admit(vip, &m->flow))
@@ -120,10 +141,13 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,
 				    struct icmphdr *ic, void *end)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_vip_addr *addr;
 
 	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)iph + m->l3len)
 		return malformed(m);
+	if (nat_on(cfg) && !nat_icmp4(ctx, m))
+		return nat_icmp_send(ctx, cfg);
 	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET);
 	if (!addr)
 		return done(XDP_PASS, pass_not_vip);
@@ -137,10 +161,13 @@ static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, st
 static __always_inline int lb_icmp6(struct xdp_md *ctx, const struct meta *m,
 				    struct ipv6hdr *ip6, struct icmp6hdr *ic, void *end)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_vip_addr *addr;
 
 	if ((void *)(ic + 1) > end || (void *)(ic + 1) > (void *)ip6 + m->l3len)
 		return malformed(m);
+	if (nat_on(cfg) && !nat_icmp6(ctx, m))
+		return nat_icmp_send(ctx, cfg);
 	addr = vip_addr_lookup(&m->flow.dst, XLB_AF_INET6);
 	if (!addr)
 		return done(XDP_PASS, pass_not_vip);
@@ -188,6 +215,7 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct cursor *c, __u32 l
 
 	l4 = (void *)iph + ihl;
 	l3end = (void *)iph + m.l3len;
+	m.l4off = l3off + ihl;
 	switch (iph->protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -237,6 +265,7 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct cursor *c, __u32 l
 	}
 
 	m.flow.proto = nexthdr;
+	m.l4off = c->pos - (void *)(long)ctx->data;
 	switch (nexthdr) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:

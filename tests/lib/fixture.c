@@ -194,6 +194,7 @@ int fx_vip_add(struct fixture *fx, struct fx_vip *v)
 		be.vip_id = v->id;
 		be.gen = 1;
 		be.flags = XLB_BACKEND_ACTIVE;
+		be.port = htons(v->backends[i].port);
 		err = dp_backend_set(&fx->dp, v->backends[i].id, &be);
 		if (err)
 			return err;
@@ -223,8 +224,14 @@ int fx_vip_add(struct fixture *fx, struct fx_vip *v)
 int fx_run(struct fixture *fx, const void *in, __u32 len, void *out, __u32 *out_len,
 	   __u32 *verdict)
 {
+	return fx_run_on(fx, fx->if0, in, len, out, out_len, verdict);
+}
+
+int fx_run_on(struct fixture *fx, int ifindex, const void *in, __u32 len, void *out,
+	      __u32 *out_len, __u32 *verdict)
+{
 	/* ctx.data_end is the linear part: all of it, no fragments. */
-	struct xdp_md ctx_in = { .data_end = len, .ingress_ifindex = fx->if0 };
+	struct xdp_md ctx_in = { .data_end = len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len, .data_out = out,
 		    .data_size_out = out_len ? *out_len : 0, .ctx_in = &ctx_in,
 		    .ctx_size_in = sizeof(ctx_in), .repeat = 1);

@@ -32,6 +32,7 @@ struct fx_backend {
 	const char *addr;
 	__u32 weight;
 	__u32 id;		/* backend id the fixture hands out (output) */
+	__u16 port;		/* XLB_METHOD_NAT: backend port, host order; 0 = the packet's */
 };
 
 struct fx_vip {
@@ -67,6 +68,9 @@ int fx_ring_rebuild(struct fixture *fx, struct fx_vip *vip);
 /* One run of the balancer program on `in`, received on xlb0. */
 int fx_run(struct fixture *fx, const void *in, __u32 len, void *out, __u32 *out_len,
 	   __u32 *verdict);
+/* The same, received on interface ifindex (xlb0 or xlb2). */
+int fx_run_on(struct fixture *fx, int ifindex, const void *in, __u32 len, void *out,
+	      __u32 *out_len, __u32 *verdict);
 
 /* Which backend id the ring gives this flow (the data plane's own hash). */
 __u32 fx_ring_owner(struct fixture *fx, const struct fx_vip *vip, const struct xlb_flow *flow);
