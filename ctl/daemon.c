@@ -864,6 +864,17 @@ static const char *method_name(__u32 m)
 											      "ipip";
 }
 
+/* "  tcp-timeout 900s" as the grammar writes it; JSON "tcp_timeout_ms". */
+static void print_timeout(struct out *o, const char *which, __u32 ms)
+{
+	char key[32], text[DURATION_STRLEN];
+
+	snprintf(key, sizeof(key), "%s_timeout_ms", which);
+	duration_format(ms, text, sizeof(text));
+	out_u64(o, key, NULL, ms);
+	out_text(o, "  %s-timeout %s", which, text);
+}
+
 /* A nat VIP's pool as the data plane has it, its ports and the sweeper's timeouts. */
 static void print_nat(struct daemon *d, const struct cfg_vip *v, struct out *o)
 {
@@ -885,9 +896,9 @@ static void print_nat(struct daemon *d, const struct cfg_vip *v, struct out *o)
 		out_text(o, " none (no address on an attached interface: new flows are dropped)");
 	snprintf(ports, sizeof(ports), "%u-%u", v->opts.snat_port_lo, v->opts.snat_port_hi);
 	out_str(o, "snat_ports", "  snat-ports %s", ports);
-	out_u64(o, "tcp_timeout_ms", "  tcp-timeout %llums", v->opts.tcp_timeout_ms);
-	out_u64(o, "fin_timeout_ms", "  fin-timeout %llums", v->opts.fin_timeout_ms);
-	out_u64(o, "udp_timeout_ms", "  udp-timeout %llums", v->opts.udp_timeout_ms);
+	print_timeout(o, "tcp", v->opts.tcp_timeout_ms);
+	print_timeout(o, "fin", v->opts.fin_timeout_ms);
+	print_timeout(o, "udp", v->opts.udp_timeout_ms);
 }
 
 static void print_vip_head(struct daemon *d, const struct cfg_vip *v, struct out *o)
@@ -1179,12 +1190,16 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 
 static const char *const check_names[] = { "off", "tcp", "http" };
 
-static void print_check(const struct cmd_health *h, __u16 svc_port, struct out *o)
+/* by_backend: without a port of the check's own, a backend with a port is checked there. */
+static void print_check(const struct cmd_health *h, __u16 svc_port, bool by_backend,
+			struct out *o)
 {
 	out_str(o, "check", "  check %s", check_names[h->type % 3]);
 	if (h->type == CMD_HEALTH_OFF)
 		return;
 	out_u64(o, "port", "  port %llu", h->port ? h->port : svc_port);
+	out_bool(o, "port_of_backend", !h->port && by_backend ? " (or the backend's own)" : NULL,
+		 !h->port && by_backend);
 	if (h->type == CMD_HEALTH_HTTP) {
 		out_str(o, "path", "  path %s", h->path);
 		out_u64(o, "status", "  status %llu", h->status);
@@ -1194,6 +1209,15 @@ static void print_check(const struct cmd_health *h, __u16 svc_port, struct out *
 	out_u64(o, "rise", "  rise %llu", h->rise);
 	out_u64(o, "fall", "  fall %llu", h->fall);
 	out_str(o, "via", "  via %s", h->via == CMD_VIA_VIP ? "vip" : "direct");
+}
+
+/* Whether a backend of v has a port of its own (method nat): checks go to it. */
+static bool ported(const struct cfg_vip *v)
+{
+	for (size_t i = 0; i < v->n_backends; i++)
+		if (v->backends[i].port)
+			return true;
+	return false;
 }
 
 /* A VIP-path check that fails where the backend's own address answers. */
@@ -1224,7 +1248,7 @@ static int do_health_show(struct daemon *d, const struct cmd *cmd, struct out *o
 		service_format(&v->key, svc, sizeof(svc));
 		out_obj_open(o, NULL);
 		out_str(o, "service", "%s", svc);
-		print_check(&v->health, ntohs(v->key.port), o);
+		print_check(&v->health, ntohs(v->key.port), ported(v), o);
 		out_bool(o, "fail_open", sync_vip_fails_open(v) ?
 					 "\n  FAIL-OPEN: every backend is down, forwarding over all" :
 					 NULL,
