@@ -186,17 +186,23 @@ download_done() { # PID PORT BYTES WHAT [CODE]
 	[ "$got" = "$want" ] || fail "$4: got '$got', not '$want'"
 }
 
-# Milliseconds until backend $1 reaches health state $2, at most $3 ms
-# ("timeout" then). The suite defines state_of BACKEND -> state.
-wait_state() {
-	local t0 now
+# Milliseconds until CMD... prints WANT, at most MS ("timeout" then).
+wait_for() { # MS WANT CMD...
+	local ms=$1 want=$2 t0 now
+	shift 2
 	t0=$(date +%s%N)
-	while [ "$(state_of "$1")" != "$2" ]; do
+	while [ "$("$@")" != "$want" ]; do
 		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
+		[ $(((now - t0) / 1000000)) -gt "$ms" ] && { echo timeout; return; }
 		sleep 0.02
 	done
 	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# Milliseconds until backend $1 reaches health state $2, at most $3 ms
+# ("timeout" then). The suite defines state_of BACKEND -> state.
+wait_state() {
+	wait_for "$3" "$2" state_of "$1"
 }
 
 # A second client, "far", behind two routers with a 1280-byte link between

@@ -113,18 +113,6 @@ nat_entries() { # [PROTO]
 		jq --arg p "${1:-}" '[.[] | select($p == "" or .formatted.key.proto == ($p | tonumber))] | length'
 }
 
-# Milliseconds until the NAT table holds N entries, at most MS ("timeout").
-wait_entries() { # N MS [PROTO]
-	local t0 now
-	t0=$(date +%s%N)
-	while [ "$(nat_entries "${3:-}")" != "$1" ]; do
-		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$2" ] && { echo timeout; return; }
-		sleep 0.1
-	done
-	echo $((($(date +%s%N) - t0) / 1000000))
-}
-
 metric() { # SERIES: its value in xlbd's metrics, empty when absent
 	on lb curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
 		awk -v k="$1" '$1 == k { print $2; exit }'
@@ -416,10 +404,10 @@ test_udp_request_response() {
 		[ "$(awk -v a="$addr" '$2 == a' "$WORK/u$fam" | wc -l)" = 30 ] ||
 			fail "IPv$fam UDP: the backends saw other clients than $addr: $(awk '{ print $2 }' "$WORK/u$fam" | sort -u | xargs)"
 	done
-	ms=$(wait_entries 0 12000 17)
+	ms=$(wait_for 12000 0 nat_entries 17)
 	log "UDP entries gone after $ms ms (udp-timeout 5s)"
 	[ "$ms" != timeout ] || { fail "UDP NAT entries left 12 s after the flows: $(nat_entries 17)"; return 1; }
-	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="idle"}' 60 3000)" != timeout ] ||
+	[ "$(wait_for 3000 60 metric 'xlb_nat_flows_ended_total{reason="idle"}')" != timeout ] ||
 		fail "$(metric 'xlb_nat_flows_ended_total{reason="idle"}') flows ended idle, not 60"
 }
 
@@ -460,7 +448,7 @@ test_port_pool_exhaustion() {
 	for i in $(seq 8); do
 		flow_close "$i"
 	done
-	ms=$(wait_entries 0 8000)
+	ms=$(wait_for 8000 0 nat_entries)
 	log "entries gone $ms ms after the FINs (fin-timeout 1s)"
 	[ "$ms" != timeout ] || fail "$(nat_entries) NAT entries left 8 s after 8 flows closed"
 	# Every port again, for 8 new flows; none refused.
@@ -476,24 +464,12 @@ test_port_pool_exhaustion() {
 	done
 }
 
-# Milliseconds until metric SERIES reads VALUE, at most MS ("timeout").
-wait_metric() { # SERIES VALUE MS
-	local t0 now
-	t0=$(date +%s%N)
-	while [ "$(metric "$1")" != "$2" ]; do
-		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
-		sleep 0.2
-	done
-	echo $((($(date +%s%N) - t0) / 1000000))
-}
-
 # Within 8 s of WHAT, the table holds the entries of N TCP flows (two
 # each); conns lists N NAT flows of SERVICE, and the metrics count the
 # entries and CLOSED flows ended as closed, within 3 s more.
 flows_left() { # N CLOSED WHAT SERVICE
 	local ms
-	ms=$(wait_entries $((2 * $1)) 8000 6)
+	ms=$(wait_for 8000 $((2 * $1)) nat_entries 6)
 	log "$3: $((2 * $1)) entries left after $ms ms"
 	[ "$ms" != timeout ] ||
 		{ fail "after $3: $(nat_entries 6) NAT entries 8 s later, not $((2 * $1))"; return 1; }
@@ -501,9 +477,9 @@ flows_left() { # N CLOSED WHAT SERVICE
 	log "conns: $(jq -c '[.conns[] | select(.snat) | {src, backend, snat, state, idle_seconds}]' "$WORK/conns")"
 	[ "$(jq '[.conns[] | select(.snat)] | length' "$WORK/conns")" = "$1" ] ||
 		{ fail "after $3, conns lists $(jq -c .conns "$WORK/conns"), not $1 NAT flows"; return 1; }
-	[ "$(wait_metric xlb_nat_entries $((2 * $1)) 3000)" != timeout ] ||
+	[ "$(wait_for 3000 $((2 * $1)) metric xlb_nat_entries)" != timeout ] ||
 		{ fail "after $3, xlb_nat_entries is $(metric xlb_nat_entries), not $((2 * $1))"; return 1; }
-	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="closed"}' "$2" 3000)" != timeout ] ||
+	[ "$(wait_for 3000 "$2" metric 'xlb_nat_flows_ended_total{reason="closed"}')" != timeout ] ||
 		fail "after $3, $(metric 'xlb_nat_flows_ended_total{reason="closed"}') flows ended as closed, not $2"
 }
 
@@ -580,10 +556,10 @@ test_health_ends_flows_of_down_backend() {
 	ms=$(wait_state $((${x#be} - 1)) down 3000)
 	log "$x down after $ms ms"
 	[ "$ms" != timeout ] || { fail "$x stayed up without a listener"; return 1; }
-	ms=$(wait_entries 0 3000 6)
+	ms=$(wait_for 3000 0 nat_entries 6)
 	log "its flow's entries gone $ms ms later"
 	[ "$ms" != timeout ] || { fail "the flow of down $x kept its NAT entries"; return 1; }
-	[ "$(wait_metric 'xlb_nat_flows_ended_total{reason="backend_gone"}' 1 3000)" != timeout ] ||
+	[ "$(wait_for 3000 1 metric 'xlb_nat_flows_ended_total{reason="backend_gone"}')" != timeout ] ||
 		fail "xlb_nat_flows_ended_total{reason=\"backend_gone\"} is not 1"
 	for i in 2 3 4 5; do
 		flow_open $i "${svc%/tcp}"
