@@ -98,6 +98,11 @@ struct fixture;
 int bench_live(struct fixture *fx, int floor_tx_fd);
 /* xlbctl and xlbd round trips, start-up and restore (control.c). */
 void bench_control(void);
+/*
+ * Full NAT (nat.c): per-packet figures of nat flows both ways next to ipip,
+ * on fx (nat VIPs added), floor_fd the XDP_PASS floor; memory per entry.
+ */
+void bench_nat(struct fixture *fx, int floor_fd);
 /* Kernel memory locked by the maps for 1, 100, 1000 VIPs (memory.c). */
 void bench_memory(void);
 /*

@@ -114,10 +114,15 @@ struct {
 	__type(value, struct xlb_nat);
 } nat SEC(".maps");
 
-/* By VIP id; read only when a NAT flow is created. */
+/*
+ * By VIP id, read only when a NAT flow is created: a hash without
+ * preallocation, so that memory follows the nat VIPs (264 bytes a pool; an
+ * array by id would hold a pool for every possible VIP, 1 MiB by default).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xlb_nat_pool);
 } nat_pools SEC(".maps");

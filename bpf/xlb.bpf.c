@@ -3,9 +3,10 @@
  * xlb: the balancer's XDP program.
  *
  * Stages, each cheap and bounded (DESIGN.md "Packet path"):
- *   parse -> connection table -> VIP (by id, or hash lookup for a new flow)
- *         -> rate limit (if set) -> Maglev ring (new flow) -> forward (IPIP or
- *         L2) -> count
+ *   parse -> [nat entry, when some VIP is nat] -> connection table -> VIP (by
+ *         id, or hash lookup for a new flow) -> rate limit (if set) -> Maglev
+ *         ring (new flow) -> forward (IPIP, GUE, L2; nat: rewrite, nat.h)
+ *         -> count
  *
  * Rules for what is not a clean VIP flow, all counted in `outcomes`:
  * - not IPv4/IPv6, or not to a VIP address: XDP_PASS untouched;
@@ -20,7 +21,13 @@
  * - IP fragments to a VIP address: forwarded when the address names a
  *   `hash src` VIP for that protocol (fragments after the first carry no
  *   ports, so only a source hash sends all of a datagram's pieces to one
- *   backend); otherwise XDP_DROP (drop_fragment).
+ *   backend, and never for a nat VIP, whose ports it rewrites); otherwise
+ *   XDP_DROP (drop_fragment);
+ * - nat (bpf/nat.h): a packet whose tuple has a `nat` entry is translated
+ *   by it, either way (replies: nat_replies); a pool address's packet
+ *   without one is the host's (pass_not_vip); a new flow that finds no free
+ *   port or no room in the map is dropped (drop_nat_no_port, drop_nat_full);
+ *   ICMP errors quoting a NATed packet are translated (icmp_nat).
  */
 #include "parse.h"
 #include "lb.h"

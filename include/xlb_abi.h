@@ -283,8 +283,9 @@ struct xlb_rl_state {
 _Static_assert(sizeof(struct xlb_rl_state) == 24, "xlb_rl_state");
 
 /*
- * nat_pools: VIP id -> where a XLB_METHOD_NAT VIP's flows leave from. Read
- * only when a NAT flow is created: the pool address by the flow hash among
+ * nat_pools: VIP id -> where a XLB_METHOD_NAT VIP's flows leave from (a
+ * hash, not preallocated: one entry per nat VIP). Read only when a NAT flow
+ * is created: the pool address by the flow hash among
  * addrs[0 .. n_addrs-1] (of the VIP's family), the port allocated in
  * [port_lo, port_hi] (host order, 1 <= port_lo <= port_hi).
  */

@@ -19,7 +19,16 @@
  *     from the input in the MACs only; an echo reply is the request with
  *     addresses swapped, TTL 64 and the reply type;
  *   - what the reference parser calls well-formed is never dropped as
- *     malformed nor passed as not ours.
+ *     malformed nor passed as not ours;
+ *   - nat VIPs (method nat), both directions: a client's packet leaves from
+ *     the pool address and a port of its range to one of the VIP's backends
+ *     at the backend's port; a backend's reply (a second generator sends
+ *     replies to the flows the first one opened, and things near them)
+ *     whose tuple the `nat` map holds goes to the client from the VIP as
+ *     that entry says; ICMP errors about either direction are translated.
+ *     Such a frame differs from the input only in addresses, ports and
+ *     checksums, its IPv4 header checksum is valid, and its L4 (or ICMP)
+ *     checksum is valid whenever the input's was.
  *
  * Reproducible: XLB_FUZZ_SEED=N sets the seed (printed at start, taken from
  * the clock otherwise), XLB_FUZZ_CASES=N the number of cases (default
@@ -41,6 +50,8 @@
 #include "fixture.h"
 #include "pkt.h"
 #include "check.h"
+#include "xlb_hash.h"
+#include "xlb.skel.h"
 
 #define BUF 4096
 #define FUZZ_CASES_DEFAULT 300000
@@ -49,7 +60,8 @@ static struct fixture fx;
 
 enum {
 	F_TCP4 = 1, F_UDP4, F_TCP6, F_UDP6, F_ALL4, F_ALL6, F_SRC4, F_SRC6, F_L2_4, F_L2_6,
-	F_RATE, F_REDIRECT, F_NO_NEIGH, F_EMPTY, F_GUE4, F_GUE6, F_MIX4, F_COUNT,
+	F_RATE, F_REDIRECT, F_NO_NEIGH, F_EMPTY, F_GUE4, F_GUE6, F_MIX4, F_NAT4, F_NAT6,
+	F_COUNT,
 };
 
 #define B_V4 { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3
@@ -83,7 +95,16 @@ static struct fx_vip vips[F_COUNT] = {
 	/* IPv4 inside IPv4 and inside IPv6, by the backend the ring picks. */
 	[F_MIX4] = { "10.30.0.11", 80, IPPROTO_TCP, XLB_METHOD_GUE, 0, 1021, F_MIX4,
 		     { { "10.0.0.2", 1 }, { "fd00::3", 1 } }, 2, .encap_port = 6080 },
+	/* Full NAT: mapped ports, and all ports with the packet's own. */
+	[F_NAT4] = { "10.30.0.12", 80, IPPROTO_TCP, XLB_METHOD_NAT, 0, 1021, F_NAT4,
+		     { { "10.0.0.2", 1, 0, 8080 }, { "10.0.0.3", 1, 0, 8081 } }, 2 },
+	[F_NAT6] = { "fd30::c", 0, IPPROTO_UDP, XLB_METHOD_NAT, 0, 1021, F_NAT6,
+		     { { "fd00::2", 1 }, { "fd00::3", 1 } }, 2 },
 };
+
+/* nat VIPs leave from the balancer's own addresses, the default range. */
+#define NAT_POOL4 "10.0.0.1"
+#define NAT_POOL6 "fd00::1"
 
 /* The VIP table again, parsed, for the reference parser. */
 static struct xlb_addr vip_addr[F_COUNT];
@@ -216,6 +237,90 @@ static void random_too_big(struct rng *r, struct pkt_spec *s, const struct fx_vi
 		quote[below(r, s->inner_len < 48 ? s->inner_len : 48)] = rnd(r);
 }
 
+/*
+ * Replies the backends of nat VIPs would send: the tuples of to-client
+ * entries the program made (recorded from its output), newest over oldest.
+ */
+#define NAT_SEEN 64
+
+static struct {
+	struct pkt_spec s[NAT_SEEN];
+	char src[NAT_SEEN][64], dst[NAT_SEEN][64];
+	unsigned int n;
+} nat_seen;
+
+static void nat_seen_add(__u8 family, __u8 proto, const __u8 *src, const __u8 *dst,
+			 __u16 sport, __u16 dport)
+{
+	unsigned int i = nat_seen.n++ % NAT_SEEN;
+	int af = family == XLB_AF_INET ? AF_INET : AF_INET6;
+	struct pkt_spec *s = &nat_seen.s[i];
+
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	s->proto = proto;
+	inet_ntop(af, src, nat_seen.src[i], sizeof(nat_seen.src[i]));
+	inet_ntop(af, dst, nat_seen.dst[i], sizeof(nat_seen.dst[i]));
+	s->src = nat_seen.src[i];
+	s->dst = nat_seen.dst[i];
+	s->sport = sport;
+	s->dport = dport;
+}
+
+/*
+ * The reverse direction of nat flows: a backend's reply to a pool address
+ * (an open flow's, or near one), or an ICMP error to the pool address about
+ * the packet the balancer sent to the backend.
+ */
+static void random_reply(struct rng *r, struct pkt_spec *s, __u8 *quote)
+{
+	struct pkt_spec t = nat_seen.s[below(r, nat_seen.n < NAT_SEEN ? nat_seen.n : NAT_SEEN)], q;
+	size_t qlen;
+
+	t.tcp_flags = below(r, 0x20);
+	t.payload_len = chance(r, 50) ? below(r, 64) : below(r, 1500);
+	t.ip_id = below(r, 65536);
+	t.tos = chance(r, 80) ? 0 : below(r, 256);
+	if (chance(r, 10))
+		t.dport = below(r, 65536);
+	if (chance(r, 5))
+		t.sport = below(r, 65536);
+	if (chance(r, 5))
+		t.proto = t.proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP;
+	if (chance(r, 5))
+		t.frag = PKT_IP_MF;
+	if (t.family == XLB_AF_INET && chance(r, 10))
+		t.ipv4_opt_len = 4 * below(r, 11);
+	if (chance(r, 75)) {
+		memcpy(t.smac, s->smac, 6);
+		memcpy(t.dmac, s->dmac, 6);
+		*s = t;
+		return;
+	}
+	/* The error quotes what we sent the backend: the reply's tuple turned around. */
+	q = t;
+	q.src = t.dst;
+	q.dst = t.src;
+	q.sport = t.dport;
+	q.dport = t.sport;
+	q.frag = 0;
+	q.ipv4_opt_len = 0;
+	qlen = pkt_build_l3(quote, BUF, &q);
+	s->family = t.family;
+	s->src = t.family == XLB_AF_INET6 ? "fd00::9" : "10.0.0.9";
+	s->dst = t.dst;
+	s->proto = t.family == XLB_AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	s->icmp_type = t.family == XLB_AF_INET6 ? 1 + below(r, 4) : chance(r, 50) ? 3 : 11;
+	s->icmp_code = t.family == XLB_AF_INET6 ? 0 : 4;
+	s->icmp_mtu = 1280;
+	s->inner = quote;
+	s->inner_len = chance(r, 60) ? qlen : below(r, qlen + 1);
+	if (s->inner_len > 1200)
+		s->inner_len = 1200;
+	if (chance(r, 10) && s->inner_len)
+		quote[below(r, s->inner_len < 48 ? s->inner_len : 48)] = rnd(r);
+}
+
 /* Flip, set and rewrite fields of a built frame. */
 static size_t mutate(struct rng *r, __u8 *f, size_t len)
 {
@@ -282,7 +387,7 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 
 	memcpy(s.smac, "\x02\x00\x00\x00\x00\xc1", 6);
 	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
-	switch (below(r, 10)) {
+	switch (below(r, 12)) {
 	case 0: /* anything at all, behind a plausible EtherType */
 		len = 14 + below(r, 200);
 		for (size_t i = 0; i < len; i++)
@@ -310,6 +415,14 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 	case 4: /* not for a VIP */
 		random_flow(r, &s, v);
 		s.dst = other(r, v6);
+		break;
+	case 10:
+	case 11: /* the reverse direction of nat flows */
+		if (nat_seen.n) {
+			random_reply(r, &s, quote);
+			break;
+		}
+		random_flow(r, &s, &vips[F_NAT4]);
 		break;
 	default:
 		random_flow(r, &s, v);
@@ -341,12 +454,15 @@ static size_t generate(struct rng *r, __u8 *f, __u8 *quote)
 
 /* ---- reference parser ----------------------------------------------------- */
 
-enum ref_kind { REF_NONE, REF_FLOW, REF_ECHO, REF_TOO_BIG };
+enum ref_kind { REF_NONE, REF_FLOW, REF_ECHO, REF_TOO_BIG, REF_NAT_REPLY, REF_NAT_ICMP };
 
 struct ref {
 	enum ref_kind kind;
 	const struct fx_vip *vip; /* REF_FLOW, REF_TOO_BIG */
 	size_t l2, l3len;	  /* Ethernet header and IP packet length */
+	size_t l4off;		  /* L4 header from the IP header's start */
+	__u8 proto;		  /* TCP or UDP of a flow */
+	struct xlb_nat nat;	  /* REF_NAT_*: the entry the packet finds */
 };
 
 static __u16 rd16(const __u8 *p)
@@ -396,32 +512,82 @@ static __u8 l4_min(__u8 proto)
 	return proto == IPPROTO_TCP ? PKT_TCP_LEN : PKT_UDP_LEN;
 }
 
+/*
+ * A quote at q (up to end) of a TCP/UDP packet from dst, the address the
+ * error came to, with its ports: 1 and its header length and protocol.
+ */
+static int quote_ok(const __u8 *q, const __u8 *end, __u8 family, const __u8 *dst, size_t *hl,
+		    __u8 *proto)
+{
+	size_t alen = family == XLB_AF_INET ? 4 : 16;
+
+	if (family == XLB_AF_INET) {
+		if (end - q < PKT_IPV4_LEN || q[0] >> 4 != 4 || (q[0] & 0xf) < 5)
+			return 0;
+		*hl = (q[0] & 0xf) * 4u;
+		if ((size_t)(end - q) < *hl + 8 || rd16(q + 6) & PKT_IP_OFFSET)
+			return 0;
+		*proto = q[9];
+	} else {
+		*hl = PKT_IPV6_LEN;
+		if ((size_t)(end - q) < *hl + 8 || q[0] >> 4 != 6)
+			return 0;
+		*proto = q[6];
+	}
+	return (*proto == IPPROTO_TCP || *proto == IPPROTO_UDP) &&
+	       !memcmp(q + (family == XLB_AF_INET ? 12 : 8), dst, alen);
+}
+
 /* A too-big quote at q (up to end) from dst naming a VIP flow: that VIP, or NULL. */
 static const struct fx_vip *ref_quote(const __u8 *q, const __u8 *end, __u8 family,
 				      const __u8 *dst)
 {
-	size_t alen = family == XLB_AF_INET ? 4 : 16;
+	const struct fx_vip *v;
 	size_t hl;
 	__u8 proto;
 
-	if (family == XLB_AF_INET) {
-		if (end - q < PKT_IPV4_LEN || q[0] >> 4 != 4 || (q[0] & 0xf) < 5)
-			return NULL;
-		hl = (q[0] & 0xf) * 4u;
-		if ((size_t)(end - q) < hl + 8 || rd16(q + 6) & PKT_IP_OFFSET)
-			return NULL;
-		proto = q[9];
-	} else {
-		hl = PKT_IPV6_LEN;
-		if ((size_t)(end - q) < hl + 8 || q[0] >> 4 != 6)
-			return NULL;
-		proto = q[6];
-	}
 	/* The quote is the VIP's reply: the VIP is its source, and the error came to it. */
-	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
-	    memcmp(q + (family == XLB_AF_INET ? 12 : 8), dst, alen))
+	if (!quote_ok(q, end, family, dst, &hl, &proto))
 		return NULL;
-	return vip_find(dst, family, rd16(q + hl), proto);
+	v = vip_find(dst, family, rd16(q + hl), proto);
+	/* A nat VIP's errors are translated by their flow's entry, or not at all. */
+	return v && v->method != XLB_METHOD_NAT ? v : NULL;
+}
+
+/* The `nat` entry of a tuple (ports host order): 1 and *v, or 0. */
+static int nat_entry(__u8 family, __u8 proto, const __u8 *src, const __u8 *dst, __u16 sport,
+		     __u16 dport, struct xlb_nat *v)
+{
+	size_t alen = family == XLB_AF_INET ? 4 : 16;
+	struct xlb_flow k = {0};
+
+	memcpy(&k.src, src, alen);
+	memcpy(&k.dst, dst, alen);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = proto;
+	k.family = family;
+	return !bpf_map__lookup_elem(fx.dp.skel->maps.nat, &k, sizeof(k), v, sizeof(*v), 0);
+}
+
+/* ICMP errors that may quote a nat flow's packet. */
+static int nat_error_type(__u8 family, __u8 type)
+{
+	return family == XLB_AF_INET ? type == 3 || type == 11 || type == 12 :
+				       type >= 1 && type <= 4;
+}
+
+/* An error to dst quoting a packet of a nat flow: the other direction's entry. */
+static int ref_nat_quote(const __u8 *q, const __u8 *end, __u8 family, const __u8 *dst,
+			 struct xlb_nat *v)
+{
+	size_t alen = family == XLB_AF_INET ? 4 : 16, src = family == XLB_AF_INET ? 12 : 8;
+	size_t hl;
+	__u8 proto;
+
+	return quote_ok(q, end, family, dst, &hl, &proto) &&
+	       nat_entry(family, proto, q + src + alen, q + src, rd16(q + hl + 2), rd16(q + hl),
+			 v);
 }
 
 /* What an input frame is, judged without the program's code. */
@@ -486,15 +652,29 @@ static struct ref reference(const __u8 *f, size_t len)
 	}
 	l4 = ip + off;
 	end = ip + r.l3len;
+	r.l4off = off;
+	r.proto = proto;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
 		if ((size_t)(end - l4) < l4_min(proto))
 			return r;
 		r.vip = vip_find(dst, family, rd16(l4 + 2), proto);
 		r.kind = r.vip ? REF_FLOW : REF_NONE;
+		/* Not a VIP's: a reply of a nat flow if the map has its tuple. */
+		if (!r.vip && nat_entry(family, proto, dst - (family == XLB_AF_INET ? 4 : 16), dst,
+					rd16(l4), rd16(l4 + 2), &r.nat) &&
+		    (r.nat.flags & XLB_NAT_TO_CLIENT))
+			r.kind = REF_NAT_REPLY;
 		return r;
 	}
 	if (proto != (family == XLB_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
-	    end - l4 < PKT_ICMP_LEN || !vip_address(dst, family))
+	    end - l4 < PKT_ICMP_LEN)
+		return r;
+	if (nat_error_type(family, l4[0]) &&
+	    ref_nat_quote(l4 + PKT_ICMP_LEN, end, family, dst, &r.nat)) {
+		r.kind = REF_NAT_ICMP;
+		return r;
+	}
+	if (!vip_address(dst, family))
 		return r;
 	if (family == XLB_AF_INET ? l4[0] == 8 && off == PKT_IPV4_LEN : l4[0] == 128) {
 		r.kind = REF_ECHO;
@@ -509,6 +689,7 @@ static struct ref reference(const __u8 *f, size_t len)
 
 struct tally {
 	__u64 cases, pass, drop, tx, redirect, no_neigh, echo, too_big, flows, too_big_sent;
+	__u64 nat_flows, nat_replies, nat_icmp;
 };
 
 #define FAIL(fmt, ...)                                    \
@@ -716,6 +897,104 @@ static const char *too_big_sent_error(const __u8 *in, const __u8 *out, __u32 out
 	return NULL;
 }
 
+/*
+ * A nat rewrite of in: nothing but the MACs, addresses (src, dst), ports
+ * and checksums changed, the IPv4 header checksum valid, the L4 checksum
+ * valid if the input's was (an IPv4 UDP checksum 0 stays 0). sport < 0:
+ * any port of the default pool range.
+ */
+static const char *rewrite_error(const __u8 *in, size_t len, const __u8 *out, __u32 out_len,
+				 const struct ref *r, const void *src, const void *dst, int sport,
+				 int dport)
+{
+	const __u8 *ip = out + r->l2, *iin = in + r->l2;
+	int v4 = iin[0] >> 4 == 4;
+	size_t alen = v4 ? 4 : 16, aoff = v4 ? 12 : 8, l4 = r->l2 + r->l4off;
+	size_t csum = l4 + (r->proto == IPPROTO_TCP ? 16 : 6);
+	__u8 a[BUF + 64];
+	__u16 p;
+
+	if (out_len != len || memcmp(out + 12, in + 12, r->l2 - 12))
+		return "length or Ethernet type";
+	if (memcmp(ip + aoff, src, alen) || (dst && memcmp(ip + aoff + alen, dst, alen)))
+		return "addresses";
+	if (v4 && !pkt_ipv4_csum_ok(ip))
+		return "IPv4 header checksum";
+	memcpy(a, out, len);
+	memcpy(a, in, 12);
+	memcpy(a + r->l2 + aoff, iin + aoff, 2 * alen);
+	if (v4)
+		memcpy(a + r->l2 + 10, iin + 10, 2);
+	memcpy(a + l4, in + l4, 4);
+	memcpy(a + csum, in + csum, 2);
+	if (v4 && r->proto == IPPROTO_UDP && !rd16(in + csum) && rd16(out + csum))
+		return "IPv4 UDP checksum 0 (none) was set";
+	if (memcmp(a, in, len))
+		return "more than addresses, ports and checksums changed";
+	p = rd16(out + l4);
+	if (sport >= 0 ? p != sport : p < XLB_NAT_PORT_LO || p > XLB_NAT_PORT_HI)
+		return "source port";
+	if (rd16(out + l4 + 2) != dport)
+		return "destination port";
+	if (pkt_l4_csum_ok(iin, r->l3len) && !pkt_l4_csum_ok(ip, r->l3len))
+		return "L4 checksum";
+	return NULL;
+}
+
+/* The nat paths' frames (struct ref says which); NULL if right. */
+static const char *nat_error(const __u8 *in, size_t len, const __u8 *out, __u32 out_len,
+			     const struct ref *r, const struct xlb_outcomes *a,
+			     const struct xlb_outcomes *b)
+{
+	const __u8 *ip = out + r->l2, *iin = in + r->l2, *q;
+	int v4 = iin[0] >> 4 == 4;
+	size_t alen = v4 ? 4 : 16, aoff = v4 ? 12 : 8;
+	struct xlb_addr pool;
+	__u8 family;
+	const char *err;
+
+	if (r->kind == REF_NAT_REPLY) {
+		if (b->nat_replies != a->nat_replies + 1)
+			return "reply not counted in nat_replies";
+		if (memcmp(out, r->nat.dmac, 6) || memcmp(out + 6, r->nat.smac, 6))
+			return "reply MACs are not the entry's";
+		return rewrite_error(in, len, out, out_len, r, &r->nat.src, &r->nat.dst,
+				     ntohs(r->nat.sport), ntohs(r->nat.dport));
+	}
+	if (r->kind == REF_NAT_ICMP) {
+		if (b->icmp_nat != a->icmp_nat + 1)
+			return "error not counted in icmp_nat";
+		if (out_len != len || memcmp(ip + aoff, &r->nat.src, alen) ||
+		    memcmp(ip + aoff + alen, &r->nat.dst, alen))
+			return "error's length or outer addresses";
+		if (v4 && !pkt_ipv4_csum_ok(ip))
+			return "error's IPv4 header checksum";
+		if (pkt_l4_csum_ok(iin, r->l3len) && !pkt_l4_csum_ok(ip, r->l3len))
+			return "ICMP checksum";
+		q = ip + r->l4off + PKT_ICMP_LEN;
+		if (memcmp(q + aoff, &r->nat.dst, alen) || memcmp(q + aoff + alen, &r->nat.src, alen))
+			return "quoted addresses";
+		return NULL;
+	}
+	/* A client's packet: from the pool to one of the VIP's backends, at its port. */
+	pkt_addr(&pool, &family, v4 ? NAT_POOL4 : NAT_POOL6);
+	for (size_t i = 0; i < r->vip->n; i++) {
+		struct xlb_addr be;
+		__u16 port = r->vip->backends[i].port;
+
+		pkt_addr(&be, &family, r->vip->backends[i].addr);
+		if (memcmp(ip + aoff + alen, &be, alen))
+			continue;
+		err = rewrite_error(in, len, out, out_len, r, &pool, &be, -1,
+				    port ? port : rd16(iin + r->l4off + 2));
+		if (!err)
+			nat_seen_add(family, r->proto, ip + aoff + alen, ip + aoff,
+				     rd16(ip + r->l4off + 2), rd16(ip + r->l4off));
+		return err;
+	}
+	return "destination is not one of the VIP's backends";
+}
+
 /* Check one case; fails the test with a reproduction on any broken property. */
 static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct tally *t)
 {
@@ -766,6 +1045,16 @@ static void check_case(__u64 seed, __u64 idx, const __u8 *in, size_t len, struct
 		t->no_neigh++;
 	if (r.kind == REF_NONE)
 		FAIL("sent on, but not a well-formed packet for a VIP");
+	if (r.kind == REF_NAT_REPLY || r.kind == REF_NAT_ICMP ||
+	    (r.kind == REF_FLOW && r.vip->method == XLB_METHOD_NAT)) {
+		t->nat_flows += r.kind == REF_FLOW;
+		t->nat_replies += r.kind == REF_NAT_REPLY;
+		t->nat_icmp += r.kind == REF_NAT_ICMP;
+		err = nat_error(in, len, out, out_len, &r, &a, &b);
+		if (err)
+			FAIL("nat: %s", err);
+		return;
+	}
 	if (r.kind == REF_ECHO) {
 		t->echo++;
 		if (b.icmp_echo != a.icmp_echo + 1 || verdict != XDP_TX ||
@@ -826,18 +1115,54 @@ static void test_fuzz(void **state)
 	fprintf(stderr,
 		"fuzz: %llu cases in %.1f s: %llu passed unchanged, %llu dropped, %llu tx, "
 		"%llu redirected, %llu to the kernel encapsulated; of those sent on: %llu flows, "
-		"%llu too-big errors, %llu echo replies; %llu too-big errors sent to clients\n",
+		"%llu too-big errors, %llu echo replies; %llu too-big errors sent to clients; "
+		"nat: %llu client packets, %llu replies, %llu errors translated\n",
 		(unsigned long long)t.cases, secs, (unsigned long long)t.pass,
 		(unsigned long long)t.drop, (unsigned long long)t.tx,
 		(unsigned long long)t.redirect, (unsigned long long)t.no_neigh,
 		(unsigned long long)t.flows, (unsigned long long)t.too_big,
-		(unsigned long long)t.echo, (unsigned long long)t.too_big_sent);
+		(unsigned long long)t.echo, (unsigned long long)t.too_big_sent,
+		(unsigned long long)t.nat_flows, (unsigned long long)t.nat_replies,
+		(unsigned long long)t.nat_icmp);
 	/* A generator that never reaches the forwarding paths tests nothing. */
 	if (only == ~0ULL && cases >= 10000)
 		check(t.flows > cases / 20 && t.too_big > cases / 200 && t.echo > cases / 200 &&
 			  t.redirect && t.no_neigh && t.drop > cases / 20 && t.pass > cases / 20 &&
-			  t.too_big_sent,
+			  t.too_big_sent && t.nat_flows > cases / 100 && t.nat_replies > cases / 200 &&
+			  t.nat_icmp > cases / 2000,
 		      "every kind of outcome reached");
+}
+
+/* The nat VIPs' pools, the config flag, and the pool addresses in the prefilter. */
+static int nat_setup(void)
+{
+	static const int nat_vips[] = { F_NAT4, F_NAT6 };
+	struct bpf_map *filter = fx.dp.skel->maps.filter;
+	struct xlb_config cfg = fx.dp.cfg;
+	struct xlb_filter f;
+	__u32 zero = 0, bit;
+	__u8 family;
+
+	if (bpf_map__lookup_elem(filter, &zero, sizeof(zero), &f, sizeof(f), 0))
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(nat_vips); i++) {
+		struct xlb_nat_pool pool = {
+			.port_lo = XLB_NAT_PORT_LO, .port_hi = XLB_NAT_PORT_HI, .n_addrs = 1,
+		};
+		__u32 id = nat_vips[i];
+
+		if (pkt_addr(&pool.addrs[0], &family, i ? NAT_POOL6 : NAT_POOL4) ||
+		    bpf_map__update_elem(fx.dp.skel->maps.nat_pools, &id, sizeof(id), &pool,
+					 sizeof(pool), 0))
+			return -1;
+		bit = xlb_filter_bit(&pool.addrs[0]);
+		f.bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	cfg.flags |= XLB_CONFIG_NAT;
+	cfg.now = 1;
+	if (bpf_map__update_elem(filter, &zero, sizeof(zero), &f, sizeof(f), 0))
+		return -1;
+	return dp_config_set(&fx.dp, &cfg);
 }
 
 static int group_setup(void **state)
@@ -845,7 +1170,9 @@ static int group_setup(void **state)
 	for (int i = 1; i < F_COUNT; i++)
 		if (pkt_addr(&vip_addr[i], &vip_family[i], vips[i].addr))
 			return -1;
-	return fx_setup_vips(&fx, vips + 1, F_COUNT - 1);
+	if (fx_setup_vips(&fx, vips + 1, F_COUNT - 1) || nat_setup())
+		return -1;
+	return 0;
 }
 
 static int group_teardown(void **state)

@@ -38,7 +38,7 @@
 
 static struct fixture fx;
 
-enum { V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALL4, V_SMALL, V_TWOARM, V_COUNT };
+enum { V_TCP4 = 1, V_UDP4, V_TCP6, V_UDP6, V_ALL4, V_SMALL, V_TWOARM, V_RATE, V_COUNT };
 
 static struct fx_vip vips[V_COUNT] = {
 	/* Port mapping: VIP :80 to the backend's :8080. */
@@ -67,6 +67,10 @@ static struct fx_vip vips[V_COUNT] = {
 	[V_TWOARM] = { .addr = "10.30.0.4", .port = 80, .proto = IPPROTO_TCP,
 		       .method = XLB_METHOD_NAT, .id = V_TWOARM, .ring_size = 1021,
 		       .backends = { { "10.1.0.2", 1, 0, 8080 } }, .n = 1 },
+	/* Two packets per source, then a second's wait. */
+	[V_RATE] = { .addr = "10.30.0.5", .port = 80, .proto = IPPROTO_TCP,
+		     .method = XLB_METHOD_NAT, .id = V_RATE, .ring_size = 1021,
+		     .backends = { { "10.0.0.2", 1, 0, 8080 } }, .n = 1, .rate = 1, .burst = 2 },
 };
 
 static const struct {
@@ -81,6 +85,7 @@ static const struct {
 	{ V_ALL4, "10.0.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
 	{ V_SMALL, "10.0.0.1", 2000, 2003 },
 	{ V_TWOARM, "10.1.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
+	{ V_RATE, "10.0.0.1", XLB_NAT_PORT_LO, XLB_NAT_PORT_HI },
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -132,12 +137,12 @@ static int nat_get(const struct xlb_flow *key, struct xlb_nat *v)
 	return bpf_map__lookup_elem(fx.dp.skel->maps.nat, key, sizeof(*key), v, sizeof(*v), 0);
 }
 
-static __attribute__((unused)) void nat_del(const struct xlb_flow *key)
+static void nat_del(const struct xlb_flow *key)
 {
 	assert_int_equal(bpf_map__delete_elem(fx.dp.skel->maps.nat, key, sizeof(*key), 0), 0);
 }
 
-static __attribute__((unused)) unsigned int nat_entries(void)
+static unsigned int nat_entries(void)
 {
 	struct xlb_flow k, next;
 	unsigned int n = 0;
@@ -163,11 +168,6 @@ static struct xlb_addr addr_of(const char *s)
 
 	assert_int_equal(pkt_addr(&a, &family, s), 0);
 	return a;
-}
-
-static __attribute__((unused)) __u16 port_at(const __u8 *frame, size_t l4, int which)
-{
-	return (__u16)(frame[l4 + 2 * which] << 8 | frame[l4 + 2 * which + 1]);
 }
 
 static size_t l4_off(const struct pkt_spec *s)
@@ -270,9 +270,12 @@ static __u16 nat_forward(const struct nat_case *c, __u8 tcp_flags, struct pkt_sp
 	pool = addr_of(pools[p].addr);
 	be = addr_of(v->backends[0].addr);
 	check(!memcmp(&fwd.src, &pool, 16) && !memcmp(&fwd.dst, &be, 16) &&
-		      ntohs(fwd.dport) == c->bport && fwd.flags == 0 && fwd.seen == NOW &&
-		      fwd.vip_id == (__u32)v->id && fwd.backend_id == v->backends[0].id,
-	      "%s: to-backend entry", c->what);
+		      ntohs(fwd.dport) == c->bport && !(fwd.flags & XLB_NAT_TO_CLIENT) &&
+		      fwd.seen == fx.dp.cfg.now && fwd.vip_id == (__u32)v->id &&
+		      fwd.backend_id == v->backends[0].id,
+	      "%s: to-backend entry (src %s, dport %u, flags %#x, seen %u, vip %u, backend %u)",
+	      c->what, inet_ntoa((struct in_addr){ fwd.src.v4 }), ntohs(fwd.dport), fwd.flags,
+	      fwd.seen, fwd.vip_id, fwd.backend_id);
 
 	/* The frame the backend gets, built from scratch. */
 	w = frame(v->proto, pools[p].addr, natport, v->backends[0].addr, c->bport, c->egress_mac,
@@ -291,9 +294,9 @@ static __u16 nat_forward(const struct nat_case *c, __u8 tcp_flags, struct pkt_sp
 	assert_int_equal(nat_get(&rkey, &rev), 0);
 	check(!memcmp(&rev.src, &key.dst, 16) && !memcmp(&rev.dst, &key.src, 16) &&
 		      rev.sport == key.dport && rev.dport == key.sport &&
-		      rev.flags == XLB_NAT_TO_CLIENT && rev.ifindex == (__u32)fx.if0 &&
+		      (rev.flags & XLB_NAT_TO_CLIENT) && rev.ifindex == (__u32)fx.if0 &&
 		      !memcmp(rev.dmac, MAC_CLIENT, 6) && !memcmp(rev.smac, MAC_XLB0, 6) &&
-		      rev.seen == NOW && rev.backend_id == fwd.backend_id,
+		      rev.backend_id == fwd.backend_id && rev.gen == fwd.gen,
 	      "%s: to-client entry", c->what);
 	if (client_spec)
 		*client_spec = s;
@@ -345,6 +348,406 @@ static void test_round_trip(void **state)
 		/* Established: the same port again, and the reply still goes back. */
 		check(nat_forward(&cases[i], 0, NULL) == port, "%s: port kept", cases[i].what);
 		nat_reply(&cases[i], port, 0);
+	}
+}
+
+/* ---- TCP flags and seen ----------------------------------------------- */
+
+static void config_now(__u32 now)
+{
+	struct xlb_config cfg = fx.dp.cfg;
+
+	cfg.now = now;
+	assert_int_equal(dp_config_set(&fx.dp, &cfg), 0);
+}
+
+static struct xlb_nat entry_of(const struct pkt_spec *s)
+{
+	struct xlb_flow k = flow_of(s);
+	struct xlb_nat v;
+
+	assert_int_equal(nat_get(&k, &v), 0);
+	return v;
+}
+
+/* The to-client entry of the flow whose to-backend entry is fwd (the partner rule). */
+static struct xlb_nat partner_of(const struct xlb_nat *fwd, __u8 proto, __u8 family)
+{
+	struct xlb_flow k = { .src = fwd->dst, .dst = fwd->src, .sport = fwd->dport,
+			      .dport = fwd->sport, .proto = proto, .family = family };
+	struct xlb_nat v;
+
+	assert_int_equal(nat_get(&k, &v), 0);
+	return v;
+}
+
+static void test_tcp_flags_and_seen(void **state)
+{
+	const struct nat_case c = { "flags", V_TCP4, CLIENT4, 41001, 80, 8080,
+				    "\x02\x00\x00\x00\x00\x02", MAC_XLB0, 0 };
+	struct pkt_spec s;
+	struct xlb_nat fwd, rev;
+	__u16 port;
+
+	/* A SYN creates the flow: the SYN-ACK must find its way back. */
+	port = nat_forward(&c, PKT_TCP_SYN, &s);
+	nat_reply(&c, port, PKT_TCP_SYN | PKT_TCP_ACK);
+
+	/* seen follows xlb_config.now, each direction its own entry. */
+	config_now(NOW + 7);
+	nat_forward(&c, 0, NULL);
+	fwd = entry_of(&s);
+	rev = partner_of(&fwd, IPPROTO_TCP, XLB_AF_INET);
+	check(fwd.seen == NOW + 7 && rev.seen == NOW, "seen %u / %u", fwd.seen, rev.seen);
+	nat_reply(&c, port, 0);
+	rev = partner_of(&fwd, IPPROTO_TCP, XLB_AF_INET);
+	check(rev.seen == NOW + 7, "reply seen %u", rev.seen);
+	config_now(NOW);
+
+	/* FIN one way, then the other: each direction's entry records its own. */
+	nat_forward(&c, PKT_TCP_FIN | PKT_TCP_ACK, NULL);
+	fwd = entry_of(&s);
+	rev = partner_of(&fwd, IPPROTO_TCP, XLB_AF_INET);
+	check(fwd.flags == XLB_NAT_FIN && rev.flags == XLB_NAT_TO_CLIENT,
+	      "client FIN: flags %#x / %#x", fwd.flags, rev.flags);
+	nat_reply(&c, port, PKT_TCP_FIN | PKT_TCP_ACK);
+	rev = partner_of(&fwd, IPPROTO_TCP, XLB_AF_INET);
+	check(rev.flags == (XLB_NAT_TO_CLIENT | XLB_NAT_FIN), "backend FIN: flags %#x", rev.flags);
+
+	/* A RST on another flow. */
+	{
+		const struct nat_case r = { "rst", V_TCP4, CLIENT4, 41002, 80, 8080,
+					    "\x02\x00\x00\x00\x00\x02", MAC_XLB0, 0 };
+
+		port = nat_forward(&r, 0, &s);
+		nat_reply(&r, port, PKT_TCP_RST);
+		fwd = entry_of(&s);
+		rev = partner_of(&fwd, IPPROTO_TCP, XLB_AF_INET);
+		check(fwd.flags == 0 && rev.flags == (XLB_NAT_TO_CLIENT | XLB_NAT_RST),
+		      "backend RST: flags %#x / %#x", fwd.flags, rev.flags);
+		nat_forward(&r, PKT_TCP_RST, NULL);
+		fwd = entry_of(&s);
+		check(fwd.flags == XLB_NAT_RST, "client RST: flags %#x", fwd.flags);
+	}
+}
+
+/* ---- ports ------------------------------------------------------------ */
+
+static void test_pool_exhaustion(void **state)
+{
+	const struct fx_vip *v = &vips[V_SMALL];
+	struct nat_case c = { "small pool", V_SMALL, CLIENT4, 0, 80, 80,
+			      "\x02\x00\x00\x00\x00\x02", MAC_XLB0, 0 };
+	struct xlb_outcomes before, after;
+	struct xlb_vip_stats vs0, vs1;
+	struct pkt_spec s[4], extra;
+	__u8 in[BUF], out[BUF];
+	unsigned int taken = 0;
+	struct xlb_nat fwd;
+	struct xlb_flow k;
+	__u32 out_len;
+	size_t len;
+
+	/* Four flows take the four ports, each once. */
+	for (int i = 0; i < 4; i++) {
+		__u16 port;
+
+		c.cport = 42000 + i;
+		port = nat_forward(&c, 0, &s[i]);
+		check(!(taken & 1U << (port - 2000)), "port %u handed out twice", port);
+		taken |= 1U << (port - 2000);
+	}
+	check(taken == 0xf, "ports 2000-2003 all taken: %#x", taken);
+
+	/* The fifth is dropped and counted, nothing inserted. */
+	extra = frame(IPPROTO_TCP, CLIENT4, 42100, v->addr, 80, MAC_CLIENT, MAC_XLB0);
+	len = pkt_build(in, sizeof(in), &extra);
+	outcomes(&before);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &vs0), 0);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_DROP);
+	outcomes(&after);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &vs1), 0);
+	check(after.drop_nat_no_port - before.drop_nat_no_port == 1, "drop_nat_no_port counted");
+	check(vs1.drops - vs0.drops == 1, "a drop of the VIP");
+	k = flow_of(&extra);
+	check(nat_get(&k, &fwd) != 0, "no entry for the refused flow");
+
+	/* The established ones keep working, on their ports. */
+	for (int i = 0; i < 4; i++) {
+		c.cport = 42000 + i;
+		fwd = entry_of(&s[i]);
+		check(nat_forward(&c, 0, NULL) == ntohs(fwd.sport), "flow %d keeps its port", i);
+	}
+
+	/* The sweeper ends flow 2 (both entries): its port is the next flow's. */
+	fwd = entry_of(&s[2]);
+	k = (struct xlb_flow){ .src = fwd.dst, .dst = fwd.src, .sport = fwd.dport,
+			       .dport = fwd.sport, .proto = IPPROTO_TCP, .family = XLB_AF_INET };
+	nat_del(&k);
+	k = flow_of(&s[2]);
+	nat_del(&k);
+	c.cport = 42100;
+	check(nat_forward(&c, 0, NULL) == ntohs(fwd.sport), "freed port %u reused",
+	      ntohs(fwd.sport));
+}
+
+/*
+ * The map full: a new flow is dropped (drop_nat_full) and leaves nothing
+ * behind, also when only its first entry found room.
+ */
+static void test_map_full(void **state)
+{
+	struct bpf_map *map = fx.dp.skel->maps.nat;
+	const struct fx_vip *v = &vips[V_UDP4];
+	struct xlb_outcomes before, after;
+	struct xlb_nat dummy = { 0 };
+	struct pkt_spec s;
+	__u8 in[BUF], out[BUF];
+	unsigned int filled = 0, n0;
+	struct xlb_flow k = { .proto = IPPROTO_UDP, .family = XLB_AF_INET };
+	__u32 out_len;
+	size_t len;
+
+	k.src.v4 = htonl(0x0a630000);	/* 10.99.x.x: no flow of ours */
+	for (;;) {
+		k.sport = htons(filled & 0xffff);
+		k.dport = htons(filled >> 16);
+		if (bpf_map__update_elem(map, &k, sizeof(k), &dummy, sizeof(dummy), BPF_NOEXIST))
+			break;
+		filled++;
+	}
+	check(errno == E2BIG && filled > 0, "filled %u entries, then %s", filled, strerror(errno));
+	n0 = nat_entries();
+
+	for (int room = 0; room < 2; room++) {
+		/* room 1: one entry free, the to-client one fits, the to-backend one not. */
+		if (room) {
+			filled--;
+			k.sport = htons(filled & 0xffff);
+			k.dport = htons(filled >> 16);
+			nat_del(&k);
+			n0--;
+		}
+		s = frame(IPPROTO_UDP, CLIENT4, 43000 + room, v->addr, 53, MAC_CLIENT, MAC_XLB0);
+		len = pkt_build(in, sizeof(in), &s);
+		outcomes(&before);
+		assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_DROP);
+		outcomes(&after);
+		check(after.drop_nat_full - before.drop_nat_full == 1, "room %d: drop_nat_full", room);
+		check(nat_entries() == n0, "room %d: nothing left behind (%u entries, %u before)",
+		      room, nat_entries(), n0);
+	}
+
+	while (filled--) {
+		k.sport = htons(filled & 0xffff);
+		k.dport = htons(filled >> 16);
+		nat_del(&k);
+	}
+	/* Room again: the same flow goes through. */
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_TX);
+}
+
+/* ---- replies and validation ------------------------------------------- */
+
+/* To a pool address, no entry: the host's own packet, passed untouched. */
+static void test_reply_without_entry(void **state)
+{
+	struct pkt_spec r = frame(IPPROTO_TCP, "10.0.0.2", 8080, "10.0.0.1", 2999,
+				  "\x02\x00\x00\x00\x00\x02", MAC_XLB0);
+	struct xlb_outcomes before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len;
+	size_t len = pkt_build(in, sizeof(in), &r);
+
+	outcomes(&before);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_PASS);
+	outcomes(&after);
+	check_bytes(out, out_len, in, len, "reply without an entry");
+	check(after.pass_not_vip - before.pass_not_vip == 1, "pass_not_vip counted");
+}
+
+static void backend_gen(const struct fx_vip *v, __u32 gen)
+{
+	struct xlb_backend be = { 0 };
+	__u8 family;
+
+	assert_int_equal(pkt_addr(&be.addr, &be.family, v->backends[0].addr), 0);
+	(void)family;
+	be.vip_id = v->id;
+	be.gen = gen;
+	be.flags = XLB_BACKEND_ACTIVE;
+	be.port = htons(v->backends[0].port);
+	assert_int_equal(dp_backend_set(&fx.dp, v->backends[0].id, &be), 0);
+}
+
+/*
+ * An entry whose backend was deleted (its id handed out again: another
+ * gen) or is marked down: the client's next packet is a new flow, the
+ * backend's reply to the stale entry is the host's.
+ */
+static void test_stale_entries(void **state)
+{
+	const struct fx_vip *v = &vips[V_UDP6];
+	const struct nat_case c = { "stale", V_UDP6, CLIENT6, 44001, 53, 53,
+				    "\x02\x00\x00\x00\x00\x03", MAC_XLB0, 0 };
+	struct pkt_spec s, r;
+	struct xlb_vip_stats a, b;
+	struct xlb_nat fwd, old;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len;
+	size_t len;
+	__u16 port;
+
+	port = nat_forward(&c, 0, &s);
+	old = entry_of(&s);
+
+	/* A reply to the stale entry: passed, untouched. */
+	backend_gen(v, 2);
+	r = frame(IPPROTO_UDP, v->backends[0].addr, 53, "fd00::1", port,
+		  "\x02\x00\x00\x00\x00\x03", MAC_XLB0);
+	len = pkt_build(in, sizeof(in), &r);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_PASS);
+	check_bytes(out, out_len, in, len, "reply to a stale entry");
+
+	/* The client's next packet: a new flow on the backend as it is now. */
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &a), 0);
+	nat_forward(&c, 0, NULL);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &b), 0);
+	fwd = entry_of(&s);
+	check(fwd.gen == 2 && old.gen == 1 && b.new_flows - a.new_flows == 1,
+	      "re-created: gen %u (was %u), new flows +%llu", fwd.gen, old.gen,
+	      (unsigned long long)(b.new_flows - a.new_flows));
+	check(partner_of(&fwd, IPPROTO_UDP, XLB_AF_INET6).gen == 2, "to-client entry re-created");
+
+	/* Marked down: a new flow again (the ring here still names it). */
+	assert_int_equal(dp_health_set(&fx.dp, v->backends[0].id, XLB_HEALTH_DOWN), 0);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &a), 0);
+	nat_forward(&c, 0, NULL);
+	assert_int_equal(dp_vip_stats(&fx.dp, v->id, &b), 0);
+	check(b.new_flows - a.new_flows == 1, "down backend: a new flow");
+	assert_int_equal(dp_health_set(&fx.dp, v->backends[0].id, XLB_HEALTH_UP), 0);
+	backend_gen(v, 1);
+}
+
+/* The per-source limit holds for a nat VIP's clients, new flow and established; replies pass. */
+static void test_rate_limit(void **state)
+{
+	const struct nat_case c = { "rate", V_RATE, CLIENT4, 46001, 80, 8080,
+				    "\x02\x00\x00\x00\x00\x02", MAC_XLB0, 0 };
+	const struct fx_vip *v = &vips[V_RATE];
+	struct pkt_spec s = frame(IPPROTO_TCP, CLIENT4, 46001, v->addr, 80, MAC_CLIENT, MAC_XLB0);
+	struct xlb_outcomes before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len;
+	size_t len = pkt_build(in, sizeof(in), &s);
+	__u16 port;
+
+	port = nat_forward(&c, 0, NULL);
+	nat_forward(&c, 0, NULL);
+	outcomes(&before);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_DROP);
+	outcomes(&after);
+	check(after.drop_ratelimit - before.drop_ratelimit == 1, "third packet over the limit");
+	nat_reply(&c, port, 0);
+	nat_reply(&c, port, 0);
+	nat_reply(&c, port, 0);
+}
+
+/* ---- ICMP errors ------------------------------------------------------ */
+
+/* An ICMP error from src to dst quoting the first qlen bytes of the L3 packet q. */
+static size_t icmp_error(__u8 *buf, const char *src, const char *dst, const __u8 *q, size_t qlen,
+			 const char *smac, const char *dmac)
+{
+	int v6 = family_of(src) == XLB_AF_INET6;
+	struct pkt_spec e = {
+		.family = family_of(src),
+		.src = src,
+		.dst = dst,
+		.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+		.icmp_type = v6 ? 2 : 3,
+		.icmp_code = v6 ? 0 : 4,
+		.icmp_mtu = 1400,
+		.inner = q,
+		.inner_len = qlen,
+		.ttl = 60,
+	};
+
+	memcpy(e.smac, smac, 6);
+	memcpy(e.dmac, dmac, 6);
+	return pkt_build(buf, BUF, &e);
+}
+
+/*
+ * Too-big errors about a NATed flow, both ways, quoting 8 bytes of L4 or
+ * the whole packet: the client gets one from the VIP quoting its own
+ * packet; the backend one from the pool address quoting its reply as it
+ * sent it. Frames and checksums built from scratch.
+ */
+static void check_icmp(const struct nat_case *c, const char *router, size_t quote_l4)
+{
+	const struct fx_vip *v = &vips[c->vip];
+	int p = pool_of(c->vip), v6 = family_of(c->client) == XLB_AF_INET6;
+	size_t l3h = v6 ? PKT_IPV6_LEN : PKT_IPV4_LEN, ql;
+	struct pkt_spec cs, natted, reply, back;
+	__u8 q[BUF], q2[BUF], in[BUF], out[BUF], want[BUF];
+	struct xlb_outcomes before, after;
+	size_t len, wlen;
+	__u32 out_len;
+	__u16 port;
+
+	port = nat_forward(c, 0, &cs);
+	natted = frame(v->proto, pools[p].addr, port, v->backends[0].addr, c->bport, MAC_XLB0,
+		       c->be_mac);
+	/* From the backend's side: a router says the NATed packet was too big. */
+	ql = l3h + quote_l4;
+	assert_true(pkt_build_l3(q, sizeof(q), &natted) >= ql);
+	len = icmp_error(in, router, pools[p].addr, q, ql, c->be_mac, MAC_XLB0);
+	outcomes(&before);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_TX);
+	outcomes(&after);
+	check(after.icmp_nat - before.icmp_nat == 1, "icmp_nat counted");
+	assert_true(pkt_build_l3(q2, sizeof(q2), &cs) >= ql);
+	wlen = icmp_error(want, v->addr, c->client, q2, ql, MAC_XLB0, MAC_CLIENT);
+	check_bytes(out, out_len, want, wlen, "error to the client");
+	check_csums(out, out_len, natted.family, "error to the client");
+
+	/* From the client's side: its router says our reply was too big. */
+	reply = frame(v->proto, v->addr, c->vport, c->client, c->cport, MAC_XLB0, MAC_CLIENT);
+	assert_true(pkt_build_l3(q, sizeof(q), &reply) >= ql);
+	len = icmp_error(in, v6 ? "2001:db8::1" : "192.0.2.1", v->addr, q, ql, MAC_CLIENT,
+			 MAC_XLB0);
+	assert_int_equal(run_on(fx.if0, in, len, out, &out_len), XDP_TX);
+	back = frame(v->proto, v->backends[0].addr, c->bport, pools[p].addr, port, c->be_mac,
+		     MAC_XLB0);
+	assert_true(pkt_build_l3(q2, sizeof(q2), &back) >= ql);
+	wlen = icmp_error(want, pools[p].addr, v->backends[0].addr, q2, ql, MAC_XLB0, c->be_mac);
+	check_bytes(out, out_len, want, wlen, "error to the backend");
+	check_csums(out, out_len, natted.family, "error to the backend");
+}
+
+static void test_icmp_errors(void **state)
+{
+	static const struct nat_case icmp_cases[] = {
+		{ "icmp tcp4", V_TCP4, CLIENT4, 45001, 80, 8080, "\x02\x00\x00\x00\x00\x02",
+		  MAC_XLB0, 0 },
+		{ "icmp udp4", V_UDP4, CLIENT4, 45002, 53, 53, "\x02\x00\x00\x00\x00\x03",
+		  MAC_XLB0, 0 },
+		{ "icmp tcp6", V_TCP6, CLIENT6, 45003, 443, 8443, "\x02\x00\x00\x00\x00\x02",
+		  MAC_XLB0, 0 },
+		{ "icmp udp6", V_UDP6, CLIENT6, 45004, 53, 53, "\x02\x00\x00\x00\x00\x03",
+		  MAC_XLB0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(icmp_cases); i++) {
+		const char *router = family_of(icmp_cases[i].client) == XLB_AF_INET6 ? "fd00::9" :
+											"10.0.0.9";
+
+		/* 8 bytes of L4 (no TCP checksum quoted), then the whole packet. */
+		check_icmp(&icmp_cases[i], router, 8);
+		check_icmp(&icmp_cases[i], router,
+			   (icmp_cases[i].vip == V_TCP4 || icmp_cases[i].vip == V_TCP6 ?
+				    PKT_TCP_LEN : PKT_UDP_LEN) + 100);
 	}
 }
 
@@ -416,6 +819,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_tcp_flags_and_seen),
+		cmocka_unit_test(test_pool_exhaustion),
+		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_reply_without_entry),
+		cmocka_unit_test(test_stale_entries),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_icmp_errors),
 	};
 
 	return cmocka_run_group_tests_name("NAT", tests, group_setup, group_teardown);
