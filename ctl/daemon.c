@@ -140,10 +140,12 @@ static bool iface_configured(const char *ifname, void *ctx)
 /* Outer source addresses: the first attached interface that has one. */
 static int update_sources(struct daemon *d)
 {
-	struct xlb_config cfg = { 0 };
+	struct xlb_config cfg = d->dp.cfg;	/* the NAT flag and clock stay */
 	struct ifaddrs *ifa, *list;
 	int err;
 
+	memset(&cfg.src_v4, 0, sizeof(cfg.src_v4));
+	memset(&cfg.src_v6, 0, sizeof(cfg.src_v6));
 	if (getifaddrs(&list))
 		return -errno;
 	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {

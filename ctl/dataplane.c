@@ -538,12 +538,15 @@ int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
 	int err;
 
 	c.nh_epoch = dp->cfg.nh_epoch;
-	c.now = dp->cfg.now;
-	c.flags = dp->cfg.flags;
+	c.now = c.now ? c.now : dp_now(dp);
 	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
-	if (!err)
-		dp->cfg = c;
-	return err;
+	if (err)
+		return err;
+	dp->cfg = c;
+	/* The clock goes on from the value written. */
+	dp->now_base = c.now;
+	dp->now_started_s = monotonic_s();
+	return 0;
 }
 
 int dp_config_flags(struct dp *dp, __u32 flags)

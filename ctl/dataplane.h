@@ -104,7 +104,10 @@ struct dp_iface_info {
 };
 int dp_iface_info(struct dp *dp, const char *ifname, struct dp_iface_info *info);
 
-/* The outer sources of cfg; the epoch, clock and flags stay as they are. */
+/*
+ * Write cfg, but for the next-hop epoch, which goes on. The NAT clock (now) goes on from
+ * cfg->now, or from where it was when that is 0.
+ */
 int dp_config_set(struct dp *dp, const struct xlb_config *cfg);
 /* xlb_config.flags (XLB_CONFIG_NAT), written only when they change. */
 int dp_config_flags(struct dp *dp, __u32 flags);
