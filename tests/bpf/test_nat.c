@@ -777,7 +777,6 @@ static int filter_add_pools(void)
 static int group_setup(void **state)
 {
 	struct xlb_config cfg;
-	__u32 zero = 0;
 
 	if (fx_setup_vips(&fx, vips + 1, V_COUNT - 1))
 		return -1;
@@ -802,11 +801,7 @@ static int group_setup(void **state)
 	cfg = fx.dp.cfg;
 	cfg.flags |= XLB_CONFIG_NAT;
 	cfg.now = NOW;
-	/* Straight to the map: dp_config_set() keeps xlbd's own clock and flags. */
-	if (bpf_map__update_elem(fx.dp.skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0))
-		return -1;
-	fx.dp.cfg = cfg;
-	return 0;
+	return dp_config_set(&fx.dp, &cfg) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
