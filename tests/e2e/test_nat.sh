@@ -4,8 +4,10 @@
 # (or socat) and nothing else: no VIP, no decap, no sysctl changed. One-arm
 # (backends beside the client) and two-arm (backends behind a second
 # interface of the balancer); port mapping, wrk, a 300 MB download across a
-# drain and a kill -9, UDP, the port pool running out and coming back, and
-# TCP entries ending after FIN and RST.
+# drain, a kill -9 and another backend's removal, UDP, the port pool running
+# out and coming back, TCP entries ending after FIN and RST, health checks
+# at the backend's port ending a down backend's flows, and path-MTU
+# discovery through the translation.
 . "$(dirname "$0")/lib.sh"
 
 SVC4=$VIP4:80/tcp
