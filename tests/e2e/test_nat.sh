@@ -201,8 +201,9 @@ test_one_arm_spread_port_mapping() {
 	plain_backends
 	nat_vip_up "$SVC4" 8080
 	nat_vip_up "$SVC6" 8080
-	xlbctl -j vip show "$SVC4" | jq -e '.method == "nat" and ([.backends[].port] == [8080, 8080, 8080])' \
-		>/dev/null || fail "vip show: not method nat with backend port 8080: $(xlbctl -j vip show "$SVC4")"
+	xlbctl -j vip show "$SVC4" | jq -e '.method == "nat" and .snat == ["'$LB4'"] and .snat_default and
+		([.backends[].port] == [8080, 8080, 8080])' >/dev/null ||
+		fail "vip show: not method nat from $LB4 to backend port 8080: $(xlbctl -j vip show "$SVC4")"
 	[ -z "$(on be1 ss -Htln '( sport = :80 )')" ] || fail "be1 listens on :80: the mapping is not tested"
 	requests "http://$VIP4/" 10001 1000 >"$WORK/r4"
 	spread_check "$WORK/r4" 1000 "IPv4 nat"
@@ -426,8 +427,9 @@ test_port_pool_exhaustion() {
 	xlbctl attach eth0
 	xlbctl vip add $svc method nat snat $pool snat-ports 20000-20007 fin-timeout 1s
 	xlbctl backend add $svc "$(be4 be1)"
-	xlbctl -j vip show $svc | jq -e '.snat == ["'$pool'"] and .snat_ports == "20000-20007"' >/dev/null ||
-		log "vip show: $(xlbctl -j vip show $svc)"
+	xlbctl -j vip show $svc |
+		jq -e '.snat == ["'$pool'"] and .snat_ports == "20000-20007" and .fin_timeout_ms == 1000' \
+			>/dev/null || fail "vip show: not the pool, ports and fin-timeout given: $(xlbctl -j vip show $svc)"
 	for i in $(seq 8); do
 		flow_open "$i" "${svc%/tcp}"
 		flow_echo "$i" "hello $i"
