@@ -111,11 +111,13 @@ static int nat_flag(struct fixture *fx, bool on)
 
 /*
  * Every entry of the nat map out (the sweeper's job, between rounds): keys
- * first, then deletes, each walk step from the previous key. Returns how
- * many there were.
+ * first, then deletes, each walk step from the previous key; then the next
+ * second, as the sweeper's tick writes it (the CPUs' copies of entries
+ * last for the second they were taken in). Returns how many there were.
  */
 static __u32 nat_clear(struct fixture *fx)
 {
+	struct xlb_config cfg = fx->dp.cfg;
 	int fd = bpf_map__fd(fx->dp.skel->maps.nat);
 	__u32 n = 0, cap = bpf_map__max_entries(fx->dp.skel->maps.nat);
 	struct xlb_flow *keys = calloc(cap, sizeof(*keys));
@@ -125,6 +127,8 @@ static __u32 nat_clear(struct fixture *fx)
 	for (__u32 i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, &keys[i]);
 	free(keys);
+	cfg.now++;
+	dp_config_set(&fx->dp, &cfg);
 	return n;
 }
 

@@ -97,12 +97,18 @@ static __always_inline int flow_eq(const struct xlb_flow *a, const struct xlb_fl
 }
 _Static_assert(sizeof(struct xlb_flow) == 5 * sizeof(__u64), "flow_eq");
 
+/* The set of this CPU's flow cache for a flow of hash xlb_flow_hash(f, 0). */
+static __always_inline struct xlb_flow_cache_set *cache_set_of(__u32 hash)
+{
+	__u32 set = hash & (XLB_FLOW_CACHE_SETS - 1);
+
+	return bpf_map_lookup_elem(&flow_cache, &set);
+}
+
 /* The flow's set of this CPU's flow cache (struct xlb_flow_cache_set). */
 static __always_inline struct xlb_flow_cache_set *cache_set(const struct xlb_flow *f)
 {
-	__u32 set = xlb_flow_hash(f, 0) & (XLB_FLOW_CACHE_SETS - 1);
-
-	return bpf_map_lookup_elem(&flow_cache, &set);
+	return cache_set_of(xlb_flow_hash(f, 0));
 }
 
 /* The flow's entry becomes way 0 of its set, the former way 0 way 1. */
@@ -117,28 +123,35 @@ static __always_inline void cache_fill(struct xlb_flow_cache_set *set, const str
 	set->conn[0] = *c;
 }
 
-/*
- * An established flow: its connection entry, from this CPU's flow cache or
- * else the connection table, if the VIP it names still exists and the
- * backend is still that VIP's (same generation) and not marked down. Three
- * inlined array reads (vip_by_id, backends, health) validate it; the hash
- * lookup in conns is only paid on a cache miss, and the entry found there
- * is cached. *vip and *id are set on success.
- */
-static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f, int syn,
-							 struct xlb_vip **vip, __u32 *id)
+/* The flow's entry in its cache set (set NULL: none), or NULL. */
+static __always_inline struct xlb_conn *cache_find(struct xlb_flow_cache_set *set,
+						   const struct xlb_flow *f)
 {
-	/* A bare SYN is nearly always a new flow: no set lookup to miss. */
-	struct xlb_flow_cache_set *set = syn ? NULL : cache_set(f);
-	struct xlb_conn *conn = NULL;
+	if (set && flow_eq(&set->key[0], f))
+		return &set->conn[0];
+	if (set && flow_eq(&set->key[1], f))
+		return &set->conn[1];
+	return NULL;
+}
+
+/*
+ * An established flow: its connection entry, from this CPU's flow cache
+ * (conn, as cache_find() found it in set; NULL on a miss) or else the
+ * connection table, if the VIP it names still exists and the backend is
+ * still that VIP's (same generation) and not marked down. Three inlined
+ * array reads (vip_by_id, backends, health) validate it; the hash lookup in
+ * conns is only paid on a cache miss, and the entry found there is cached.
+ * *vip and *id are set on success.
+ */
+static __always_inline struct xlb_backend *conn_valid(const struct xlb_flow *f,
+						      struct xlb_flow_cache_set *set,
+						      struct xlb_conn *conn, struct xlb_vip **vip,
+						      __u32 *id)
+{
 	struct xlb_backend *be;
 	struct xlb_vip *v;
 	int missed = 0;
 
-	if (set && flow_eq(&set->key[0], f))
-		conn = &set->conn[0];
-	else if (set && flow_eq(&set->key[1], f))
-		conn = &set->conn[1];
 	if (!conn) {
 		conn = bpf_map_lookup_elem(&conns, f);
 		if (!conn)
@@ -156,6 +169,15 @@ static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f
 	*vip = v;
 	*id = conn->backend_id;
 	return be;
+}
+
+static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f, int syn,
+							 struct xlb_vip **vip, __u32 *id)
+{
+	/* A bare SYN is nearly always a new flow: no set lookup to miss. */
+	struct xlb_flow_cache_set *set = syn ? NULL : cache_set(f);
+
+	return conn_valid(f, set, cache_find(set, f), vip, id);
 }
 
 /*

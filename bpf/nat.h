@@ -11,18 +11,17 @@
  * included: the SYN-ACK must find its way back) and never deletes a live
  * flow's; xlbd's sweeper ends them (FIN both ways or RST, idle timeouts).
  *
- * Cost of an established packet, either direction: the one `nat` hash
- * lookup, then only inlined array reads (vip_by_id, backends, health,
+ * Cost of an established packet, either direction: this CPU's cached copy
+ * of its entry (nat_cached(): an inlined array read), or else the one `nat`
+ * hash lookup, then only inlined array reads (vip_by_id, backends, health,
  * nexthops, the counters) and an in-place rewrite with incremental
  * checksums: no head adjustment, no FIB lookup (the to-client entry carries
  * the reply's interface and MACs, the to-backend side uses the per-backend
  * next-hop cache), no clock read (xlb_config.now). The lookup happens only
  * when xlb_config has XLB_CONFIG_NAT, so setups without a nat VIP pay one
- * flag test; with nat VIPs, a DSR packet pays the lookup's miss before its
- * connection entry (make bench, "nat": ipip with nat VIPs configured).
- * Placed after the flow cache instead, the miss would move to every NAT
- * packet (measured: +20 to +40 ns each way), and NAT has the tighter
- * target.
+ * flag test. The order (lb_flow()): the DSR flow cache, then the NAT copy,
+ * then the `nat` hash lookup: an established DSR packet pays nothing for
+ * NAT, a NAT one the DSR cache's miss (make bench, "nat").
  *
  * The NAT paths are global functions (nat_established(), nat_new(),
  * nat_icmp4/6()): the verifier checks each once instead of once per path
@@ -193,6 +192,70 @@ static __always_inline int nat_hdrs(struct xdp_md *ctx, const struct meta *m, vo
 #define XLB_TCP_RST	0x04
 
 /*
+ * This CPU's copies of recently used `nat` entries, one per set, set =
+ * xlb_flow_hash() % XLB_NAT_CACHE_SETS: an established packet that finds
+ * its flow's copy here pays an inlined array read and a 40-byte compare
+ * instead of the hash lookup (the lookup's jhash and call are most of what
+ * NAT costs over ipip). A copy is good only in the second (xlb_config.now)
+ * it was taken, when the entry's seen was now: the first packet of every
+ * second takes the entry itself, writes seen, and copies it again, so the
+ * sweeper's view stays exact, and an entry the sweeper ended (idle >= 1 s)
+ * has no good copy. FIN and RST, rare, are written to the entry itself.
+ * 512 sets of 112 bytes per CPU.
+ */
+#define XLB_NAT_CACHE_SETS	512	/* power of two */
+
+struct nat_cache_set {
+	struct xlb_flow key;
+	struct xlb_nat nat;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_NAT_CACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct nat_cache_set);
+} nat_cache SEC(".maps");
+
+static __always_inline struct nat_cache_set *nat_cache_set_of(__u32 hash)
+{
+	__u32 set = hash & (XLB_NAT_CACHE_SETS - 1);
+
+	return bpf_map_lookup_elem(&nat_cache, &set);
+}
+
+static __always_inline struct nat_cache_set *nat_cache_set(const struct xlb_flow *f)
+{
+	return nat_cache_set_of(xlb_flow_hash(f, 0));
+}
+
+/* This second's copy of f's entry (hash: xlb_flow_hash(f, 0)), or NULL. */
+static __always_inline struct xlb_nat *nat_cached(const struct xlb_flow *f, __u32 hash,
+						  const struct xlb_config *cfg)
+{
+	struct nat_cache_set *s = nat_cache_set_of(hash);
+
+	if (s && s->nat.seen == cfg->now && flow_eq(&s->key, f))
+		return &s->nat;
+	return NULL;
+}
+
+/* Copy an entry just touched (seen == now); copy NULL: drop f's copy. */
+static __always_inline void nat_cache_put(const struct xlb_flow *f, const struct xlb_nat *n)
+{
+	struct nat_cache_set *s = nat_cache_set(f);
+
+	if (!s)
+		return;
+	if (n) {
+		s->key = *f;
+		s->nat = *n;
+	} else if (flow_eq(&s->key, f)) {
+		s->nat.seen = 0;
+	}
+}
+
+/*
  * What the sweeper reads: seen, written only when the second changed (an
  * established flow dirties its entry's line at most once a second, not per
  * packet), and FIN/RST once each. A plain store: clang's BPF target (v1)
@@ -213,6 +276,26 @@ static __always_inline void nat_touch(struct xlb_nat *n, const struct xlb_config
 		f |= XLB_NAT_RST;
 	if (f & ~n->flags)
 		n->flags |= f;
+}
+
+/*
+ * After a packet of flow key was translated by n: the entry itself (cached
+ * 0) is touched and copied to the cache; for a copy (cached 1) only FIN or
+ * RST need the entry, found by a lookup then.
+ */
+static __always_inline void nat_note(struct xlb_nat *n, const struct xlb_config *cfg,
+				     int tcp_flags, const struct xlb_flow *key, int cached)
+{
+	if (cached) {
+		if (!(tcp_flags & (XLB_TCP_FIN | XLB_TCP_RST)))
+			return;
+		n = bpf_map_lookup_elem(&nat, key);
+		if (!n)
+			return;
+	}
+	nat_touch(n, cfg, tcp_flags);
+	if (!cached)
+		nat_cache_put(key, n);
 }
 
 /*
@@ -277,7 +360,8 @@ static __noinline void nat_forget(const struct xlb_nat *n, const struct xlb_flow
  */
 static __always_inline int nat_forward(struct xdp_md *ctx, const struct meta *m, void *l3,
 				       void *l4, const struct xlb_config *cfg, __u32 vip_id,
-				       const struct xlb_backend *be, __u32 id, struct xlb_nat *n)
+				       const struct xlb_backend *be, __u32 id, struct xlb_nat *n,
+				       int cached)
 {
 	struct xlb_nexthop *nh = NULL;
 	int rc, flags;
@@ -292,7 +376,7 @@ static __always_inline int nat_forward(struct xdp_md *ctx, const struct meta *m,
 	flags = nat_rewrite(ctx, m, l3, l4, n);
 	if (flags < 0)
 		return vip_drop(vip_id, drop_internal);
-	nat_touch(n, cfg, flags);
+	nat_note(n, cfg, flags, &m->flow, cached);
 	/* Addressed to the backend now: the kernel can forward it and resolve the neighbour. */
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return done(XDP_PASS, pass_no_neigh);
@@ -300,11 +384,12 @@ static __always_inline int nat_forward(struct xdp_md *ctx, const struct meta *m,
 }
 
 /*
- * A packet with a `nat` entry. Returns the verdict, or -1 if the entry is
- * stale (a to-backend one is then deleted): the caller goes on as for a
- * packet without one.
+ * A packet with a `nat` entry (cached: n is this CPU's copy of it). Returns
+ * the verdict, or -1 if the entry is stale (a to-backend one is then
+ * deleted, and its copy): the caller goes on as for a packet without one.
  */
-__noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct xlb_nat *n)
+__noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct xlb_nat *n,
+			       int cached)
 {
 	struct xlb_config *cfg = config_get();
 	void *l3, *l4;
@@ -319,15 +404,17 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 	to_client = n->flags & XLB_NAT_TO_CLIENT;
 	be = nat_backend(n, !to_client, &vip);
 	if (!be) {
-		if (!to_client)
+		if (!to_client) {
 			nat_forget(n, &m->flow);
+			nat_cache_put(&m->flow, NULL);
+		}
 		return -1;
 	}
 	if (to_client) {
 		flags = nat_rewrite(ctx, m, l3, l4, n);
 		if (flags < 0)
 			return vip_drop(n->vip_id, drop_internal);
-		nat_touch(n, cfg, flags);
+		nat_note(n, cfg, flags, &m->flow, cached);
 		done(0, nat_replies);
 		return egress(ctx, n->vip_id, n->ifindex, n->dmac, n->smac);
 	}
@@ -335,7 +422,7 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 		return ratelimit_drop(vip->id);
 	count_vip(vip->id, bytes, PICK_CONN);
 	count_backend(n->backend_id, bytes);
-	return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, n->backend_id, n);
+	return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, n->backend_id, n, cached);
 }
 
 /*
@@ -397,6 +484,32 @@ static long nat_probe_port(__u32 i, void *unused)
 	p->rkey.dport = bpf_htons(p->port_lo + port);
 	p->err = bpf_map_update_elem(&nat, &p->rkey, &p->rev, BPF_NOEXIST);
 	return p->err != -XLB_EEXIST;	/* 1 stops the loop */
+}
+
+/*
+ * A TCP/UDP packet that may belong to a NAT flow (the DSR flow cache had
+ * it not): translated by this CPU's copy of its entry (an inlined array
+ * read; not for a bare SYN, whose hash is not computed), else by the entry
+ * (the one hash lookup). Returns the verdict, or -1: not a NAT flow's
+ * packet, or its entry is stale; the caller goes on without.
+ */
+static __always_inline int nat_flow(struct xdp_md *ctx, const struct meta *m, __u32 hash,
+				    int syn)
+{
+	struct xlb_config *cfg = config_get();
+	struct xlb_nat *n;
+	int rc;
+
+	if (!nat_on(cfg))
+		return -1;
+	n = syn ? NULL : nat_cached(&m->flow, hash, cfg);
+	if (n) {
+		rc = nat_established(ctx, m, n, 1);
+		if (rc >= 0)
+			return rc;
+	}
+	n = bpf_map_lookup_elem(&nat, &m->flow);
+	return n ? nat_established(ctx, m, n, 0) : -1;
 }
 
 /*
@@ -501,12 +614,15 @@ __noinline int nat_new(struct xdp_md *ctx, const struct meta *m, const struct xl
 			return vip_drop(vip->id, drop_internal);
 		count_vip(vip->id, bytes, PICK_CONN);
 		count_backend(id, bytes);
-		return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, id, won);
+		return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, id, won, 0);
 	}
 	count_vip(vip->id, bytes, PICK_BOUND);
 	count_backend(id, bytes);
-	/* The scratch copy: seen is already now, and no lookup is spent on the map's. */
-	return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, id, &p->fwd);
+	/*
+	 * The scratch copy, like a cached one (seen is already now): the entry
+	 * is looked up only for a FIN or RST, and cached from the second packet.
+	 */
+	return nat_forward(ctx, m, l3, l4, cfg, vip->id, be, id, &p->fwd, 1);
 }
 
 /*
