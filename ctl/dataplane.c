@@ -235,7 +235,10 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
-	/* An adopted config keeps its epoch; a fresh one starts at 1 (0 is "empty"). */
+	/*
+	 * An adopted config's epoch and NAT clock go on (time without xlbd does not count); a
+	 * fresh one starts at epoch 1 (0 is "empty").
+	 */
 	bpf_map__lookup_elem(skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &dp->cfg,
 			     sizeof(dp->cfg), 0);
 	dp->now_base = dp->cfg.now;
@@ -747,6 +750,8 @@ int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id)
 	if (err)
 		return err;
 	dp_ring_remove(dp, vip_id);
+	/* A nat VIP's pool: the map holds one per nat VIP (none for the others). */
+	bpf_map__delete_elem(dp->skel->maps.nat_pools, &vip_id, sizeof(vip_id), 0);
 	err = dp_vip_stats_clear(dp, vip_id);
 	/* The id may be handed out again: its next owner starts with no sources. */
 	if (!err && limited)

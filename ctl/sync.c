@@ -358,22 +358,11 @@ static void discard_unseen(struct sync *s, struct cfg_vip *v)
 		v->backends[i].id = XLB_BACKEND_NONE;
 }
 
-static void nat_pool(const struct dp *dp, const struct cfg_vip *v, struct xlb_nat_pool *pool);
-
-/*
- * Where a nat VIP's flows leave from: its snat addresses, else the balancer's own address of
- * its family (the outer source ipip uses: the first attached interface's), else none yet (new
- * flows are dropped until an interface with an address is attached).
- */
+/* Without an attached interface that has an address, none: new flows are dropped. */
 void sync_nat_pool(const struct sync *s, const struct cfg_vip *v, struct xlb_nat_pool *pool)
 {
-	nat_pool(s->dp, v, pool);
-}
-
-static void nat_pool(const struct dp *dp, const struct cfg_vip *v, struct xlb_nat_pool *pool)
-{
-	const struct xlb_addr *own = v->key.family == XLB_AF_INET ? &dp->cfg.src_v4 :
-								     &dp->cfg.src_v6;
+	const struct xlb_addr *own = v->key.family == XLB_AF_INET ? &s->dp->cfg.src_v4 :
+								     &s->dp->cfg.src_v6;
 	static const struct xlb_addr none;
 
 	memset(pool, 0, sizeof(*pool));
@@ -390,7 +379,7 @@ static int write_pool(struct sync *s, const struct cfg_vip *v)
 	struct xlb_nat_pool pool;
 	int err;
 
-	nat_pool(s->dp, v, &pool);
+	sync_nat_pool(s, v, &pool);
 	err = dp_nat_pool_set(s->dp, v->id, &pool);
 	/* Before the VIP is visible: its first flow's reply must be looked up. */
 	return err ? err : dp_config_flags(s->dp, s->dp->cfg.flags | XLB_CONFIG_NAT);
@@ -547,7 +536,7 @@ static int sync_nat_addrs(struct sync *s, const struct config *c)
 		if (c->vips[i].opts.method != XLB_METHOD_NAT)
 			continue;
 		flags |= XLB_CONFIG_NAT;
-		nat_pool(s->dp, &c->vips[i], &pool);
+		sync_nat_pool(s, &c->vips[i], &pool);
 		for (__u32 j = 0; !err && j < pool.n_addrs; j++)
 			err = push_key((void **)&addrs, &n, &pool.addrs[j], sizeof(pool.addrs[j]));
 	}

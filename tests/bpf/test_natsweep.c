@@ -285,6 +285,7 @@ static void test_sweep_config(void **state)
 	struct cfg_vip *v = vip(NAT_VIP);
 	struct xlb_flow out, back;
 	struct xlb_nat eo, eb, got;
+	struct xlb_nat_pool pool;
 	__u64 vip_before;
 
 	/* "established, busy" is on backend 0, "one way idle" on backend 2. */
@@ -305,6 +306,9 @@ static void test_sweep_config(void **state)
 	natsweep_report(&d, &rep);
 	vip_before = rep.ended.vip;
 	check(sync_vip_remove(&d.sync, &v->key) == 0, "vip del");
+	check(bpf_map__lookup_elem(d.dp.skel->maps.nat_pools, &v->id, sizeof(v->id), &pool,
+				   sizeof(pool), 0) == -ENOENT,
+	      "a deleted VIP's pool goes with it");
 	load(&d.cfg, "vip del " NAT_VIP "\n");
 	sweep();
 	natsweep_report(&d, &rep);
