@@ -46,6 +46,14 @@
 #define XLB_NAT_DEFAULT		65536
 #define XLB_NAT_MIN		1024
 #define XLB_NAT_MAX		(1U << 26)
+/*
+ * Kernel memory per nat entry in use, as charged to the map (make bench,
+ * "nat"): the element (hash node, 40-byte key, 72-byte value) from the
+ * map's allocator. Besides, whatever is in use: 16 bytes per bucket, one
+ * bucket per entry of max_entries rounded up to a power of two (1 MiB at
+ * the default).
+ */
+#define XLB_NAT_BYTES		168
 
 /* Maglev ring sizes: prime, at least XLB_RING_MIN, at most XLB_RING_MAX. */
 #define XLB_RING_DEFAULT	65537
