@@ -115,11 +115,12 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		/*
-		 * The next-hop and flow caches are caches: never pinned, so a
-		 * new program never reads entries another build laid out
-		 * differently, and they are rebuilt by traffic.
+		 * The next-hop, flow and NAT-entry caches are caches: never
+		 * pinned, so a new program never reads entries another build
+		 * laid out differently, and they are rebuilt by traffic.
 		 */
-		if (map == skel->maps.nexthops || map == skel->maps.flow_cache) {
+		if (map == skel->maps.nexthops || map == skel->maps.flow_cache ||
+		    map == skel->maps.nat_cache) {
 			unlink(path);
 			continue;
 		}
