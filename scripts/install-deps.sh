@@ -12,14 +12,15 @@ set -eu
 # `ip route get ... ipproto tcp` reads; prometheus: only for promtool, which
 # checks xlbd's metrics in the tests; bird2: only to check the generated BIRD
 # fragments parse; tcpdump: reads the pcap files of `xlbctl trace` and sees
-# GUE frames on the wire (tests/e2e/test_gue.sh);
+# GUE frames on the wire (tests/e2e/test_gue.sh); socat: UDP and long-lived
+# TCP flows through NAT VIPs (tests/e2e/test_nat.sh);
 # xdp-tools: xdpdump beside xlb. tests/build/test_deps.sh checks that every
 # file the build reads comes from this list or from a minbase root with gcc
 # and make.
 PKGS="clang llvm libc6-dev libclang-common-14-dev libbpf-dev libelf-dev zlib1g-dev libcmocka-dev \
 bpftool pkg-config linux-libc-dev \
 iproute2 util-linux procps netbase ethtool iputils-ping curl nginx jq wrk nftables hping3 \
-prometheus bird2 tcpdump xdp-tools"
+prometheus bird2 tcpdump xdp-tools socat"
 
 if [ "${1:-}" = --list ]; then
 	# shellcheck disable=SC2086 # one word a package

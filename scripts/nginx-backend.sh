@@ -5,7 +5,8 @@
 # topology, serving "/" (one line: the backend's name), "/big" (a large
 # file, sparse) and "/health" (200, or 503 while DIR/www/sick exists) from
 # DIR, taking PUT /upload (stored as DIR/www/upload), listening on every
-# address (so on the VIPs too).
+# address (so on the VIPs too). DIR/access.log: "CLIENT_ADDR CLIENT_PORT
+# LOCAL_PORT STATUS" per request, the client as the backend sees it.
 #
 #   nginx-backend.sh start PREFIX HOST DIR [NAME] [PORT]
 #   nginx-backend.sh stop  DIR
@@ -25,7 +26,8 @@ start)
 		error_log $dir/error.log;
 		events { worker_connections 4096; }
 		http {
-			access_log off;
+			log_format peer '\$remote_addr \$remote_port \$server_port \$status';
+			access_log $dir/access.log peer;
 			client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
 			fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
 			keepalive_timeout 0;

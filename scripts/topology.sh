@@ -4,7 +4,7 @@
 # A small network in namespaces for xlb: a client, the balancer and N
 # backends on one L2 segment (a bridge in a "switch" namespace).
 #
-#   topology.sh up   [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]
+#   topology.sh up   [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N] [-P]
 #   topology.sh down [-p PREFIX]
 #   topology.sh exec [-p PREFIX] HOST CMD...   (HOST: client, lb, be1, ...)
 #   topology.sh pass [-p PREFIX] HOST IFNAME
@@ -16,7 +16,8 @@
 #
 # Clients route the VIP ranges via the balancer. Backends are set up for
 # direct server return: the VIP ranges on lo, ARP for them never answered,
-# reverse-path filtering off. Nothing happens in the caller's own
+# reverse-path filtering off; -P leaves them plain hosts, as NAT backends
+# are (nothing on lo, no sysctl changed). Nothing happens in the caller's own
 # namespace: only namespaces named PREFIX-* are created or deleted.
 #
 # `pass` gives an interface of a host (of this topology or another one
@@ -28,7 +29,7 @@
 # /sys/fs/bpf; see ctl/bpffs.c), which tests/e2e/test_netns.sh enters by.
 set -euo pipefail
 
-prefix=xlb net4=10.99 net6=fd00:99 nbe=3 ncl=1
+prefix=xlb net4=10.99 net6=fd00:99 nbe=3 ncl=1 plain=0
 root=$(cd "$(dirname "$0")/.." && pwd)
 # floor_pass, the first program of section "xdp" there.
 passprog=${XLB_BUILD:-$root/build}/bpf/floor.bpf.o
@@ -37,14 +38,15 @@ die() { echo "topology: $*" >&2; exit 1; }
 
 parse() {
 	local OPTIND=1 opt
-	while getopts "p:4:6:b:c:" opt; do
+	while getopts "p:4:6:b:c:P" opt; do
 		case $opt in
 		p) prefix=$OPTARG ;;
 		4) net4=$OPTARG ;;
 		6) net6=$OPTARG ;;
 		b) nbe=$OPTARG ;;
 		c) ncl=$OPTARG ;;
-		*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+		P) plain=1 ;;
+		*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N] [-P]" ;;
 		esac
 	done
 	shift $((OPTIND - 1))
@@ -128,6 +130,7 @@ up() {
 			in_ns "$ns" ip -6 route add "$net6:1::/64" via "$net6::2"
 			;;
 		be*)
+			[ $plain = 1 ] && continue
 			# Every VIP of the ranges is local (AnyIP): unlike IPv4,
 			# an IPv6 prefix on lo makes only its one address local.
 			in_ns "$ns" ip route add local "$net4.1.0/24" dev lo
@@ -172,5 +175,5 @@ pass)
 	[ ${#rest[@]} = 2 ] || die "pass HOST IFNAME"
 	xdp_pass "$prefix-${rest[0]}" "${rest[1]}"
 	;;
-*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N]" ;;
+*) die "usage: topology.sh up|down|exec|pass [-p PREFIX] [-4 NET4] [-6 NET6] [-b N] [-c N] [-P]" ;;
 esac

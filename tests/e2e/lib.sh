@@ -32,8 +32,8 @@ xlbctl() { # xlbctl on the balancer, with the test's socket
 	on lb "$BUILD/xlbctl" -s "$WORK/xlbd.sock" "$@"
 }
 
-topo_up() { # [backends]
-	"$TOPO" up -p "$PREFIX" -4 $N4 -6 $N6 -b "${1:-3}" -c "${2:-1}"
+topo_up() { # [backends] [clients] [topology.sh options...]
+	"$TOPO" up -p "$PREFIX" -4 $N4 -6 $N6 -b "${1:-3}" -c "${2:-1}" "${@:3}"
 }
 
 xlbd_start() {
@@ -45,7 +45,8 @@ xlbd_pid() {
 	pgrep -f -- "-s $WORK/xlbd.sock" | head -1
 }
 
-# nginx on a host (scripts/nginx-backend.sh: "/" names it, "/big", "/health").
+# nginx on a host (scripts/nginx-backend.sh: "/" names it, "/big", "/health";
+# who asked in $WORK/nginx-HOST/access.log).
 nginx_start() { # HOST [PORT]
 	"$XLB_ROOT/scripts/nginx-backend.sh" start "$PREFIX" "$1" "$WORK/nginx-$1" "$1" "${2:-80}"
 }
@@ -61,6 +62,10 @@ backends_up() { # decap + nginx on every backend
 		on "$h" "$BUILD/xlbctl" decap attach eth0
 		nginx_start "$h"
 	done
+}
+
+outcome() { # NAME: a global packet counter
+	xlbctl -j stats | jq ".outcomes.$1"
 }
 
 # curl from the client: prints the body (the backend's name).
@@ -127,6 +132,24 @@ count_of() { # FILE BODY
 	awk -v b="$2" '$2 == b { n++ } END { print n + 0 }' "$1"
 }
 
+# Backend H answered between LO and HI percent of FILE's N requests.
+share_between() { # FILE N H LO HI WHAT
+	local c
+	c=$(count_of "$1" "$3")
+	awk -v c="$c" -v n="$2" -v lo="$4" -v hi="$5" \
+		'BEGIN { p = 100 * c / n; exit !(p >= lo && p <= hi) }' ||
+		fail "$6: $3 answered $c of $2, outside $4%-$5% ($(tally "$1"))"
+}
+
+# Three equal backends each got 25%-42% of the requests.
+spread_check() { # FILE N WHAT
+	local h
+	all_answered "$@"
+	for h in be1 be2 be3; do
+		share_between "$1" "$2" "$h" 25 42 "$3"
+	done
+}
+
 # All N requests of FILE answered, from N distinct source ports.
 all_answered() { # FILE N WHAT
 	local ok ports err
@@ -163,17 +186,112 @@ download_done() { # PID PORT BYTES WHAT [CODE]
 	[ "$got" = "$want" ] || fail "$4: got '$got', not '$want'"
 }
 
-# Milliseconds until backend $1 reaches health state $2, at most $3 ms
-# ("timeout" then). The suite defines state_of BACKEND -> state.
-wait_state() {
-	local t0 now
+# Milliseconds until CMD... prints WANT, at most MS ("timeout" then).
+wait_for() { # MS WANT CMD...
+	local ms=$1 want=$2 t0 now
+	shift 2
 	t0=$(date +%s%N)
-	while [ "$(state_of "$1")" != "$2" ]; do
+	while [ "$("$@")" != "$want" ]; do
 		now=$(date +%s%N)
-		[ $(((now - t0) / 1000000)) -gt "$3" ] && { echo timeout; return; }
+		[ $(((now - t0) / 1000000)) -gt "$ms" ] && { echo timeout; return; }
 		sleep 0.02
 	done
 	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# Milliseconds until backend $1 reaches health state $2, at most $3 ms
+# ("timeout" then). The suite defines state_of BACKEND -> state.
+wait_state() {
+	wait_for "$3" "$2" state_of "$1"
+}
+
+# A second client, "far", behind two routers with a 1280-byte link between
+# them; every other link is 1500, so far advertises MSS 1460 and backends
+# send 1500-byte packets that only path-MTU discovery can shrink:
+#
+#   far ==1500== rb ==1280== ra ==1500== bridge (lb, be1..3)
+#   10.98.4.2/.1     .3.2/.1     .0.30
+#
+# ra's "fragmentation needed" / "packet too big" goes to the VIP, so via
+# the balancer, which must steer it to the backend owning the flow (or, for
+# a nat VIP, translate it). Backends that answer far themselves (DSR) need
+# its routes through ra: far_routes.
+narrow_path_up() {
+	local ra=$PREFIX-ra rb=$PREFIX-rb far=$PREFIX-far h
+	ip netns add "$ra"
+	ip netns add "$rb"
+	ip netns add "$far"
+	ip -n "$PREFIX-sw" link add "$PREFIX-ra" type veth peer name eth0 netns "$ra"
+	ip -n "$PREFIX-sw" link set "$PREFIX-ra" master br0 up
+	ip -n "$ra" link add eth1 mtu 1280 type veth peer name eth0 mtu 1280 netns "$rb"
+	ip -n "$rb" link add eth1 type veth peer name eth0 netns "$far"
+	for h in "$ra" "$rb" "$far"; do
+		ip -n "$h" link set lo up
+		ip -n "$h" link set eth0 up
+	done
+	ip -n "$ra" link set eth1 up
+	ip -n "$rb" link set eth1 up
+	ip -n "$ra" addr add $N4.0.30/24 dev eth0
+	ip -n "$ra" -6 addr add $N6::1e/64 dev eth0 nodad
+	ip -n "$ra" addr add $N4.3.1/24 dev eth1
+	ip -n "$ra" -6 addr add $N6:3::1/64 dev eth1 nodad
+	ip -n "$rb" addr add $N4.3.2/24 dev eth0
+	ip -n "$rb" -6 addr add $N6:3::2/64 dev eth0 nodad
+	ip -n "$rb" addr add $N4.4.1/24 dev eth1
+	ip -n "$rb" -6 addr add $N6:4::1/64 dev eth1 nodad
+	ip -n "$far" addr add $N4.4.2/24 dev eth0
+	ip -n "$far" -6 addr add $N6:4::2/64 dev eth0 nodad
+	on ra sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	on rb sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n "$ra" route add $N4.4.0/24 via $N4.3.2
+	ip -n "$ra" -6 route add $N6:4::/64 via $N6:3::2
+	ip -n "$ra" route add $N4.1.0/24 via $N4.0.2
+	ip -n "$ra" -6 route add $N6:1::/64 via $N6::2
+	ip -n "$rb" route add default via $N4.3.1
+	ip -n "$rb" -6 route add default via $N6:3::1
+	ip -n "$far" route add default via $N4.4.1
+	ip -n "$far" -6 route add default via $N6:4::1
+	# A client's packets carry full checksums (as in topology.sh).
+	on far ethtool -K eth0 tx off >/dev/null
+}
+
+far_routes() { # HOST...: far's networks through ra
+	local h
+	for h in "$@"; do
+		on "$h" ip route add $N4.4.0/24 via $N4.0.30
+		on "$h" ip -6 route add $N6:4::/64 via $N6::1e
+	done
+}
+
+# far fetches 4 MB of random bytes from the VIPs $VIP4:80 and [$VIP6]:80
+# over the narrow path, intact; each fetch moves the outcome counter COUNTER
+# (errors went through the balancer), and some backend learnt the path MTU
+# 1280 towards `ip route get` ROUTE4 and ROUTE6.
+fetch_over_narrow_path() { # COUNTER ROUTE4 ROUTE6
+	local h sum url before after pmtu=""
+	head -c 4M /dev/urandom >"$WORK/blob"
+	sum=$(sha256sum <"$WORK/blob")
+	for h in be1 be2 be3; do
+		cp "$WORK/blob" "$WORK/nginx-$h/www/blob"
+	done
+	for url in "http://$VIP4/blob" "http://[$VIP6]/blob"; do
+		before=$(outcome "$1")
+		rm -f "$WORK/far.out"
+		on far curl -s --max-time 15 -o "$WORK/far.out" "$url" ||
+			{ fail "$url over the 1280-byte path: curl exit $? (path-MTU discovery broken?)"; return 1; }
+		after=$(outcome "$1")
+		log "$url: $(stat -c %s "$WORK/far.out") bytes, $1 $before -> $after"
+		[ "$(sha256sum <"$WORK/far.out")" = "$sum" ] || { fail "$url: the download differs"; return 1; }
+		[ "$after" -gt "$before" ] ||
+			{ fail "$url: $1 did not move: the test proved nothing"; return 1; }
+	done
+	for h in be1 be2 be3; do
+		pmtu+="$h: $(on "$h" ip -o route get $2 | grep -o 'mtu [0-9]*' || true)"
+		pmtu+=" / $(on "$h" ip -o -6 route get $3 | grep -o 'mtu [0-9]*' || true); "
+	done
+	log "path MTU towards $2 / $3: $pmtu"
+	grep -q "mtu 1280 /" <<<"$pmtu" || fail "no backend learnt the IPv4 path MTU: $pmtu"
+	grep -q "/ mtu 1280;" <<<"$pmtu" || fail "no backend learnt the IPv6 path MTU: $pmtu"
 }
 
 cleanup_test() {

@@ -9,24 +9,6 @@ SVC4=$VIP4:80/tcp
 SVC6="[$VIP6]:80/tcp"
 BIG=$((300 * 1024 * 1024)) # size of nginx_start's /big
 
-# Backend H answered between LO and HI percent of FILE's N requests.
-share_between() { # FILE N H LO HI WHAT
-	local c
-	c=$(count_of "$1" "$3")
-	awk -v c="$c" -v n="$2" -v lo="$4" -v hi="$5" \
-		'BEGIN { p = 100 * c / n; exit !(p >= lo && p <= hi) }' ||
-		fail "$6: $3 answered $c of $2, outside $4%-$5% ($(tally "$1"))"
-}
-
-# Three equal backends each got 25%-42% of the requests.
-spread_check() { # FILE N WHAT
-	local h
-	all_answered "$@"
-	for h in be1 be2 be3; do
-		share_between "$1" "$2" "$h" 25 42 "$3"
-	done
-}
-
 # The backend holding the established connection from client port PORT,
 # within 5 s.
 owner() { # PORT
@@ -41,10 +23,6 @@ owner() { # PORT
 		sleep 0.1
 	done
 	fail "no backend holds the connection from client port $1"
-}
-
-outcome() { # NAME: a global packet counter
-	xlbctl -j stats | jq ".outcomes.$1"
 }
 
 test_ipv4_spread() {
@@ -237,90 +215,15 @@ test_ping_vip() {
 	[ $((after - before)) -ge 9 ] || fail "the balancer answered $((after - before)) echo requests, not 9"
 }
 
-# A second client, "far", behind two routers with a 1280-byte link between
-# them; every other link is 1500, so far advertises MSS 1460 and backends
-# send 1500-byte packets that only path-MTU discovery can shrink:
-#
-#   far ==1500== rb ==1280== ra ==1500== bridge (lb, be1..3)
-#   10.98.4.2/.1     .3.2/.1     .0.30
-#
-# ra's "fragmentation needed" / "packet too big" goes to the VIP, so via
-# the balancer, which must steer it to the backend owning the flow.
-narrow_path_up() {
-	local ra=$PREFIX-ra rb=$PREFIX-rb far=$PREFIX-far h
-	ip netns add "$ra"
-	ip netns add "$rb"
-	ip netns add "$far"
-	ip -n "$PREFIX-sw" link add "$PREFIX-ra" type veth peer name eth0 netns "$ra"
-	ip -n "$PREFIX-sw" link set "$PREFIX-ra" master br0 up
-	ip -n "$ra" link add eth1 mtu 1280 type veth peer name eth0 mtu 1280 netns "$rb"
-	ip -n "$rb" link add eth1 type veth peer name eth0 netns "$far"
-	for h in "$ra" "$rb" "$far"; do
-		ip -n "$h" link set lo up
-		ip -n "$h" link set eth0 up
-	done
-	ip -n "$ra" link set eth1 up
-	ip -n "$rb" link set eth1 up
-	ip -n "$ra" addr add $N4.0.30/24 dev eth0
-	ip -n "$ra" -6 addr add $N6::1e/64 dev eth0 nodad
-	ip -n "$ra" addr add $N4.3.1/24 dev eth1
-	ip -n "$ra" -6 addr add $N6:3::1/64 dev eth1 nodad
-	ip -n "$rb" addr add $N4.3.2/24 dev eth0
-	ip -n "$rb" -6 addr add $N6:3::2/64 dev eth0 nodad
-	ip -n "$rb" addr add $N4.4.1/24 dev eth1
-	ip -n "$rb" -6 addr add $N6:4::1/64 dev eth1 nodad
-	ip -n "$far" addr add $N4.4.2/24 dev eth0
-	ip -n "$far" -6 addr add $N6:4::2/64 dev eth0 nodad
-	on ra sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	on rb sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	ip -n "$ra" route add $N4.4.0/24 via $N4.3.2
-	ip -n "$ra" -6 route add $N6:4::/64 via $N6:3::2
-	ip -n "$ra" route add $N4.1.0/24 via $N4.0.2
-	ip -n "$ra" -6 route add $N6:1::/64 via $N6::2
-	ip -n "$rb" route add default via $N4.3.1
-	ip -n "$rb" -6 route add default via $N6:3::1
-	ip -n "$far" route add default via $N4.4.1
-	ip -n "$far" -6 route add default via $N6:4::1
-	# A client's packets carry full checksums (as in topology.sh).
-	on far ethtool -K eth0 tx off >/dev/null
-	for h in be1 be2 be3; do
-		on "$h" ip route add $N4.4.0/24 via $N4.0.30
-		on "$h" ip -6 route add $N6:4::/64 via $N6::1e
-	done
-}
-
 test_mtu_too_big() {
-	local h sum url before after pmtu
 	lb_up
 	vip_up "$SVC4"
 	vip_up "$SVC6"
 	narrow_path_up
-	# 4 MB of random bytes on every backend, checked end to end.
-	head -c 4M /dev/urandom >"$WORK/blob"
-	sum=$(sha256sum <"$WORK/blob")
-	for h in be1 be2 be3; do
-		cp "$WORK/blob" "$WORK/nginx-$h/www/blob"
-	done
-	for url in "http://$VIP4/blob" "http://[$VIP6]/blob"; do
-		before=$(outcome icmp_too_big)
-		rm -f "$WORK/far.out"
-		on far curl -s --max-time 15 -o "$WORK/far.out" "$url" ||
-			fail "$url over the 1280-byte path: curl exit $? (path-MTU discovery broken?)"
-		after=$(outcome icmp_too_big)
-		log "$url: $(stat -c %s "$WORK/far.out") bytes, icmp_too_big $before -> $after"
-		[ "$(sha256sum <"$WORK/far.out")" = "$sum" ] || fail "$url: the download differs"
-		[ "$after" -gt "$before" ] ||
-			fail "$url: no too-big error went through the balancer: the test proved nothing"
-	done
-	# The error reached the backend that sent the packets: it learnt the
-	# path MTU towards far, for each family.
-	for h in be1 be2 be3; do
-		pmtu+="$h: $(on "$h" ip -o route get $N4.4.2 from $VIP4 | grep -o 'mtu [0-9]*' || true)"
-		pmtu+=" / $(on "$h" ip -o -6 route get $N6:4::2 from $VIP6 | grep -o 'mtu [0-9]*' || true); "
-	done
-	log "path MTU towards far: $pmtu"
-	grep -q "mtu 1280 /" <<<"$pmtu" || fail "no backend learnt the IPv4 path MTU: $pmtu"
-	grep -q "/ mtu 1280;" <<<"$pmtu" || fail "no backend learnt the IPv6 path MTU: $pmtu"
+	far_routes be1 be2 be3
+	# The errors reached the backends that sent the packets: they learnt
+	# the path MTU towards far.
+	fetch_over_narrow_path icmp_too_big "$N4.4.2 from $VIP4" "$N6:4::2 from $VIP6"
 }
 
 test_non_vip_traffic_untouched() {
