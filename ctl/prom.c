@@ -120,11 +120,13 @@ static const struct outcome icmp_outcomes[] = {
 	OUTCOME(icmp_echo, NULL),
 	OUTCOME(icmp_too_big, NULL),
 	OUTCOME(icmp_too_big_sent, NULL),
-	OUTCOME(nat_replies, NULL),
 	OUTCOME(icmp_nat, NULL),
 };
 
-_Static_assert(ARRAY_SIZE(outcomes) + ARRAY_SIZE(icmp_outcomes) ==
+/* Replies translated to clients, also tx or redirect: not ICMP, a metric of its own. */
+static const struct outcome nat_replies = OUTCOME(nat_replies, NULL);
+
+_Static_assert(ARRAY_SIZE(outcomes) + ARRAY_SIZE(icmp_outcomes) + 1 ==
 		       sizeof(struct xlb_outcomes) / sizeof(__u64),
 	       "a field of struct xlb_outcomes is not exported");
 
@@ -136,7 +138,7 @@ const char *prom_outcome_name(size_t off)
 	for (size_t i = 0; i < ARRAY_SIZE(icmp_outcomes); i++)
 		if (icmp_outcomes[i].off == off)
 			return icmp_outcomes[i].name;
-	return NULL;
+	return nat_replies.off == off ? nat_replies.name : NULL;
 }
 
 static __u64 at(const void *st, size_t off)
@@ -374,10 +376,15 @@ static void print_dataplane(const struct prom *p, const struct snapshot *s, FILE
 			outcomes[i].name, outcomes[i].verdict, at(&s->oc, outcomes[i].off));
 	family(f, "xlb_icmp_packets_total", "counter",
 	       "ICMP packets handled: echo requests answered, too-big errors steered to the "
-	       "backend of their flow (also counted in xlb_packets_total as tx or redirect).");
+	       "backend of their flow or sent to clients, errors about a NAT flow translated "
+	       "(also counted in xlb_packets_total as tx or redirect).");
 	for (size_t i = 0; i < ARRAY_SIZE(icmp_outcomes); i++)
 		fprintf(f, "xlb_icmp_packets_total{outcome=\"%s\"} %llu\n", icmp_outcomes[i].name,
 			at(&s->oc, icmp_outcomes[i].off));
+	family(f, "xlb_nat_replies_total", "counter",
+	       "Backend replies of NAT flows translated and sent to their clients (also counted "
+	       "in xlb_packets_total as tx or redirect).");
+	fprintf(f, "xlb_nat_replies_total %llu\n", at(&s->oc, nat_replies.off));
 
 	/* Absent until the first count is complete, rather than a false 0. */
 	if (p->have_conns) {
