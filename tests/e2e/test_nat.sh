@@ -18,9 +18,9 @@ LB6=$N6::2
 MPORT=9100                 # metrics, in the lb namespace only
 ECHO_PORT=7000             # socat echo servers on the backends
 
-xlbd_nat_start() {
+xlbd_nat_start() { # [xlbd options...]
 	on lb "$BUILD/xlbd" -s "$WORK/xlbd.sock" -c "$WORK/xlb.conf" -p "$WORK_PINS" -v \
-		-m 127.0.0.1:$MPORT 2>>"$WORK/xlbd.log"
+		-m 127.0.0.1:$MPORT "$@" 2>>"$WORK/xlbd.log"
 }
 
 # A veth hands the receiver the sender's skb, partial checksum included
@@ -473,6 +473,83 @@ test_port_pool_exhaustion() {
 	for i in $(seq 11 18); do
 		flow_close "$i"
 	done
+}
+
+# UDP flows from the client to ADDR:PORT, one a source port, N of them in
+# one bash (a socket each: /dev/udp binds a new port), a datagram on each
+# every 0.3 s while $WORK/fill exists (at most 60 s), to outlive udp-timeout.
+# Rounds sent counted in $WORK/fill.rounds.
+udp_fill_start() { # N ADDR PORT
+	touch "$WORK/fill"
+	: >"$WORK/fill.rounds"
+	on client bash -c '
+		for i in $(seq "$1"); do
+			exec {fd}<>"/dev/udp/$2/$3"
+			fds+=($fd)
+		done
+		for r in $(seq 200); do
+			[ -e "$4" ] || break
+			for fd in "${fds[@]}"; do
+				echo k >&$fd || true
+			done
+			echo "$r" >"$4.rounds"
+			sleep 0.3
+		done' fill "$1" "$2" "$3" "$WORK/fill" >"$WORK/fill.log" 2>&1 &
+	[ "$(wait_for 10000 1 cat "$WORK/fill.rounds")" != timeout ] ||
+		fail "the UDP filler sent nothing: $(cat "$WORK/fill.log")"
+}
+
+# A NAT table of the least size xlbd takes (XLB_NAT_MIN entries, two a
+# flow): an established TCP flow, then UDP flows from as many source ports
+# as fill it and a few more. Full, the extra flows and a new TCP flow are
+# refused and counted as drop_nat_full; the established flow keeps
+# working. When the UDP flows stop, new flows get through. udp-timeout 3s,
+# not 1s: xlbd's clock counts whole seconds, so a 1s timeout ends a flow
+# that sent 0.3 s ago, and the filler's flows would churn, not stay.
+test_nat_table_full() {
+	local max tcp=$N4.1.8:$ECHO_PORT/tcp vip=$N4.1.8 before after ms
+	max=$(awk '$2 == "XLB_NAT_MIN" { print $3 }' "$XLB_ROOT/include/xlb_abi.h")
+	topo_up 1 1 -P
+	wire_checksums "$PREFIX-lb"
+	echo_servers be1
+	# A sink for the UDP flows: one socat, never answering.
+	on be1 socat -u UDP4-RECV:5353 - >/dev/null 2>&1 &
+	xlbd_nat_start -T "$max"
+	xlbctl attach eth0
+	xlbctl vip add $tcp method nat fin-timeout 1s
+	xlbctl backend add $tcp "$(be4 be1)"
+	xlbctl vip add $vip:53/udp method nat udp-timeout 3s
+	xlbctl backend add $vip:53/udp "$(be4 be1):5353"
+	flow_open 1 "${tcp%/tcp}"
+	flow_echo 1 "before"
+	before=$(outcome drop_nat_full)
+	# (max - 2) / 2 flows fill what the TCP flow left; 8 more overflow it.
+	udp_fill_start $(((max - 2) / 2 + 8)) $vip 53
+	ms=$(wait_for 10000 "$max" nat_entries)
+	log "table full ($max entries) after $ms ms; drop_nat_full $before -> $(outcome drop_nat_full)"
+	[ "$ms" != timeout ] || { fail "$(nat_entries) NAT entries, not $max: the table did not fill"; return 1; }
+	after=$(outcome drop_nat_full)
+	[ "$after" -ge $((before + 8)) ] ||
+		fail "8 UDP flows over a full table: drop_nat_full $before -> $after"
+	if on client timeout 10 socat -T 3 - "TCP:${tcp%/tcp},connect-timeout=3" <<<"refused?" \
+		>"$WORK/extra" 2>&1; then
+		fail "a new TCP flow got through a full NAT table: $(cat "$WORK/extra")"
+	fi
+	log "new TCP flow: $(cat "$WORK/extra"); drop_nat_full now $(outcome drop_nat_full)"
+	[ "$(outcome drop_nat_full)" -gt "$after" ] || fail "the refused TCP flow was not counted in drop_nat_full"
+	flow_echo 1 "still here"
+	[ "$(nat_entries)" = "$max" ] || fail "the table lost entries while the UDP flows lived: $(nat_entries)"
+	rm "$WORK/fill"
+	ms=$(wait_for 10000 2 nat_entries)
+	log "UDP entries gone $ms ms after the flows stopped (udp-timeout 3s)"
+	[ "$ms" != timeout ] || { fail "$(nat_entries) NAT entries 10 s after the UDP flows stopped"; return 1; }
+	after=$(outcome drop_nat_full)
+	flow_open 2 "${tcp%/tcp}"
+	flow_echo 2 "room again"
+	flow_echo 1 "and the old one"
+	[ "$(outcome drop_nat_full)" = "$after" ] || fail "new flows refused after the table emptied"
+	flow_close 1
+	flow_close 2
 }
 
 # Within 8 s of WHAT, the table holds the entries of N TCP flows (two
