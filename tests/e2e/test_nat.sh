@@ -123,11 +123,12 @@ metric() { # SERIES: its value in xlbd's metrics, empty when absent
 # ---- long-lived TCP flows: socat from the client, an echo server behind ----
 
 # The listener's pid in $WORK/echo-HOST.pid; each connection is served by
-# a child of its own, which outlives the listener.
+# a child of its own, which outlives the listener. IPv4, or IPv6 with
+# ECHO_FAM=6.
 echo_servers() { # HOST...
 	local h
 	for h in "$@"; do
-		on "$h" sh -c 'echo $$ >"$0"; exec socat TCP-LISTEN:'$ECHO_PORT',fork,reuseaddr EXEC:cat' \
+		on "$h" sh -c 'echo $$ >"$0"; exec socat TCP'${ECHO_FAM:-}'-LISTEN:'$ECHO_PORT',fork,reuseaddr EXEC:cat' \
 			"$WORK/echo-$h.pid" >"$WORK/echo-$h.log" 2>&1 &
 	done
 	for h in "$@"; do
@@ -423,22 +424,32 @@ test_udp_request_response() {
 
 # A one-address pool of 8 ports to one backend: 8 flows take them all, the
 # 9th is refused and counted, the 8 keep working; closed, their ports come
-# back after fin-timeout.
-test_port_pool_exhaustion() {
-	local svc=$N4.1.5:$ECHO_PORT/tcp i before after ms pool=$N4.0.3
+# back after fin-timeout. In FAMILY 4 or 6, the same steps.
+port_pool_exhaustion() { # FAMILY
+	local svc pool addr i before after ms
+	if [ "$1" = 4 ]; then
+		pool=$N4.0.3 addr=$N4.1.5 svc=$N4.1.5:$ECHO_PORT/tcp
+	else
+		pool=$N6::3 addr="[$N6:1::5]" svc="[$N6:1::5]:$ECHO_PORT/tcp"
+	fi
 	topo_up 1 1 -P
 	wire_checksums "$PREFIX-lb"
-	on lb ip addr add $pool/24 dev eth0
-	echo_servers be1
+	if [ "$1" = 4 ]; then
+		on lb ip addr add $pool/24 dev eth0
+	else
+		on lb ip -6 addr add $pool/64 dev eth0 nodad
+	fi
+	ECHO_FAM=$1 echo_servers be1
 	xlbd_nat_start
 	xlbctl attach eth0
-	xlbctl vip add $svc method nat snat $pool snat-ports 20000-20007 fin-timeout 1s
-	xlbctl backend add $svc "$(be4 be1)"
-	xlbctl -j vip show $svc |
+	xlbctl vip add "$svc" method nat snat $pool snat-ports 20000-20007 fin-timeout 1s
+	xlbctl backend add "$svc" "$(be$1 be1)"
+	xlbctl -j vip show "$svc" |
 		jq -e '.snat == ["'$pool'"] and .snat_ports == "20000-20007" and .fin_timeout_ms == 1000' \
-			>/dev/null || fail "vip show: not the pool, ports and fin-timeout given: $(xlbctl -j vip show $svc)"
+			>/dev/null || fail "vip show: not the pool, ports and fin-timeout given: $(xlbctl -j vip show "$svc")"
+	[ "$1" = 6 ] && pool="[$pool]"
 	for i in $(seq 8); do
-		flow_open "$i" "${svc%/tcp}"
+		flow_open "$i" "$addr:$ECHO_PORT"
 		flow_echo "$i" "hello $i"
 	done
 	echo_peers be1 >"$WORK/peers"
@@ -446,7 +457,7 @@ test_port_pool_exhaustion() {
 	[ "$(xargs <"$WORK/peers")" = "$(for i in $(seq 20000 20007); do echo "$pool:$i"; done | xargs)" ] ||
 		fail "8 flows are not seen from $pool:20000-20007: $(xargs <"$WORK/peers")"
 	before=$(outcome drop_nat_no_port)
-	if on client timeout 10 socat -T 3 - "TCP:${svc%/tcp},connect-timeout=3" <<<"refused?" \
+	if on client timeout 10 socat -T 3 - "TCP:$addr:$ECHO_PORT,connect-timeout=3" <<<"refused?" \
 		>"$WORK/ninth" 2>&1; then
 		fail "a 9th flow got through a pool of 8 ports: $(cat "$WORK/ninth")"
 	fi
@@ -464,7 +475,7 @@ test_port_pool_exhaustion() {
 	[ "$ms" != timeout ] || fail "$(nat_entries) NAT entries left 8 s after 8 flows closed"
 	# Every port again, for 8 new flows; none refused.
 	for i in $(seq 11 18); do
-		flow_open "$i" "${svc%/tcp}"
+		flow_open "$i" "$addr:$ECHO_PORT"
 		flow_echo "$i" "again $i"
 	done
 	[ "$(echo_peers be1 | xargs)" = "$(xargs <"$WORK/peers")" ] ||
@@ -473,6 +484,14 @@ test_port_pool_exhaustion() {
 	for i in $(seq 11 18); do
 		flow_close "$i"
 	done
+}
+
+test_port_pool_exhaustion() {
+	port_pool_exhaustion 4
+}
+
+test_port_pool_exhaustion6() {
+	port_pool_exhaustion 6
 }
 
 # UDP flows from the client to ADDR:PORT, one a source port, N of them in
