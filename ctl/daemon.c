@@ -1180,6 +1180,20 @@ static bool any_nat(const struct config *c)
 	return false;
 }
 
+/*
+ * Entries in use of the NAT table's size, in the open object: the sweeper's last count, as
+ * the xlb_nat_entries metric has it (none before its first walk).
+ */
+static void print_nat_use(struct daemon *d, const struct natsweep_report *r, struct out *o)
+{
+	out_text(o, "nat table:");
+	if (r->counted)
+		out_u64(o, "entries", " %llu entries", r->entries);
+	else
+		out_text(o, " (not counted yet)");
+	out_u64(o, "max_entries", " of %llu (xlbd -T), two per flow\n", dp_nat_max(&d->dp));
+}
+
 /* The NAT table as the sweeper last counted it, and the flows it ended. */
 static void print_nat_table(struct daemon *d, struct out *o)
 {
@@ -1187,12 +1201,7 @@ static void print_nat_table(struct daemon *d, struct out *o)
 
 	natsweep_report(d, &r);
 	out_obj_open(o, "nat");
-	out_text(o, "nat table:");
-	if (r.counted)
-		out_u64(o, "entries", " %llu entries", r.entries);
-	else
-		out_text(o, " (not counted yet)");
-	out_u64(o, "max_entries", " of %llu (xlbd -T), two per flow\n", dp_nat_max(&d->dp));
+	print_nat_use(d, &r, o);
 	out_obj_open(o, "flows_ended");
 	out_text(o, "  flows ended:");
 	out_u64(o, "closed", " closed %llu", r.ended.closed);
@@ -1525,6 +1534,14 @@ static int do_status(struct daemon *d, struct out *o)
 	out_arr_close(o);
 	out_u64(o, "vips", "vips %llu", d->cfg.n_vips);
 	out_u64(o, "backends", "  backends %llu\n", n_backends);
+	if (any_nat(&d->cfg)) {
+		struct natsweep_report r;
+
+		natsweep_report(d, &r);
+		out_obj_open(o, "nat");
+		print_nat_use(d, &r, o);
+		out_obj_close(o);
+	}
 	out_arr_open(o, "vips_failing_open");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		char svc[SERVICE_STRLEN];
@@ -1546,7 +1563,7 @@ static int do_status(struct daemon *d, struct out *o)
 	out_u64(o, "drop", "  drop %llu\n",
 		oc.drop_malformed + oc.drop_no_backend + oc.drop_fragment + oc.drop_no_route +
 			oc.drop_too_big + oc.drop_no_tx_port + oc.drop_ratelimit + oc.drop_no_neigh +
-			oc.drop_internal);
+			oc.drop_nat_no_port + oc.drop_nat_full + oc.drop_internal);
 	out_obj_close(o);
 	out_obj_close(o);
 	return 0;

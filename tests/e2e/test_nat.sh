@@ -518,6 +518,11 @@ udp_fill_start() { # N ADDR PORT
 		fail "the UDP filler sent nothing: $(cat "$WORK/fill.log")"
 }
 
+# The NAT entries in use and the table's size, as status shows them.
+status_nat() {
+	xlbctl -j status | jq -r '"\(.nat.entries) \(.nat.max_entries)"'
+}
+
 # A NAT table of the least size xlbd takes (XLB_NAT_MIN entries, two a
 # flow): an established TCP flow, then UDP flows from as many source ports
 # as fill it and a few more. Full, the extra flows and a new TCP flow are
@@ -558,6 +563,16 @@ test_nat_table_full() {
 	[ "$(outcome drop_nat_full)" -gt "$after" ] || fail "the refused TCP flow was not counted in drop_nat_full"
 	flow_echo 1 "still here"
 	[ "$(nat_entries)" = "$max" ] || fail "the table lost entries while the UDP flows lived: $(nat_entries)"
+	# status shows the table's use as the metric does (the sweeper's count).
+	[ "$(wait_for 3000 "$max $max" status_nat)" != timeout ] ||
+		fail "status shows NAT use $(status_nat), metric $(metric xlb_nat_entries), not $max of $max"
+	xlbctl status | grep -qx "nat table: $max entries of $max (xlbd -T), two per flow" ||
+		fail "status text does not show the full NAT table: $(xlbctl status | grep nat)"
+	[ "$(xlbctl -j status | jq .packets.drop)" -ge "$(outcome drop_nat_full)" ] ||
+		fail "status counts $(xlbctl -j status | jq .packets.drop) drops, fewer than drop_nat_full"
+	# The filler's flows lived throughout: none ended idle and came back.
+	[ "$(metric 'xlb_nat_flows_ended_total{reason="idle"}')" = 0 ] ||
+		fail "$(metric 'xlb_nat_flows_ended_total{reason="idle"}') live UDP flows ended idle"
 	rm "$WORK/fill"
 	ms=$(wait_for 10000 2 nat_entries)
 	log "UDP entries gone $ms ms after the flows stopped (udp-timeout 3s)"
