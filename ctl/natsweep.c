@@ -98,6 +98,19 @@ static __u32 idle(__u32 now, __u32 seen)
 	return (__s32)(now - seen) > 0 ? now - seen : 0;
 }
 
+/*
+ * Whether a flow idle `quiet` seconds of the data plane's clock has been quiet for at
+ * least `limit` seconds. The clock counts whole seconds (seen is the second of the last
+ * packet), so quiet == limit may be as little as limit - 1 seconds of real time: a UDP
+ * flow sending every 0.3 s was ended with udp-timeout 1s. Past the limit, it is limit to
+ * limit + 2 seconds. Also, no CPU still trusts a copy of the entry (bpf/nat.h: a copy is
+ * good only in the second of its entry's seen).
+ */
+static bool quiet_for(__u32 quiet, __u32 limit)
+{
+	return quiet > limit;
+}
+
 enum verdict { KEEP, END_CLOSED, END_IDLE, END_VIP, END_BACKEND, END_ORPHAN };
 
 /* What becomes of the flow of entry (key, e); *partner gets the other entry's key. */
@@ -121,7 +134,7 @@ static enum verdict judge(struct daemon *d, struct natsweep *ns, const struct xl
 	 * entry is never mid-creation here: the data plane inserts it first, then its partner,
 	 * within one packet, and this one is older or carries a flag of a later packet.
 	 */
-	if (quiet < limit && !(e->flags & (XLB_NAT_FIN | XLB_NAT_RST)))
+	if (!quiet_for(quiet, limit) && !(e->flags & (XLB_NAT_FIN | XLB_NAT_RST)))
 		return KEEP;
 	if (dp_nat_lookup(&d->dp, partner, &p))
 		return END_ORPHAN;
@@ -129,8 +142,8 @@ static enum verdict judge(struct daemon *d, struct natsweep *ns, const struct xl
 	if (idle(ns->now, p.seen) < quiet)
 		quiet = idle(ns->now, p.seen);
 	if (tcp && ((e->flags | p.flags) & XLB_NAT_RST || (e->flags & p.flags & XLB_NAT_FIN)))
-		return quiet >= t->fin ? END_CLOSED : KEEP;
-	return quiet >= limit ? END_IDLE : KEEP;
+		return quiet_for(quiet, t->fin) ? END_CLOSED : KEEP;
+	return quiet_for(quiet, limit) ? END_IDLE : KEEP;
 }
 
 /*
