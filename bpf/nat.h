@@ -55,6 +55,7 @@
 #include "forward.h"
 #include "icmp.h"
 #include "ratelimit.h"
+#include "xlb_nat.h"
 
 /*
  * Ports probed for a new flow: the whole range when it is at most this
@@ -319,20 +320,6 @@ static __always_inline struct xlb_backend *nat_backend(const struct xlb_nat *n, 
 	return be;
 }
 
-/* The partner entry's key: n's rewrite turned around (include/xlb_abi.h). */
-static __always_inline void nat_partner_key(struct xlb_flow *k, const struct xlb_nat *n,
-					    const struct xlb_flow *key)
-{
-	k->src = n->dst;
-	k->dst = n->src;
-	k->sport = n->dport;
-	k->dport = n->sport;
-	k->proto = key->proto;
-	k->family = key->family;
-	k->pad[0] = 0;
-	k->pad[1] = 0;
-}
-
 /*
  * A stale to-backend entry: delete it and its partner (if the partner still
  * points back at it), so that the flow is created afresh with BPF_NOEXIST.
@@ -343,10 +330,10 @@ static __noinline void nat_forget(const struct xlb_nat *n, const struct xlb_flow
 	struct xlb_flow pk, back;
 	struct xlb_nat *p;
 
-	nat_partner_key(&pk, n, key);
+	xlb_nat_partner(&pk, n, key);
 	p = bpf_map_lookup_elem(&nat, &pk);
 	if (p) {
-		nat_partner_key(&back, p, &pk);
+		xlb_nat_partner(&back, p, &pk);
 		if (flow_eq(&back, key))
 			bpf_map_delete_elem(&nat, &pk);
 	}

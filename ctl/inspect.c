@@ -17,6 +17,7 @@
 #include "server.h"
 #include "sync.h"
 #include "xlb_hash.h"
+#include "xlb_nat.h"
 
 /* One conns call's walk of the table. */
 struct walk {
@@ -169,7 +170,7 @@ static int nat_lookup(struct daemon *d, const struct cfg_vip *v, const struct xl
 	conn = (struct xlb_conn){ .backend_id = e.backend_id, .gen = e.gen };
 	if (!conn_holds(d, v->id, &conn, &be, &why))
 		return -ENOENT;
-	natsweep_partner(flow, &e, &partner);
+	xlb_nat_partner(&partner, &e, flow);
 	have_p = !dp_nat_lookup(&d->dp, &partner, &p);
 	backend_format(&e.src, flow->family, ntohs(e.sport), snat, sizeof(snat));
 	out_backend(o, v, e.backend_id, &be);
@@ -308,7 +309,7 @@ static void walk_nat_row(struct walk *w, const struct xlb_flow *f, const struct 
 	struct xlb_nat p;
 	bool have_p;
 
-	natsweep_partner(f, e, &partner);
+	xlb_nat_partner(&partner, e, f);
 	have_p = !dp_nat_lookup(&w->d->dp, &partner, &p);
 	endpoint_format(&f->src, f->family, f->sport, src, sizeof(src));
 	endpoint_format(&f->dst, f->family, f->dport, dst, sizeof(dst));

@@ -8,6 +8,7 @@
 #include "health.h"
 #include "log.h"
 #include "natsweep.h"
+#include "xlb_nat.h"
 
 /* A nat VIP's timeouts in seconds, by VIP id; tcp 0: the id is no nat VIP's. */
 struct vip_timeouts {
@@ -41,18 +42,6 @@ void natsweep_close(struct natsweep *ns)
 		return;
 	free(ns->vips);
 	free(ns);
-}
-
-void natsweep_partner(const struct xlb_flow *key, const struct xlb_nat *e,
-		      struct xlb_flow *partner)
-{
-	memset(partner, 0, sizeof(*partner));
-	partner->src = e->dst;
-	partner->dst = e->src;
-	partner->sport = e->dport;
-	partner->dport = e->sport;
-	partner->proto = key->proto;
-	partner->family = key->family;
 }
 
 /* The timeouts of every nat VIP, from the configuration as it is now. */
@@ -122,7 +111,7 @@ static enum verdict judge(struct daemon *d, struct natsweep *ns, const struct xl
 	__u32 quiet = idle(ns->now, e->seen), limit;
 	struct xlb_nat p;
 
-	natsweep_partner(key, e, partner);
+	xlb_nat_partner(partner, e, key);
 	if (!t || !t->tcp)
 		return END_VIP;
 	if (!backend_holds(d, e))

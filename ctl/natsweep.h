@@ -60,13 +60,4 @@ void natsweep_soon(struct daemon *d);
 bool natsweep_busy(const struct daemon *d);
 void natsweep_report(const struct daemon *d, struct natsweep_report *r);
 
-/*
- * Both entries of a flow from either: the partner's key is the entry's rewrite turned around,
- * with the protocol and family of the entry's own key.
- */
-struct xlb_flow;
-struct xlb_nat;
-void natsweep_partner(const struct xlb_flow *key, const struct xlb_nat *e,
-		      struct xlb_flow *partner);
-
 #endif /* XLB_NATSWEEP_H */

@@ -28,6 +28,7 @@
 #include "natsweep.h"
 #include "sync.h"
 #include "xlb_hash.h"
+#include "xlb_nat.h"
 #include "xlb.skel.h"
 
 #define NAT_VIP "10.0.0.10:80/tcp"
@@ -210,7 +211,7 @@ static void plant_keys(size_t i, struct xlb_flow *out, struct xlb_flow *back, st
 	eo->vip_id = v->id;
 	eo->seen = now - p->age_out;
 	eo->flags = p->flags_out;
-	natsweep_partner(out, eo, back);
+	xlb_nat_partner(back, eo, out);
 	*eb = *eo;
 	eb->src = out->dst;
 	eb->sport = out->dport;
