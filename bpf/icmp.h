@@ -107,47 +107,72 @@ static __always_inline int addr6_eq(const struct in6_addr *a, const struct xlb_a
 		 (a->s6_addr32[2] ^ b->w[2]) | (a->s6_addr32[3] ^ b->w[3]));
 }
 
-static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
-				    struct icmphdr *ic, void *l3end, void *end)
+/*
+ * The flow of a quoted packet (header at in, of the error's own family)
+ * turned around, into f, which the caller zeroed: the key of the direction
+ * the error is about, for the too-big steering below and for NAT's entries
+ * (nat.h). Checked as said above, to = the error's destination. Returns
+ * the quoted ports (XLB_QUOTE_L4 bytes, inside the quote), or NULL for a
+ * malformed quote. A fragment after the first quotes no ports: f->proto
+ * stays 0, a flow of no VIP and no NAT entry.
+ */
+static __always_inline struct udphdr *quote_flow4(struct iphdr *in, void *l3end, void *end,
+						  const struct xlb_addr *to, struct xlb_flow *f)
 {
-	struct iphdr *in = (void *)(ic + 1);
-	struct xlb_flow f = {};
 	struct udphdr *ports;
 
 	if ((void *)(in + 1) > end || (void *)(in + 1) > l3end || in->version != 4 ||
-	    in->ihl < 5 || in->saddr != m->flow.dst.v4)
-		return done(XDP_DROP, drop_malformed);
+	    in->ihl < 5 || in->saddr != to->v4)
+		return NULL;
 	ports = (void *)in + in->ihl * 4;
 	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end)
-		return done(XDP_DROP, drop_malformed);
+		return NULL;
+	f->family = XLB_AF_INET;
+	f->src.v4 = in->daddr;
+	f->dst.v4 = in->saddr;
 	if (in->frag_off & bpf_htons(IP_OFFSET))
-		return done(XDP_PASS, pass_other);
-	f.family = XLB_AF_INET;
-	f.proto = in->protocol;
-	f.src.v4 = in->daddr;
-	f.dst.v4 = in->saddr;
-	f.sport = ports->dest;
-	f.dport = ports->source;
+		return ports;
+	f->proto = in->protocol;
+	f->sport = ports->dest;
+	f->dport = ports->source;
+	return ports;
+}
+
+/* As quote_flow4(); extension headers in the quote are not parsed (f->proto is theirs). */
+static __always_inline struct udphdr *quote_flow6(struct ipv6hdr *in, void *l3end, void *end,
+						  const struct xlb_addr *to, struct xlb_flow *f)
+{
+	struct udphdr *ports = (void *)(in + 1);
+
+	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end ||
+	    in->version != 6 || !addr6_eq(&in->saddr, to))
+		return NULL;
+	f->family = XLB_AF_INET6;
+	f->proto = in->nexthdr;
+	__builtin_memcpy(&f->src, &in->daddr, sizeof(f->src));
+	__builtin_memcpy(&f->dst, &in->saddr, sizeof(f->dst));
+	f->sport = ports->dest;
+	f->dport = ports->source;
+	return ports;
+}
+
+static __always_inline int too_big4(struct xdp_md *ctx, const struct meta *m,
+				    struct icmphdr *ic, void *l3end, void *end)
+{
+	struct xlb_flow f = {};
+
+	if (!quote_flow4((void *)(ic + 1), l3end, end, &m->flow.dst, &f))
+		return done(XDP_DROP, drop_malformed);
 	return steer_too_big(ctx, m, &f);
 }
 
 static __always_inline int too_big6(struct xdp_md *ctx, const struct meta *m,
 				    struct icmp6hdr *ic, void *l3end, void *end)
 {
-	struct ipv6hdr *in = (void *)(ic + 1);
 	struct xlb_flow f = {};
-	struct udphdr *ports;
 
-	ports = (void *)(in + 1);
-	if ((void *)ports + XLB_QUOTE_L4 > end || (void *)ports + XLB_QUOTE_L4 > l3end ||
-	    in->version != 6 || !addr6_eq(&in->saddr, &m->flow.dst))
+	if (!quote_flow6((void *)(ic + 1), l3end, end, &m->flow.dst, &f))
 		return done(XDP_DROP, drop_malformed);
-	f.family = XLB_AF_INET6;
-	f.proto = in->nexthdr;
-	__builtin_memcpy(&f.src, &in->daddr, sizeof(f.src));
-	__builtin_memcpy(&f.dst, &in->saddr, sizeof(f.dst));
-	f.sport = ports->dest;
-	f.dport = ports->source;
 	return steer_too_big(ctx, m, &f);
 }
 

@@ -741,19 +741,9 @@ __noinline int nat_icmp4(struct xdp_md *ctx, const struct meta *m)
 	if (ic->type != ICMP_DEST_UNREACH && ic->type != ICMP_TIME_EXCEEDED &&
 	    ic->type != ICMP_PARAMETERPROB)
 		return -1;
-	if ((void *)(in + 1) > l3end || (void *)(in + 1) > end || in->version != 4 || in->ihl < 5 ||
-	    in->saddr != iph->daddr || (in->frag_off & bpf_htons(IP_OFFSET)) ||
-	    (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP))
+	q = quote_flow4(in, l3end, end, &m->flow.dst, &key);
+	if (!q || (key.proto != IPPROTO_TCP && key.proto != IPPROTO_UDP))
 		return -1;
-	q = (void *)in + in->ihl * 4;
-	if ((void *)q + XLB_QUOTE_L4 > l3end || (void *)q + XLB_QUOTE_L4 > end)
-		return -1;
-	key.family = XLB_AF_INET;
-	key.proto = in->protocol;
-	key.src.v4 = in->daddr;
-	key.dst.v4 = in->saddr;
-	key.sport = q->dest;
-	key.dport = q->source;
 	n = nat_quoted(&key);
 	if (!n || !o)
 		return -1;
@@ -798,17 +788,9 @@ __noinline int nat_icmp6(struct xdp_md *ctx, const struct meta *m)
 	if (ic->icmp6_type != ICMPV6_DEST_UNREACH && ic->icmp6_type != ICMPV6_PKT_TOOBIG &&
 	    ic->icmp6_type != ICMPV6_TIME_EXCEED && ic->icmp6_type != ICMPV6_PARAMPROB)
 		return -1;
-	q = (void *)(in + 1);
-	if ((void *)q + XLB_QUOTE_L4 > l3end || (void *)q + XLB_QUOTE_L4 > end ||
-	    in->version != 6 || !addr6_eq(&in->saddr, &m->flow.dst) ||
-	    (in->nexthdr != IPPROTO_TCP && in->nexthdr != IPPROTO_UDP))
+	q = quote_flow6(in, l3end, end, &m->flow.dst, &key);
+	if (!q || (key.proto != IPPROTO_TCP && key.proto != IPPROTO_UDP))
 		return -1;
-	key.family = XLB_AF_INET6;
-	key.proto = in->nexthdr;
-	__builtin_memcpy(&key.src, &in->daddr, sizeof(key.src));
-	__builtin_memcpy(&key.dst, &in->saddr, sizeof(key.dst));
-	key.sport = q->dest;
-	key.dport = q->source;
 	n = nat_quoted(&key);
 	if (!n || !o)
 		return -1;
