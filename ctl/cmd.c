@@ -542,6 +542,11 @@ bool cmd_is_node(const struct cmd *cmd)
 	return cmd->op == CMD_NODE_DRAIN || cmd->op == CMD_NODE_UNDRAIN;
 }
 
+bool cmd_changes_vip(const struct cmd *cmd)
+{
+	return cmd_is_config(cmd) && (ops[cmd->op].args & ARG_SERVICE);
+}
+
 /* Whether cmd's method takes kw (vip add: encap-port for gue, snat... for nat). */
 static bool kw_applies(const struct cmd *cmd, const struct kw *kw)
 {

@@ -274,6 +274,13 @@ bool cmd_is_config(const struct cmd *cmd);
 bool cmd_is_node(const struct cmd *cmd);
 
 /*
+ * Whether the command changes one VIP's configuration, the one its service names (vip add/del,
+ * backend add/set/del, health set, ratelimit set/off): xlbd syncs that VIP's maps and rewrites
+ * its part of the state file. The configuration commands that name a service.
+ */
+bool cmd_changes_vip(const struct cmd *cmd);
+
+/*
  * The grammar: all of it for NULL or "", else the part of one top-level command word ("vip",
  * as in struct cmd.topic). NULL for an unknown topic. The text ends with a newline.
  */

@@ -160,17 +160,8 @@ static enum state_change change_of(const struct cmd *cmd)
 	case CMD_NODE_DRAIN:
 	case CMD_NODE_UNDRAIN:
 		return STATE_CHANGED_NODE;
-	case CMD_VIP_ADD:
-	case CMD_VIP_DEL:
-	case CMD_BACKEND_ADD:
-	case CMD_BACKEND_SET:
-	case CMD_BACKEND_DEL:
-	case CMD_HEALTH_SET:
-	case CMD_RATELIMIT_SET:
-	case CMD_RATELIMIT_OFF:
-		return STATE_CHANGED_VIP;
 	default:
-		return STATE_CHANGED_ALL;
+		return cmd_changes_vip(cmd) ? STATE_CHANGED_VIP : STATE_CHANGED_ALL;
 	}
 }
 
@@ -762,13 +753,9 @@ static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd
 		if (!ret)
 			ret = sync_addrs(&d->sync, work);
 		break;
-	case CMD_VIP_ADD:
-	case CMD_BACKEND_ADD:
-	case CMD_BACKEND_SET:
-	case CMD_BACKEND_DEL:
-	case CMD_HEALTH_SET:
-	case CMD_RATELIMIT_SET:
-	case CMD_RATELIMIT_OFF:
+	default:
+		if (!cmd_changes_vip(cmd))
+			return 0;
 		v = config_vip(work, &cmd->service);
 		ret = sync_vip(&d->sync, work, v);
 		if (!ret && cmd->op == CMD_VIP_ADD)
@@ -777,8 +764,6 @@ static int apply_to_maps(struct daemon *d, struct config *work, const struct cmd
 		if (!ret && (cmd->op == CMD_RATELIMIT_SET || cmd->op == CMD_RATELIMIT_OFF))
 			ret = dp_ratelimit_clear_vip(&d->dp, v->id);
 		break;
-	default:
-		return 0;
 	}
 	if (ret) {
 		snprintf(err, errlen, "cannot update the data plane: %s%s", strerror(-ret),

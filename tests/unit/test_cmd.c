@@ -272,40 +272,41 @@ static void test_canonical(void **state)
 		check_canonical(canonical[i].in, canonical[i].out);
 }
 
-/* Every op, and whether it belongs in the state file. */
+/* Every op, whether it belongs in the state file, and whether it changes one VIP. */
 static const struct {
 	const char *line;
 	enum cmd_op op;
 	bool config;
+	bool vip;
 } ops[] = {
-	{ "attach eth0", CMD_ATTACH, true },
-	{ "detach eth0", CMD_DETACH, true },
-	{ "vip add " SVC4, CMD_VIP_ADD, true },
-	{ "vip del " SVC4, CMD_VIP_DEL, true },
-	{ "vip list", CMD_VIP_LIST, false },
-	{ "vip show " SVC4, CMD_VIP_SHOW, false },
-	{ "backend add " SVC4 " 10.0.0.2", CMD_BACKEND_ADD, true },
-	{ "backend set " SVC4 " 10.0.0.2 weight 2", CMD_BACKEND_SET, true },
-	{ "backend del " SVC4 " 10.0.0.2", CMD_BACKEND_DEL, true },
-	{ "backend list", CMD_BACKEND_LIST, false },
-	{ "health set " SVC4 " off", CMD_HEALTH_SET, true },
-	{ "health show", CMD_HEALTH_SHOW, false },
-	{ "ratelimit set " SVC4 " rate 1 burst 1", CMD_RATELIMIT_SET, true },
-	{ "ratelimit off " SVC4, CMD_RATELIMIT_OFF, true },
-	{ "lookup " SVC4 " 10.1.2.3:9", CMD_LOOKUP, false },
-	{ "conns", CMD_CONNS, false },
-	{ "trace", CMD_TRACE, false },
-	{ "top", CMD_TOP, false },
-	{ "stats", CMD_STATS, false },
-	{ "save", CMD_SAVE, false },
-	{ "restore", CMD_RESTORE, false },
-	{ "status", CMD_STATUS, false },
-	{ "decap attach eth0", CMD_DECAP_ATTACH, false },
-	{ "decap detach eth0", CMD_DECAP_DETACH, false },
-	{ "decap prune", CMD_DECAP_PRUNE, false },
-	{ "node drain", CMD_NODE_DRAIN, true },
-	{ "node undrain", CMD_NODE_UNDRAIN, true },
-	{ "help", CMD_HELP, false },
+	{ "attach eth0", CMD_ATTACH, true, false },
+	{ "detach eth0", CMD_DETACH, true, false },
+	{ "vip add " SVC4, CMD_VIP_ADD, true, true },
+	{ "vip del " SVC4, CMD_VIP_DEL, true, true },
+	{ "vip list", CMD_VIP_LIST, false, false },
+	{ "vip show " SVC4, CMD_VIP_SHOW, false, false },
+	{ "backend add " SVC4 " 10.0.0.2", CMD_BACKEND_ADD, true, true },
+	{ "backend set " SVC4 " 10.0.0.2 weight 2", CMD_BACKEND_SET, true, true },
+	{ "backend del " SVC4 " 10.0.0.2", CMD_BACKEND_DEL, true, true },
+	{ "backend list", CMD_BACKEND_LIST, false, false },
+	{ "health set " SVC4 " off", CMD_HEALTH_SET, true, true },
+	{ "health show", CMD_HEALTH_SHOW, false, false },
+	{ "ratelimit set " SVC4 " rate 1 burst 1", CMD_RATELIMIT_SET, true, true },
+	{ "ratelimit off " SVC4, CMD_RATELIMIT_OFF, true, true },
+	{ "lookup " SVC4 " 10.1.2.3:9", CMD_LOOKUP, false, false },
+	{ "conns", CMD_CONNS, false, false },
+	{ "trace", CMD_TRACE, false, false },
+	{ "top", CMD_TOP, false, false },
+	{ "stats", CMD_STATS, false, false },
+	{ "save", CMD_SAVE, false, false },
+	{ "restore", CMD_RESTORE, false, false },
+	{ "status", CMD_STATUS, false, false },
+	{ "decap attach eth0", CMD_DECAP_ATTACH, false, false },
+	{ "decap detach eth0", CMD_DECAP_DETACH, false, false },
+	{ "decap prune", CMD_DECAP_PRUNE, false, false },
+	{ "node drain", CMD_NODE_DRAIN, true, false },
+	{ "node undrain", CMD_NODE_UNDRAIN, true, false },
+	{ "help", CMD_HELP, false, false },
 };
 
 static void test_ops(void **state)
@@ -319,6 +320,8 @@ static void test_ops(void **state)
 		      cmd_a.op);
 		check(cmd_is_config(&cmd_a) == ops[i].config, "'%s' is %sa config command",
 		      ops[i].line, ops[i].config ? "" : "not ");
+		check(cmd_changes_vip(&cmd_a) == ops[i].vip, "'%s' %s one VIP", ops[i].line,
+		      ops[i].vip ? "changes" : "does not change");
 		seen[cmd_a.op] = true;
 	}
 	for (i = 0; i < CMD_OP_COUNT; i++)
@@ -809,6 +812,7 @@ static void test_format_errors(void **state)
 	cmd_a.op = CMD_OP_COUNT;
 	check(cmd_format(&cmd_a, small, sizeof(small)) == -EINVAL, "an unknown op");
 	check(!cmd_is_config(&cmd_a), "an unknown op is not config");
+	check(!cmd_changes_vip(&cmd_a), "an unknown op changes no VIP");
 }
 
 /* Messages never overrun err, and err may be absent. */
