@@ -64,18 +64,10 @@ struct pkt {
 static int build(struct pkt *p, const char *src, __u16 sport, const char *dst, __u16 dport,
 		 const char *smac)
 {
-	struct pkt_spec s = {
-		.family = strchr(src, ':') ? XLB_AF_INET6 : XLB_AF_INET,
-		.src = src,
-		.dst = dst,
-		.proto = IPPROTO_TCP,
-		.sport = sport,
-		.dport = dport,
-		.payload_len = 64,
-	};
+	struct pkt_spec s = pkt_flow_spec(IPPROTO_TCP, src, sport, dst, dport, smac,
+					  "\x02\x00\x00\x00\x00\xa0");
 
-	memcpy(s.smac, smac, 6);
-	memcpy(s.dmac, "\x02\x00\x00\x00\x00\xa0", 6);
+	s.payload_len = 64;
 	p->len = (int)pkt_build(p->data, sizeof(p->data), &s);
 	return p->len > 0 ? 0 : -EINVAL;
 }

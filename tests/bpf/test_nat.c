@@ -108,22 +108,13 @@ static int family_of(const char *addr)
 static struct pkt_spec frame(__u8 proto, const char *src, __u16 sport, const char *dst,
 			     __u16 dport, const char *smac, const char *dmac)
 {
-	struct pkt_spec s = {
-		.family = family_of(src),
-		.src = src,
-		.dst = dst,
-		.proto = proto,
-		.sport = sport,
-		.dport = dport,
-		.payload_len = 100,
-		.tos = 0x28,
-		.ip_id = 0x1234,
-		.frag = family_of(src) == XLB_AF_INET ? PKT_IP_DF : 0,
-		.ttl = 61,
-	};
+	struct pkt_spec s = pkt_flow_spec(proto, src, sport, dst, dport, smac, dmac);
 
-	memcpy(s.smac, smac, 6);
-	memcpy(s.dmac, dmac, 6);
+	s.payload_len = 100;
+	s.tos = 0x28;
+	s.ip_id = 0x1234;
+	s.frag = s.family == XLB_AF_INET ? PKT_IP_DF : 0;
+	s.ttl = 61;
 	return s;
 }
 
@@ -660,21 +651,15 @@ static size_t icmp_error(__u8 *buf, const char *src, const char *dst, const __u8
 			 const char *smac, const char *dmac)
 {
 	int v6 = family_of(src) == XLB_AF_INET6;
-	struct pkt_spec e = {
-		.family = family_of(src),
-		.src = src,
-		.dst = dst,
-		.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
-		.icmp_type = v6 ? 2 : 3,
-		.icmp_code = v6 ? 0 : 4,
-		.icmp_mtu = 1400,
-		.inner = q,
-		.inner_len = qlen,
-		.ttl = 60,
-	};
+	struct pkt_spec e = pkt_flow_spec(v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, src, 0, dst, 0, smac,
+					  dmac);
 
-	memcpy(e.smac, smac, 6);
-	memcpy(e.dmac, dmac, 6);
+	e.icmp_type = v6 ? 2 : 3;
+	e.icmp_code = v6 ? 0 : 4;
+	e.icmp_mtu = 1400;
+	e.inner = q;
+	e.inner_len = qlen;
+	e.ttl = 60;
 	return pkt_build(buf, BUF, &e);
 }
 

@@ -123,6 +123,23 @@ struct xlb_flow pkt_flow(const struct pkt_spec *s)
 	return f;
 }
 
+struct pkt_spec pkt_flow_spec(__u8 proto, const char *src, __u16 sport, const char *dst,
+			      __u16 dport, const void *smac, const void *dmac)
+{
+	struct pkt_spec s = {
+		.family = strchr(src, ':') ? XLB_AF_INET6 : XLB_AF_INET,
+		.src = src,
+		.dst = dst,
+		.proto = proto,
+		.sport = sport,
+		.dport = dport,
+	};
+
+	memcpy(s.smac, smac, sizeof(s.smac));
+	memcpy(s.dmac, dmac, sizeof(s.dmac));
+	return s;
+}
+
 __u8 pkt_pattern(size_t i)
 {
 	return 'a' + i % 26;

@@ -92,6 +92,14 @@ struct pkt_spec {
 /* The flow a spec describes, as the data plane keys it (ports in network order). */
 struct xlb_flow pkt_flow(const struct pkt_spec *s);
 
+/*
+ * The spec of a frame of the flow src:sport -> dst:dport (host order), proto, from smac to
+ * dmac (6 bytes each), of src's family (IPv6 if it holds a ':'); every other field zero, for
+ * the caller to set.
+ */
+struct pkt_spec pkt_flow_spec(__u8 proto, const char *src, __u16 sport, const char *dst,
+			      __u16 dport, const void *smac, const void *dmac);
+
 /* Frame length, or 0 if it does not fit in cap or the spec is inconsistent. */
 size_t pkt_build(__u8 *buf, size_t cap, const struct pkt_spec *s);
 /* The same without the Ethernet header: an L3 packet (ICMP errors' inner). */

@@ -448,6 +448,26 @@ static void test_addr(void **state)
 	assert_int_equal(pkt_addr(&a, &family, NULL), -EINVAL);
 }
 
+/* pkt_flow_spec(): the family from the source's text, the flow and the MACs, nothing else. */
+static void test_flow_spec(void **state)
+{
+	static const __u8 protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	__u8 got[BUF], want[BUF];
+	size_t i, glen, wlen;
+
+	for (i = 0; i < 2 * ARRAY_SIZE(protos); i++) {
+		__u8 family = i % 2 ? XLB_AF_INET6 : XLB_AF_INET;
+		struct pkt_spec w = spec(family, protos[i / 2]), s;
+
+		s = pkt_flow_spec(w.proto, w.src, w.sport, w.dst, w.dport, mac_a, mac_b);
+		s.payload_len = w.payload_len;
+		glen = pkt_build(got, sizeof(got), &s);
+		wlen = pkt_build(want, sizeof(want), &w);
+		check(glen && glen == wlen && !memcmp(got, want, glen),
+		      "%s proto %u: the frame of the spec written out", w.src, w.proto);
+	}
+}
+
 static const struct pkt_encap_spec encap4 = {
 	.smac = {0x02, 0, 0, 0, 0, 0x0c},
 	.dmac = {0x02, 0, 0, 0, 0, 0x0d},
@@ -596,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_other_proto_payload),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_flow_spec),
 		cmocka_unit_test(test_encap_ipv4),
 		cmocka_unit_test(test_encap_ipv6_vlan_padding),
 		cmocka_unit_test(test_encap_rejects),
