@@ -101,8 +101,8 @@ static __always_inline int egress(struct xdp_md *ctx, __u32 vip_id, __u32 ifinde
 
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return vip_drop(vip_id, drop_internal);
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	copy_mac(eth->h_dest, dmac);
+	copy_mac(eth->h_source, smac);
 
 	if (ifindex == ctx->ingress_ifindex)
 		return done(XDP_TX, tx);
