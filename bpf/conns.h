@@ -99,12 +99,13 @@ static __always_inline int conn_find(const struct xlb_conn_set *s, const struct 
 }
 
 /*
- * A hit's way is stamped with the epoch, at most once an epoch: an
- * established packet writes nothing, so the line stays shared between CPUs.
+ * A hit's way is stamped with the epoch (the caller's config read), at most
+ * once an epoch: an established packet writes nothing, so the line stays
+ * shared between CPUs.
  */
-static __always_inline void conn_touch(struct xlb_conn_set *s, int way)
+static __always_inline void conn_touch(struct xlb_conn_set *s, int way, __u32 epoch)
 {
-	__u32 epoch = conn_epoch(), *used = &s->used[way & (XLB_CONN_WAYS - 1)];
+	__u32 *used = &s->used[way & (XLB_CONN_WAYS - 1)];
 
 	if (*used != epoch)
 		*used = epoch;

@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 static __always_inline __u16 csum_fold(__u32 sum)
 {
@@ -29,6 +30,34 @@ static __always_inline void ipv4_csum_set(struct iphdr *iph)
 	for (int i = 0; i < (int)(sizeof(*iph) / 2); i++)
 		sum += w[i];
 	iph->check = csum_fold(sum);
+}
+
+/*
+ * Write a 20-byte IPv4 header (id 0, no options) and its checksum, all from
+ * registers: a 16-bit store per pair of bytes, never a bitfield's
+ * read-modify-write, and a sum of the values written rather than of the
+ * header read back (ipv4_csum_set()). Every term is a 16-bit word as it
+ * lies in memory, so the sum is right in either byte order (RFC 1071 2(B)).
+ * frag_off, in host order, holds the flags (IP_DF).
+ */
+static __always_inline void ipv4_hdr_build(struct iphdr *iph, __u8 tos, __u16 tot_len,
+					   __u16 frag_off, __u8 ttl, __u8 proto, __be32 saddr,
+					   __be32 daddr)
+{
+	__be16 *w = (__be16 *)iph;
+	__be16 w0 = bpf_htons(0x4500 | tos), w1 = bpf_htons(tot_len);
+	__be16 w3 = bpf_htons(frag_off), w4 = bpf_htons((__u16)ttl << 8 | proto);
+	__u32 sum = (__u32)w0 + w1 + w3 + w4 + (saddr & 0xffff) + (saddr >> 16) +
+		    (daddr & 0xffff) + (daddr >> 16);
+
+	w[0] = w0;
+	w[1] = w1;
+	w[2] = 0;
+	w[3] = w3;
+	w[4] = w4;
+	w[5] = csum_fold(sum);
+	iph->saddr = saddr;
+	iph->daddr = daddr;
 }
 
 /*

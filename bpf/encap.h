@@ -44,10 +44,10 @@ static __always_inline void *push_l3(struct xdp_md *ctx, __u32 l3off, __u32 grow
 	*endp = end;
 	if (data + grow + sizeof(struct ethhdr) + sizeof(struct vlan_hdr) > end)
 		return NULL;
-	__builtin_memcpy(data, data + grow, sizeof(struct ethhdr));
+	copy_eth(data, data + grow);
 	if (l3off == sizeof(struct ethhdr) + sizeof(struct vlan_hdr)) {
-		__builtin_memcpy(data + sizeof(struct ethhdr), data + grow + sizeof(struct ethhdr),
-				 sizeof(struct vlan_hdr));
+		*(__u32 *)(data + sizeof(struct ethhdr)) =
+			*(__u32 *)(data + grow + sizeof(struct ethhdr));
 		return data + sizeof(struct ethhdr) + sizeof(struct vlan_hdr);
 	}
 	return data + sizeof(struct ethhdr);
@@ -100,17 +100,8 @@ static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct meta *m,
 	outer = push_l3(ctx, m->l3off, hlen, &end);
 	if (!outer || (void *)outer + hlen > end)
 		return -1;
-	outer->version = 4;
-	outer->ihl = sizeof(*outer) / 4;
-	outer->tos = m->tos;
-	outer->tot_len = bpf_htons(m->l3len + hlen);
-	outer->id = 0;
-	outer->frag_off = m->df ? bpf_htons(IP_DF) : 0;
-	outer->ttl = ttl ? ttl : XLB_DEFAULT_TTL;
-	outer->protocol = gue ? IPPROTO_UDP : IPPROTO_IPIP;
-	outer->saddr = saddr;
-	outer->daddr = daddr;
-	ipv4_csum_set(outer);
+	ipv4_hdr_build(outer, m->tos, m->l3len + hlen, m->df ? IP_DF : 0,
+		       ttl ? ttl : XLB_DEFAULT_TTL, gue ? IPPROTO_UDP : IPPROTO_IPIP, saddr, daddr);
 	if (gue)
 		gue_fill((void *)(outer + 1), gue_sport(m), gue_port, m->l3len);
 	return 0;

@@ -32,13 +32,6 @@
 		done(XDP_DROP, field);               \
 	})
 
-static __always_inline struct xlb_config *config_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&config, &zero);
-}
-
 /*
  * Refill a cache entry from the FIB. The first lookup (length 0 passes any
  * MTU check) finds the next hop; the second, with an impossible length,
@@ -108,8 +101,8 @@ static __always_inline int egress(struct xdp_md *ctx, __u32 vip_id, __u32 ifinde
 
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return vip_drop(vip_id, drop_internal);
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	copy_mac(eth->h_dest, dmac);
+	copy_mac(eth->h_source, smac);
 
 	if (ifindex == ctx->ingress_ifindex)
 		return done(XDP_TX, tx);
@@ -118,19 +111,18 @@ static __always_inline int egress(struct xdp_md *ctx, __u32 vip_id, __u32 ifinde
 	return done(bpf_redirect_map(&tx_ports, ifindex, 0), redirect);
 }
 
-static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
-				   const struct xlb_vip *vip, const struct xlb_backend *be,
-				   __u32 id)
+static __always_inline int forward(struct xdp_md *ctx, const struct xlb_config *cfg,
+				   const struct meta *m, const struct xlb_vip *vip,
+				   const struct xlb_backend *be, __u32 id)
 {
 	bool gue = vip->method == XLB_METHOD_GUE;
 	bool ipip = vip->method == XLB_METHOD_IPIP || gue;
-	struct xlb_config *cfg = config_get();
 	struct xlb_nexthop *nh = NULL;
 	__u32 len = m->l3len;
 	int rc, err;
 
 	/* IPv4 may travel inside IPv6 (encapsulation only); never the reverse. nat: nat.h. */
-	if (!cfg || vip->method == XLB_METHOD_NAT || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
+	if (vip->method == XLB_METHOD_NAT || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
 		return vip_drop(vip->id, drop_internal);
 	if (ipip && be->family == XLB_AF_INET && !cfg->src_v4.v4)
 		return vip_drop(vip->id, drop_internal);
@@ -174,10 +166,11 @@ static __always_inline int forward(struct xdp_md *ctx, const struct meta *m,
 /*
  * The end of every path that found a VIP: count the packet on the VIP and
  * the backend (be NULL: the VIP had nobody to give it to), then forward.
+ * cfg is the packet's config read (config_get()), never NULL.
  */
-static __always_inline int deliver(struct xdp_md *ctx, const struct meta *m,
-				   const struct xlb_vip *vip, const struct xlb_backend *be,
-				   __u32 id, enum pick how)
+static __always_inline int deliver(struct xdp_md *ctx, const struct xlb_config *cfg,
+				   const struct meta *m, const struct xlb_vip *vip,
+				   const struct xlb_backend *be, __u32 id, enum pick how)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
 
@@ -185,7 +178,7 @@ static __always_inline int deliver(struct xdp_md *ctx, const struct meta *m,
 		return vip_drop(vip->id, drop_no_backend);
 	count_vip(vip->id, bytes, how);
 	count_backend(id, bytes);
-	return forward(ctx, m, vip, be, id);
+	return forward(ctx, cfg, m, vip, be, id);
 }
 
 #endif /* XLB_BPF_FORWARD_H */

@@ -69,21 +69,24 @@ static __always_inline int echo_reply6(struct xdp_md *ctx, struct ipv6hdr *ip6,
 static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *m,
 					 const struct xlb_flow *f)
 {
+	struct xlb_config *cfg = config_get();
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	__u32 id;
 
+	if (!cfg)
+		return done(XDP_DROP, drop_internal);
 	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
 		return done(XDP_PASS, pass_other);
 	vip = vip_lookup(f, f->dport);
 	/* A nat VIP's errors were translated by their entry (nat.h) if they had one. */
 	if (!vip || vip->method == XLB_METHOD_NAT)
 		return done(XDP_PASS, pass_other);
-	be = pick_backend(vip, f, &id);
+	be = pick_backend(vip, f, cfg, &id);
 	if (be)
 		done(0, icmp_too_big);
 	/* Counted on the VIP too: its packets stay the sum of its backends'. */
-	return deliver(ctx, m, vip, be, id, PICK_CONN);
+	return deliver(ctx, cfg, m, vip, be, id, PICK_CONN);
 }
 
 /*

@@ -121,9 +121,11 @@ static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
  * and not marked down. An inlined array read finds the set, a few compares
  * the way, and three more inlined array reads (vip_by_id, backends, health)
  * validate it. hash is xlb_flow_hash(f, 0), which the caller computes once
- * for this table and NAT's cache. *vip and *id are set on success.
+ * for this table and NAT's cache; cfg is the packet's one config read.
+ * *vip and *id are set on success.
  */
 static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f, __u32 hash,
+							 const struct xlb_config *cfg,
 							 struct xlb_vip **vip, __u32 *id)
 {
 	struct xlb_conn_set *s = conn_set_at(hash);
@@ -143,7 +145,7 @@ static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f
 	be = backend_of(conn.backend_id, conn.vip_id);
 	if (!be || be->gen != conn.gen || backend_down(conn.backend_id))
 		return NULL;
-	conn_touch(s, way);
+	conn_touch(s, way, cfg->nh_epoch);
 	*vip = v;
 	*id = conn.backend_id;
 	return be;
@@ -154,12 +156,13 @@ static __always_inline struct xlb_backend *conn_backend(const struct xlb_flow *f
  * connection's if it has a valid one on this VIP, else the ring's choice.
  */
 static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vip,
-							const struct xlb_flow *f, __u32 *id)
+							const struct xlb_flow *f,
+							const struct xlb_config *cfg, __u32 *id)
 {
 	struct xlb_backend *be;
 	struct xlb_vip *bound;
 
-	be = conn_backend(f, xlb_flow_hash(f, 0), &bound, id);
+	be = conn_backend(f, xlb_flow_hash(f, 0), cfg, &bound, id);
 	if (be && bound->id == vip->id)
 		return be;
 	*id = ring_pick(vip, f);

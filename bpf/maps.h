@@ -170,6 +170,17 @@ struct {
 	__type(value, struct xlb_config);
 } config SEC(".maps");
 
+/*
+ * Read once per packet where it can be (an established packet: lb_flow())
+ * and passed down: each read is an inlined lookup and a register to keep.
+ */
+static __always_inline struct xlb_config *config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
 /* Interfaces we may XDP_REDIRECT to, keyed by ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

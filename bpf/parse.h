@@ -37,6 +37,7 @@ struct vlan_hdr {
 	__be16 tci;
 	__be16 encap_proto;
 };
+_Static_assert(sizeof(struct vlan_hdr) == 4, "push_l3() copies a tag as one word");
 
 struct ipv6_frag_hdr {
 	__u8 nexthdr;
@@ -54,6 +55,27 @@ struct meta {
 	__u8 df;		/* IPv4 DF set (copied to the outer header) */
 	__u16 l4off;		/* TCP/UDP/ICMP header offset (set for those only) */
 };
+
+/*
+ * Copies of the few header sizes moved per packet, in the widest loads and
+ * stores: __builtin_memcpy between byte pointers (packet data, MAC arrays)
+ * compiles to one load and one store per byte. Unaligned access is fine:
+ * the verifier checks alignment only on machines without efficient
+ * unaligned access (never on the stack, which these are not used on).
+ */
+static __always_inline void copy_mac(void *dst, const void *src)
+{
+	*(__u32 *)dst = *(const __u32 *)src;
+	*(__u16 *)(dst + 4) = *(const __u16 *)(src + 4);
+}
+
+static __always_inline void copy_eth(void *dst, const void *src)
+{
+	*(__u64 *)dst = *(const __u64 *)src;
+	*(__u32 *)(dst + 8) = *(const __u32 *)(src + 8);
+	*(__u16 *)(dst + 12) = *(const __u16 *)(src + 12);
+}
+_Static_assert(sizeof(struct ethhdr) == 14 && ETH_ALEN == 6, "copy_eth, copy_mac");
 
 static __always_inline void *cursor_pull(struct cursor *c, __u32 len)
 {

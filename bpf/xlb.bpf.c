@@ -73,17 +73,21 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 {
 	/* One flow hash for the connection table and NAT's cache, computed once. */
 	__u32 hash = xlb_flow_hash(&m->flow, 0);
+	/* One config read: the way's epoch stamp, the next hop's, encapsulation. */
+	struct xlb_config *cfg = config_get();
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	enum pick how;
 	__u32 id;
 	int rc;
 
-	be = conn_backend(&m->flow, hash, &vip, &id);
+	if (!cfg)
+		return done(XDP_DROP, drop_internal);
+	be = conn_backend(&m->flow, hash, cfg, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);
-		return deliver(ctx, m, vip, be, id, PICK_CONN);
+		return deliver(ctx, cfg, m, vip, be, id, PICK_CONN);
 	}
 	/*
 	 * NAT flows, both directions, after the connection table: a DSR packet
@@ -111,18 +115,21 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 	 * handshake's ACK, and a SYN whose handshake never ends not at all.
 	 */
 	how = be && !syn && conn_bind(&m->flow, vip, be, id) ? PICK_BOUND : PICK_RING;
-	return deliver(ctx, m, vip, be, id, how);
+	return deliver(ctx, cfg, m, vip, be, id, how);
 }
 
 static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 {
 	struct xlb_vip_addr *addr = vip_addr_lookup(&m->flow.dst, m->flow.family);
+	struct xlb_config *cfg = config_get();
 	struct xlb_vip *vip;
 	__be16 port;
 	__u32 id;
 
 	if (!addr)
 		return done(XDP_PASS, pass_not_vip);
+	if (!cfg)
+		return done(XDP_DROP, drop_internal);
 	if (m->flow.proto == IPPROTO_TCP && (addr->flags & XLB_ADDR_FRAG_TCP))
 		port = addr->frag_port_tcp;
 	else if (m->flow.proto == IPPROTO_UDP && (addr->flags & XLB_ADDR_FRAG_UDP))
@@ -139,7 +146,7 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 		return ratelimit_drop(vip->id);
 	/* Source hash only: the connection table (keyed by ports) has no say. */
 	id = ring_pick(vip, &m->flow);
-	return deliver(ctx, m, vip, backend_of(id, vip->id), id, PICK_RING);
+	return deliver(ctx, cfg, m, vip, backend_of(id, vip->id), id, PICK_RING);
 }
 
 static __always_inline int lb_icmp4(struct xdp_md *ctx, const struct meta *m, struct iphdr *iph,
