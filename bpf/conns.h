@@ -61,13 +61,6 @@ static __always_inline struct xlb_conn_set *conn_set_at(__u32 hash)
 	return bpf_map_lookup_elem(&conns, &set);
 }
 
-/* Flow f's set; *hash gets the flow hash both the set and the tag come from. */
-static __always_inline struct xlb_conn_set *conn_set(const struct xlb_flow *f, __u32 *hash)
-{
-	*hash = xlb_flow_hash(f, 0);
-	return conn_set_at(*hash);
-}
-
 /* 1 and *c if way w holds flow f, read whole; 0 if not (or being written). */
 static __always_inline int way_read(const struct xlb_conn_way *w, const struct xlb_flow *f,
 				    struct xlb_conn *c)

@@ -538,7 +538,7 @@ __noinline int nat_new(struct xdp_md *ctx, const struct meta *m, const struct xl
 		return done(XDP_DROP, drop_internal);
 	if (!nat_on(cfg) || nat_hdrs(ctx, m, &l3, &l4))
 		return vip_drop(vip->id, drop_internal);
-	id = ring_pick(vip, &m->flow);
+	id = ring_pick(vip, &m->flow, xlb_flow_hash(&m->flow, 0));
 	be = backend_of(id, vip->id);
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);

@@ -108,13 +108,13 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 		return ratelimit_drop(vip->id);
 	if (vip->method == XLB_METHOD_NAT)
 		return nat_new(ctx, m, vip);
-	id = ring_pick(vip, &m->flow);
+	id = ring_pick(vip, &m->flow, hash);
 	be = backend_of(id, vip->id);
 	/*
 	 * A flow is new when it is bound: a TCP connection counts once, at its
 	 * handshake's ACK, and a SYN whose handshake never ends not at all.
 	 */
-	how = be && !syn && conn_bind(&m->flow, vip, be, id) ? PICK_BOUND : PICK_RING;
+	how = be && !syn && conn_bind(&m->flow, hash, vip, be, id) ? PICK_BOUND : PICK_RING;
 	return deliver(ctx, cfg, m, vip, be, id, how);
 }
 
@@ -144,8 +144,11 @@ static __always_inline int lb_fragment(struct xdp_md *ctx, const struct meta *m)
 	/* A fragment is a packet from its source like any other. */
 	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
-	/* Source hash only: the connection table (keyed by ports) has no say. */
-	id = ring_pick(vip, &m->flow);
+	/*
+	 * Source hash only: the connection table (keyed by ports) has no say,
+	 * and ring_pick() needs no 5-tuple hash.
+	 */
+	id = ring_pick(vip, &m->flow, 0);
 	return deliver(ctx, cfg, m, vip, backend_of(id, vip->id), id, PICK_RING);
 }
 
