@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The per-source rate limit stage: right after the VIP lookup, before any
- * other per-flow work, so a source over its limit costs a hash lookup, a
- * clock read and a counter. The arithmetic is GCRA, in
+ * other per-flow work, so a source over its limit costs an array read of
+ * its set (struct xlb_rl_set), a clock read and a counter. The arithmetic is GCRA, in
  * include/xlb_ratelimit.h; this file is the map access around it.
  *
  * Several CPUs may see the same source at once (RSS spreads its flows over
@@ -20,70 +20,138 @@
 #include "stats.h"
 #include "xlb_ratelimit.h"
 
+/* Sets in ratelimit, a power of two: the loader sets it to the map's size. */
+const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
+
+#ifndef barrier
+#define barrier() asm volatile("" ::: "memory")
+#endif
+
 /*
- * Compare-and-swap attempts per packet. Each failure means another CPU has
- * just stored a new tat for this very source, so running out takes a source
- * arriving on several CPUs in the same instant: the packet is then dropped,
- * which can cost that source a packet the limit would have allowed, never
- * let through one it would not.
+ * Tries per packet. A try fails when another CPU has just stored a new tat
+ * for this very source, or is writing a way of its set: running out takes
+ * several CPUs in the same instant. The packet is then dropped, which can
+ * cost a source a packet the limit would have allowed, never let through
+ * one it would not.
  */
-#define XLB_RL_CAS_TRIES 4
+#define XLB_RL_TRIES 4
+
+static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
+{
+	return *(const volatile __u64 *)&w->tat_ns;
+}
+
+/*
+ * The way of set s that holds key, *tat its state, read whole; -ENOENT if
+ * none does, -EBUSY if one was being written (it may be this source's).
+ * The tat is read before and after the key: a writer takes it (XLB_RL_BUSY)
+ * before touching the key and sets it after, so an unchanged tat means the
+ * key compared was not being rewritten in between (x86 keeps loads in
+ * order, stores in order, and the JIT keeps program order).
+ */
+static __always_inline int rl_find(const struct xlb_rl_set *s, const struct xlb_rl_key *key,
+				   __u64 *tat)
+{
+	int ret = -ENOENT;
+
+#pragma unroll
+	for (int i = 0; i < XLB_RL_WAYS; i++) {
+		__u64 t = rl_tat(&s->way[i]);
+
+		barrier();
+		if (t == XLB_RL_BUSY) {
+			ret = -EBUSY;
+			continue;
+		}
+		if (!xlb_rl_key_eq(&s->way[i].key, key))
+			continue;
+		barrier();
+		if (rl_tat(&s->way[i]) != t) {
+			ret = -EBUSY;
+			continue;
+		}
+		*tat = t;
+		return i;
+	}
+	return ret;
+}
+
+/*
+ * A new source's first packet, which a full bucket always passes: it takes
+ * the way xlb_rl_victim() picks. 0 if written, -EBUSY if another CPU took
+ * that way first (then the caller looks again: it may have been this very
+ * source, arriving on two CPUs at once).
+ */
+static __always_inline int rl_insert(struct xlb_rl_set *s, const struct xlb_rl_key *key,
+				     __u64 now, __u64 interval, __u64 tolerance)
+{
+	__u64 tat[XLB_RL_WAYS], fresh;
+	struct xlb_rl_way *w;
+
+#pragma unroll
+	for (int i = 0; i < XLB_RL_WAYS; i++)
+		tat[i] = rl_tat(&s->way[i]);
+	w = &s->way[xlb_rl_victim(tat) & (XLB_RL_WAYS - 1)];
+	fresh = rl_tat(w);
+	if (fresh == XLB_RL_BUSY || __sync_val_compare_and_swap(&w->tat_ns, fresh, XLB_RL_BUSY) != fresh)
+		return -EBUSY;
+	barrier();
+	w->key = *key;
+	w->passed = 1;
+	w->dropped = 0;
+	xlb_rl_decide(0, now, interval, tolerance, &fresh);
+	barrier();
+	w->tat_ns = fresh;
+	return 0;
+}
 
 /*
  * 1 if the packet of flow f, arrived at now (bpf_ktime_get_ns(): the coarse
  * clock's jiffy would let whole bursts through at rates above HZ), is within
- * its source's limit on vip, 0 if not. Counts it in the source's entry
- * either way.
+ * its source's limit on vip, 0 if not. Counts it in the source's way.
  */
 static __always_inline int ratelimit_pass(const struct xlb_vip *vip, const struct xlb_flow *f,
 					  __u64 now)
 {
 	__u64 interval = vip->rl_interval_ns, tolerance = vip->rl_tolerance_ns;
-	struct xlb_rl_state *st, fresh = {};
+	struct xlb_rl_way *w = NULL;
 	struct xlb_rl_key key;
-	__u64 tat, next, seen;
-	int pass = 0;
+	struct xlb_rl_set *s;
+	__u64 tat, next;
+	__u32 set;
+	int i, pass = 0;
 
 	xlb_rl_key_init(&key, vip->id, &f->src, f->family);
-	st = bpf_map_lookup_elem(&ratelimit, &key);
-	if (!st) {
-		/*
-		 * A new source: insert its state after this packet, which a
-		 * full bucket always passes. BPF_NOEXIST, because another CPU
-		 * may have inserted the source since our lookup; its entry is
-		 * then used like any other.
-		 */
-		xlb_rl_decide(0, now, interval, tolerance, &fresh.tat_ns);
-		fresh.passed = 1;
-		if (!bpf_map_update_elem(&ratelimit, &key, &fresh, BPF_NOEXIST))
-			return 1;
-		st = bpf_map_lookup_elem(&ratelimit, &key);
-		/*
-		 * Neither inserted nor there: the LRU found no free node. The
-		 * source's standing is unknown rather than bad, and a limiter
-		 * that fails closed would turn its own trouble into an outage
-		 * for every new client, so the packet passes, uncounted.
-		 */
-		if (!st)
-			return 1;
-	}
+	set = xlb_rl_set_of(&key, rl_sets);
+	/* An array lookup, inlined by the verifier: no helper call. */
+	s = bpf_map_lookup_elem(&ratelimit, &set);
+	if (!s)
+		return 1;	/* only if rl_sets outgrew the map: not a packet's fault */
 
-	tat = *(volatile __u64 *)&st->tat_ns;
-	for (int i = 0; i < XLB_RL_CAS_TRIES; i++) {
+	for (int try = 0; try < XLB_RL_TRIES; try++) {
+		i = rl_find(s, &key, &tat);
+		if (i == -ENOENT) {
+			if (!rl_insert(s, &key, now, interval, tolerance))
+				return 1;
+			continue;
+		}
+		if (i < 0)
+			continue;
+		w = &s->way[i & (XLB_RL_WAYS - 1)];
 		pass = xlb_rl_decide(tat, now, interval, tolerance, &next);
-		if (next == tat)
+		/* Drops write no tat: a source over its limit shares the line. */
+		if (next == tat || __sync_val_compare_and_swap(&w->tat_ns, tat, next) == tat)
 			goto count;
-		seen = __sync_val_compare_and_swap(&st->tat_ns, tat, next);
-		if (seen == tat)
-			goto count;
-		tat = seen;
 	}
+	/* Out of tries: dropped, counted in the way last seen if there was one. */
 	pass = 0;
+	if (!w)
+		return 0;
 count:
 	if (pass)
-		__sync_fetch_and_add(&st->passed, 1);
+		__sync_fetch_and_add(&w->passed, 1);
 	else
-		__sync_fetch_and_add(&st->dropped, 1);
+		__sync_fetch_and_add(&w->dropped, 1);
 	return pass;
 }
 

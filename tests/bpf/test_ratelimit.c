@@ -148,8 +148,7 @@ static int rl_state(const struct fx_vip *v, const char *client, struct xlb_rl_st
 
 	if (rl_key(&key, v, client))
 		return -EINVAL;
-	return bpf_map__lookup_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), st, sizeof(*st),
-				    0);
+	return dp_ratelimit_lookup(&fx.dp, &key, st);
 }
 
 struct tally {
@@ -265,9 +264,7 @@ static void test_ipv6_by_prefix(void **state)
 	assert_int_equal(st.dropped, 6);
 	/* Stored under the /64 itself. */
 	assert_int_equal(rl_key(&key, v, "2001:db8:1:2::"), 0);
-	assert_int_equal(bpf_map__lookup_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 0);
+	assert_int_equal(dp_ratelimit_lookup(&fx.dp, &key, &st), 0);
 	assert_int_equal(tally(v->id).entries, 2);
 }
 
@@ -328,13 +325,12 @@ static void test_unlimited_vip_never_touches_map(void **state)
 	 * still forwards, and the entry is as it was planted.
 	 */
 	assert_int_equal(rl_key(&key, v, "198.51.100.1"), 0);
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key),
-					      &planted, sizeof(planted), BPF_ANY),
-			 0);
+	assert_int_equal(dp_ratelimit_put(&fx.dp, &key, &planted), 0);
 	assert_int_equal(flood(v, "198.51.100.1", 6000, 20), 20);
 	assert_int_equal(rl_state(v, "198.51.100.1", &st), 0);
 	assert_memory_equal(&st, &planted, sizeof(st));
-	assert_int_equal(bpf_map__delete_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), 0), 0);
+	assert_int_equal(dp_ratelimit_clear_vip(&fx.dp, v->id), 0);
+	assert_int_equal(rl_state(v, "198.51.100.1", &st), -ENOENT);
 }
 
 /* ---- fragments -------------------------------------------------------- */
@@ -527,26 +523,21 @@ static void test_vip_del_forgets_sources(void **state)
 
 static void test_walk_full_map(void **state)
 {
-	int fd = bpf_map__fd(fx.dp.skel->maps.ratelimit);
-	__u32 n = bpf_map__max_entries(fx.dp.skel->maps.ratelimit), count = n;
-	struct xlb_rl_key *keys = calloc(n, sizeof(*keys));
-	struct xlb_rl_state *vals = calloc(n, sizeof(*vals));
+	/* Half the table: a set-associative table places nearly all of them. */
+	__u32 n = dp_ratelimit_max(&fx.dp) / 2;
+	struct xlb_rl_state val = { .tat_ns = 1, .dropped = 1 };
+	struct xlb_rl_key key = { .vip_id = 3000, .family = XLB_AF_INET };
 	struct tally t;
 	__u64 t0, t1;
 
-	assert_non_null(keys);
-	assert_non_null(vals);
 	for (__u32 i = 0; i < n; i++) {
-		keys[i].vip_id = 3000;
-		keys[i].family = XLB_AF_INET;
-		keys[i].src.v4 = htonl(0x64400000 + i);
-		vals[i].dropped = 1;
+		key.src.v4 = htonl(0x64400000 + i);
+		assert_int_equal(dp_ratelimit_put(&fx.dp, &key, &val), 0);
 	}
-	assert_int_equal(bpf_map_update_batch(fd, keys, vals, &count, NULL), 0);
 	t0 = mono_ns();
 	t = tally(3000);
 	t1 = mono_ns();
-	/* The LRU may evict a little early, keeping free nodes on each CPU. */
+	/* A source whose set was full replaced another one. */
 	check(t.entries >= n * 9ULL / 10 && t.entries <= n, "%llu of %u entries walked",
 	      (unsigned long long)t.entries, n);
 	assert_int_equal(t.dropped, t.entries);
@@ -559,8 +550,6 @@ static void test_walk_full_map(void **state)
 	t1 = mono_ns();
 	assert_int_equal(tally(3000).entries, 0);
 	print_message("cleared them in %.1f ms\n", (t1 - t0) / 1e6);
-	free(keys);
-	free(vals);
 }
 
 /* The configured size, and a pinned map of another size replaced on load. */
@@ -571,7 +560,7 @@ static void test_entries_option_and_resize(void **state)
 	struct dp_opts o = { .max_vips = 4, .max_backends = 16, .conns = 1024,
 			     .ratelimit_entries = 1000, .pin_dir = dir };
 	struct xlb_rl_key key = { .vip_id = 1, .family = XLB_AF_INET };
-	struct xlb_rl_state st = { .passed = 7 };
+	struct xlb_rl_state st = { .tat_ns = 1, .passed = 7 };
 
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb-test-ratelimit-%d", getpid());
 	if (access("/sys/fs/bpf", W_OK)) {
@@ -579,27 +568,71 @@ static void test_entries_option_and_resize(void **state)
 		skip();
 	}
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 1000);
-	assert_int_equal(bpf_map__update_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), BPF_ANY),
-			 0);
+	/* Rounded up to a power of two. */
+	assert_int_equal(dp_ratelimit_max(&dp), 1024);
+	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 1024 / XLB_RL_WAYS);
+	assert_int_equal(dp_ratelimit_put(&dp, &key, &st), 0);
 	dp_unload(&dp);
 
 	/* Same size: adopted with its content. */
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__lookup_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 0);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), 0);
 	assert_int_equal(st.passed, 7);
 	dp_unload(&dp);
 
 	/* Another size: a new, empty map of that size. */
 	o.ratelimit_entries = 2000;
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 2000);
-	assert_int_equal(bpf_map__lookup_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 -ENOENT);
+	assert_int_equal(dp_ratelimit_max(&dp), 2048);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), -ENOENT);
+	dp_unload(&dp);
+
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/*
+ * An upgrade over the last release's pins, whose `ratelimit` was an LRU
+ * hash keyed by source: xlbd starts, with a new table of its own layout.
+ */
+static void test_upgrade_over_lru_pin(void **state)
+{
+	char dir[64], path[128];
+	struct dp dp;
+	struct dp_opts o = { .max_vips = 4, .max_backends = 16, .conns = 1024, .pin_dir = dir };
+	struct xlb_rl_key key = { .vip_id = 1, .family = XLB_AF_INET };
+	struct xlb_rl_state st = { .tat_ns = 1, .passed = 3 };
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb-test-rlupgrade-%d", getpid());
+	if (access("/sys/fs/bpf", W_OK)) {
+		print_message("no writable bpffs: cannot pin\n");
+		skip();
+	}
+	assert_int_equal(mkdir(dir, 0700), 0);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "ratelimit", sizeof(struct xlb_rl_key),
+			    sizeof(struct xlb_rl_state), XLB_RATELIMIT_DEFAULT, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd, &key, &st, BPF_ANY), 0);
+	snprintf(path, sizeof(path), "%s/ratelimit", dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+
+	assert_int_equal(dp_load(&dp, &o), 0);
+	memset(&info, 0, sizeof(info));
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	assert_int_equal(info.type, BPF_MAP_TYPE_ARRAY);
+	assert_int_equal(info.value_size, sizeof(struct xlb_rl_set));
+	/* The old buckets are gone (they start full), the new table works. */
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), -ENOENT);
+	assert_int_equal(dp_ratelimit_put(&dp, &key, &st), 0);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), 0);
+	assert_int_equal(st.passed, 3);
 	dp_unload(&dp);
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
@@ -638,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_vip_del_forgets_sources),
 		cmocka_unit_test(test_walk_full_map),
 		cmocka_unit_test(test_entries_option_and_resize),
+		cmocka_unit_test(test_upgrade_over_lru_pin),
 	};
 
 	return cmocka_run_group_tests_name("rate limit data plane", tests, group_setup,
