@@ -34,7 +34,7 @@ const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
  * cost a source a packet the limit would have allowed, never let through
  * one it would not.
  */
-#define XLB_RL_TRIES 4
+#define XLB_RL_TRIES 8
 
 static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
 {
