@@ -39,7 +39,7 @@
 
 static struct fixture fx;
 
-enum { V_RL4 = 1, V_RL6, V_FREE, V_REFILL, V_FRAG, V_CPUS, V_CLEAR, V_COUNT };
+enum { V_RL4 = 1, V_RL6, V_FREE, V_REFILL, V_FRAG, V_CPUS, V_CLEAR, V_FLOOD, V_COUNT };
 
 #define B3_V4 .backends = { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, .n = 3
 #define B3_V6 .backends = { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, .n = 3
@@ -59,6 +59,8 @@ static struct fx_vip vips[V_COUNT] = {
 		     .burst = 500, B3_V4 },
 	[V_CLEAR] = { .addr = "10.30.0.6", .port = 80, .proto = IPPROTO_TCP, .rate = 1,
 		      .burst = 1, B3_V4 },
+	[V_FLOOD] = { .addr = "10.30.0.7", .port = 80, .proto = IPPROTO_TCP, .rate = 1,
+		      .burst = 10, B3_V4 },
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -472,6 +474,50 @@ static void test_counters_add_up(void **state)
 	assert_int_equal(o.drop_ratelimit, ratelimited);
 }
 
+/* ---- a flood of new sources ------------------------------------------- */
+
+#define FLOOD_SOURCES 100000	/* three times the table's ways */
+
+/*
+ * A source held over its limit, then a flood of spoofed sources, one packet
+ * each, enough to replace every way of the table several times: the
+ * source's bucket is still empty afterwards (the flood replaced its own
+ * entries), where an LRU evicted it and gave it a full bucket back.
+ */
+static void test_flood_keeps_abuser_limited(void **state)
+{
+	const struct fx_vip *v = &vips[V_FLOOD];
+	const char *abuser = "192.0.2.200";
+	struct xlb_rl_state before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len, verdict, tx = 0;
+	char client[32];
+	__u64 t0;
+
+	t0 = mono_ns();
+	assert_int_equal(flood(v, abuser, 1000, 2 * v->burst), v->burst);
+	assert_int_equal(rl_state(v, abuser, &before), 0);
+	for (__u32 i = 0; i < FLOOD_SOURCES; i++) {
+		snprintf(client, sizeof(client), "100.%u.%u.%u", 64 + (i >> 16), (i >> 8) & 255,
+			 i & 255);
+		verdict = run(in, build(v, client, 1000, in), out, &out_len);
+		tx += verdict == XDP_TX;
+	}
+	/* Every new source's first packet is within its burst. */
+	assert_int_equal(tx, FLOOD_SOURCES);
+	/* The source's entry as it was: not replaced, not reset. */
+	assert_int_equal(rl_state(v, abuser, &after), 0);
+	assert_memory_equal(&before, &after, sizeof(after));
+	/* At 1 pps it earned a token a second since its burst, and no more. */
+	tx = flood(v, abuser, 2000, v->burst);
+	check(tx <= (mono_ns() - t0) / XLB_NSEC_PER_SEC + 1, "%u passed after the flood, %.1f s on",
+	      tx, (mono_ns() - t0) / 1e9);
+	print_message("flood of %u sources in %.1f s\n", FLOOD_SOURCES, (mono_ns() - t0) / 1e9);
+	/* The flood's sources leave the table to the tests after this one. */
+	assert_int_equal(dp_ratelimit_clear_vip(&fx.dp, v->id), 0);
+	assert_int_equal(tally(v->id).entries, 0);
+}
+
 /* ---- the control plane's view ----------------------------------------- */
 
 static void test_next_and_clear_vip(void **state)
@@ -667,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_fragments_limited),
 		cmocka_unit_test(test_two_cpus_share_bucket),
 		cmocka_unit_test(test_counters_add_up),
+		cmocka_unit_test(test_flood_keeps_abuser_limited),
 		cmocka_unit_test(test_next_and_clear_vip),
 		cmocka_unit_test(test_vip_del_forgets_sources),
 		cmocka_unit_test(test_walk_full_map),
