@@ -41,7 +41,7 @@ const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
  * cost a source a packet the limit would have allowed, never let through
  * one it would not.
  */
-#define XLB_RL_TRIES 8
+#define XLB_RL_TRIES 4
 
 static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
 {
@@ -112,6 +112,65 @@ static __always_inline int rl_insert(struct xlb_rl_set *s, const struct xlb_rl_k
 	return 0;
 }
 
+/* Count a packet of way w, passed or not: pass, for the caller to return. */
+static __always_inline int rl_count(struct xlb_rl_way *w, int pass)
+{
+	if (pass)
+		__sync_fetch_and_add(&w->passed, 1);
+	else
+		__sync_fetch_and_add(&w->dropped, 1);
+	return pass;
+}
+
+/*
+ * One try at key's way in set s: 1 or 0 as the decision if it was made
+ * (and counted), -ENOENT if the set holds no such source, -EBUSY if the
+ * try must be made again (a way being written, or another CPU stored this
+ * source's tat first). *w: the way, once found.
+ */
+static __always_inline int rl_try(struct xlb_rl_set *s, const struct xlb_rl_key *key, __u64 now,
+				  __u64 interval, __u64 tolerance, struct xlb_rl_way **w)
+{
+	__u64 tat, next;
+	int i = rl_find(s, key, &tat), pass;
+
+	if (i < 0)
+		return i;
+	*w = &s->way[i & (XLB_RL_WAYS - 1)];
+	pass = xlb_rl_decide(tat, now, interval, tolerance, &next);
+	/* Drops write no tat: a source over its limit shares the line. */
+	if (next == tat || __sync_val_compare_and_swap(&(*w)->tat_ns, tat, next) == tat)
+		return rl_count(*w, pass);
+	return -EBUSY;
+}
+
+/*
+ * Everything but a known source's first try: a new source's insert, and
+ * the tries again after a race. A global function, so the verifier checks
+ * its loop once rather than on every path into the stage (inlined, the
+ * loop doubled the program's verification and took the traced build past
+ * a million instructions); the BPF-to-BPF call is paid by new sources and
+ * races only. 1 to pass, 0 to drop.
+ */
+__noinline int ratelimit_slow(struct xlb_rl_set *s, const struct xlb_rl_key *key, __u64 now,
+			      __u64 interval, __u64 tolerance)
+{
+	struct xlb_rl_way *w = NULL;
+	int ret;
+
+	if (!s || !key)
+		return 1;
+	for (int try = 0; try < XLB_RL_TRIES; try++) {
+		ret = rl_try(s, key, now, interval, tolerance, &w);
+		if (ret == -ENOENT && !rl_insert(s, key, now, interval, tolerance))
+			return 1;
+		if (ret >= 0)
+			return ret;
+	}
+	/* Out of tries: dropped, counted in the way last seen if there was one. */
+	return w ? rl_count(w, 0) : 0;
+}
+
 /*
  * 1 if the packet of flow f, arrived at now (bpf_ktime_get_ns(): the coarse
  * clock's jiffy would let whole bursts through at rates above HZ), is within
@@ -124,9 +183,8 @@ static __always_inline int ratelimit_pass(const struct xlb_vip *vip, const struc
 	struct xlb_rl_way *w = NULL;
 	struct xlb_rl_key key;
 	struct xlb_rl_set *s;
-	__u64 tat, next;
 	__u32 set;
-	int i, pass = 0;
+	int ret;
 
 	xlb_rl_key_init(&key, vip->id, &f->src, f->family);
 	set = xlb_rl_set_of(&key, rl_sets);
@@ -134,32 +192,10 @@ static __always_inline int ratelimit_pass(const struct xlb_vip *vip, const struc
 	s = bpf_map_lookup_elem(&ratelimit, &set);
 	if (!s)
 		return 1;	/* only if rl_sets outgrew the map: not a packet's fault */
-
-	for (int try = 0; try < XLB_RL_TRIES; try++) {
-		i = rl_find(s, &key, &tat);
-		if (i == -ENOENT) {
-			if (!rl_insert(s, &key, now, interval, tolerance))
-				return 1;
-			continue;
-		}
-		if (i < 0)
-			continue;
-		w = &s->way[i & (XLB_RL_WAYS - 1)];
-		pass = xlb_rl_decide(tat, now, interval, tolerance, &next);
-		/* Drops write no tat: a source over its limit shares the line. */
-		if (next == tat || __sync_val_compare_and_swap(&w->tat_ns, tat, next) == tat)
-			goto count;
-	}
-	/* Out of tries: dropped, counted in the way last seen if there was one. */
-	pass = 0;
-	if (!w)
-		return 0;
-count:
-	if (pass)
-		__sync_fetch_and_add(&w->passed, 1);
-	else
-		__sync_fetch_and_add(&w->dropped, 1);
-	return pass;
+	ret = rl_try(s, &key, now, interval, tolerance, &w);
+	if (ret >= 0)
+		return ret;
+	return ratelimit_slow(s, &key, now, interval, tolerance);
 }
 
 /*
