@@ -145,12 +145,12 @@ static __always_inline int rl_try(struct xlb_rl_set *s, const struct xlb_rl_key 
 }
 
 /*
- * Everything but a known source's first try: a new source's insert, and
- * the tries again after a race. A global function, so the verifier checks
- * its loop once rather than on every path into the stage (inlined, the
- * loop doubled the program's verification and took the traced build past
- * a million instructions); the BPF-to-BPF call is paid by new sources and
- * races only. 1 to pass, 0 to drop.
+ * The tries again after a race (a way being written, or a tat stored by
+ * another CPU first). A global function, so the verifier checks its loop
+ * once rather than on every path into the stage (inlined, the loop doubled
+ * the program's verification and took the traced build past a million
+ * instructions); the BPF-to-BPF call is paid by races only. 1 to pass, 0
+ * to drop. s and key are never NULL: the verifier asks.
  */
 __noinline int ratelimit_slow(struct xlb_rl_set *s, const struct xlb_rl_key *key, __u64 now,
 			      __u64 interval, __u64 tolerance)
@@ -195,6 +195,9 @@ static __always_inline int ratelimit_pass(const struct xlb_vip *vip, const struc
 	ret = rl_try(s, &key, now, interval, tolerance, &w);
 	if (ret >= 0)
 		return ret;
+	/* A new source's insert inline too: a flood of them is what it costs. */
+	if (ret == -ENOENT && !rl_insert(s, &key, now, interval, tolerance))
+		return 1;
 	return ratelimit_slow(s, &key, now, interval, tolerance);
 }
 
