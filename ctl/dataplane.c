@@ -1149,22 +1149,28 @@ __u32 dp_nat_max(const struct dp *dp)
 /*
  * Way w read whole into *key and *st, with the data plane's protocol
  * (bpf/ratelimit.h): its tat the same before and after, and not being
- * written. 0, or -ENOENT for an empty way or one being written (a new
- * source arriving: it is not there yet).
+ * written. 0, or -ENOENT for an empty way or one still being written.
  */
 static int rl_way_read(const struct xlb_rl_way *w, struct xlb_rl_key *key, struct xlb_rl_state *st)
 {
-	__u64 tat = __atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE);
+	/*
+	 * A pass holds its way for a few stores (bpf/ratelimit.h): wait
+	 * that out, bounded, so a busy source is neither missed by `top`
+	 * nor left behind by a clear.
+	 */
+	for (int i = 0; i < 100000; i++) {
+		__u64 tat = __atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE);
 
-	if (tat == XLB_RL_BUSY)
-		return -ENOENT;
-	*key = w->key;
-	st->tat_ns = tat;
-	st->passed = __atomic_load_n(&w->passed, __ATOMIC_RELAXED);
-	st->dropped = __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE) != tat || !key->family)
-		return -ENOENT;
-	return 0;
+		if (tat == XLB_RL_BUSY)
+			continue;
+		*key = w->key;
+		st->tat_ns = tat;
+		st->passed = __atomic_load_n(&w->passed, __ATOMIC_RELAXED);
+		st->dropped = __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE) == tat)
+			return key->family ? 0 : -ENOENT;
+	}
+	return -ENOENT;
 }
 
 /* The way of set s holding key, or -ENOENT. */
