@@ -36,13 +36,16 @@ const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
 #endif
 
 /*
- * Tries per packet. A try fails when another CPU has just stored a new tat
- * for this very source, or is writing a way of its set: running out takes
- * several CPUs in the same instant. The packet is then dropped, which can
- * cost a source a packet the limit would have allowed, never let through
- * one it would not.
+ * Tries per packet after the first (ratelimit_slow()). A try fails when
+ * another CPU holds a way of the source's set for its few stores (a pass,
+ * a new source) or stored this source's tat first: running out takes
+ * several CPUs in the same instant, or one interrupted while holding the
+ * way. The packet is then dropped, which can cost a source a packet the
+ * limit would have allowed, never let through one it would not; it is
+ * counted in the source's way if a try found it. Each try costs ~7,000
+ * verified instructions, once (a global function).
  */
-#define XLB_RL_TRIES 4
+#define XLB_RL_TRIES 8
 
 static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
 {
