@@ -142,17 +142,20 @@ struct {
 /*
  * Per-source rate-limit state (include/xlb_ratelimit.h), only ever touched
  * for VIPs with XLB_VIP_RATELIMIT. A map of its own so that a flood of
- * spoofed sources evicts rate-limit entries, never connections. One LRU list
- * for all CPUs: RSS spreads one source's flows over several
- * queues, and a flood may land on a single one, which with per-CPU lists
- * could only use max_entries / ncpus of the map. The price, a global lock
- * taken about once per LRU batch of inserts, is paid by new sources only.
+ * spoofed sources replaces rate-limit entries, never connections. One
+ * table for all CPUs: RSS spreads one source's flows over several queues.
+ * Set-associative in an array (struct xlb_rl_set), like conns: the lookup
+ * is inlined by the verifier, and a new source replaces a way in a few
+ * stores where the LRU hash's lookup alone was a helper call. Mappable:
+ * xlbd reads and clears ways with the data plane's protocol. max_entries
+ * is the number of sets (xlbd -L / XLB_RL_WAYS).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_RATELIMIT_DEFAULT);
-	__type(key, struct xlb_rl_key);
-	__type(value, struct xlb_rl_state);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xlb_rl_set);
 } ratelimit SEC(".maps");
 
 /* Per CPU: refills never bounce a cache line between CPUs. */

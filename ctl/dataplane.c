@@ -17,6 +17,7 @@
 #include "xdp_link.h"
 #include "log.h"
 #include "xlb_hash.h"
+#include "xlb_ratelimit.h"
 #include "xlb_trace.h"
 #include "xlb.skel.h"
 #include "xlb_trace.skel.h"
@@ -201,20 +202,45 @@ static int rings_adopt(struct dp *dp)
 }
 
 /* Sets of a table of `conns` entries: the next power of two, in ways. */
+/* Sets of a set-associative table of `entries` ways (0: def), a power of two. */
+static __u32 table_sets(__u32 entries, __u32 min, __u32 max, __u32 def, __u32 ways)
+{
+	__u32 n = min;
+
+	while (n < entries && n < max)
+		n <<= 1;
+	return (entries ? n : def) / ways;
+}
+
 static __u32 conn_sets(__u32 conns)
 {
-	__u32 n = XLB_CONNS_MIN;
+	return table_sets(conns, XLB_CONNS_MIN, XLB_CONNS_MAX, XLB_CONNS_DEFAULT, XLB_CONN_WAYS);
+}
 
-	while (n < conns && n < XLB_CONNS_MAX)
-		n <<= 1;
-	return (conns ? n : XLB_CONNS_DEFAULT) / XLB_CONN_WAYS;
+/* A BPF_F_MMAPABLE map's memory, shared with the data plane; NULL and errno if not. */
+static void *map_mmap(struct bpf_map *map, size_t bytes)
+{
+	void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+/* A mapping's length: whole pages. */
+static size_t page_round(size_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (bytes + page - 1) / page * page;
+}
+
+static size_t rl_bytes(const struct dp *dp)
+{
+	return page_round((size_t)dp->rl_sets * sizeof(struct xlb_rl_set));
 }
 
 static size_t conns_bytes(const struct dp *dp)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
-	return ((size_t)dp->conn_sets * sizeof(struct xlb_conn_set) + page - 1) / page * page;
+	return page_round((size_t)dp->conn_sets * sizeof(struct xlb_conn_set));
 }
 
 int dp_load(struct dp *dp, const struct dp_opts *opts)
@@ -242,8 +268,10 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	dp->conn_sets = conn_sets(o.conns);
 	bpf_map__set_max_entries(skel->maps.conns, dp->conn_sets);
 	skel->rodata->conn_sets = dp->conn_sets;
-	bpf_map__set_max_entries(skel->maps.ratelimit,
-				 o.ratelimit_entries ? o.ratelimit_entries : XLB_RATELIMIT_DEFAULT);
+	dp->rl_sets = table_sets(o.ratelimit_entries, XLB_RATELIMIT_MIN, XLB_RATELIMIT_MAX,
+				 XLB_RATELIMIT_DEFAULT, XLB_RL_WAYS);
+	bpf_map__set_max_entries(skel->maps.ratelimit, dp->rl_sets);
+	skel->rodata->rl_sets = dp->rl_sets;
 	bpf_map__set_max_entries(skel->maps.nat, o.nat_entries ? o.nat_entries : XLB_NAT_DEFAULT);
 	if (o.pin_dir) {
 		err = pin_setup(dp, skel, o.pin_dir);
@@ -268,11 +296,10 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
-	dp->conns = mmap(NULL, conns_bytes(dp), PROT_READ | PROT_WRITE, MAP_SHARED,
-			 bpf_map__fd(skel->maps.conns), 0);
-	if (dp->conns == MAP_FAILED) {
-		err = -errno;
-		dp->conns = NULL;
+	dp->conns = map_mmap(skel->maps.conns, conns_bytes(dp));
+	dp->rl = dp->conns ? map_mmap(skel->maps.ratelimit, rl_bytes(dp)) : NULL;
+	if (!dp->conns || !dp->rl) {
+		err = errno_or(-ENOMEM);
 		dp_unload(dp);
 		return err;
 	}
@@ -340,6 +367,8 @@ void dp_unload(struct dp *dp)
 	dp_trace_end(dp);
 	if (dp->conns)
 		munmap(dp->conns, conns_bytes(dp));
+	if (dp->rl)
+		munmap(dp->rl, rl_bytes(dp));
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		ring_forget(dp, i);
 	free(dp->ring_fds);
@@ -404,6 +433,7 @@ int dp_trace_begin(struct dp *dp)
 	if (!t)
 		return errno_or(-ENOMEM);
 	t->rodata->conn_sets = dp->conn_sets;
+	t->rodata->rl_sets = dp->rl_sets;
 	/* Its own .rodata/.bss (internal maps); every other map is the running program's. */
 	bpf_object__for_each_map(map, t->obj) {
 		if (bpf_map__is_internal(map))
@@ -1116,115 +1146,164 @@ __u32 dp_nat_max(const struct dp *dp)
 	return bpf_map__max_entries(dp->skel->maps.nat);
 }
 
-int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,
-		      struct xlb_rl_state *st)
+/*
+ * Way w read whole into *key and *st, with the data plane's protocol
+ * (bpf/ratelimit.h): its tat the same before and after, and not being
+ * written. 0, or -ENOENT for an empty way or one still being written.
+ */
+static int rl_way_read(const struct xlb_rl_way *w, struct xlb_rl_key *key, struct xlb_rl_state *st)
 {
-	struct bpf_map *map = dp->skel->maps.ratelimit;
-	int err;
-
 	/*
-	 * An entry evicted between the two calls is skipped: asked again, the
-	 * kernel gives the key after prev that is still there.
+	 * A pass holds its way for a few stores (bpf/ratelimit.h): wait
+	 * that out, bounded, so a busy source is neither missed by `top`
+	 * nor left behind by a clear.
 	 */
-	do {
-		err = bpf_map__get_next_key(map, prev, next, sizeof(*next));
-		if (err)
-			return err;
-		err = bpf_map__lookup_elem(map, next, sizeof(*next), st, sizeof(*st), 0);
-	} while (err == -ENOENT);
-	return err;
+	for (int i = 0; i < 100000; i++) {
+		__u64 tat = __atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE);
+
+		if (tat == XLB_RL_BUSY)
+			continue;
+		*key = w->key;
+		st->tat_ns = tat;
+		st->passed = __atomic_load_n(&w->passed, __ATOMIC_RELAXED);
+		st->dropped = __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE) == tat)
+			return key->family ? 0 : -ENOENT;
+	}
+	return -ENOENT;
+}
+
+/* The way of set s holding key, or -ENOENT. */
+static int rl_way_of(const struct xlb_rl_set *s, const struct xlb_rl_key *key)
+{
+	struct xlb_rl_state st;
+	struct xlb_rl_key k;
+
+	for (int i = 0; i < XLB_RL_WAYS; i++)
+		if (!rl_way_read(&s->way[i], &k, &st) && xlb_rl_key_eq(&k, key))
+			return i;
+	return -ENOENT;
+}
+
+int dp_ratelimit_lookup(struct dp *dp, const struct xlb_rl_key *key, struct xlb_rl_state *st)
+{
+	const struct xlb_rl_set *s = &dp->rl[xlb_rl_set_of(key, dp->rl_sets)];
+	struct xlb_rl_key k;
+	int i = rl_way_of(s, key);
+
+	return i < 0 ? i : rl_way_read(&s->way[i], &k, st);
 }
 
 /*
- * Entries per batch. A batch ends on a hash bucket boundary and the kernel
- * refuses one too small for a whole bucket (-ENOSPC); buckets hold a few
- * entries, so this is room enough, and 2 x 96 KiB of buffers.
+ * Write way w as the data plane does: take its tat (XLB_RL_BUSY) from what
+ * it was, write the key and counters, then the tat. -EBUSY if the data
+ * plane wrote it in between (the caller looks again).
  */
-#define RL_BATCH 4096
+static int rl_way_write(struct xlb_rl_way *w, const struct xlb_rl_key *key,
+			const struct xlb_rl_state *st)
+{
+	__u64 tat = __atomic_load_n(&w->tat_ns, __ATOMIC_ACQUIRE);
+
+	if (tat == XLB_RL_BUSY || !__atomic_compare_exchange_n(&w->tat_ns, &tat, XLB_RL_BUSY, false,
+							       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	w->key = *key;
+	__atomic_store_n(&w->passed, st->passed, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->dropped, st->dropped, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tat_ns, st->tat_ns, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int dp_ratelimit_put(struct dp *dp, const struct xlb_rl_key *key, const struct xlb_rl_state *st)
+{
+	struct xlb_rl_set *s = &dp->rl[xlb_rl_set_of(key, dp->rl_sets)];
+	__u64 tat[XLB_RL_WAYS];
+	int i = rl_way_of(s, key);
+
+	if (!key->family || st->tat_ns == XLB_RL_BUSY)
+		return -EINVAL;
+	if (i < 0) {
+		for (int j = 0; j < XLB_RL_WAYS; j++)
+			tat[j] = __atomic_load_n(&s->way[j].tat_ns, __ATOMIC_RELAXED);
+		i = xlb_rl_victim(tat);
+	}
+	return rl_way_write(&s->way[i], key, st);
+}
+
+__u32 dp_ratelimit_max(const struct dp *dp)
+{
+	return dp->rl_sets * XLB_RL_WAYS;
+}
+
+/*
+ * The entry after way pos (set * XLB_RL_WAYS + way) of the table, from pos
+ * on: its position, or -ENOENT at the end.
+ */
+static long rl_scan(struct dp *dp, size_t pos, struct xlb_rl_key *key, struct xlb_rl_state *st)
+{
+	for (; pos < (size_t)dp->rl_sets * XLB_RL_WAYS; pos++)
+		if (!rl_way_read(&dp->rl[pos / XLB_RL_WAYS].way[pos % XLB_RL_WAYS], key, st))
+			return pos;
+	return -ENOENT;
+}
+
+int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,
+		      struct xlb_rl_state *st)
+{
+	size_t pos = 0;
+	long found;
+	__u32 set;
+	int way;
+
+	/* After prev's way; prev replaced since: from its set on. */
+	if (prev) {
+		set = xlb_rl_set_of(prev, dp->rl_sets);
+		way = rl_way_of(&dp->rl[set], prev);
+		pos = (size_t)set * XLB_RL_WAYS + (way < 0 ? 0 : way + 1);
+	}
+	found = rl_scan(dp, pos, next, st);
+	return found < 0 ? found : 0;
+}
 
 int dp_ratelimit_walk(struct dp *dp, dp_ratelimit_fn fn, void *ctx)
 {
-	int fd = bpf_map__fd(dp->skel->maps.ratelimit), err = 0;
-	struct xlb_rl_key *keys = calloc(RL_BATCH, sizeof(*keys));
-	struct xlb_rl_state *vals = calloc(RL_BATCH, sizeof(*vals));
-	__u32 token, count;
-	bool last = false;
-	void *in = NULL;
+	struct xlb_rl_state st;
+	struct xlb_rl_key key;
+	long pos = 0;
+	int err = 0;
 
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
+	/* Reads of the mapped table: no syscall, a few ns a way. */
+	while (!err && (pos = rl_scan(dp, pos, &key, &st)) >= 0) {
+		err = fn(&key, &st, ctx);
+		pos++;
 	}
-	/* The token is the next bucket to read: one batch never repeats another. */
-	while (!last) {
-		count = RL_BATCH;
-		if (bpf_map_lookup_batch(fd, in, &token, keys, vals, &count, NULL)) {
-			if (errno != ENOENT) {
-				err = errno_or(-EINVAL);
-				goto out;
-			}
-			last = true;	/* count still says what this call read */
-		}
-		for (__u32 i = 0; i < count; i++) {
-			err = fn(&keys[i], &vals[i], ctx);
-			if (err)
-				goto out;
-		}
-		in = &token;
-	}
-out:
-	free(keys);
-	free(vals);
 	return err;
-}
-
-struct rl_keys {
-	__u32 vip_id;
-	struct xlb_rl_key *keys;
-	size_t n, cap;
-};
-
-static int rl_collect(const struct xlb_rl_key *key, const struct xlb_rl_state *st, void *ctx)
-{
-	struct rl_keys *c = ctx;
-	struct xlb_rl_key *grown;
-
-	if (key->vip_id != c->vip_id)
-		return 0;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : RL_BATCH;
-		grown = realloc(c->keys, c->cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		c->keys = grown;
-	}
-	c->keys[c->n++] = *key;
-	return 0;
 }
 
 int dp_ratelimit_clear_vip(struct dp *dp, __u32 vip_id)
 {
-	int fd = bpf_map__fd(dp->skel->maps.ratelimit), err;
-	struct rl_keys c = { .vip_id = vip_id };
-	struct xlb_rl_key *k;
-	__u32 count;
-	size_t left;
+	const struct xlb_rl_key empty = { 0 };
+	const struct xlb_rl_state none = { 0 };
+	struct xlb_rl_state st;
+	struct xlb_rl_key key;
+	int tries = 0;
+	long pos = 0;
 
-	err = dp_ratelimit_walk(dp, rl_collect, &c);
-	k = c.keys;
-	left = err ? 0 : c.n;
-	while (left) {
-		count = left;
-		if (!bpf_map_delete_batch(fd, k, &count, NULL))
-			break;
-		/* k[count] was evicted since the walk: gone already, go on after it. */
-		if (errno != ENOENT || count >= left) {
-			err = errno_or(-EINVAL);
-			break;
+	while ((pos = rl_scan(dp, pos, &key, &st)) >= 0) {
+		struct xlb_rl_way *w = &dp->rl[pos / XLB_RL_WAYS].way[pos % XLB_RL_WAYS];
+
+		/*
+		 * -EBUSY: the data plane wrote the way since the scan (a pass
+		 * moves tat): read it again. A source at millions of packets a
+		 * second leaves a window every microsecond or so.
+		 */
+		if (key.vip_id == vip_id && rl_way_write(w, &empty, &none) == -EBUSY) {
+			if (++tries < 1000000)
+				continue;
+			return -EBUSY;
 		}
-		k += count + 1;
-		left -= count + 1;
+		tries = 0;
+		pos++;
 	}
-	free(c.keys);
-	return err;
+	return 0;
 }

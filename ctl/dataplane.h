@@ -35,6 +35,8 @@ struct dp {
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
 	struct xlb_conn_set *conns;	/* the connection table, mapped */
 	__u32 conn_sets;
+	struct xlb_rl_set *rl;	/* the rate limiter's source table, mapped */
+	__u32 rl_sets;
 	/* cfg.now goes on from what the maps held: time xlbd is stopped does not count. */
 	__u32 now_base;
 	__u64 now_started_s;	/* CLOCK_MONOTONIC seconds at load */
@@ -236,20 +238,27 @@ int dp_nat_delete(struct dp *dp, const struct xlb_flow *key);
 __u32 dp_nat_max(const struct dp *dp);
 
 /*
- * Per-source rate-limit entries (bpf/ratelimit.h). The data plane keeps
+ * Per-source rate-limit entries (bpf/ratelimit.h), read and written in the
+ * mapped table with the data plane's protocol. The data plane keeps
  * changing them while they are read: a walk sees every entry that stays in
- * the map throughout, each with counters read at one moment.
+ * the table throughout, each read whole.
  *
  * dp_ratelimit_next: the entry after prev (NULL: the first), key and state;
- * -ENOENT at the end. One syscall pair per entry: for a few entries.
+ * -ENOENT at the end. dp_ratelimit_lookup: one source's state, -ENOENT if
+ * the table holds none. dp_ratelimit_put: write a source's state as the
+ * data plane would (its way, or the one a new source would replace), for
+ * tests and tools; -EBUSY if the data plane wrote that way meanwhile.
  */
 int dp_ratelimit_next(struct dp *dp, const struct xlb_rl_key *prev, struct xlb_rl_key *next,
 		      struct xlb_rl_state *st);
+int dp_ratelimit_lookup(struct dp *dp, const struct xlb_rl_key *key, struct xlb_rl_state *st);
+int dp_ratelimit_put(struct dp *dp, const struct xlb_rl_key *key, const struct xlb_rl_state *st);
+/* Sources the table holds at most (xlbd -L, rounded up to a power of two). */
+__u32 dp_ratelimit_max(const struct dp *dp);
 
 /*
- * Call fn for every entry, read in batches (a full map of 262144 entries in
- * some tens of milliseconds). A non-zero return from fn stops the walk and
- * is returned.
+ * Call fn for every entry. A non-zero return from fn stops the walk and is
+ * returned.
  */
 typedef int (*dp_ratelimit_fn)(const struct xlb_rl_key *key, const struct xlb_rl_state *st,
 			       void *ctx);
@@ -260,7 +269,7 @@ int dp_ratelimit_walk(struct dp *dp, dp_ratelimit_fn fn, void *ctx);
  * (call it after writing the VIP): the old buckets mean nothing under new
  * parameters, and a VIP without a limit should leave nothing behind. A
  * packet already past the VIP lookup may still add one entry afterwards, a
- * full bucket: harmless, and the LRU ages it out.
+ * full bucket: harmless, and the next new source of its set replaces it.
  */
 int dp_ratelimit_clear_vip(struct dp *dp, __u32 vip_id);
 

@@ -307,30 +307,59 @@ struct xlb_nexthop {
 _Static_assert(sizeof(struct xlb_nexthop) == 32, "xlb_nexthop");
 
 /*
- * ratelimit: LRU hash, one entry per (VIP, client source): IPv4 sources by
- * /32, IPv6 by /64 (one attacker usually holds a whole /64), so src.w[2..3]
- * are zero for IPv6. Shared by all CPUs: the entry's tat is updated with
- * compare-and-swap so the rate never multiplies by the number of CPUs.
+ * ratelimit: one entry per (VIP, client source): IPv4 sources by /32, IPv6
+ * by /64 (one attacker usually holds a whole /64), so src.w[2..3] are zero
+ * for IPv6. A set-associative table in an array, like conns: sets
+ * (struct xlb_rl_set), set = xlb_rl_set_of(key), each of XLB_RL_WAYS ways,
+ * so that finding a source is an inlined array read and a few compares
+ * (the LRU hash's lookup was a helper call and most of the limit's cost).
+ * Shared by all CPUs: a way's tat is updated with compare-and-swap so the
+ * rate never multiplies by the number of CPUs (bpf/ratelimit.h).
  */
-#define XLB_RATELIMIT_DEFAULT	32768	/* entries */
-#define XLB_RATELIMIT_MIN	1024
+#define XLB_RATELIMIT_DEFAULT	32768	/* entries: ways of all sets */
+#define XLB_RATELIMIT_MIN	1024	/* rounded up to a power of two */
 #define XLB_RATELIMIT_MAX	(1U << 26)
-#define XLB_RL_BYTES		112	/* kernel memory per entry, as XLB_CONN_BYTES */
+#define XLB_RL_WAYS		4	/* ways per set: one cache line each */
+#define XLB_RL_BYTES		64	/* kernel memory per entry: one struct xlb_rl_way */
 
 struct xlb_rl_key {
 	struct xlb_addr src;
 	__u32 vip_id;
-	__u8 family;
+	__u8 family;		/* 0: an empty way (no source has family 0) */
 	__u8 pad[3];
 };
 _Static_assert(sizeof(struct xlb_rl_key) == 24, "xlb_rl_key");
 
+/* What the control plane reads of a source: one way without its key. */
 struct xlb_rl_state {
 	__u64 tat_ns;		/* GCRA theoretical arrival time (bpf_ktime_get_ns clock) */
 	__u64 passed;		/* packets let through */
 	__u64 dropped;		/* packets over the limit */
 };
 _Static_assert(sizeof(struct xlb_rl_state) == 24, "xlb_rl_state");
+
+/*
+ * tat_ns of a way being written (a new source replacing its occupant, or
+ * xlbd clearing it): taken by compare-and-swap before the key is touched
+ * and replaced by the real tat after it, so a reader that finds the tat
+ * unchanged around its key compare read a whole key (bpf/ratelimit.h).
+ * No real tat comes near it (xlb_ratelimit.h: tat < 2^63).
+ */
+#define XLB_RL_BUSY		(~0ULL)
+
+struct xlb_rl_way {
+	__u64 tat_ns;		/* XLB_RL_BUSY while being written; 0: empty or idle */
+	struct xlb_rl_key key;
+	__u64 passed;
+	__u64 dropped;
+	__u8 pad[16];		/* one way per cache line: a hit reads and writes one line */
+};
+_Static_assert(sizeof(struct xlb_rl_way) == 64, "xlb_rl_way");
+
+struct xlb_rl_set {
+	struct xlb_rl_way way[XLB_RL_WAYS];
+};
+_Static_assert(sizeof(struct xlb_rl_set) == XLB_RL_WAYS * 64, "xlb_rl_set");
 
 /*
  * nat_pools: VIP id -> where a XLB_METHOD_NAT VIP's flows leave from (a

@@ -28,6 +28,7 @@
 
 #include <linux/errno.h>
 #include "xlb_abi.h"
+#include "xlb_hash.h"
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
@@ -130,6 +131,56 @@ static __always_inline void xlb_rl_key_init(struct xlb_rl_key *key, __u32 vip_id
 	key->src.w[0] = src->w[0];
 	if (family == XLB_AF_INET6)
 		key->src.w[1] = src->w[1];
+}
+
+/*
+ * The set of the table (struct xlb_rl_set) a source's key lives in, `sets`
+ * a power of two: one round of the flow hash's final mix over the words
+ * that differ between keys (an IPv4 key's src.w[1] is 0).
+ */
+static __always_inline __u32 xlb_rl_set_of(const struct xlb_rl_key *key, __u32 sets)
+{
+	__u32 a = XLB_HASH_SEED + key->src.w[0], b = XLB_HASH_SEED + key->src.w[1];
+	__u32 c = XLB_HASH_SEED + (key->vip_id ^ (__u32)key->family << 24);
+
+	XLB_FINAL(a, b, c);
+	return c & (sets - 1);
+}
+
+/* 1 if two keys are the same source of the same VIP (pad included: cleared). */
+static __always_inline int xlb_rl_key_eq(const struct xlb_rl_key *a, const struct xlb_rl_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+_Static_assert(sizeof(struct xlb_rl_key) == 3 * sizeof(__u64), "xlb_rl_key_eq");
+
+/*
+ * The way a new source takes in a set: the one whose tat is least far
+ * ahead (ties: the first). An empty way has tat 0, and a source whose tat
+ * has fallen behind the clock has a full bucket, exactly what it would get
+ * back as a new source: replacing either loses nothing but its counters.
+ * Otherwise the occupant replaced gets back at most the debt its tat holds,
+ * and the smallest debt goes first: a flood of new sources, each owing one
+ * interval after its first packet, replaces its own entries long before a
+ * source kept over its limit (tat about a whole tolerance ahead). To reset
+ * that source's bucket, a flood would have to put XLB_RL_WAYS - 1 sources
+ * of the same set deeper in debt, sending more over their limits than the
+ * reset gives back. A way being written (XLB_RL_BUSY) is never chosen
+ * unless all are.
+ */
+static __always_inline __u32 xlb_rl_victim(const __u64 *tat)
+{
+	__u32 victim = 0;
+	__u64 least = tat[0];
+
+	for (int i = 1; i < XLB_RL_WAYS; i++)
+		if (tat[i] < least) {
+			least = tat[i];
+			victim = i;
+		}
+	return victim;
 }
 
 #endif /* XLB_RATELIMIT_H */

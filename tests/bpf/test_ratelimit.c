@@ -39,7 +39,7 @@
 
 static struct fixture fx;
 
-enum { V_RL4 = 1, V_RL6, V_FREE, V_REFILL, V_FRAG, V_CPUS, V_CLEAR, V_COUNT };
+enum { V_RL4 = 1, V_RL6, V_FREE, V_REFILL, V_FRAG, V_CPUS, V_CLEAR, V_FLOOD, V_COUNT };
 
 #define B3_V4 .backends = { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, .n = 3
 #define B3_V6 .backends = { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, .n = 3
@@ -59,6 +59,8 @@ static struct fx_vip vips[V_COUNT] = {
 		     .burst = 500, B3_V4 },
 	[V_CLEAR] = { .addr = "10.30.0.6", .port = 80, .proto = IPPROTO_TCP, .rate = 1,
 		      .burst = 1, B3_V4 },
+	[V_FLOOD] = { .addr = "10.30.0.7", .port = 80, .proto = IPPROTO_TCP, .rate = 1,
+		      .burst = 10, B3_V4 },
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -148,8 +150,7 @@ static int rl_state(const struct fx_vip *v, const char *client, struct xlb_rl_st
 
 	if (rl_key(&key, v, client))
 		return -EINVAL;
-	return bpf_map__lookup_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), st, sizeof(*st),
-				    0);
+	return dp_ratelimit_lookup(&fx.dp, &key, st);
 }
 
 struct tally {
@@ -265,9 +266,7 @@ static void test_ipv6_by_prefix(void **state)
 	assert_int_equal(st.dropped, 6);
 	/* Stored under the /64 itself. */
 	assert_int_equal(rl_key(&key, v, "2001:db8:1:2::"), 0);
-	assert_int_equal(bpf_map__lookup_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 0);
+	assert_int_equal(dp_ratelimit_lookup(&fx.dp, &key, &st), 0);
 	assert_int_equal(tally(v->id).entries, 2);
 }
 
@@ -328,13 +327,12 @@ static void test_unlimited_vip_never_touches_map(void **state)
 	 * still forwards, and the entry is as it was planted.
 	 */
 	assert_int_equal(rl_key(&key, v, "198.51.100.1"), 0);
-	assert_int_equal(bpf_map__update_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key),
-					      &planted, sizeof(planted), BPF_ANY),
-			 0);
+	assert_int_equal(dp_ratelimit_put(&fx.dp, &key, &planted), 0);
 	assert_int_equal(flood(v, "198.51.100.1", 6000, 20), 20);
 	assert_int_equal(rl_state(v, "198.51.100.1", &st), 0);
 	assert_memory_equal(&st, &planted, sizeof(st));
-	assert_int_equal(bpf_map__delete_elem(fx.dp.skel->maps.ratelimit, &key, sizeof(key), 0), 0);
+	assert_int_equal(dp_ratelimit_clear_vip(&fx.dp, v->id), 0);
+	assert_int_equal(rl_state(v, "198.51.100.1", &st), -ENOENT);
 }
 
 /* ---- fragments -------------------------------------------------------- */
@@ -476,6 +474,50 @@ static void test_counters_add_up(void **state)
 	assert_int_equal(o.drop_ratelimit, ratelimited);
 }
 
+/* ---- a flood of new sources ------------------------------------------- */
+
+#define FLOOD_SOURCES 100000	/* three times the table's ways */
+
+/*
+ * A source held over its limit, then a flood of spoofed sources, one packet
+ * each, enough to replace every way of the table several times: the
+ * source's bucket is still empty afterwards (the flood replaced its own
+ * entries), where an LRU evicted it and gave it a full bucket back.
+ */
+static void test_flood_keeps_abuser_limited(void **state)
+{
+	const struct fx_vip *v = &vips[V_FLOOD];
+	const char *abuser = "192.0.2.200";
+	struct xlb_rl_state before, after;
+	__u8 in[BUF], out[BUF];
+	__u32 out_len, verdict, tx = 0;
+	char client[32];
+	__u64 t0;
+
+	t0 = mono_ns();
+	assert_int_equal(flood(v, abuser, 1000, 2 * v->burst), v->burst);
+	assert_int_equal(rl_state(v, abuser, &before), 0);
+	for (__u32 i = 0; i < FLOOD_SOURCES; i++) {
+		snprintf(client, sizeof(client), "100.%u.%u.%u", 64 + (i >> 16), (i >> 8) & 255,
+			 i & 255);
+		verdict = run(in, build(v, client, 1000, in), out, &out_len);
+		tx += verdict == XDP_TX;
+	}
+	/* Every new source's first packet is within its burst. */
+	assert_int_equal(tx, FLOOD_SOURCES);
+	/* The source's entry as it was: not replaced, not reset. */
+	assert_int_equal(rl_state(v, abuser, &after), 0);
+	assert_memory_equal(&before, &after, sizeof(after));
+	/* At 1 pps it earned a token a second since its burst, and no more. */
+	tx = flood(v, abuser, 2000, v->burst);
+	check(tx <= (mono_ns() - t0) / XLB_NSEC_PER_SEC + 1, "%u passed after the flood, %.1f s on",
+	      tx, (mono_ns() - t0) / 1e9);
+	print_message("flood of %u sources in %.1f s\n", FLOOD_SOURCES, (mono_ns() - t0) / 1e9);
+	/* The flood's sources leave the table to the tests after this one. */
+	assert_int_equal(dp_ratelimit_clear_vip(&fx.dp, v->id), 0);
+	assert_int_equal(tally(v->id).entries, 0);
+}
+
 /* ---- the control plane's view ----------------------------------------- */
 
 static void test_next_and_clear_vip(void **state)
@@ -527,26 +569,21 @@ static void test_vip_del_forgets_sources(void **state)
 
 static void test_walk_full_map(void **state)
 {
-	int fd = bpf_map__fd(fx.dp.skel->maps.ratelimit);
-	__u32 n = bpf_map__max_entries(fx.dp.skel->maps.ratelimit), count = n;
-	struct xlb_rl_key *keys = calloc(n, sizeof(*keys));
-	struct xlb_rl_state *vals = calloc(n, sizeof(*vals));
+	/* Half the table: a set-associative table places nearly all of them. */
+	__u32 n = dp_ratelimit_max(&fx.dp) / 2;
+	struct xlb_rl_state val = { .tat_ns = 1, .dropped = 1 };
+	struct xlb_rl_key key = { .vip_id = 3000, .family = XLB_AF_INET };
 	struct tally t;
 	__u64 t0, t1;
 
-	assert_non_null(keys);
-	assert_non_null(vals);
 	for (__u32 i = 0; i < n; i++) {
-		keys[i].vip_id = 3000;
-		keys[i].family = XLB_AF_INET;
-		keys[i].src.v4 = htonl(0x64400000 + i);
-		vals[i].dropped = 1;
+		key.src.v4 = htonl(0x64400000 + i);
+		assert_int_equal(dp_ratelimit_put(&fx.dp, &key, &val), 0);
 	}
-	assert_int_equal(bpf_map_update_batch(fd, keys, vals, &count, NULL), 0);
 	t0 = mono_ns();
 	t = tally(3000);
 	t1 = mono_ns();
-	/* The LRU may evict a little early, keeping free nodes on each CPU. */
+	/* A source whose set was full replaced another one. */
 	check(t.entries >= n * 9ULL / 10 && t.entries <= n, "%llu of %u entries walked",
 	      (unsigned long long)t.entries, n);
 	assert_int_equal(t.dropped, t.entries);
@@ -559,8 +596,6 @@ static void test_walk_full_map(void **state)
 	t1 = mono_ns();
 	assert_int_equal(tally(3000).entries, 0);
 	print_message("cleared them in %.1f ms\n", (t1 - t0) / 1e6);
-	free(keys);
-	free(vals);
 }
 
 /* The configured size, and a pinned map of another size replaced on load. */
@@ -571,7 +606,7 @@ static void test_entries_option_and_resize(void **state)
 	struct dp_opts o = { .max_vips = 4, .max_backends = 16, .conns = 1024,
 			     .ratelimit_entries = 1000, .pin_dir = dir };
 	struct xlb_rl_key key = { .vip_id = 1, .family = XLB_AF_INET };
-	struct xlb_rl_state st = { .passed = 7 };
+	struct xlb_rl_state st = { .tat_ns = 1, .passed = 7 };
 
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb-test-ratelimit-%d", getpid());
 	if (access("/sys/fs/bpf", W_OK)) {
@@ -579,27 +614,71 @@ static void test_entries_option_and_resize(void **state)
 		skip();
 	}
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 1000);
-	assert_int_equal(bpf_map__update_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), BPF_ANY),
-			 0);
+	/* Rounded up to a power of two. */
+	assert_int_equal(dp_ratelimit_max(&dp), 1024);
+	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 1024 / XLB_RL_WAYS);
+	assert_int_equal(dp_ratelimit_put(&dp, &key, &st), 0);
 	dp_unload(&dp);
 
 	/* Same size: adopted with its content. */
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__lookup_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 0);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), 0);
 	assert_int_equal(st.passed, 7);
 	dp_unload(&dp);
 
 	/* Another size: a new, empty map of that size. */
 	o.ratelimit_entries = 2000;
 	assert_int_equal(dp_load(&dp, &o), 0);
-	assert_int_equal(bpf_map__max_entries(dp.skel->maps.ratelimit), 2000);
-	assert_int_equal(bpf_map__lookup_elem(dp.skel->maps.ratelimit, &key, sizeof(key), &st,
-					      sizeof(st), 0),
-			 -ENOENT);
+	assert_int_equal(dp_ratelimit_max(&dp), 2048);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), -ENOENT);
+	dp_unload(&dp);
+
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/*
+ * An upgrade over the last release's pins, whose `ratelimit` was an LRU
+ * hash keyed by source: xlbd starts, with a new table of its own layout.
+ */
+static void test_upgrade_over_lru_pin(void **state)
+{
+	char dir[64], path[128];
+	struct dp dp;
+	struct dp_opts o = { .max_vips = 4, .max_backends = 16, .conns = 1024, .pin_dir = dir };
+	struct xlb_rl_key key = { .vip_id = 1, .family = XLB_AF_INET };
+	struct xlb_rl_state st = { .tat_ns = 1, .passed = 3 };
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb-test-rlupgrade-%d", getpid());
+	if (access("/sys/fs/bpf", W_OK)) {
+		print_message("no writable bpffs: cannot pin\n");
+		skip();
+	}
+	assert_int_equal(mkdir(dir, 0700), 0);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "ratelimit", sizeof(struct xlb_rl_key),
+			    sizeof(struct xlb_rl_state), XLB_RATELIMIT_DEFAULT, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd, &key, &st, BPF_ANY), 0);
+	snprintf(path, sizeof(path), "%s/ratelimit", dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+
+	assert_int_equal(dp_load(&dp, &o), 0);
+	memset(&info, 0, sizeof(info));
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	assert_int_equal(info.type, BPF_MAP_TYPE_ARRAY);
+	assert_int_equal(info.value_size, sizeof(struct xlb_rl_set));
+	/* The old buckets are gone (they start full), the new table works. */
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), -ENOENT);
+	assert_int_equal(dp_ratelimit_put(&dp, &key, &st), 0);
+	assert_int_equal(dp_ratelimit_lookup(&dp, &key, &st), 0);
+	assert_int_equal(st.passed, 3);
 	dp_unload(&dp);
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
@@ -634,10 +713,12 @@ int main(void)
 		cmocka_unit_test(test_fragments_limited),
 		cmocka_unit_test(test_two_cpus_share_bucket),
 		cmocka_unit_test(test_counters_add_up),
+		cmocka_unit_test(test_flood_keeps_abuser_limited),
 		cmocka_unit_test(test_next_and_clear_vip),
 		cmocka_unit_test(test_vip_del_forgets_sources),
 		cmocka_unit_test(test_walk_full_map),
 		cmocka_unit_test(test_entries_option_and_resize),
+		cmocka_unit_test(test_upgrade_over_lru_pin),
 	};
 
 	return cmocka_run_group_tests_name("rate limit data plane", tests, group_setup,

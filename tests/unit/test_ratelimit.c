@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -386,6 +387,89 @@ static void test_key_masks_source(void **state)
 	assert_memory_equal(&key, &other, sizeof(key));
 }
 
+/* ---- the source table's choices --------------------------------------- */
+
+static void test_victim(void **state)
+{
+	static const struct {
+		const char *what;
+		__u64 tat[XLB_RL_WAYS];
+		__u32 victim;
+	} cases[] = {
+		{ "empty set: the first way", { 0, 0, 0, 0 }, 0 },
+		{ "an empty way before any source", { 50, 0, 70, 0 }, 1 },
+		{ "the least debt", { 500, 300, 400, 900 }, 1 },
+		{ "ties: the first", { 700, 200, 200, 900 }, 1 },
+		{ "a way being written only when all are", { XLB_RL_BUSY, 900, 800, 700 }, 3 },
+		{ "all being written", { XLB_RL_BUSY, XLB_RL_BUSY, XLB_RL_BUSY, XLB_RL_BUSY }, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		check(xlb_rl_victim(cases[i].tat) == cases[i].victim, "%s: way %u, not %u",
+		      cases[i].what, xlb_rl_victim(cases[i].tat), cases[i].victim);
+}
+
+/*
+ * A source kept over its limit shares a set with a flood of new sources,
+ * one packet each, arriving faster than the source's own packets: the
+ * flood replaces its own entries, the source keeps its bucket, and the
+ * source gets no more than its rate whatever the flood does.
+ */
+static void test_flood_cannot_reset_abuser(void **state)
+{
+	__u64 interval, tolerance, tat[XLB_RL_WAYS] = { 0 }, t = 1000000000ULL, next;
+	unsigned int passed = 0;
+	__u32 abuser = 0;
+
+	/* Its burst spent first: its tat a whole tolerance ahead. */
+	assert_int_equal(xlb_rl_params(1000, 10, &interval, &tolerance), 0);
+	for (int i = 0; i < 20; i++) {
+		passed += xlb_rl_decide(tat[abuser], t, interval, tolerance, &next);
+		tat[abuser] = next;
+	}
+	for (int i = 0; i < 100000; i++, t += 1000) {
+		__u32 w;
+
+		if (i % 10 == 0) {
+			/* The source, every 10 us: 100 times its rate of 1000 pps. */
+			passed += xlb_rl_decide(tat[abuser], t, interval, tolerance, &next);
+			tat[abuser] = next;
+			continue;
+		}
+		/* A new source of the flood: the way it replaces. */
+		w = xlb_rl_victim(tat);
+		check(w != abuser, "packet %d of the flood replaced the source's bucket", i);
+		xlb_rl_decide(0, t, interval, tolerance, &tat[w]);
+	}
+	/* 0.1 s at 1000 pps after a burst of 10: 10 + 100, and not one more. */
+	check(passed <= 10 + 100 + 1, "%u passed", passed);
+	check(passed >= 10 + 100 - 1, "%u passed", passed);
+}
+
+static void test_set_of_spreads(void **state)
+{
+	enum { SETS = 1024, KEYS = 8 * SETS };
+	static unsigned int load[SETS];
+	struct xlb_addr a = { 0 };
+	struct xlb_rl_key key, other;
+	unsigned int most = 0;
+
+	for (__u32 i = 0; i < KEYS; i++) {
+		a.w[0] = htonl(0x0a000000 + i);
+		xlb_rl_key_init(&key, 1, &a, XLB_AF_INET);
+		load[xlb_rl_set_of(&key, SETS)]++;
+	}
+	for (int i = 0; i < SETS; i++)
+		most = load[i] > most ? load[i] : most;
+	/* 8 a set on average: a poor hash would pile consecutive addresses up. */
+	check(most <= 24, "a set got %u of %u consecutive sources", most, KEYS);
+
+	/* The same source of another VIP is another key, and likely another set. */
+	xlb_rl_key_init(&other, 2, &a, XLB_AF_INET);
+	check(!xlb_rl_key_eq(&key, &other), "VIPs kept apart");
+	check(xlb_rl_key_eq(&key, &key), "a key equals itself");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +485,9 @@ int main(void)
 		cmocka_unit_test(test_100mpps_after_weeks),
 		cmocka_unit_test(test_matches_token_bucket),
 		cmocka_unit_test(test_key_masks_source),
+		cmocka_unit_test(test_victim),
+		cmocka_unit_test(test_flood_cannot_reset_abuser),
+		cmocka_unit_test(test_set_of_spreads),
 	};
 
 	return cmocka_run_group_tests_name("rate limit arithmetic", tests, NULL, NULL);
