@@ -582,6 +582,8 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		.ratelimit_entries = opts->ratelimit_entries,
 		.nat_entries = opts->nat_entries,
 		.pin_dir = opts->pin_dir,
+		/* The verifier runs while the maps are filled: see dp_prog_wait() below. */
+		.prog_async = true,
 	};
 	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;
 	int ret;
@@ -663,6 +665,10 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		goto err_probe;
 	}
 	log_swept(&d->sync.swept, opts->state);
+	/* Links are attached (or switched) to the program: it must be loaded by now. */
+	ret = dp_prog_wait(&d->dp);
+	if (ret)
+		goto err_probe;
 	prune_at_start(d);
 	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
 		if (attach_iface(d, &d->cfg.ifaces[i], err, sizeof(err)))
