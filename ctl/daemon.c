@@ -28,27 +28,31 @@
 
 /* ---- state file ------------------------------------------------------- */
 
-/* With dir_sync false, the rename is left for state_sync() to put on disk. */
-static int state_put(const char *path, const char *text, size_t len, bool dir_sync)
+/* A new file beside path for its next text: path.tmp, its name in tmp. An fd or -errno. */
+static int state_open_tmp(const char *path, char *tmp, size_t tmplen)
 {
-	char tmp[512];
 	int fd, err;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, tmplen, "%s.tmp", path) >= (int)tmplen)
 		return -ENAMETOOLONG;
 	err = mkdir_parents(path, 0755);
 	if (err)
 		return err;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	return dir_sync ? file_commit(fd, tmp, path, text, len) :
-			  file_replace(fd, tmp, path, text, len);
+	return fd < 0 ? -errno : fd;
+}
+
+static int state_put(const char *path, const char *text, size_t len)
+{
+	char tmp[512];
+	int fd = state_open_tmp(path, tmp, sizeof(tmp));
+
+	return fd < 0 ? fd : file_commit(fd, tmp, path, text, len);
 }
 
 int state_write(const char *path, const char *text, size_t len)
 {
-	return state_put(path, text, len, true);
+	return state_put(path, text, len);
 }
 
 /*
@@ -110,25 +114,65 @@ static int host_has_addr(void *ctx, const struct xlb_addr *addr, __u8 family, ch
 	return found;
 }
 
-/* The state file of c, formatting only what the change touched (statetext.h). */
-static int save_state(struct daemon *d, const struct config *c, enum state_change what,
-		      const struct xlb_vip_key *vip)
-{
+/* The state file's next text, on its way to disk (state_begin() to state_end()). */
+struct state_save {
 	struct state_text next;
-	int err = state_text_update(&d->saved, c, what, vip, &next);
+	struct file_write w;
+	char tmp[512];
+};
+
+/*
+ * The state file of c, formatting only what the change touched (statetext.h), written beside
+ * it and fsync'd in a thread meanwhile: the ~1.5-5 ms of a 592 KiB file's fsync (1000 VIPs x
+ * 10 backends) overlap the maps' update. The state file itself changes in state_end().
+ */
+static int state_begin(struct daemon *d, const struct config *c, enum state_change what,
+		       const struct xlb_vip_key *vip, struct state_save *s)
+{
+	int fd, err = state_text_update(&d->saved, c, what, vip, &s->next);
 
 	if (err)
 		return err;
-	err = state_put(d->opts.state, next.text, next.len, false);
+	fd = state_open_tmp(d->opts.state, s->tmp, sizeof(s->tmp));
+	if (fd < 0) {
+		state_text_free(&s->next);
+		return fd;
+	}
+	err = file_write_begin(&s->w, fd, s->next.text, s->next.len);
 	if (err) {
-		state_text_free(&next);
+		file_write_end(&s->w, s->tmp, d->opts.state, false);
+		state_text_free(&s->next);
+	}
+	return err;
+}
+
+/*
+ * The rename of a state_begin()'s file over the state file once it is on disk, if keep; else
+ * (the change failed) the file goes and the state file stays as it was. The rename's own
+ * fsync is state_sync()'s.
+ */
+static int state_end(struct daemon *d, struct state_save *s, bool keep)
+{
+	int err = file_write_end(&s->w, s->tmp, d->opts.state, keep);
+
+	if (err || !keep) {
+		state_text_free(&s->next);
 		return err;
 	}
 	state_text_free(&d->saved);
-	d->saved = next;
+	d->saved = s->next;
 	if (!d->state_unsynced_ms)
 		d->state_unsynced_ms = health_now_ms();
 	return 0;
+}
+
+static int save_state(struct daemon *d, const struct config *c, enum state_change what,
+		      const struct xlb_vip_key *vip)
+{
+	struct state_save s;
+	int err = state_begin(d, c, what, vip, &s);
+
+	return err ? err : state_end(d, &s, true);
 }
 
 /*
@@ -827,26 +871,32 @@ static bool vip_checked(const struct config *c, const struct cmd *cmd)
 static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 {
 	char err[ERRLEN] = "";
+	struct state_save save;
 	struct config work;
+	int ret, sret;
 	bool checked;
-	int ret;
 
 	config_init(&work);
 	ret = config_copy(&work, &d->cfg);
 	if (!ret)
 		ret = config_apply(&work, cmd, err, sizeof(err));
-	if (!ret) {
-		refresh_down(d, &work);
-		ret = apply_to_maps(d, &work, cmd, err, sizeof(err));
-	}
 	if (ret)
 		goto err;
-
-	ret = save_state(d, &work, change_of(cmd), &cmd->service);
+	refresh_down(d, &work);
+	/* On disk while the maps change; it replaces the state file once both succeeded. */
+	ret = state_begin(d, &work, change_of(cmd), &cmd->service, &save);
+	if (!ret) {
+		ret = apply_to_maps(d, &work, cmd, err, sizeof(err));
+		sret = state_end(d, &save, !ret);
+		if (ret)
+			goto err;
+		if (sret)
+			undo_maps(d, cmd);
+		ret = sret;
+	}
 	if (ret) {
 		snprintf(err, sizeof(err), "cannot write state file %s: %s (nothing changed)",
 			 d->opts.state, strerror(-ret));
-		undo_maps(d, cmd);
 		goto err;
 	}
 	checked = change_of(cmd) != STATE_CHANGED_VIP || vip_checked(&d->cfg, cmd) ||
