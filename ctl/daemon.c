@@ -23,6 +23,7 @@
 #include "log.h"
 #include "output.h"
 #include "proto.h"
+#include "rates.h"
 
 #define ERRLEN 512
 
@@ -507,52 +508,11 @@ void daemon_health_dispatch(struct daemon *d)
  * DAEMON_WARM_S seconds, and at once (at most every DAEMON_NEIGH_POLL_MS)
  * when the data plane counts packets that found no neighbour.
  */
-static void rate_update(struct rate *r, __u64 packets, __u64 bytes, double dt)
-{
-	/* Counters restart at zero when an id is reused: no rate for that second. */
-	if (dt > 0 && packets >= r->packets && bytes >= r->bytes) {
-		r->pps = (packets - r->packets) / dt;
-		r->bps = (bytes - r->bytes) * 8 / dt;
-	} else {
-		r->pps = r->bps = 0;
-	}
-	r->packets = packets;
-	r->bytes = bytes;
-}
-
-/* Rates for `stats`: every VIP and backend counter, once a second. */
-static void sample_rates(struct daemon *d, __u64 now)
-{
-	double dt = d->sampled_ms ? (now - d->sampled_ms) / 1000.0 : 0;
-
-	for (size_t i = 0; i < d->cfg.n_vips; i++) {
-		const struct cfg_vip *v = &d->cfg.vips[i];
-		struct xlb_vip_stats vs = { 0 };
-
-		if (v->id >= d->dp.max_vips)
-			continue;
-		dp_vip_stats(&d->dp, v->id, &vs);
-		rate_update(&d->vip_rates[v->id], vs.packets, vs.bytes, dt);
-		for (size_t j = 0; j < v->n_backends; j++) {
-			struct xlb_backend_stats bs = { 0 };
-			__u32 id = v->backends[j].id;
-
-			if (id == XLB_BACKEND_NONE || id >= d->dp.max_backends)
-				continue;
-			dp_backend_stats(&d->dp, id, &bs);
-			rate_update(&d->backend_rates[id], bs.packets, bs.bytes, dt);
-		}
-	}
-	d->sampled_ms = now;
-}
-
 void daemon_tick(struct daemon *d)
 {
 	__u64 now = health_now_ms(), missed;
 	struct xlb_outcomes oc;
 
-	if (now - d->sampled_ms >= 1000)
-		sample_rates(d, now);
 	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
 		d->nexthops_ms = now;
 	bird_link_tick(&d->bird, &d->cfg, now);
@@ -678,9 +638,9 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			strerror(-ret));
 		goto err_cfg;
 	}
-	d->vip_rates = calloc(d->dp.max_vips, sizeof(*d->vip_rates));
-	d->backend_rates = calloc(d->dp.max_backends, sizeof(*d->backend_rates));
-	ret = d->vip_rates && d->backend_rates ? natsweep_open(&d->natsweep) : -ENOMEM;
+	ret = rates_open(&d->rates, &d->dp);
+	if (!ret)
+		ret = natsweep_open(&d->natsweep);
 	if (!ret)
 		ret = sync_init(&d->sync, &d->dp);
 	if (ret)
@@ -709,6 +669,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		goto err_probe;
 	}
 	log_swept(&d->sync.swept, opts->state);
+	rates_watch(d->rates, &d->cfg);
 	/* Links are attached (or switched) to the program: it must be loaded by now. */
 	ret = dp_prog_wait(&d->dp);
 	if (ret)
@@ -748,8 +709,7 @@ err_sync:
 	sync_free(&d->sync);
 err_dp:
 	natsweep_close(d->natsweep);
-	free(d->vip_rates);
-	free(d->backend_rates);
+	rates_close(d->rates);
 	dp_unload(&d->dp);
 err_cfg:
 	config_free(&d->cfg);
@@ -763,8 +723,7 @@ void daemon_stop(struct daemon *d)
 	tracer_stop(d);
 	natsweep_close(d->natsweep);
 	bird_link_free(&d->bird);
-	free(d->vip_rates);
-	free(d->backend_rates);
+	rates_close(d->rates);
 	health_close(d->prober);
 	probe_path_close(&d->probe_path);
 	sync_free(&d->sync);
@@ -903,6 +862,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 		  vip_checked(&work, cmd);
 	config_free(&d->cfg);
 	d->cfg = work;
+	rates_watch(d->rates, &d->cfg);
 	if (cmd->op == CMD_DETACH)
 		iface_undo(d, cmd->ifname);
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
@@ -969,6 +929,7 @@ static int do_restore(struct daemon *d, const char *text, struct out *o)
 	}
 	config_free(&d->cfg);
 	d->cfg = work;
+	rates_watch(d->rates, &d->cfg);
 	update_sources(d);
 	update_targets(d);
 	daemon_warm_neighbours(d);
@@ -1094,14 +1055,14 @@ static void human(char *buf, size_t len, double v, const char *unit)
 	snprintf(buf, len, i ? "%.1f %s%s" : "%.0f %s%s", v, prefix[i], unit);
 }
 
-static void print_rate(const struct rate *r, struct out *o)
+static void print_rate(struct rate r, struct out *o)
 {
 	char pps[32], bps[32];
 
-	human(pps, sizeof(pps), r->pps, "pps");
-	human(bps, sizeof(bps), r->bps, "bit/s");
-	out_double(o, "packets_per_second", NULL, r->pps);
-	out_double(o, "bits_per_second", NULL, r->bps);
+	human(pps, sizeof(pps), r.pps, "pps");
+	human(bps, sizeof(bps), r.bps, "bit/s");
+	out_double(o, "packets_per_second", NULL, r.pps);
+	out_double(o, "bits_per_second", NULL, r.bps);
 	/* Text only: in JSON the numbers above say it, and a key-less value would be "". */
 	out_text(o, "  %10s %13s", pps, bps);
 }
@@ -1138,7 +1099,7 @@ static void print_backends(struct daemon *d, const struct cfg_vip *v, struct out
 		out_u64(o, "weight", "  weight %-5llu", b->weight);
 		out_str(o, "health", "  %-4s", state == XLB_HEALTH_UP ? "up" : "down");
 		if (rates && b->id < d->dp.max_backends)
-			print_rate(&d->backend_rates[b->id], o);
+			print_rate(rates_backend(d->rates, b->id), o);
 		if (have_ring) {
 			out_u64(o, "ring_slots", "  slots %-6llu", counts[i]);
 			out_double(o, "ring_share_percent", "  share %5.1f%%",
@@ -1319,7 +1280,7 @@ static int do_stats(struct daemon *d, const struct cmd *cmd, struct out *o)
 		out_obj_open(o, NULL);
 		out_str(o, "service", "%-30s", svc);
 		if (v->id < d->dp.max_vips)
-			print_rate(&d->vip_rates[v->id], o);
+			print_rate(rates_vip(d->rates, v->id), o);
 		out_u64(o, "packets", "  packets %llu", st.packets);
 		out_u64(o, "bytes", "  bytes %llu", st.bytes);
 		out_u64(o, "new_flows", "  new_flows %llu", st.new_flows);
