@@ -139,7 +139,13 @@ static int state_begin(struct daemon *d, const struct config *c, enum state_chan
 		state_text_free(&s->next);
 		return fd;
 	}
-	err = file_write_begin(&s->w, fd, s->next.text, s->next.len);
+	/*
+	 * A rename not yet on disk is put there by the same thread, after the file (nearly free
+	 * then on ext4, whose fsync committed it already): while commands come, state_sync()'s
+	 * fsync of the directory, 1-4 ms once a second, no longer holds the event loop.
+	 */
+	err = file_write_begin(&s->w, fd, s->next.text, s->next.len,
+			       d->state_unsynced_ms ? d->opts.state : NULL);
 	if (err) {
 		file_write_end(&s->w, s->tmp, d->opts.state, false);
 		state_text_free(&s->next);
@@ -156,6 +162,8 @@ static int state_end(struct daemon *d, struct state_save *s, bool keep)
 {
 	int err = file_write_end(&s->w, s->tmp, d->opts.state, keep);
 
+	if (!s->w.dir_err)
+		d->state_unsynced_ms = 0;
 	if (err || !keep) {
 		state_text_free(&s->next);
 		return err;

@@ -52,12 +52,16 @@ static void *fsync_thread(void *arg)
 
 	if (fsync(w->fd))
 		w->err = -errno;
+	w->dir_err = !w->err && w->dir ? file_sync_dir(w->dir) : -EAGAIN;
 	return NULL;
 }
 
-int file_write_begin(struct file_write *w, int fd, const char *text, size_t len)
+int file_write_begin(struct file_write *w, int fd, const char *text, size_t len,
+		     const char *dir)
 {
 	w->fd = fd;
+	w->dir = dir;
+	w->dir_err = -EAGAIN;
 	w->err = write_all(fd, text, len);
 	w->running = !w->err && !pthread_create(&w->thread, NULL, fsync_thread, w);
 	/* No thread: the caller waits for the fsync here instead. */

@@ -163,12 +163,14 @@ static void test_write_halves(void **state)
 		const char *what;
 		bool keep;
 		bool bad_fd;		/* the write fails */
+		bool dir;		/* its directory fsync'd too */
 		int want;
 		const char *after;	/* path's content at the end */
 	} cases[] = {
-		{ "kept", true, false, 0, "new\n" },
-		{ "not kept: the change failed", false, false, 0, "old\n" },
-		{ "the write fails", true, true, -EBADF, "old\n" },
+		{ "kept", true, false, false, 0, "new\n" },
+		{ "kept, the directory fsync'd", true, false, true, 0, "new\n" },
+		{ "not kept: the change failed", false, false, true, 0, "old\n" },
+		{ "the write fails", true, true, true, -EBADF, "old\n" },
 	};
 	char dir[] = "/tmp/test_fileio.XXXXXX", path[64], tmp[80], buf[64], mid[64];
 	struct file_write w;
@@ -187,13 +189,15 @@ static void test_write_halves(void **state)
 			close(fd);
 			fd = open(tmp, O_RDONLY | O_CLOEXEC);
 		}
-		ret = file_write_begin(&w, fd, "new\n", 4);
+		ret = file_write_begin(&w, fd, "new\n", 4, cases[i].dir ? path : NULL);
 		read_back(path, mid, sizeof(mid));
 		check(!strcmp(mid, "old\n"), "%s: path untouched until the end: '%s'",
 		      cases[i].what, mid);
 		/* Due after a failed begin too: it closes fd and removes tmp. */
 		end = file_write_end(&w, tmp, path, cases[i].keep);
 		ret = ret ? ret : end;
+		check(w.dir_err == (cases[i].dir && !cases[i].bad_fd ? 0 : -EAGAIN),
+		      "%s: the directory's fsync: %d", cases[i].what, w.dir_err);
 		check(ret == cases[i].want, "%s: %d, got %d", cases[i].what, cases[i].want, ret);
 		read_back(path, buf, sizeof(buf));
 		check(!strcmp(buf, cases[i].after), "%s: path holds '%s', got '%s'", cases[i].what,
