@@ -33,15 +33,10 @@ struct daemon_opts {
 };
 
 struct prober;
+struct rates;
 struct inspect;
 struct natsweep;
 struct tracer;
-
-/* A counter sampled once a second, and its rate over the last second. */
-struct rate {
-	__u64 packets, bytes;
-	double pps, bps;
-};
 
 struct daemon {
 	struct daemon_opts opts;
@@ -54,9 +49,7 @@ struct daemon {
 	struct bird_link bird;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
-	struct rate *vip_rates;		/* by VIP id */
-	struct rate *backend_rates;	/* by backend id */
-	__u64 sampled_ms;
+	struct rates *rates;		/* of the counters, for `stats` (rates.h) */
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
 	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */

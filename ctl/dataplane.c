@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,67 @@ static size_t conns_bytes(const struct dp *dp)
 	return page_round((size_t)dp->conn_sets * sizeof(struct xlb_conn_set));
 }
 
+/*
+ * The verifier's pass over the program: most of a load (~0.4 s of CPU), and needing nothing
+ * that the maps hold. dp_load()'s thread runs it while the daemon fills the maps.
+ */
+static void *prog_load(void *arg)
+{
+	struct dp *dp = arg;
+
+	dp->prog_err = xlb__load(dp->skel);
+	if (dp->prog_err)
+		pr_warn("loading the XDP program failed: %s\n", strerror(-dp->prog_err));
+	return NULL;
+}
+
+/*
+ * skel's maps created (or adopted) and pinned by another object of the same program, which
+ * loads no program: a few ms. skel then only loads its program on them, and they can be
+ * written meanwhile. The sizes are skel's.
+ */
+static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
+{
+	struct bpf_map *map, *ours;
+	struct xlb *maps;
+	int err = 0;
+
+	maps = xlb__open();
+	if (!maps)
+		return errno_or(-EINVAL);
+	bpf_object__for_each_map(map, maps->obj) {
+		ours = bpf_object__find_map_by_name(skel->obj, bpf_map__name(map));
+		if (ours && !bpf_map__is_internal(map))
+			err = err ? err : bpf_map__set_max_entries(map, bpf_map__max_entries(ours));
+	}
+	bpf_program__set_autoload(maps->progs.xlb_lb, false);
+	if (!err && pin_dir)
+		err = pin_setup(dp, maps, pin_dir);
+	if (!err)
+		err = xlb__load(maps);
+	/* Its own .rodata/.bss stay its own, as for the traced build. */
+	bpf_object__for_each_map(map, skel->obj) {
+		if (err)
+			break;
+		if (bpf_map__is_internal(map))
+			continue;
+		ours = bpf_object__find_map_by_name(maps->obj, bpf_map__name(map));
+		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
+	}
+	/* The pins and skel hold the maps from here. */
+	xlb__destroy(maps);
+	return err;
+}
+
+int dp_prog_wait(struct dp *dp)
+{
+	if (dp->prog_loading) {
+		pthread_join(dp->prog_loader, NULL);
+		dp->prog_loading = false;
+	}
+	return dp->prog_err;
+}
+
 int dp_load(struct dp *dp, const struct dp_opts *opts)
 {
 	struct dp_opts o = opts ? *opts : (struct dp_opts){ 0 };
@@ -273,15 +335,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.ratelimit, dp->rl_sets);
 	skel->rodata->rl_sets = dp->rl_sets;
 	bpf_map__set_max_entries(skel->maps.nat, o.nat_entries ? o.nat_entries : XLB_NAT_DEFAULT);
-	if (o.pin_dir) {
-		err = pin_setup(dp, skel, o.pin_dir);
-		if (err)
-			goto err_destroy;
-	}
-
-	err = xlb__load(skel);
+	err = maps_create(dp, skel, o.pin_dir);
 	if (err) {
-		pr_warn("loading the XDP program failed: %s\n", strerror(-err));
+		pr_warn("creating the maps failed: %s\n", strerror(-err));
 		goto err_destroy;
 	}
 
@@ -296,6 +352,13 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	for (__u32 i = 0; i < dp->max_vips; i++)
 		dp->ring_fds[i] = -1;
 	dp->skel = skel;
+	if (o.prog_async && !pthread_create(&dp->prog_loader, NULL, prog_load, dp))
+		dp->prog_loading = true;
+	else
+		prog_load(dp);
+	err = o.prog_async ? 0 : dp->prog_err;
+	if (err)
+		goto err_free;
 	dp->conns = map_mmap(skel->maps.conns, conns_bytes(dp));
 	dp->rl = dp->conns ? map_mmap(skel->maps.ratelimit, rl_bytes(dp)) : NULL;
 	if (!dp->conns || !dp->rl) {
@@ -364,6 +427,7 @@ void dp_unload(struct dp *dp)
 {
 	if (!dp->skel)
 		return;
+	dp_prog_wait(dp);
 	dp_trace_end(dp);
 	if (dp->conns)
 		munmap(dp->conns, conns_bytes(dp));

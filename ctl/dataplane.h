@@ -8,6 +8,7 @@
 #ifndef XLB_DATAPLANE_H
 #define XLB_DATAPLANE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include "xlb_abi.h"
 
@@ -21,6 +22,7 @@ struct dp_opts {
 	__u32 ratelimit_entries;	/* rate-limited sources; 0: XLB_RATELIMIT_DEFAULT */
 	__u32 nat_entries;	/* NAT translation entries, two per flow; 0: XLB_NAT_DEFAULT */
 	const char *pin_dir;	/* maps and links pinned (and adopted) here; NULL: none */
+	bool prog_async;	/* the program's load goes on after dp_load(): dp_prog_wait() */
 };
 
 struct dp {
@@ -47,6 +49,10 @@ struct dp {
 	bool rings_deferred;
 	__u32 *pending;		/* VIP ids, n_pending of them */
 	__u32 n_pending;
+	/* The program's load while dp_opts.prog_async has it go on in a thread. */
+	pthread_t prog_loader;
+	bool prog_loading;
+	int prog_err;
 };
 
 /*
@@ -56,6 +62,12 @@ struct dp {
  */
 int dp_load(struct dp *dp, const struct dp_opts *opts);
 void dp_unload(struct dp *dp);
+/*
+ * With dp_opts.prog_async, the maps can be read and written as soon as dp_load() returns, but
+ * the program is there only after this, whose result is the load's (0 or -errno): wait before
+ * the first dp_attach(), dp_prog_fd() or dp_trace_begin().
+ */
+int dp_prog_wait(struct dp *dp);
 /* The program the links run: the traced build while a trace runs. */
 int dp_prog_fd(const struct dp *dp);
 

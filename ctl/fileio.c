@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,38 +10,72 @@
 #include <sys/stat.h>
 #include "fileio.h"
 
-int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len)
+static int write_all(int fd, const char *text, size_t len)
 {
 	size_t off = 0;
-	int err = 0;
 	ssize_t n;
 
 	while (off < len) {
 		n = write(fd, text + off, len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			err = -errno;
-			goto err_close;
-		}
+		if (n < 0)
+			return -errno;
 		off += n;
 	}
-	if (fsync(fd)) {
-		err = -errno;
-		goto err_close;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
 	return 0;
+}
 
-err_close:
+/* Close fd, then rename tmp over path unless err (or !keep): then tmp goes. */
+static int file_end(int fd, int err, const char *tmp, const char *path, bool keep)
+{
 	close(fd);
-	unlink(tmp);
+	if (!err && keep && rename(tmp, path))
+		err = -errno;
+	if (err || !keep)
+		unlink(tmp);
 	return err;
+}
+
+int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len)
+{
+	int err = write_all(fd, text, len);
+
+	if (!err && fsync(fd))
+		err = -errno;
+	return file_end(fd, err, tmp, path, true);
+}
+
+static void *fsync_thread(void *arg)
+{
+	struct file_write *w = arg;
+
+	if (fsync(w->fd))
+		w->err = -errno;
+	w->dir_err = !w->err && w->dir ? file_sync_dir(w->dir) : -EAGAIN;
+	return NULL;
+}
+
+int file_write_begin(struct file_write *w, int fd, const char *text, size_t len,
+		     const char *dir)
+{
+	w->fd = fd;
+	w->dir = dir;
+	w->dir_err = -EAGAIN;
+	w->err = write_all(fd, text, len);
+	w->running = !w->err && !pthread_create(&w->thread, NULL, fsync_thread, w);
+	/* No thread: the caller waits for the fsync here instead. */
+	if (!w->err && !w->running)
+		fsync_thread(w);
+	return w->err;
+}
+
+int file_write_end(struct file_write *w, const char *tmp, const char *path, bool keep)
+{
+	if (w->running)
+		pthread_join(w->thread, NULL);
+	w->running = false;
+	return file_end(w->fd, w->err, tmp, path, keep);
 }
 
 int file_sync_dir(const char *path)

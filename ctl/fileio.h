@@ -3,6 +3,8 @@
 #ifndef XLB_FILEIO_H
 #define XLB_FILEIO_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,6 +23,27 @@ int file_commit(int fd, const char *tmp, const char *path, const char *text, siz
  * file_sync_dir(path) may bring back the old one.
  */
 int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len);
+/*
+ * file_replace() in two halves, so that the fsync, most of its time, overlaps other work:
+ * file_write_begin() writes text to fd (a new file at tmp, as above) and has a thread fsync it;
+ * file_write_end() waits for that fsync, closes fd and renames tmp over path if keep, or
+ * removes tmp. path is untouched until then; file_write_end() is due after every begin, even
+ * one that failed. With dir, the thread also fsyncs dir's directory after the file: earlier
+ * renames there are on disk once dir_err is 0. 0 or -errno.
+ */
+struct file_write {
+	int fd;
+	int err;		/* the write's or the fsync's */
+	const char *dir;
+	int dir_err;		/* file_sync_dir(dir)'s; -EAGAIN: not done */
+	pthread_t thread;
+	bool running;
+};
+
+int file_write_begin(struct file_write *w, int fd, const char *text, size_t len,
+		     const char *dir);
+int file_write_end(struct file_write *w, const char *tmp, const char *path, bool keep);
+
 /* fsync path's directory: the last rename in it is on disk. 0 or -errno. */
 int file_sync_dir(const char *path);
 

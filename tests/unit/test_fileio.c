@@ -2,7 +2,8 @@
 /*
  * The reader of state and restore files (ctl/fileio.c): a whole file or an error, never a
  * part of one taken for all of it: a NUL byte (with its line), a read that fails at the start
- * (a directory) or midway, and a file past the limit.
+ * (a directory) or midway, and a file past the limit. The writer in two halves (xlbd's state
+ * file, fsync'd while the maps change): the file at path changes at the end, and only if kept.
  */
 #define _GNU_SOURCE /* pipe2, F_SETPIPE_SZ */
 #include <errno.h>
@@ -142,12 +143,78 @@ static void test_limit(void **state)
 	check(ret == -E2BIG && !strcmp(msg, "too large (more than 16 MiB)"), "16 MiB: '%s'", msg);
 }
 
+/* The whole content of path, or "(none)" when there is no such file. */
+static void read_back(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (n >= 0)
+		buf[n] = '\0';
+	else
+		snprintf(buf, len, "(none)");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_write_halves(void **state)
+{
+	static const struct {
+		const char *what;
+		bool keep;
+		bool bad_fd;		/* the write fails */
+		bool dir;		/* its directory fsync'd too */
+		int want;
+		const char *after;	/* path's content at the end */
+	} cases[] = {
+		{ "kept", true, false, false, 0, "new\n" },
+		{ "kept, the directory fsync'd", true, false, true, 0, "new\n" },
+		{ "not kept: the change failed", false, false, true, 0, "old\n" },
+		{ "the write fails", true, true, true, -EBADF, "old\n" },
+	};
+	char dir[] = "/tmp/test_fileio.XXXXXX", path[64], tmp[80], buf[64], mid[64];
+	struct file_write w;
+	int fd, ret, end;
+
+	check(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		check(fd >= 0 && write(fd, "old\n", 4) == 4, "%s: the old file", cases[i].what);
+		close(fd);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		check(fd >= 0, "%s: open %s", cases[i].what, tmp);
+		if (cases[i].bad_fd) {
+			close(fd);
+			fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		}
+		ret = file_write_begin(&w, fd, "new\n", 4, cases[i].dir ? path : NULL);
+		read_back(path, mid, sizeof(mid));
+		check(!strcmp(mid, "old\n"), "%s: path untouched until the end: '%s'",
+		      cases[i].what, mid);
+		/* Due after a failed begin too: it closes fd and removes tmp. */
+		end = file_write_end(&w, tmp, path, cases[i].keep);
+		ret = ret ? ret : end;
+		check(w.dir_err == (cases[i].dir && !cases[i].bad_fd ? 0 : -EAGAIN),
+		      "%s: the directory's fsync: %d", cases[i].what, w.dir_err);
+		check(ret == cases[i].want, "%s: %d, got %d", cases[i].what, cases[i].want, ret);
+		read_back(path, buf, sizeof(buf));
+		check(!strcmp(buf, cases[i].after), "%s: path holds '%s', got '%s'", cases[i].what,
+		      cases[i].after, buf);
+		check(access(tmp, F_OK) && errno == ENOENT, "%s: no %s left", cases[i].what, tmp);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_read_fails),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_write_halves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
