@@ -566,7 +566,7 @@ static void trace_filter_set(struct fixture *fx, bool match)
  */
 static void bench_trace(struct fixture *fx, double floor_ns)
 {
-	int plain = bpf_program__fd(fx->dp.skel->progs.xlb_lb), traced;
+	int plain = bpf_program__fd(fx->dp.prog->progs.xlb_lb), traced;
 	double off[TRACE_ROUNDS], filt[TRACE_ROUNDS], all[TRACE_ROUNDS];
 	double d_filt[TRACE_ROUNDS], d_all[TRACE_ROUNDS];
 	double t0, load_ms;

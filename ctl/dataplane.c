@@ -252,48 +252,51 @@ static void *prog_load(void *arg)
 {
 	struct dp *dp = arg;
 
-	dp->prog_err = xlb__load(dp->skel);
+	dp->prog_err = xlb__load(dp->prog);
 	if (dp->prog_err)
 		pr_warn("loading the XDP program failed: %s\n", strerror(-dp->prog_err));
 	return NULL;
 }
 
 /*
- * skel's maps created (or adopted) and pinned by another object of the same program, which
- * loads no program: a few ms. skel then only loads its program on them, and they can be
- * written meanwhile. The sizes are skel's.
+ * skel creates (or adopts) and pins the maps, loading no program: a few ms, after which they
+ * can be written while another object of the same program, dp->prog, has its program
+ * verified on them. dp->prog holds fds of its own for the maps (bpf_map__reuse_fd() dups
+ * them): a load that fails closes those alone, never an fd the daemon is writing through.
  */
 static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
 {
 	struct bpf_map *map, *ours;
-	struct xlb *maps;
+	struct xlb *prog;
 	int err = 0;
 
-	maps = xlb__open();
-	if (!maps)
-		return errno_or(-EINVAL);
-	bpf_object__for_each_map(map, maps->obj) {
-		ours = bpf_object__find_map_by_name(skel->obj, bpf_map__name(map));
-		if (ours && !bpf_map__is_internal(map))
-			err = err ? err : bpf_map__set_max_entries(map, bpf_map__max_entries(ours));
-	}
-	bpf_program__set_autoload(maps->progs.xlb_lb, false);
-	if (!err && pin_dir)
-		err = pin_setup(dp, maps, pin_dir);
+	bpf_program__set_autoload(skel->progs.xlb_lb, false);
+	if (pin_dir)
+		err = pin_setup(dp, skel, pin_dir);
 	if (!err)
-		err = xlb__load(maps);
-	/* Its own .rodata/.bss stay its own, as for the traced build. */
-	bpf_object__for_each_map(map, skel->obj) {
-		if (err)
-			break;
+		err = xlb__load(skel);
+	if (err)
+		return err;
+	prog = xlb__open();
+	if (!prog)
+		return errno_or(-EINVAL);
+	prog->rodata->conn_sets = dp->conn_sets;
+	prog->rodata->rl_sets = dp->rl_sets;
+	/* Its own .rodata/.bss (internal maps), as for the traced build; every other map skel's. */
+	bpf_object__for_each_map(map, prog->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
-		ours = bpf_object__find_map_by_name(maps->obj, bpf_map__name(map));
+		ours = bpf_object__find_map_by_name(skel->obj, bpf_map__name(map));
 		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
+		if (err)
+			break;
 	}
-	/* The pins and skel hold the maps from here. */
-	xlb__destroy(maps);
-	return err;
+	if (err) {
+		xlb__destroy(prog);
+		return err;
+	}
+	dp->prog = prog;
+	return 0;
 }
 
 int dp_prog_wait(struct dp *dp)
@@ -329,11 +332,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
 	dp->conn_sets = conn_sets(o.conns);
 	bpf_map__set_max_entries(skel->maps.conns, dp->conn_sets);
-	skel->rodata->conn_sets = dp->conn_sets;
 	dp->rl_sets = table_sets(o.ratelimit_entries, XLB_RATELIMIT_MIN, XLB_RATELIMIT_MAX,
 				 XLB_RATELIMIT_DEFAULT, XLB_RL_WAYS);
 	bpf_map__set_max_entries(skel->maps.ratelimit, dp->rl_sets);
-	skel->rodata->rl_sets = dp->rl_sets;
 	bpf_map__set_max_entries(skel->maps.nat, o.nat_entries ? o.nat_entries : XLB_NAT_DEFAULT);
 	err = maps_create(dp, skel, o.pin_dir);
 	if (err) {
@@ -396,6 +397,7 @@ err_free:
 	free(dp->ring_sizes);
 	free(dp->pending);
 err_destroy:
+	xlb__destroy(dp->prog);
 	xlb__destroy(skel);
 	return err;
 }
@@ -440,6 +442,7 @@ void dp_unload(struct dp *dp)
 	free(dp->ring_sizes);
 	free(dp->pending);
 	free(dp->filter_extra);
+	xlb__destroy(dp->prog);
 	xlb__destroy(dp->skel);
 	memset(dp, 0, sizeof(*dp));
 }
@@ -448,7 +451,7 @@ int dp_prog_fd(const struct dp *dp)
 {
 	if (dp->traced)
 		return bpf_program__fd(dp->traced->progs.xlb_lb_traced);
-	return bpf_program__fd(dp->skel->progs.xlb_lb);
+	return bpf_program__fd(dp->prog->progs.xlb_lb);
 }
 
 /*
@@ -511,7 +514,7 @@ int dp_trace_begin(struct dp *dp)
 	if (err)
 		goto err_destroy;
 	dp->traced = t;
-	err = links_switch(bpf_program__fd(dp->skel->progs.xlb_lb), dp_prog_fd(dp));
+	err = links_switch(bpf_program__fd(dp->prog->progs.xlb_lb), dp_prog_fd(dp));
 	if (err)
 		dp_trace_end(dp);
 	return err;
@@ -527,7 +530,7 @@ void dp_trace_end(struct dp *dp)
 
 	if (!dp->traced)
 		return;
-	err = links_switch(dp_prog_fd(dp), bpf_program__fd(dp->skel->progs.xlb_lb));
+	err = links_switch(dp_prog_fd(dp), bpf_program__fd(dp->prog->progs.xlb_lb));
 	if (err)
 		pr_warn("trace: a link stays on the traced program: %s\n", strerror(-err));
 	xlb_trace__destroy(dp->traced);

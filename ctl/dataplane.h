@@ -26,7 +26,8 @@ struct dp_opts {
 };
 
 struct dp {
-	struct xlb *skel;
+	struct xlb *skel;	/* the maps: created or adopted, pinned; loads no program */
+	struct xlb *prog;	/* the program, on skel's maps (fds of its own) */
 	struct xlb_trace *traced;	/* the build with trace hooks, while a trace runs */
 	char pin_dir[256];	/* "" when not pinning */
 	__u32 max_vips;

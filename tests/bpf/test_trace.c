@@ -67,7 +67,7 @@ static void trace_set(__u32 on, const char *from, __u32 budget)
 	else if (!on)
 		dp_trace_end(&fx.dp);
 	assert_int_equal(dp_prog_fd(&fx.dp), bpf_program__fd(on ? fx.dp.traced->progs.xlb_lb_traced :
-							       fx.dp.skel->progs.xlb_lb));
+							       fx.dp.prog->progs.xlb_lb));
 }
 
 /* One packet of the flow from sport; its verdict, the input and output in in/out. */
@@ -206,7 +206,7 @@ static void test_untraced_has_no_hook(void **state)
 		fx.dp.skel->maps.trace_filter, fx.dp.skel->maps.trace_state,
 		fx.dp.skel->maps.trace_events,
 	};
-	int plain = bpf_program__fd(fx.dp.skel->progs.xlb_lb);
+	int plain = bpf_program__fd(fx.dp.prog->progs.xlb_lb);
 	__u8 in[BUF], out[BUF];
 	size_t in_len;
 	__u32 out_len;
