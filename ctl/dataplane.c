@@ -259,6 +259,26 @@ static void *prog_load(void *arg)
 }
 
 /*
+ * obj's maps made skel's (dups of its fds), all but obj's own .rodata/.bss (internal maps):
+ * for another build of the program to run on the maps xlbd fills.
+ */
+static int maps_share(struct bpf_object *obj, const struct bpf_object *skel)
+{
+	struct bpf_map *map, *ours;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		ours = bpf_object__find_map_by_name(skel, bpf_map__name(map));
+		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
  * skel creates (or adopts) and pins the maps, loading no program: a few ms, after which they
  * can be written while another object of the same program, dp->prog, has its program
  * verified on them. dp->prog holds fds of its own for the maps (bpf_map__reuse_fd() dups
@@ -266,7 +286,6 @@ static void *prog_load(void *arg)
  */
 static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
 {
-	struct bpf_map *map, *ours;
 	struct xlb *prog;
 	int err = 0;
 
@@ -282,15 +301,7 @@ static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
 		return errno_or(-EINVAL);
 	prog->rodata->conn_sets = dp->conn_sets;
 	prog->rodata->rl_sets = dp->rl_sets;
-	/* Its own .rodata/.bss (internal maps), as for the traced build; every other map skel's. */
-	bpf_object__for_each_map(map, prog->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		ours = bpf_object__find_map_by_name(skel->obj, bpf_map__name(map));
-		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
-		if (err)
-			break;
-	}
+	err = maps_share(prog->obj, skel->obj);
 	if (err) {
 		xlb__destroy(prog);
 		return err;
@@ -491,7 +502,6 @@ static int links_switch(int from_fd, int to_fd)
 int dp_trace_begin(struct dp *dp)
 {
 	struct xlb_trace *t;
-	struct bpf_map *map, *ours;
 	int err;
 
 	if (dp->traced)
@@ -501,16 +511,9 @@ int dp_trace_begin(struct dp *dp)
 		return errno_or(-ENOMEM);
 	t->rodata->conn_sets = dp->conn_sets;
 	t->rodata->rl_sets = dp->rl_sets;
-	/* Its own .rodata/.bss (internal maps); every other map is the running program's. */
-	bpf_object__for_each_map(map, t->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		ours = bpf_object__find_map_by_name(dp->skel->obj, bpf_map__name(map));
-		err = ours ? bpf_map__reuse_fd(map, bpf_map__fd(ours)) : -ENOENT;
-		if (err)
-			goto err_destroy;
-	}
-	err = xlb_trace__load(t);
+	err = maps_share(t->obj, dp->skel->obj);
+	if (!err)
+		err = xlb_trace__load(t);
 	if (err)
 		goto err_destroy;
 	dp->traced = t;
