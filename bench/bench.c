@@ -691,7 +691,7 @@ static int old_rings_fill(struct fixture *fx, struct bpf_map *rings, __u32 vsz, 
  * configuration: shared maps as above, its rings and interfaces filled in.
  * Returns its program's fd (the object stays loaded for the run), or -errno.
  */
-static int old_load(struct fixture *fx, const char *path)
+int old_load(struct fixture *fx, const char *path)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_map *map, *ours, *inner;
@@ -922,7 +922,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O]\n"
 		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health]\n"
-		   "  --old PATH   also measure another build of the balancer object per packet,\n"
+		   "  --old PATH   also measure another build of the balancer object (packets, nat),\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace,\n"
 		   "               ratelimit: after packets, whose floor they need; ratelimit\n"
@@ -1009,7 +1009,7 @@ int main(int argc, char **argv)
 		return err ? 1 : 0;
 	}
 	if (only && !strcmp(only, "nat")) {
-		bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass));
+		bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass), old_path);
 		floor__destroy(fl);
 		fx_teardown(&fx);
 		return 0;
@@ -1024,7 +1024,7 @@ int main(int argc, char **argv)
 		fx_teardown(&fx);
 		return 0;
 	}
-	bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass));
+	bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass), old_path);
 	bench_ratelimit(&fx, &bench_vips[0], floor_ns, old_fd);
 	bench_trace(&fx, floor_ns);
 	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));

@@ -101,8 +101,15 @@ void bench_control(void);
 /*
  * Full NAT (nat.c): per-packet figures of nat flows both ways next to ipip,
  * on fx (nat VIPs added), floor_fd the XDP_PASS floor; memory per entry.
+ * With old_path, that build's figures too, rounds interleaved.
  */
-void bench_nat(struct fixture *fx, int floor_fd);
+void bench_nat(struct fixture *fx, int floor_fd, const char *old_path);
+/*
+ * Another build of xlb.bpf.o loaded beside fx's on its configuration (the
+ * read-only maps shared, its rings filled from fx's VIPs as they are now):
+ * its program's fd, or -errno (bench.c).
+ */
+int old_load(struct fixture *fx, const char *path);
 /* Kernel memory locked by the maps for 1, 100, 1000 VIPs (memory.c). */
 void bench_memory(void);
 /*

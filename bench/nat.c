@@ -13,6 +13,10 @@
  *   differences to ipip are taken within each round, then their median: a
  *   neighbour that slows one round slows both sides of its difference.
  *
+ * With another build (--old), every figure of it too, in the same rounds
+ * (floor, this, old), on its own nat map and pools: the new-flow figure's
+ * gain is measured, not guessed.
+ *
  * Then the kernel memory per `nat` entry: the map's memlock (its actual
  * usage: a BPF_F_NO_PREALLOC hash charges what it holds) with 20,000
  * entries made by 10,000 new flows, less the empty map's, per entry.
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -101,31 +106,98 @@ static int nat_flag(struct fixture *fx, bool on)
 	return dp_config_set(&fx->dp, &cfg);
 }
 
+/* A build of the program under measure: this one, or --old's beside it. */
+struct nat_build {
+	int prog, nat, pools;	/* fds */
+	struct pkt reply;	/* the backend's reply of its established flow */
+};
+
 /*
- * Every entry of the nat map out (the sweeper's job, between rounds): keys
- * first, then deletes, each walk step from the previous key; then the next
- * second, as the sweeper's tick writes it (the CPUs' copies of entries
- * last for the second they were taken in). Returns how many there were.
+ * Every entry of a nat map out (the sweeper's job, between rounds): keys
+ * first, then deletes, each walk step from the previous key. Returns how
+ * many there were.
  */
-static __u32 nat_clear(struct fixture *fx)
+static __u32 nat_map_clear(int fd, __u32 cap)
 {
-	struct xlb_config cfg = fx->dp.cfg;
-	int fd = bpf_map__fd(fx->dp.skel->maps.nat);
-	__u32 n = 0, cap = bpf_map__max_entries(fx->dp.skel->maps.nat);
 	struct xlb_flow *keys = calloc(cap, sizeof(*keys));
+	__u32 n = 0;
 
 	while (keys && n < cap && !bpf_map_get_next_key(fd, n ? &keys[n - 1] : NULL, &keys[n]))
 		n++;
 	for (__u32 i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, &keys[i]);
 	free(keys);
+	return n;
+}
+
+/*
+ * Every build's nat map emptied, then the next second, as the sweeper's
+ * tick writes it (the CPUs' copies of entries last for the second they
+ * were taken in). Returns how many entries the first build's map held.
+ */
+static __u32 nat_clear(struct fixture *fx, const struct nat_build *b, int nb)
+{
+	struct xlb_config cfg = fx->dp.cfg;
+	__u32 cap = bpf_map__max_entries(fx->dp.skel->maps.nat), n = 0;
+
+	for (int i = nb - 1; i >= 0; i--)
+		n = nat_map_clear(b[i].nat, cap);
 	cfg.now++;
 	dp_config_set(&fx->dp, &cfg);
 	return n;
 }
 
-/* Pools, prefilter bits for the pool addresses, the VIPs. */
-static int nat_configure(struct fixture *fx)
+/* The other build's map called name, found from its program: an fd, or -errno. */
+static int old_map_fd(int prog, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64];
+	int fd;
+
+	if (bpf_obj_get_info_by_fd(prog, &info, &len))
+		return -errno;
+	if (info.nr_map_ids > 64)
+		return -E2BIG;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(prog, &info, &len))
+		return -errno;
+	for (__u32 i = 0; i < info.nr_map_ids; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, name))
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+/* The pools, in every build's map. */
+static int nat_configure_pools(const struct nat_build *b, int nb)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < 2; i++) {
+		struct xlb_nat_pool pool = { .port_lo = XLB_NAT_PORT_LO,
+					     .port_hi = XLB_NAT_PORT_HI, .n_addrs = 1 };
+		__u32 id = nat_vips[i].id;
+		__u8 family;
+
+		err = pkt_addr(&pool.addrs[0], &family, pool_addr[i]);
+		for (int k = 0; !err && k < nb; k++)
+			err = bpf_map_update_elem(b[k].pools, &id, &pool, 0);
+	}
+	return err;
+}
+
+/* The VIPs, their pools in b's map, prefilter bits for the pool addresses. */
+static int nat_configure(struct fixture *fx, const struct nat_build *b)
 {
 	struct bpf_map *filter = fx->dp.skel->maps.filter;
 	struct xlb_filter f;
@@ -133,16 +205,10 @@ static int nat_configure(struct fixture *fx)
 	__u8 family;
 	int err = 0;
 
-	for (size_t i = 0; !err && i < 2; i++) {
-		struct xlb_nat_pool pool = { .port_lo = XLB_NAT_PORT_LO,
-					     .port_hi = XLB_NAT_PORT_HI, .n_addrs = 1 };
-		__u32 id = nat_vips[i].id;
-
-		err = fx_vip_add(fx, &nat_vips[i]) ?: pkt_addr(&pool.addrs[0], &family, pool_addr[i]);
-		if (!err)
-			err = bpf_map__update_elem(fx->dp.skel->maps.nat_pools, &id, sizeof(id), &pool,
-						   sizeof(pool), 0);
-	}
+	for (size_t i = 0; !err && i < 2; i++)
+		err = fx_vip_add(fx, &nat_vips[i]);
+	if (!err)
+		err = nat_configure_pools(b, 1);
 	if (!err)
 		err = bpf_map__lookup_elem(filter, &zero, sizeof(zero), &f, sizeof(f), 0);
 	for (size_t i = 0; !err && i < 2; i++) {
@@ -197,88 +263,122 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* One family's figures. 0, or -errno after saying why. */
-static int measure_family(struct fixture *fx, int floor_fd, int v6)
+/*
+ * Bind build b's established flow (key, of the packet fwd) and build its
+ * backend's reply from the entry made. 0, or -errno after saying why.
+ */
+static int nat_bind(struct fixture *fx, struct nat_build *b, const struct pkt *fwd,
+		    const struct xlb_flow *key, int v6)
 {
-	int prog = dp_prog_fd(&fx->dp), fd = bpf_map__fd(fx->dp.skel->maps.nat);
-	double net[F_COUNT][NAT_ROUNDS], diff[F_COUNT][NAT_ROUNDS], fl[NAT_ROUNDS], x[F_COUNT];
-	double d[F_COUNT], f1, f2;
-	struct pkt ipip, fwd, reply, *fresh;
-	__u32 verdict[F_COUNT] = { 0 }, v = ~0U;
-	struct xlb_flow key;
+	char be[64], pool[64];
 	struct xlb_nat entry;
-	char be[64], pool[64], target[128];
+	__u32 v = ~0U;
+
+	run(b->prog, fx->if0, fwd, 1, 1, &v);
+	if (v != XDP_TX || bpf_map_lookup_elem(b->nat, key, &entry)) {
+		fprintf(stderr, "bench: nat flow not established (verdict %u)\n", v);
+		return -ENOENT;
+	}
+	inet_ntop(v6 ? AF_INET6 : AF_INET, &entry.dst, be, sizeof(be));
+	inet_ntop(v6 ? AF_INET6 : AF_INET, &entry.src, pool, sizeof(pool));
+	return build(&b->reply, be, ntohs(entry.dport), pool, ntohs(entry.sport),
+		     "\x02\x00\x00\x00\x00\x02");
+}
+
+/* One family's figures, of nb builds. 0, or -errno after saying why. */
+static int measure_family(struct fixture *fx, int floor_fd, struct nat_build *b, int nb, int v6)
+{
+	static double net[2][F_COUNT][NAT_ROUNDS], diff[2][F_COUNT][NAT_ROUNDS];
+	double fl[NAT_ROUNDS], x[2][F_COUNT], d[2][F_COUNT], old[F_COUNT], f1, f2;
+	struct pkt ipip, fwd, *fresh;
+	__u32 verdict[2][F_COUNT] = { { 0 } }, v = ~0U;
+	struct xlb_flow key;
+	char target[128];
+	int err = 0;
 
 	/* The established flows: one packet each binds them. */
 	if (nat_flag(fx, true) || build(&ipip, client[v6], 40000, ipip_vip[v6], 80,
 					"\x02\x00\x00\x00\x00\xc1") ||
 	    build(&fwd, client[v6], 40000, nat_vips[v6].addr, 80, "\x02\x00\x00\x00\x00\xc1"))
 		return -EINVAL;
-	run(prog, fx->if0, &ipip, 1, 2, &v);
-	run(prog, fx->if0, &fwd, 1, 1, &v);
 	key = pkt_flow(&(struct pkt_spec){ .src = client[v6], .dst = nat_vips[v6].addr,
 					   .sport = 40000, .dport = 80, .proto = IPPROTO_TCP });
-	if (v != XDP_TX || bpf_map_lookup_elem(fd, &key, &entry)) {
-		fprintf(stderr, "bench: nat flow not established (verdict %u)\n", v);
-		return -ENOENT;
+	for (int k = 0; !err && k < nb; k++) {
+		run(b[k].prog, fx->if0, &ipip, 1, 2, &v);
+		err = nat_bind(fx, &b[k], &fwd, &key, v6);
 	}
-	inet_ntop(v6 ? AF_INET6 : AF_INET, &entry.dst, be, sizeof(be));
-	inet_ntop(v6 ? AF_INET6 : AF_INET, &entry.src, pool, sizeof(pool));
-	if (build(&reply, be, ntohs(entry.dport), pool, ntohs(entry.sport),
-		  "\x02\x00\x00\x00\x00\x02"))
-		return -EINVAL;
+	if (err)
+		return err;
 
 	for (int r = 0; r < NAT_ROUNDS; r++) {
 		fresh = new_flows(v6, r * NAT_NEW_CALLS, NAT_NEW_CALLS);
-		if (!fresh || nat_flag(fx, false))
+		if (!fresh)
 			return -ENOMEM;
-		f1 = run(floor_fd, fx->if0, &ipip, 1, NAT_CALLS, &v);
-		x[F_IPIP] = run(prog, fx->if0, &ipip, 1, NAT_CALLS, &verdict[F_IPIP]);
-		nat_flag(fx, true);
-		f2 = run(floor_fd, fx->if0, &ipip, 1, NAT_CALLS, &v);
-		x[F_IPIP_MIXED] = run(prog, fx->if0, &ipip, 1, NAT_CALLS, &verdict[F_IPIP_MIXED]);
-		x[F_TO_BACKEND] = run(prog, fx->if0, &fwd, 1, NAT_CALLS, &verdict[F_TO_BACKEND]);
-		x[F_REPLY] = run(prog, fx->if0, &reply, 1, NAT_CALLS, &verdict[F_REPLY]);
-		x[F_NEW] = run(prog, fx->if0, fresh, NAT_NEW_CALLS, NAT_NEW_CALLS, &verdict[F_NEW]);
+		fl[r] = 0;
+		for (int k = 0; k < nb; k++) {
+			__u32 *vd = verdict[k];
+
+			nat_flag(fx, false);
+			f1 = run(floor_fd, fx->if0, &ipip, 1, NAT_CALLS, &v);
+			x[k][F_IPIP] = run(b[k].prog, fx->if0, &ipip, 1, NAT_CALLS, &vd[F_IPIP]);
+			nat_flag(fx, true);
+			f2 = run(floor_fd, fx->if0, &ipip, 1, NAT_CALLS, &v);
+			x[k][F_IPIP_MIXED] = run(b[k].prog, fx->if0, &ipip, 1, NAT_CALLS,
+						 &vd[F_IPIP_MIXED]);
+			x[k][F_TO_BACKEND] = run(b[k].prog, fx->if0, &fwd, 1, NAT_CALLS,
+						 &vd[F_TO_BACKEND]);
+			x[k][F_REPLY] = run(b[k].prog, fx->if0, &b[k].reply, 1, NAT_CALLS,
+					    &vd[F_REPLY]);
+			x[k][F_NEW] = run(b[k].prog, fx->if0, fresh, NAT_NEW_CALLS, NAT_NEW_CALLS,
+					  &vd[F_NEW]);
+			fl[r] += (f1 + f2) / 2 / nb;
+		}
 		free(fresh);
 		/* The sweeper's part: the new flows go, the established two stay. */
-		nat_clear(fx);
-		run(prog, fx->if0, &fwd, 1, 1, &v);
-		if (bpf_map_lookup_elem(fd, &key, &entry) || build(&reply, be, ntohs(entry.dport),
-								   pool, ntohs(entry.sport),
-								   "\x02\x00\x00\x00\x00\x02"))
-			return -ENOENT;
-		fl[r] = (f1 + f2) / 2;
+		nat_clear(fx, b, nb);
+		for (int k = 0; !err && k < nb; k++)
+			err = nat_bind(fx, &b[k], &fwd, &key, v6);
+		if (err)
+			return err;
+		for (int k = 0; k < nb; k++)
+			for (int i = 0; i < F_COUNT; i++) {
+				net[k][i][r] = x[k][i] - fl[r];
+				diff[k][i][r] = x[k][i] - x[k][F_IPIP];
+			}
+	}
+	for (int k = 0; k < nb; k++)
 		for (int i = 0; i < F_COUNT; i++) {
-			net[i][r] = x[i] - fl[r];
-			diff[i][r] = x[i] - x[F_IPIP];
+			x[k][i] = median(net[k][i], NAT_ROUNDS);
+			d[k][i] = median(diff[k][i], NAT_ROUNDS);
 		}
-	}
-	for (int i = 0; i < F_COUNT; i++) {
-		x[i] = median(net[i], NAT_ROUNDS);
-		d[i] = median(diff[i], NAT_ROUNDS);
-	}
 	f1 = median(fl, NAT_ROUNDS);
 	for (int i = 0; i < F_COUNT; i++) {
 		char name[96];
-		bool ok = d[i] <= NAT_TARGET_NS;
+		bool ok = d[0][i] <= NAT_TARGET_NS;
+		const char *vn = verdict_names[verdict[0][i] < 5 ? verdict[0][i] : 5];
 
 		snprintf(name, sizeof(name), "ipv%d %s", v6 ? 6 : 4, fig_name[i]);
 		if (i == F_TO_BACKEND || i == F_REPLY)
 			snprintf(target, sizeof(target), "<= ipip + %d ns (%+.1f): %s (%s)",
-				 NAT_TARGET_NS, d[i], bench_meets(ok),
-				 verdict_names[verdict[i] < 5 ? verdict[i] : 5]);
+				 NAT_TARGET_NS, d[0][i], bench_meets(ok), vn);
 		else
-			snprintf(target, sizeof(target), "%+.1f ns vs ipip (%s)", d[i],
-				 verdict_names[verdict[i] < 5 ? verdict[i] : 5]);
-		printf("  %-56s %7.1f net ns  %s\n", name, x[i], target);
-		bench_record(SEC_NAT, name, x[i], "ns above floor", x[i] / f1, "%s", target);
+			snprintf(target, sizeof(target), "%+.1f ns vs ipip (%s)", d[0][i], vn);
+		printf("  %-56s %7.1f net ns  %s\n", name, x[0][i], target);
+		bench_record(SEC_NAT, name, x[0][i], "ns above floor", x[0][i] / f1, "%s", target);
+		if (nb < 2)
+			continue;
+		old[i] = x[1][i];
+		printf("  %-56s %7.1f net ns  this - old: %+.1f ns (old %s)\n", "  old build",
+		       old[i], x[0][i] - old[i],
+		       verdict_names[verdict[1][i] < 5 ? verdict[1][i] : 5]);
+		bench_record(SEC_NAT, name, old[i], "ns above floor, old build", old[i] / f1,
+			     "this - old: %+.1f ns", x[0][i] - old[i]);
 	}
 	return 0;
 }
 
 /* Kernel memory per entry: the map's memlock with NAT_MEM_FLOWS flows, less empty. */
-static void measure_memory(struct fixture *fx)
+static void measure_memory(struct fixture *fx, const struct nat_build *b)
 {
 	int prog = dp_prog_fd(&fx->dp), fd = bpf_map__fd(fx->dp.skel->maps.nat);
 	long long empty, full;
@@ -286,7 +386,7 @@ static void measure_memory(struct fixture *fx)
 	__u32 v = 0, entries;
 	double per;
 
-	nat_clear(fx);
+	nat_clear(fx, b, 1);
 	empty = bench_map_memlock(fd);
 	(void)prog;
 	p = new_flows(0, 1U << 20, NAT_MEM_FLOWS);
@@ -294,7 +394,7 @@ static void measure_memory(struct fixture *fx)
 		goto out;
 	run(prog, fx->if0, p, NAT_MEM_FLOWS, NAT_MEM_FLOWS, &v);
 	full = bench_map_memlock(fd);
-	entries = nat_clear(fx);
+	entries = nat_clear(fx, b, 1);
 	if (!entries)
 		goto out;
 	per = (double)(full - empty) / entries;
@@ -307,18 +407,41 @@ out:
 	free(p);
 }
 
-void bench_nat(struct fixture *fx, int floor_fd)
+void bench_nat(struct fixture *fx, int floor_fd, const char *old_path)
 {
-	int err = nat_configure(fx);
+	struct nat_build b[2] = {
+		{ .prog = dp_prog_fd(&fx->dp), .nat = bpf_map__fd(fx->dp.skel->maps.nat),
+		  .pools = bpf_map__fd(fx->dp.skel->maps.nat_pools) },
+		{ .prog = -1, .nat = -1, .pools = -1 },
+	};
+	int nb = 1, err;
 
+	/* The other build loaded once the nat VIPs exist: it copies their rings. */
+	err = nat_configure(fx, b);
+	if (!err && old_path) {
+		b[1].prog = old_load(fx, old_path);
+		err = b[1].prog < 0 ? b[1].prog : 0;
+		b[1].nat = err ? err : old_map_fd(b[1].prog, "nat");
+		b[1].pools = err ? err : old_map_fd(b[1].prog, "nat_pools");
+		err = b[1].nat < 0 ? b[1].nat : b[1].pools < 0 ? b[1].pools : 0;
+		nb = 2;
+	}
+	if (!err && nb > 1)
+		err = nat_configure_pools(&b[1], 1);
 	printf("\nFull NAT per packet: net ns above the floor, medians of %d rounds, interleaved\n",
 	       NAT_ROUNDS);
 	for (int v6 = 0; !err && v6 < 2; v6++)
-		err = measure_family(fx, floor_fd, v6);
+		err = measure_family(fx, floor_fd, b, nb, v6);
 	if (!err)
-		measure_memory(fx);
-	nat_clear(fx);
+		measure_memory(fx, b);
+	nat_clear(fx, b, nb);
 	nat_flag(fx, false);
+	for (int k = 1; k < nb; k++) {
+		if (b[k].nat >= 0)
+			close(b[k].nat);
+		if (b[k].pools >= 0)
+			close(b[k].pools);
+	}
 	if (err) {
 		fprintf(stderr, "bench: nat figures not measured: %s\n", strerror(-err));
 		bench_record(SEC_NAT, "not measured", NAN, "-", NAN, "%s", strerror(-err));
