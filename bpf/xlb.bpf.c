@@ -107,7 +107,7 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 	if (!ratelimit_admit(vip, &m->flow))
 		return ratelimit_drop(vip->id);
 	if (vip->method == XLB_METHOD_NAT)
-		return nat_new(ctx, m, vip);
+		return nat_new(ctx, m, vip, hash);
 	id = ring_pick(vip, &m->flow, hash);
 	be = backend_of(id, vip->id);
 	/*
