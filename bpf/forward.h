@@ -122,7 +122,8 @@ static __always_inline int forward(struct xdp_md *ctx, const struct xlb_config *
 	int rc, err;
 
 	/* IPv4 may travel inside IPv6 (encapsulation only); never the reverse. nat: nat.h. */
-	if (vip->method == XLB_METHOD_NAT || (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
+	if (vip->method == XLB_METHOD_NAT ||
+	    (be->family != m->flow.family && (!ipip || be->family != XLB_AF_INET6)))
 		return vip_drop(vip->id, drop_internal);
 	if (ipip && be->family == XLB_AF_INET && !cfg->src_v4.v4)
 		return vip_drop(vip->id, drop_internal);
