@@ -11,9 +11,10 @@
  *   flow, the backend's reply, and a new NAT flow (port allocation, two
  *   inserts) on a near-empty map (its rounds' ports probed per flow are
  *   printed: ~1.00). Then new flows on a map 3/4 full, an operator's table
- *   near its peak (measure_full()). Issue 18's target: each direction within 20 ns of ipip. The
- *   differences to ipip are taken within each round, then their median: a
- *   neighbour that slows one round slows both sides of its difference.
+ *   near its peak (measure_full()). Issue 18's target: each direction
+ *   within 20 ns of ipip. The differences to ipip are taken within each
+ *   round, then their median: a neighbour that slows one round slows both
+ *   sides of its difference.
  *
  * With another build (--old), every figure of it too, in the same rounds
  * (floor, this, old; which goes first alternates), on its own nat map and
