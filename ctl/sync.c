@@ -81,12 +81,12 @@ int sync_init(struct sync *s, struct dp *dp)
 	memset(s, 0, sizeof(*s));
 	s->dp = dp;
 	s->vip_used = calloc(dp->max_vips, sizeof(*s->vip_used));
-	s->ring_fresh = calloc(dp->max_vips, sizeof(*s->ring_fresh));
+	s->ring_state = calloc(dp->max_vips, sizeof(*s->ring_state));
 	s->be = calloc(dp->max_backends, sizeof(*s->be));
 	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
 	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
 	s->index = calloc(dp->max_backends, sizeof(*s->index));
-	if (!s->vip_used || !s->ring_fresh || !s->be || !s->table || !s->old || !s->index) {
+	if (!s->vip_used || !s->ring_state || !s->be || !s->table || !s->old || !s->index) {
 		sync_free(s);
 		return -ENOMEM;
 	}
@@ -123,7 +123,7 @@ int sync_init(struct sync *s, struct dp *dp)
 void sync_free(struct sync *s)
 {
 	free(s->vip_used);
-	free(s->ring_fresh);
+	free(s->ring_state);
 	free(s->be);
 	free(s->table);
 	free(s->old);
@@ -224,6 +224,8 @@ static int place_vip_id(struct sync *s, struct cfg_vip *v)
 			return -ENOSPC;
 		s->vip_used[v->id] = true;
 	}
+	if (!dp_ring_size(s->dp, v->id))
+		s->ring_state[v->id] = SYNC_RING_NEW;
 	return dp_ring_ensure(s->dp, v->id, v->opts.ring);
 }
 
@@ -285,7 +287,7 @@ bool sync_vip_fails_open(const struct cfg_vip *v)
 	return v->n_backends > 0;
 }
 
-/* Build v's table in `table` and write what differs from the ring (read into `old`). */
+/* Build v's table in `table` and write what differs from the ring (read into `old`; NULL: all). */
 static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u32 *old)
 {
 	bool fail_open = sync_vip_fails_open(v);
@@ -303,7 +305,7 @@ static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u3
 	}
 	err = maglev_build(mb, v->n_backends, table, v->opts.ring);
 	free(mb);
-	if (!err)
+	if (!err && old)
 		err = dp_ring_read(s->dp, v->id, old, v->opts.ring);
 	if (!err)
 		err = dp_ring_write(s->dp, v->id, table, old, v->opts.ring);
@@ -312,12 +314,13 @@ static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u3
 
 static int build_ring(struct sync *s, const struct cfg_vip *v)
 {
+	enum sync_ring_state state = s->ring_state[v->id];
+
+	s->ring_state[v->id] = SYNC_RING_AS_READ;
 	/* sync_all() wrote it a moment ago, from the same backends. */
-	if (s->ring_fresh[v->id]) {
-		s->ring_fresh[v->id] = false;
+	if (state == SYNC_RING_FRESH)
 		return 0;
-	}
-	return ring_fill(s, v, s->table, s->old);
+	return ring_fill(s, v, s->table, state == SYNC_RING_NEW ? NULL : s->old);
 }
 
 int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64 *digest)
@@ -498,10 +501,13 @@ static int ring_job(size_t i, unsigned int worker, void *ctx)
 {
 	struct rings_job *job = ctx;
 	struct cfg_vip *v = &job->c->vips[i];
-	int err = ring_fill(job->s, v, job->scratch[worker], job->scratch[worker] + job->slots);
+	__u8 *state = &job->s->ring_state[v->id];
+	/* A ring made by this start holds nothing worth 256 KiB of reads to compare with. */
+	__u32 *old = *state == SYNC_RING_NEW ? NULL : job->scratch[worker] + job->slots;
+	int err = ring_fill(job->s, v, job->scratch[worker], old);
 
 	if (!err)
-		job->s->ring_fresh[v->id] = true;
+		*state = SYNC_RING_FRESH;
 	return err;
 }
 
@@ -587,7 +593,7 @@ int sync_all(struct sync *s, struct config *c)
 	for (size_t i = 0; !err && i < c->n_vips; i++)
 		err = sync_vip(s, c, &c->vips[i]);
 	/* A ring built ahead stays fresh only until its VIP is written. */
-	memset(s->ring_fresh, 0, s->dp->max_vips * sizeof(*s->ring_fresh));
+	memset(s->ring_state, SYNC_RING_AS_READ, s->dp->max_vips * sizeof(*s->ring_state));
 	/* The rings placed ahead for VIPs never written go back too. */
 	for (size_t i = 0; err && i < c->n_vips; i++)
 		discard_unseen(s, &c->vips[i]);

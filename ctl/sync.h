@@ -39,11 +39,18 @@ struct sync_swept {
 	__u32 counters;		/* non-zero counters of VIP and backend ids nobody holds */
 };
 
+/* What sync_all() knows of a VIP id's ring, until sync_vip() writes the VIP. */
+enum sync_ring_state {
+	SYNC_RING_AS_READ = 0,	/* read it to see what changes */
+	SYNC_RING_NEW,		/* created by this sync_all(): nothing in it to compare */
+	SYNC_RING_FRESH,	/* built by sync_all() ahead of sync_vip() */
+};
+
 struct sync {
 	struct dp *dp;
 	struct sync_swept swept;
 	bool *vip_used;			/* per VIP id */
-	bool *ring_fresh;		/* per VIP id: built by sync_all() ahead of sync_vip() */
+	__u8 *ring_state;		/* per VIP id: enum sync_ring_state */
 	struct sync_backend *be;	/* per backend id: what the maps hold */
 	__u32 *table;			/* scratch: one ring */
 	__u32 *old;
