@@ -21,6 +21,30 @@ static bool nonzero(const void *p, size_t len)
 }
 
 /*
+ * The counts that let clear_backends() and place_backends() skip scanning every backend id
+ * (16,384 of them, for each of 1000 VIPs at start) follow these two.
+ */
+static void be_use(struct sync *s, __u32 id, __u32 vip_id)
+{
+	s->be[id].used = true;
+	s->be[id].vip_id = vip_id;
+	if (vip_id < s->dp->max_vips)
+		s->vip_backends[vip_id]++;
+}
+
+static void be_release(struct sync *s, __u32 id)
+{
+	struct sync_backend *b = &s->be[id];
+
+	if (b->used && b->vip_id < s->dp->max_vips)
+		s->vip_backends[b->vip_id]--;
+	b->used = false;
+	b->health = XLB_HEALTH_UP;
+	if (id < s->be_free)
+		s->be_free = id;
+}
+
+/*
  * Remove what no VIP entry names (s->vip_used, s->be as read): rings, active backends of
  * those VIP ids, down marks and counters of free ids. Such an id's next owner would start
  * with them.
@@ -62,8 +86,7 @@ static int sweep(struct sync *s, const struct xlb_vip_stats *all)
 			continue;
 		/* Entry, health and counters; gen stays, for the id's next owner. */
 		err = dp_backend_clear(dp, id);
-		b->used = false;
-		b->health = XLB_HEALTH_UP;
+		be_release(s, id);
 	}
 	return err;
 }
@@ -83,10 +106,12 @@ int sync_init(struct sync *s, struct dp *dp)
 	s->vip_used = calloc(dp->max_vips, sizeof(*s->vip_used));
 	s->ring_state = calloc(dp->max_vips, sizeof(*s->ring_state));
 	s->be = calloc(dp->max_backends, sizeof(*s->be));
+	s->vip_backends = calloc(dp->max_vips, sizeof(*s->vip_backends));
+	s->be_free = 1;
 	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
 	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
 	s->index = calloc(dp->max_backends, sizeof(*s->index));
-	if (!s->vip_used || !s->ring_state || !s->be || !s->table || !s->old || !s->index) {
+	if (!s->vip_used || !s->ring_state || !s->be || !s->vip_backends || !s->table || !s->old || !s->index) {
 		sync_free(s);
 		return -ENOMEM;
 	}
@@ -111,7 +136,8 @@ int sync_init(struct sync *s, struct dp *dp)
 		}
 		s->be[id].gen = be.gen;
 		s->be[id].vip_id = be.vip_id;
-		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
+		if (be.flags & XLB_BACKEND_ACTIVE)
+			be_use(s, id, be.vip_id);
 	}
 	err = sweep(s, all_vs && !dp_vip_stats_read(dp, all_vs) ? all_vs : NULL);
 	free(all_be);
@@ -125,6 +151,7 @@ void sync_free(struct sync *s)
 	free(s->vip_used);
 	free(s->ring_state);
 	free(s->be);
+	free(s->vip_backends);
 	free(s->table);
 	free(s->old);
 	free(s->index);
@@ -161,8 +188,18 @@ void sync_adopt(struct sync *s, struct config *c)
 /* Clear every backend id of vip_id that `keep` (may be NULL) does not use. */
 static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *keep)
 {
+	__u32 kept_ids = 0;
 	int err;
 
+	/* Every id the VIP uses is one keep holds: nothing to look for. */
+	for (size_t j = 0; keep && j < keep->n_backends; j++) {
+		__u32 id = keep->backends[j].id;
+
+		kept_ids += id != XLB_BACKEND_NONE && id < s->dp->max_backends && s->be[id].used &&
+			    s->be[id].vip_id == vip_id;
+	}
+	if (vip_id < s->dp->max_vips && s->vip_backends[vip_id] == kept_ids)
+		return 0;
 	for (__u32 id = 1; id < s->dp->max_backends; id++) {
 		bool kept = false;
 
@@ -175,8 +212,7 @@ static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *ke
 		err = dp_backend_clear(s->dp, id);
 		if (err)
 			return err;
-		s->be[id].used = false;
-		s->be[id].health = XLB_HEALTH_UP;
+		be_release(s, id);
 	}
 	return 0;
 }
@@ -239,7 +275,7 @@ struct be_batch {
 /* With batch, the entries are only collected: the caller writes them before any ring. */
 static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *batch)
 {
-	__u32 next = 1;
+	__u32 next = s->be_free;
 	int err = 0;
 
 	for (size_t i = 0; i < v->n_backends; i++) {
@@ -272,9 +308,9 @@ static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *ba
 			return err;
 		b->id = next;
 		b->gen = be.gen;
-		s->be[next].vip_id = v->id;
 		s->be[next].gen = be.gen;
-		s->be[next].used = true;
+		be_use(s, next, v->id);
+		s->be_free = next + 1;
 	}
 	return 0;
 }

@@ -52,6 +52,8 @@ struct sync {
 	bool *vip_used;			/* per VIP id */
 	__u8 *ring_state;		/* per VIP id: enum sync_ring_state */
 	struct sync_backend *be;	/* per backend id: what the maps hold */
+	__u32 *vip_backends;		/* per VIP id: the ids of s->be used by it */
+	__u32 be_free;			/* every backend id from 1 to below this is used */
 	__u32 *table;			/* scratch: one ring */
 	__u32 *old;
 	__u32 *index;			/* scratch: backend id -> position in a VIP + 1 */
