@@ -111,7 +111,8 @@ int sync_init(struct sync *s, struct dp *dp)
 	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
 	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
 	s->index = calloc(dp->max_backends, sizeof(*s->index));
-	if (!s->vip_used || !s->ring_state || !s->be || !s->vip_backends || !s->table || !s->old || !s->index) {
+	if (!s->vip_used || !s->ring_state || !s->be || !s->vip_backends || !s->table || !s->old ||
+	    !s->index) {
 		sync_free(s);
 		return -ENOMEM;
 	}

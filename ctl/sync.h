@@ -39,10 +39,10 @@ struct sync_swept {
 	__u32 counters;		/* non-zero counters of VIP and backend ids nobody holds */
 };
 
-/* What sync_all() knows of a VIP id's ring, until sync_vip() writes the VIP. */
+/* What is known of a VIP id's ring until its table is next written. */
 enum sync_ring_state {
 	SYNC_RING_AS_READ = 0,	/* read it to see what changes */
-	SYNC_RING_NEW,		/* created by this sync_all(): nothing in it to compare */
+	SYNC_RING_NEW,		/* created since: nothing in it to compare */
 	SYNC_RING_FRESH,	/* built by sync_all() ahead of sync_vip() */
 };
 
