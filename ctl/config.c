@@ -57,6 +57,9 @@ err:
 
 struct cfg_vip *config_vip(const struct config *c, const struct xlb_vip_key *key)
 {
+	/* A state file names each VIP's backends right after it: 1000 VIPs, 10,000 scans. */
+	if (c->n_vips && !memcmp(&c->vips[c->n_vips - 1].key, key, sizeof(*key)))
+		return &c->vips[c->n_vips - 1];
 	for (size_t i = 0; i < c->n_vips; i++)
 		if (!memcmp(&c->vips[i].key, key, sizeof(*key)))
 			return &c->vips[i];

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +579,70 @@ static void log_swept(const struct sync_swept *w, const char *state)
 		state, w->vips, w->rings, w->backends, w->health, w->counters);
 }
 
+/* The state file read into a config: 0, or -errno with err set (and said). */
+struct state_load {
+	const char *path;
+	struct config *cfg;
+	int ret;
+	pthread_t thread;
+};
+
+static void *state_load(void *arg)
+{
+	struct state_load *l = arg;
+	char err[ERRLEN], *text = NULL;
+
+	l->ret = state_read(l->path, &text, err, sizeof(err));
+	if (l->ret) {
+		pr_warn("state file %s\n", err);
+		return NULL;
+	}
+	if (text && config_load_state(l->cfg, text, err, sizeof(err))) {
+		/* Never start with less than was saved: the file stays as it is. */
+		pr_warn("state file %s: %s\n", l->path, err);
+		l->ret = -EINVAL;
+	}
+	free(text);
+	return NULL;
+}
+
+/* 1: dir is there and holds nothing; 2: it is not there, its parent is; 0: anything else. */
+static int pins_none(const char *dir)
+{
+	struct dirent *e;
+	DIR *p = opendir(dir);
+	int none = 1;
+
+	if (!p) {
+		char parent[PATH_MAX];
+		struct stat st;
+
+		snprintf(parent, sizeof(parent), "%s/..", dir);
+		return errno == ENOENT && !stat(parent, &st) ? 2 : 0;
+	}
+	while (none && (e = readdir(p)))
+		none = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(p);
+	return none;
+}
+
+/* Take back what dp_load() pinned in a dir that held nothing (pins_none()). */
+static void pins_unmake(const char *dir, int none)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *p = opendir(dir);
+
+	while (p && (e = readdir(p)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	if (p)
+		closedir(p);
+	if (none == 2)
+		rmdir(dir);
+}
+
 int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 {
 	struct dp_opts dopts = {
@@ -588,8 +655,10 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 		/* The verifier runs while the maps are filled: see dp_prog_wait() below. */
 		.prog_async = true,
 	};
-	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)], *text = NULL;
-	int ret;
+	struct state_load load = { .path = opts->state, .cfg = &d->cfg };
+	char err[ERRLEN], pins[sizeof(d->dp.pin_dir)];
+	bool loading = false;
+	int ret, fresh;
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
@@ -601,27 +670,6 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	d->cfg.limits = &d->limits;
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 
-	ret = state_read(opts->state, &text, err, sizeof(err));
-	if (ret) {
-		pr_warn("state file %s\n", err);
-		return ret;
-	}
-	if (text && config_load_state(&d->cfg, text, err, sizeof(err))) {
-		/* Never start with less than was saved: the file stays as it is. */
-		pr_warn("state file %s: %s\n", opts->state, err);
-		free(text);
-		return -EINVAL;
-	}
-	free(text);
-	/*
-	 * The host's addresses are checked from now on. One that came after its all-ports VIP
-	 * was added only gets a warning here: the data plane serves that VIP whether xlbd starts
-	 * or not.
-	 */
-	d->limits.local = host_has_addr;
-	if (config_check_local(&d->cfg, err, sizeof(err)))
-		pr_warn("state file %s: %s\n", opts->state, err);
-
 	ret = bpffs_path(opts->pin_dir, pins, sizeof(pins), err, sizeof(err));
 	if (ret) {
 		pr_warn("pin dir: %s\n", err);
@@ -630,13 +678,47 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	if (strcmp(pins, opts->pin_dir))
 		pr_info("pins in %s reached as %s (the mount namespace of a parent process)\n",
 			opts->pin_dir, pins);
+	/*
+	 * A state file that does not load leaves the pins as they were. Where there are none,
+	 * it is read while dp_load() makes them (1000 VIPs x 10 backends: ~40 ms on a core the
+	 * start leaves idle otherwise), and what dp_load() pinned goes again if it fails.
+	 * Pins there may be adopted, and a changed layout's maps made anew: the file first.
+	 */
+	fresh = pins_none(pins);
+	if (fresh)
+		loading = !pthread_create(&load.thread, NULL, state_load, &load);
+	if (!loading) {
+		state_load(&load);
+		if (load.ret) {
+			ret = load.ret;
+			goto err_cfg;
+		}
+	}
 	dopts.pin_dir = pins;
 	ret = dp_load(&d->dp, &dopts);
+	if (loading) {
+		pthread_join(load.thread, NULL);
+		if (load.ret) {
+			if (!ret)
+				dp_unload(&d->dp);
+			pins_unmake(pins, fresh);
+			ret = load.ret;
+			goto err_cfg;
+		}
+	}
 	if (ret) {
 		pr_warn("cannot load the data plane (pins in %s): %s\n", opts->pin_dir,
 			strerror(-ret));
 		goto err_cfg;
 	}
+	/*
+	 * The host's addresses are checked from now on. One that came after its all-ports VIP
+	 * was added only gets a warning here: the data plane serves that VIP whether xlbd starts
+	 * or not.
+	 */
+	d->limits.local = host_has_addr;
+	if (config_check_local(&d->cfg, err, sizeof(err)))
+		pr_warn("state file %s: %s\n", opts->state, err);
 	ret = rates_open(&d->rates, &d->dp);
 	if (!ret)
 		ret = natsweep_open(&d->natsweep);

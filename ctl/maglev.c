@@ -354,9 +354,20 @@ static void maglev_fill_calendar(struct maglev_fill *f, __u32 *calendar, __u32 r
 static void maglev_fill_equal(struct maglev_fill *f)
 {
 	struct maglev_entry *e = f->e;
-	__u32 filled = 0, size = f->size, *table = f->table;
+	__u32 filled = 0, size = f->size, *table = f->table, probe_end;
+	__u64 *taken = f->taken;
 	size_t i, n = f->n;
 
+	/* Whole rounds of probes only, with nothing else to check per turn. */
+	probe_end = f->late_at < size ? f->late_at : size - 1;
+	probe_end -= probe_end % (2 * n);
+	while (filled < probe_end) {
+		for (i = n; i-- > 0;)
+			table[maglev_claim(&e[i], taken, size)] = e[i].id;
+		for (i = 0; i < n; i++)
+			table[maglev_claim(&e[i], taken, size)] = e[i].id;
+		filled += 2 * n;
+	}
 	for (;;) {
 		for (i = n; i-- > 0;) {
 			table[maglev_take(f, i, filled)] = e[i].id;
@@ -380,6 +391,7 @@ int maglev_build(const struct maglev_backend *backends, size_t n, __u32 *table, 
 	long active;
 	size_t i;
 	int err = 0;
+	bool equal;
 
 	if (!table || (n && !backends) || !maglev_is_prime(size) || n > XLB_MAX_BACKENDS)
 		return -EINVAL;
@@ -418,8 +430,10 @@ int maglev_build(const struct maglev_backend *backends, size_t n, __u32 *table, 
 		err = -ENOMEM;
 		goto out_entries;
 	}
-	calendar = calloc((size_t)rounds + 1, sizeof(*calendar));
-	if (!calendar) {
+	/* Equal weights need no calendar (maglev_fill_equal()): 256 KiB to clear for 65537 slots. */
+	equal = max_weight * (__u64)active == total_weight;
+	calendar = equal ? NULL : calloc((size_t)rounds + 1, sizeof(*calendar));
+	if (!equal && !calendar) {
 		err = -ENOMEM;
 		goto out_taken;
 	}
@@ -428,7 +442,8 @@ int maglev_build(const struct maglev_backend *backends, size_t n, __u32 *table, 
 		e[i].skip = maglev_hash(&e[i], MAGLEV_SEED_SKIP) % (size - 1) + 1;
 		e[i].gap = max_weight / e[i].weight;
 		e[i].gap_rem = max_weight % e[i].weight;
-		maglev_schedule(&e[i], i, 0, calendar, rounds);
+		if (!equal)
+			maglev_schedule(&e[i], i, 0, calendar, rounds);
 	}
 	fill = (struct maglev_fill){
 		.e = e, .n = active, .taken = taken, .table = table, .size = size,
@@ -442,7 +457,7 @@ int maglev_build(const struct maglev_backend *backends, size_t n, __u32 *table, 
 	 */
 	if (fill.k >= 1U << MAGLEV_DIGIT_BITS(size))
 		fill.late_at = size - fill.k;
-	if (max_weight * (__u64)active == total_weight)
+	if (equal)
 		maglev_fill_equal(&fill);
 	else
 		maglev_fill_calendar(&fill, calendar, rounds);

@@ -21,6 +21,30 @@ static bool nonzero(const void *p, size_t len)
 }
 
 /*
+ * The counts that let clear_backends() and place_backends() skip scanning every backend id
+ * (16,384 of them, for each of 1000 VIPs at start) follow these two.
+ */
+static void be_use(struct sync *s, __u32 id, __u32 vip_id)
+{
+	s->be[id].used = true;
+	s->be[id].vip_id = vip_id;
+	if (vip_id < s->dp->max_vips)
+		s->vip_backends[vip_id]++;
+}
+
+static void be_release(struct sync *s, __u32 id)
+{
+	struct sync_backend *b = &s->be[id];
+
+	if (b->used && b->vip_id < s->dp->max_vips)
+		s->vip_backends[b->vip_id]--;
+	b->used = false;
+	b->health = XLB_HEALTH_UP;
+	if (id < s->be_free)
+		s->be_free = id;
+}
+
+/*
  * Remove what no VIP entry names (s->vip_used, s->be as read): rings, active backends of
  * those VIP ids, down marks and counters of free ids. Such an id's next owner would start
  * with them.
@@ -62,8 +86,7 @@ static int sweep(struct sync *s, const struct xlb_vip_stats *all)
 			continue;
 		/* Entry, health and counters; gen stays, for the id's next owner. */
 		err = dp_backend_clear(dp, id);
-		b->used = false;
-		b->health = XLB_HEALTH_UP;
+		be_release(s, id);
 	}
 	return err;
 }
@@ -81,12 +104,15 @@ int sync_init(struct sync *s, struct dp *dp)
 	memset(s, 0, sizeof(*s));
 	s->dp = dp;
 	s->vip_used = calloc(dp->max_vips, sizeof(*s->vip_used));
-	s->ring_fresh = calloc(dp->max_vips, sizeof(*s->ring_fresh));
+	s->ring_state = calloc(dp->max_vips, sizeof(*s->ring_state));
 	s->be = calloc(dp->max_backends, sizeof(*s->be));
+	s->vip_backends = calloc(dp->max_vips, sizeof(*s->vip_backends));
+	s->be_free = 1;
 	s->table = calloc(XLB_RING_MAX, sizeof(*s->table));
 	s->old = calloc(XLB_RING_MAX, sizeof(*s->old));
 	s->index = calloc(dp->max_backends, sizeof(*s->index));
-	if (!s->vip_used || !s->ring_fresh || !s->be || !s->table || !s->old || !s->index) {
+	if (!s->vip_used || !s->ring_state || !s->be || !s->vip_backends || !s->table || !s->old ||
+	    !s->index) {
 		sync_free(s);
 		return -ENOMEM;
 	}
@@ -111,7 +137,8 @@ int sync_init(struct sync *s, struct dp *dp)
 		}
 		s->be[id].gen = be.gen;
 		s->be[id].vip_id = be.vip_id;
-		s->be[id].used = be.flags & XLB_BACKEND_ACTIVE;
+		if (be.flags & XLB_BACKEND_ACTIVE)
+			be_use(s, id, be.vip_id);
 	}
 	err = sweep(s, all_vs && !dp_vip_stats_read(dp, all_vs) ? all_vs : NULL);
 	free(all_be);
@@ -123,8 +150,9 @@ int sync_init(struct sync *s, struct dp *dp)
 void sync_free(struct sync *s)
 {
 	free(s->vip_used);
-	free(s->ring_fresh);
+	free(s->ring_state);
 	free(s->be);
+	free(s->vip_backends);
 	free(s->table);
 	free(s->old);
 	free(s->index);
@@ -161,8 +189,18 @@ void sync_adopt(struct sync *s, struct config *c)
 /* Clear every backend id of vip_id that `keep` (may be NULL) does not use. */
 static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *keep)
 {
+	__u32 kept_ids = 0;
 	int err;
 
+	/* Every id the VIP uses is one keep holds: nothing to look for. */
+	for (size_t j = 0; keep && j < keep->n_backends; j++) {
+		__u32 id = keep->backends[j].id;
+
+		kept_ids += id != XLB_BACKEND_NONE && id < s->dp->max_backends && s->be[id].used &&
+			    s->be[id].vip_id == vip_id;
+	}
+	if (vip_id < s->dp->max_vips && s->vip_backends[vip_id] == kept_ids)
+		return 0;
 	for (__u32 id = 1; id < s->dp->max_backends; id++) {
 		bool kept = false;
 
@@ -175,8 +213,7 @@ static int clear_backends(struct sync *s, __u32 vip_id, const struct cfg_vip *ke
 		err = dp_backend_clear(s->dp, id);
 		if (err)
 			return err;
-		s->be[id].used = false;
-		s->be[id].health = XLB_HEALTH_UP;
+		be_release(s, id);
 	}
 	return 0;
 }
@@ -224,6 +261,8 @@ static int place_vip_id(struct sync *s, struct cfg_vip *v)
 			return -ENOSPC;
 		s->vip_used[v->id] = true;
 	}
+	if (!dp_ring_size(s->dp, v->id))
+		s->ring_state[v->id] = SYNC_RING_NEW;
 	return dp_ring_ensure(s->dp, v->id, v->opts.ring);
 }
 
@@ -237,7 +276,7 @@ struct be_batch {
 /* With batch, the entries are only collected: the caller writes them before any ring. */
 static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *batch)
 {
-	__u32 next = 1;
+	__u32 next = s->be_free;
 	int err = 0;
 
 	for (size_t i = 0; i < v->n_backends; i++) {
@@ -270,9 +309,9 @@ static int place_backends(struct sync *s, struct cfg_vip *v, struct be_batch *ba
 			return err;
 		b->id = next;
 		b->gen = be.gen;
-		s->be[next].vip_id = v->id;
 		s->be[next].gen = be.gen;
-		s->be[next].used = true;
+		be_use(s, next, v->id);
+		s->be_free = next + 1;
 	}
 	return 0;
 }
@@ -285,7 +324,7 @@ bool sync_vip_fails_open(const struct cfg_vip *v)
 	return v->n_backends > 0;
 }
 
-/* Build v's table in `table` and write what differs from the ring (read into `old`). */
+/* Build v's table in `table` and write what differs from the ring (read into `old`; NULL: all). */
 static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u32 *old)
 {
 	bool fail_open = sync_vip_fails_open(v);
@@ -303,7 +342,7 @@ static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u3
 	}
 	err = maglev_build(mb, v->n_backends, table, v->opts.ring);
 	free(mb);
-	if (!err)
+	if (!err && old)
 		err = dp_ring_read(s->dp, v->id, old, v->opts.ring);
 	if (!err)
 		err = dp_ring_write(s->dp, v->id, table, old, v->opts.ring);
@@ -312,12 +351,13 @@ static int ring_fill(struct sync *s, const struct cfg_vip *v, __u32 *table, __u3
 
 static int build_ring(struct sync *s, const struct cfg_vip *v)
 {
+	enum sync_ring_state state = s->ring_state[v->id];
+
+	s->ring_state[v->id] = SYNC_RING_AS_READ;
 	/* sync_all() wrote it a moment ago, from the same backends. */
-	if (s->ring_fresh[v->id]) {
-		s->ring_fresh[v->id] = false;
+	if (state == SYNC_RING_FRESH)
 		return 0;
-	}
-	return ring_fill(s, v, s->table, s->old);
+	return ring_fill(s, v, s->table, state == SYNC_RING_NEW ? NULL : s->old);
 }
 
 int sync_ring_read(struct sync *s, const struct cfg_vip *v, __u32 *counts, __u64 *digest)
@@ -498,10 +538,13 @@ static int ring_job(size_t i, unsigned int worker, void *ctx)
 {
 	struct rings_job *job = ctx;
 	struct cfg_vip *v = &job->c->vips[i];
-	int err = ring_fill(job->s, v, job->scratch[worker], job->scratch[worker] + job->slots);
+	__u8 *state = &job->s->ring_state[v->id];
+	/* A ring made by this start holds nothing worth 256 KiB of reads to compare with. */
+	__u32 *old = *state == SYNC_RING_NEW ? NULL : job->scratch[worker] + job->slots;
+	int err = ring_fill(job->s, v, job->scratch[worker], old);
 
 	if (!err)
-		job->s->ring_fresh[v->id] = true;
+		*state = SYNC_RING_FRESH;
 	return err;
 }
 
@@ -587,7 +630,7 @@ int sync_all(struct sync *s, struct config *c)
 	for (size_t i = 0; !err && i < c->n_vips; i++)
 		err = sync_vip(s, c, &c->vips[i]);
 	/* A ring built ahead stays fresh only until its VIP is written. */
-	memset(s->ring_fresh, 0, s->dp->max_vips * sizeof(*s->ring_fresh));
+	memset(s->ring_state, SYNC_RING_AS_READ, s->dp->max_vips * sizeof(*s->ring_state));
 	/* The rings placed ahead for VIPs never written go back too. */
 	for (size_t i = 0; err && i < c->n_vips; i++)
 		discard_unseen(s, &c->vips[i]);

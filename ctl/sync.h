@@ -39,12 +39,21 @@ struct sync_swept {
 	__u32 counters;		/* non-zero counters of VIP and backend ids nobody holds */
 };
 
+/* What is known of a VIP id's ring until its table is next written. */
+enum sync_ring_state {
+	SYNC_RING_AS_READ = 0,	/* read it to see what changes */
+	SYNC_RING_NEW,		/* created since: nothing in it to compare */
+	SYNC_RING_FRESH,	/* built by sync_all() ahead of sync_vip() */
+};
+
 struct sync {
 	struct dp *dp;
 	struct sync_swept swept;
 	bool *vip_used;			/* per VIP id */
-	bool *ring_fresh;		/* per VIP id: built by sync_all() ahead of sync_vip() */
+	__u8 *ring_state;		/* per VIP id: enum sync_ring_state */
 	struct sync_backend *be;	/* per backend id: what the maps hold */
+	__u32 *vip_backends;		/* per VIP id: the ids of s->be used by it */
+	__u32 be_free;			/* every backend id from 1 to below this is used */
 	__u32 *table;			/* scratch: one ring */
 	__u32 *old;
 	__u32 *index;			/* scratch: backend id -> position in a VIP + 1 */

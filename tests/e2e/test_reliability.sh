@@ -86,6 +86,32 @@ test_state_file_endless() {
 	[ $((t1 - t0)) -lt 30 ] || fail "refusing endless files took $((t1 - t0)) s"
 }
 
+# A state file that does not load leaves the pins as they were: none (the
+# file is read while the maps are made, and what was pinned goes again), an
+# empty dir, or an earlier run's maps, neither replaced nor added to.
+test_bad_state_pins_as_they_were() {
+	local pid
+	topo_up 1
+	printf 'vip add 10.88.0.1:80/tcp ring 1021\nbackend add 10.88.0.1:80/tcp 10.88.9.300\n' \
+		>"$WORK/bad.conf"
+	xlbd_refuses "$WORK/bad.conf"
+	says "$WORK/start.err" "$WORK/bad.conf: line 2: bad backend address '10.88.9.300'"
+	[ ! -e "$WORK_PINS" ] || fail "a refused start left $WORK_PINS: $(ls "$WORK_PINS")"
+	mkdir "$WORK_PINS"
+	xlbd_refuses "$WORK/bad.conf"
+	[ -d "$WORK_PINS" ] || fail "a refused start removed the empty pin dir"
+	[ -z "$(ls -A "$WORK_PINS")" ] || fail "a refused start pinned $(ls -A "$WORK_PINS")"
+	echo "vip add 10.88.0.1:80/tcp ring 1021" >"$WORK/xlb.conf"
+	xlbd_start
+	pid=$(xlbd_pid)
+	kill "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	ls -li "$WORK_PINS" >"$WORK/pins.before"
+	xlbd_refuses "$WORK/bad.conf"
+	ls -li "$WORK_PINS" | cmp -s - "$WORK/pins.before" ||
+		fail "a refused start changed the pins: $(ls -li "$WORK_PINS" | diff - "$WORK/pins.before")"
+}
+
 # 1000 VIPs x 99 backends: past the 16383 backends the maps hold.
 test_restore_over_capacity() {
 	local rc=0

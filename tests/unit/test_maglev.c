@@ -407,6 +407,67 @@ static void test_golden_paths(void **state)
 	}
 }
 
+/*
+ * Tables pinned before the builder's speed work of issue 13 (commit 532870b): every later change
+ * to maglev.c must leave them byte for byte as they were, or nodes in a rolling upgrade would
+ * send the same flow to different backends. Each case draws its backends from an xorshift32
+ * seed: addresses (IPv6 when mixed and the draw says so), ports (nat, when ported), weights up
+ * to max_weight (0 = draining, when drains), in the order drawn, ids 1..n.
+ */
+static void test_golden_seeds(void **state)
+{
+	static const struct {
+		__u32 seed;
+		size_t n;
+		__u32 size, max_weight;
+		bool mixed, ported, drains;
+		__u32 fnv;
+	} cases[] = {
+		{ 1, 10, 65537, 1, false, false, false, 0x1ee3dc87 },	/* the start bench's shape */
+		{ 2, 10, 65537, 1, true, true, false, 0x9459ab46 },
+		{ 3, 10, 65537, 100, false, false, true, 0x8e571095 },
+		{ 4, 1, 65537, 1, false, false, false, 0x9a2b5b8c },
+		{ 5, 2, 1021, 1, true, false, false, 0x1e0f7ad3 },
+		{ 6, 7, 1021, 3, true, true, true, 0xa371a43c },
+		{ 7, 16, 131071, 1, false, true, false, 0x0d5f4a65 },
+		{ 8, 33, 65537, 65535, true, false, true, 0x9e1e6cf3 },
+		{ 9, 100, 65537, 1, true, false, false, 0xe4cac13a },
+		{ 10, 100, 65537, 5, false, true, true, 0xa2eaad78 },
+		{ 11, 257, 262139, 1, false, false, false, 0x2f3601fd },
+		{ 12, 5, 1048573, 1, false, false, false, 0x24ee9773 },
+		{ 13, 3, 4093, 2, true, true, false, 0x388ae4ae },
+		{ 14, 1000, 65537, 1, false, false, false, 0x7316d992 },
+		{ 15, 12, 65537, 2, false, false, true, 0xe261cfc0 },
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
+		__u32 *table = malloc(cases[k].size * sizeof(*table)), fnv = 2166136261U;
+		__u32 rng = cases[k].seed;
+		int err;
+
+		check(table, "memory for %u slots", cases[k].size);
+		for (size_t i = 0; i < cases[k].n; i++) {
+			__u32 r = rng_next(&rng);
+
+			set_backend(&bk[i], r & 0xffffff,
+				    cases[k].mixed && (r >> 24 & 1) ? XLB_AF_INET6 : XLB_AF_INET, 1);
+			bk[i].id = i + 1;
+			bk[i].port = cases[k].ported ? 1 + rng_next(&rng) % 65535 : 0;
+			bk[i].weight = 1 + rng_next(&rng) % cases[k].max_weight;
+			if (cases[k].drains && !(rng_next(&rng) % 4))
+				bk[i].weight = 0;
+		}
+		err = maglev_build(bk, cases[k].n, table, cases[k].size);
+		check(err == 0, "seed %u: maglev_build failed with %d", cases[k].seed, err);
+		for (__u32 i = 0; i < cases[k].size; i++)
+			fnv = (fnv ^ table[i]) * 16777619U;
+		check(fnv == cases[k].fnv, "seed %u (%zu backends, %u slots): table hash %#x, the "
+		      "pinned one is %#x", cases[k].seed, cases[k].n, cases[k].size, fnv,
+		      cases[k].fnv);
+		free(table);
+	}
+}
+
 /* A rejected build must leave the table as it was: the caller may still be serving it. */
 static void expect_einval(const char *what, const struct maglev_backend *b, size_t n, __u32 size)
 {
@@ -523,6 +584,7 @@ int main(void)
 	    cmocka_unit_test(test_tiny_rings),
 	    cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_golden_paths),
+	    cmocka_unit_test(test_golden_seeds),
 	    cmocka_unit_test(test_ports),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_count),
