@@ -165,26 +165,28 @@ static void pinned_load(struct dp *dp)
 }
 
 /*
- * An outer map as the last release made it: inner template and rings of 8-byte elements,
- * two 4-byte slots each. With table, VIP id `id` gets a ring of `size` slots holding it.
+ * An outer map of 4-byte slots, vsz bytes an element (8: the last release's; 4, one slot, an
+ * earlier one's), rings made with flags. With table, VIP id `id` gets a ring of `size` slots
+ * holding it.
  */
-static int old_rings(__u32 max_vips, __u32 id, const __u32 *table, __u32 size)
+static int old_rings(__u32 id, const __u32 *table, __u32 size, __u32 vsz, __u32 flags)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, ro, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	LIBBPF_OPTS(bpf_map_create_opts, ro, .map_flags = flags);
 	LIBBPF_OPTS(bpf_map_create_opts, oo);
-	__u32 n = XLB_RING_ENTRIES(size, XLB_RING32_SLOTS), *vals, *keys;
+	__u32 n = XLB_RING_ENTRIES(size, vsz / 4), *vals, *keys;
 	int tmpl, outer, ring;
 
-	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_t", 4, 8, n, &ro);
+	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_t", 4, vsz, n, &ro);
 	assert_true(tmpl >= 0);
 	oo.inner_map_fd = tmpl;
-	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "rings", 4, 4, max_vips, &oo);
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "rings", 4, 4, 4, &oo);
 	assert_true(outer >= 0);
 	close(tmpl);
 	if (!table)
 		return outer;
-	ring = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_old", 4, 8, n, &ro);
-	vals = calloc(n, 8);
+	ring = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_old", 4, vsz, n, &ro);
+	/* A batch takes the values packed: a plain array of slots. */
+	vals = calloc(n, vsz);
 	keys = calloc(n, sizeof(*keys));
 	assert_true(ring >= 0 && vals && keys);
 	memcpy(vals, table, size * sizeof(*table));
@@ -229,6 +231,32 @@ static __u32 pinned_value_size(void)
 	return vsz;
 }
 
+/* Pins in dir with VIP A (ring 1021, three backends) placed; its id, its table in table. */
+static __u32 place_vip_a(struct config *cfg, __u32 *table)
+{
+	struct sync s;
+	struct dp dp;
+	char err[128];
+	__u32 a;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	pinned_load(&dp);
+	check(sync_init(&s, &dp) == 0, "sync_init");
+	config_init(cfg);
+	check(config_apply_text(cfg, "vip add 10.0.0.10:80/tcp ring 1021\n"
+				     "backend add 10.0.0.10:80/tcp 10.0.1.1\n"
+				     "backend add 10.0.0.10:80/tcp 10.0.1.2\n"
+				     "backend add 10.0.0.10:80/tcp 10.0.1.3\n",
+				err, sizeof(err)) == 0,
+	      "config: %s", err);
+	check(sync_all(&s, cfg) == 0, "VIP A placed");
+	a = cfg->vips[0].id;
+	check(dp_ring_read(&dp, a, table, RING) == 0, "VIP A's table");
+	sync_free(&s);
+	dp_unload(&dp);
+	return a;
+}
+
 /*
  * The last release's 4-byte rings pinned, its program (here: an fd) still on them: xlbd
  * starts with 2-byte rings of the same contents, the VIP keeps its id and backend ids, the
@@ -241,29 +269,14 @@ static void test_upgrade_from_4byte_rings(void **state)
 	__u32 a, inner, old_slots[2];
 	struct sync s;
 	struct dp dp;
-	char err[128];
 	int outer, ring;
 
-	assert_int_equal(mkdir(dir, 0700), 0);
-	pinned_load(&dp);
-	check(sync_init(&s, &dp) == 0, "sync_init");
-	config_init(&cfg);
-	check(config_apply_text(&cfg, "vip add 10.0.0.10:80/tcp ring 1021\n"
-				      "backend add 10.0.0.10:80/tcp 10.0.1.1\n"
-				      "backend add 10.0.0.10:80/tcp 10.0.1.2\n"
-				      "backend add 10.0.0.10:80/tcp 10.0.1.3\n",
-				err, sizeof(err)) == 0,
-	      "config: %s", err);
-	check(sync_all(&s, &cfg) == 0, "VIP A placed");
-	a = cfg.vips[0].id;
+	a = place_vip_a(&cfg, table);
 	for (int i = 0; i < 3; i++)
 		ids[i] = cfg.vips[0].backends[i].id;
-	check(dp_ring_read(&dp, a, table, RING) == 0, "VIP A's table");
-	sync_free(&s);
-	dp_unload(&dp);
 
 	/* The last release's rings, the same table in its layout, in place of ours. */
-	outer = old_rings(4, a, table, RING);
+	outer = old_rings(a, table, RING, 8, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	pin_rings(outer);
 	pinned_load(&dp);
 	check(dp_ring_size(&dp, a) == RING, "VIP A's ring: %u slots, got %u", RING,
@@ -310,6 +323,28 @@ static void test_upgrade_from_4byte_rings(void **state)
 	config_free(&cfg);
 }
 
+/* Rings that cannot be mapped, one 4-byte slot an element: copied by a batch read. */
+static void test_upgrade_from_unmapped_rings(void **state)
+{
+	static __u32 table[RING], back[RING];
+	struct config cfg;
+	struct dp dp;
+	int outer;
+	__u32 a;
+
+	a = place_vip_a(&cfg, table);
+	outer = old_rings(a, table, RING, 4, BPF_F_INNER_MAP);
+	pin_rings(outer);
+	close(outer);
+	pinned_load(&dp);
+	check(dp_ring_size(&dp, a) == RING && dp_ring_read(&dp, a, back, RING) == 0 &&
+		      !memcmp(table, back, sizeof(table)),
+	      "VIP A's table copied slot for slot");
+	check(pinned_value_size() == sizeof(struct xlb_ring16), "the pin holds 2-byte rings now");
+	dp_unload(&dp);
+	config_free(&cfg);
+}
+
 /* The last release's outer map with no ring says nothing of its layout: a new one takes ours. */
 static void test_upgrade_over_empty_rings(void **state)
 {
@@ -319,7 +354,7 @@ static void test_upgrade_over_empty_rings(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	pinned_load(&dp);
 	dp_unload(&dp);
-	outer = old_rings(4, 0, NULL, RING);
+	outer = old_rings(0, NULL, RING, 8, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	pin_rings(outer);
 	close(outer);
 	pinned_load(&dp);
@@ -334,6 +369,8 @@ int main(void)
 		cmocka_unit_test(test_width_by_max_backends),
 		cmocka_unit_test(test_forward_largest_id),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_4byte_rings, pins_setup,
+						pins_teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_from_unmapped_rings, pins_setup,
 						pins_teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_over_empty_rings, pins_setup,
 						pins_teardown),
