@@ -61,10 +61,10 @@
 #define XLB_RING_MAX		1048573
 
 /*
- * A ring is an ARRAY whose elements the kernel lays out 8 bytes apart
- * whatever their size (value sizes round up to 8), so one element holds
- * several slots, and the mapped memory reads as a plain array indexed by
- * slot. Two layouts, chosen by xlbd at start from its -B:
+ * A ring is an ARRAY, whose elements the kernel lays out at their value
+ * size rounded up to 8 bytes; so one element holds several slots, leaving
+ * no gap, and the mapped memory reads as a plain array indexed by slot.
+ * Two layouts, chosen by xlbd at start from its -B:
  * - 2-byte slots (struct xlb_ring16, 8 a 16-byte element) when every backend
  *   id fits in 16 bits (max backends <= XLB_RING16_MAX_BACKENDS, the
  *   default): half the memory, and half the cache lines a new flow's random
