@@ -649,29 +649,39 @@ static bool map_same_layout(const struct bpf_map *a, const struct bpf_map *b)
 
 /*
  * The VIPs' rings in the layout the other build reads: its inner map's
- * value holds value_size / 4 slots (1 before issue 13, 2 after), and either
- * way slot s is the s-th __u32 of the array's memory.
+ * value holds value_size / XLB_RING_SLOT_BYTES(value_size) slots (one 4-byte
+ * slot before issue 13, two after, then eight 2-byte ones), and a batch
+ * update takes the values packed, so slot s is the s-th slot of the buffer.
  */
 static int old_rings_fill(struct fixture *fx, struct bpf_map *rings, __u32 vsz, __u32 flags)
 {
 	int outer = bpf_map__fd(rings), err = 0;
-	__u32 per = vsz / sizeof(__u32);
+	__u32 width = XLB_RING_SLOT_BYTES(vsz), per = vsz / width;
 
-	if (!per || vsz % sizeof(__u32))
+	if (!per || vsz % width)
 		return -EINVAL;
 	for (__u32 id = 0; !err && id < fx->dp.max_vips; id++) {
 		LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = flags);
 		__u32 slots = dp_ring_size(&fx->dp, id), entries = (slots + per - 1) / per;
-		__u32 *mem, *keys;
+		__u32 *table, *keys;
+		void *mem;
 		int fd;
 
 		if (!slots)
 			continue;
+		table = calloc(slots, sizeof(*table));
 		mem = calloc(entries, vsz);
 		keys = calloc(entries, sizeof(*keys));
 		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_old_ring", sizeof(__u32), vsz, entries,
 				    &mopts);
-		err = !mem || !keys ? -ENOMEM : fd < 0 ? -errno : dp_ring_read(&fx->dp, id, mem, slots);
+		err = !table || !mem || !keys ? -ENOMEM : fd < 0 ? -errno :
+		      dp_ring_read(&fx->dp, id, table, slots);
+		for (__u32 s = 0; !err && s < slots; s++) {
+			if (width == 2)
+				((__u16 *)mem)[s] = table[s];
+			else
+				((__u32 *)mem)[s] = table[s];
+		}
 		for (__u32 i = 0; i < entries; i++)
 			keys[i] = i;
 		if (!err)
@@ -680,6 +690,7 @@ static int old_rings_fill(struct fixture *fx, struct bpf_map *rings, __u32 vsz, 
 			err = -errno;
 		if (fd >= 0)
 			close(fd);
+		free(table);
 		free(mem);
 		free(keys);
 	}

@@ -83,15 +83,25 @@ static __always_inline int backend_down(__u32 id)
 }
 
 /*
+ * 4-byte ring slots (struct xlb_ring32) instead of 2 (struct xlb_ring16):
+ * set by xlbd at load when backend ids need more than 16 bits. Read-only
+ * data, so the verifier keeps only the path of the layout loaded.
+ */
+const volatile __u32 ring_wide = 0;
+
+/*
  * Maglev: the flow's slot in the VIP's ring; XLB_BACKEND_NONE if empty.
  * hash is xlb_flow_hash(f, 0), which the caller has already computed for the
  * connection table (measured: computing it again cost a new flow 10-30 ns,
  * IPv6's three mixing rounds most); a `hash src` VIP hashes the source alone.
+ * The slot's read is a new flow's likeliest cache miss: 2-byte slots make a
+ * ring half the lines, so more of the rings stay in cache.
  */
 static __always_inline __u32 ring_pick(const struct xlb_vip *vip, const struct xlb_flow *f,
 				       __u32 hash)
 {
-	struct xlb_ring_entry *e;
+	struct xlb_ring16 *e16;
+	struct xlb_ring32 *e32;
 	__u32 slot, key;
 	void *ring;
 
@@ -101,9 +111,14 @@ static __always_inline __u32 ring_pick(const struct xlb_vip *vip, const struct x
 	if (vip->flags & XLB_VIP_HASH_SRC)
 		hash = xlb_flow_hash(f, 1);
 	slot = hash % vip->ring_size;
-	key = slot / XLB_RING_SLOTS_PER_ENTRY;
-	e = bpf_map_lookup_elem(ring, &key);
-	return e ? e->id[slot % XLB_RING_SLOTS_PER_ENTRY] : XLB_BACKEND_NONE;
+	if (ring_wide) {
+		key = slot / XLB_RING32_SLOTS;
+		e32 = bpf_map_lookup_elem(ring, &key);
+		return e32 ? e32->id[slot % XLB_RING32_SLOTS] : XLB_BACKEND_NONE;
+	}
+	key = slot / XLB_RING16_SLOTS;
+	e16 = bpf_map_lookup_elem(ring, &key);
+	return e16 ? e16->id[slot % XLB_RING16_SLOTS] : XLB_BACKEND_NONE;
 }
 
 /*

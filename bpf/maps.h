@@ -55,21 +55,24 @@ struct {
 
 /*
  * One Maglev table per VIP, created by the daemon with the VIP's own prime
- * size: kernel memory follows the VIPs configured, 4 bytes a slot (two
- * slots an element, struct xlb_ring_entry). BPF_F_INNER_MAP lets the inner
- * arrays differ in max_entries from this template; BPF_F_MMAPABLE lets the
- * daemon rewrite slots with plain 32-bit stores instead of a syscall each.
+ * size: kernel memory follows the VIPs configured, 2 bytes a slot (eight
+ * slots an element, struct xlb_ring16), or 4 when xlbd is started for more
+ * backends than 16 bits number (struct xlb_ring32): xlbd sets this
+ * template's value size and ring_wide (bpf/lb.h) before loading.
+ * BPF_F_INNER_MAP lets the inner arrays differ in max_entries from this
+ * template; BPF_F_MMAPABLE lets the daemon rewrite slots with plain stores
+ * instead of a syscall each.
  */
 struct ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_RING_ENTRIES(XLB_RING_MIN));
+	__uint(max_entries, XLB_RING_ENTRIES(XLB_RING_MIN, XLB_RING16_SLOTS));
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	/*
 	 * By size: clang leaves an inner map's value type a forward
 	 * declaration, and the kernel takes a key type only with a value type.
 	 */
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct xlb_ring_entry));
+	__uint(value_size, sizeof(struct xlb_ring16));
 };
 
 struct {

@@ -31,6 +31,7 @@ static int errno_or(int fallback)
 }
 
 static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size);
+static int ring_create(struct dp *dp, __u32 vip_id, __u32 size);
 
 static __u64 monotonic_s(void)
 {
@@ -98,6 +99,93 @@ static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, 
 	return err;
 }
 
+/* A mapping's length: whole pages. */
+static size_t page_round(size_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (bytes + page - 1) / page * page;
+}
+
+/* A ring's value: the element of slots its layout packs (include/xlb_abi.h). */
+static __u32 ring_value_size(const struct dp *dp)
+{
+	return dp->ring_slot == 2 ? sizeof(struct xlb_ring16) : sizeof(struct xlb_ring32);
+}
+
+/* Slots an element of this start's rings. */
+static __u32 ring_per(const struct dp *dp)
+{
+	return ring_value_size(dp) / dp->ring_slot;
+}
+
+/* Inner map `inner_id`'s fd and info; -errno if it is gone. */
+static int ring_info(__u32 inner_id, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_map_get_fd_by_id(inner_id), err;
+
+	if (fd < 0)
+		return errno_or(-ENOENT);
+	memset(info, 0, sizeof(*info));
+	if (!bpf_obj_get_info_by_fd(fd, info, &len))
+		return fd;
+	err = errno_or(-EINVAL);
+	close(fd);
+	return err;
+}
+
+/* The value size of the first ring in the outer map `outer`: 0 if it holds none. */
+static int rings_value_size(int outer, __u32 n, __u32 *vsz)
+{
+	struct bpf_map_info info;
+	__u32 inner_id;
+	int fd;
+
+	*vsz = 0;
+	for (__u32 id = 0; id < n; id++) {
+		if (bpf_map_lookup_elem(outer, &id, &inner_id))
+			continue;
+		fd = ring_info(inner_id, &info);
+		if (fd < 0)
+			return fd;
+		close(fd);
+		*vsz = info.value_size;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * Rings pinned by a build of the other slot width (the last release's: 4-byte
+ * slots): an outer map takes rings of its own layout only, so the pin makes
+ * way for a new outer map, and rings_adopt() copies every ring into one of
+ * this start's layout. The VIPs keep their ids and rings, so sync_adopt()
+ * keeps their backend ids and established flows keep their backends. The
+ * old map lives on, used by the running program, until the link switches.
+ * An outer map holding no ring says nothing of its layout: a new one, with
+ * nothing to copy.
+ */
+static int rings_pin_check(struct dp *dp, const char *path)
+{
+	int fd = bpf_obj_get(path), err;
+	__u32 vsz;
+
+	if (fd < 0)
+		return 0;
+	err = rings_value_size(fd, dp->max_vips, &vsz);
+	if (!err && vsz != ring_value_size(dp) && unlink(path))
+		err = errno_or(-EIO);
+	if (err || vsz == ring_value_size(dp) || !vsz) {
+		close(fd);
+		return err;
+	}
+	pr_warn("rings: pinned with %u-byte elements, now %u (%u-byte slots): copied\n", vsz,
+		ring_value_size(dp), dp->ring_slot);
+	dp->rings_old_fd = fd;
+	return 0;
+}
+
 /*
  * Pin every map by name under dir. libbpf reuses a pinned map whose type,
  * sizes and flags match (and refuses one that does not, rather than
@@ -140,6 +228,8 @@ static int pin_setup(struct dp *dp, struct xlb *skel, const char *dir)
 			continue;
 		}
 		err = pin_check_size(dp, skel, map, path, true);
+		if (!err && map == skel->maps.rings)
+			err = rings_pin_check(dp, path);
 		if (err)
 			return err;
 		if (map != skel->maps.tx_ports) {
@@ -174,32 +264,98 @@ static int pin_tx_ports(struct dp *dp)
 	return bpf_map__pin(dp->skel->maps.tx_ports, path);
 }
 
+/*
+ * Slots of the ring of VIP id whose array has `entries` elements: its VIP's
+ * ring size (an element packs several slots, so its size alone leaves the
+ * last element's count open), or all it holds for a ring no VIP names (one
+ * the sweep of sync_all() removes).
+ */
+static __u32 ring_slots_of(struct dp *dp, __u32 id, __u32 entries, __u32 per)
+{
+	struct xlb_vip vip;
+
+	if (!bpf_map__lookup_elem(dp->skel->maps.vip_by_id, &id, sizeof(id), &vip, sizeof(vip), 0) &&
+	    vip.ring_size && XLB_RING_ENTRIES(vip.ring_size, per) == entries)
+		return vip.ring_size;
+	return entries * per;
+}
+
+/*
+ * An older build's ring into table. Mapped, its memory reads as a plain
+ * array of slots when its elements leave no gap (the kernel's stride is the
+ * value size rounded up to 8): ~0.1 ms a ring of 65537 slots, where a batch
+ * lookup copies element by element (~10 ms; 12 s of CPU for 1000 VIPs).
+ */
+static int ring_old_read(int fd, const struct bpf_map_info *info, __u32 *table, __u32 size)
+{
+	size_t bytes = page_round((size_t)info->max_entries * info->value_size);
+	void *mem = MAP_FAILED;
+
+	if ((info->map_flags & BPF_F_MMAPABLE) && info->value_size % 8 == 0)
+		mem = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return dp_ring_fd_read(fd, info->value_size, table, size);
+	dp_ring_widen(mem, XLB_RING_SLOT_BYTES(info->value_size), table, size);
+	munmap(mem, bytes);
+	return 0;
+}
+
+/*
+ * An older build's rings (rings_pin_check()) copied into new rings of this
+ * start's layout, all put into the new outer map in one batch.
+ */
+static int rings_migrate(struct dp *dp)
+{
+	__u32 inner_id, slots, *table = NULL;
+	struct bpf_map_info info;
+	int fd, err = 0;
+
+	dp_rings_defer(dp);
+	for (__u32 id = 0; !err && id < dp->max_vips; id++) {
+		if (bpf_map_lookup_elem(dp->rings_old_fd, &id, &inner_id))
+			continue;
+		fd = ring_info(inner_id, &info);
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		slots = ring_slots_of(dp, id, info.max_entries,
+				      info.value_size / XLB_RING_SLOT_BYTES(info.value_size));
+		if (!table)
+			table = malloc(XLB_RING_MAX * sizeof(*table));
+		err = !table ? -ENOMEM : slots > XLB_RING_MAX ? -E2BIG :
+		      ring_old_read(fd, &info, table, slots);
+		close(fd);
+		if (!err)
+			err = ring_create(dp, id, slots);
+		if (!err)
+			err = dp_ring_write(dp, id, table, NULL, slots);
+	}
+	free(table);
+	fd = dp_rings_install(dp);
+	close(dp->rings_old_fd);
+	dp->rings_old_fd = -1;
+	return err ? err : fd;
+}
+
 /* Find the rings a previous run installed in the (reused) outer map. */
 static int rings_adopt(struct dp *dp)
 {
 	int outer = bpf_map__fd(dp->skel->maps.rings), fd, err;
 	struct bpf_map_info info;
-	__u32 inner_id, len;
+	__u32 inner_id;
 
 	for (__u32 id = 0; id < dp->max_vips; id++) {
 		if (bpf_map_lookup_elem(outer, &id, &inner_id))
 			continue;
-		fd = bpf_map_get_fd_by_id(inner_id);
+		fd = ring_info(inner_id, &info);
 		if (fd < 0)
-			return errno_or(-ENOENT);
-		memset(&info, 0, sizeof(info));
-		len = sizeof(info);
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			err = errno_or(-EINVAL);
-			close(fd);
-			return err;
-		}
-		/* Ring sizes are odd primes: the last element holds one slot. */
-		err = ring_map(dp, id, fd, info.max_entries * XLB_RING_SLOTS_PER_ENTRY - 1);
+			return fd;
+		err = ring_map(dp, id, fd, ring_slots_of(dp, id, info.max_entries, ring_per(dp)));
 		if (err)
 			return err;
 	}
-	return 0;
+	return dp->rings_old_fd >= 0 ? rings_migrate(dp) : 0;
 }
 
 /* Sets of a table of `conns` entries: the next power of two, in ways. */
@@ -224,14 +380,6 @@ static void *map_mmap(struct bpf_map *map, size_t bytes)
 	void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
 
 	return mem == MAP_FAILED ? NULL : mem;
-}
-
-/* A mapping's length: whole pages. */
-static size_t page_round(size_t bytes)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	return (bytes + page - 1) / page * page;
 }
 
 static size_t rl_bytes(const struct dp *dp)
@@ -301,6 +449,7 @@ static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
 		return errno_or(-EINVAL);
 	prog->rodata->conn_sets = dp->conn_sets;
 	prog->rodata->rl_sets = dp->rl_sets;
+	prog->rodata->ring_wide = dp->ring_slot == 4;
 	err = maps_share(prog->obj, skel->obj);
 	if (err) {
 		xlb__destroy(prog);
@@ -326,12 +475,19 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	int err;
 
 	memset(dp, 0, sizeof(*dp));
+	dp->rings_old_fd = -1;
 	dp->max_vips = o.max_vips ? o.max_vips : XLB_MAX_VIPS;
 	dp->max_backends = o.max_backends ? o.max_backends : XLB_MAX_BACKENDS;
+	/* Ids run below max_backends: 2 bytes hold them up to 65536 (0 is "nobody"). */
+	dp->ring_slot = dp->max_backends <= XLB_RING16_MAX_BACKENDS ? 2 : 4;
 
 	skel = xlb__open();
 	if (!skel)
 		return errno_or(-EINVAL);
+	/* The template the outer map checks every ring against (bpf/maps.h). */
+	err = bpf_map__set_value_size(bpf_map__inner_map(skel->maps.rings), ring_value_size(dp));
+	if (err)
+		goto err_destroy;
 	bpf_map__set_max_entries(skel->maps.vips, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.vip_by_id, dp->max_vips);
 	bpf_map__set_max_entries(skel->maps.rings, dp->max_vips);
@@ -408,27 +564,27 @@ err_free:
 	free(dp->ring_sizes);
 	free(dp->pending);
 err_destroy:
+	if (dp->rings_old_fd >= 0)
+		close(dp->rings_old_fd);
 	xlb__destroy(dp->prog);
 	xlb__destroy(skel);
 	return err;
 }
 
 /*
- * Two slots share an 8-byte element (struct xlb_ring_entry), so the mapped
- * ring reads as a plain __u32 array indexed by slot.
+ * Slots share an element of 8 or 16 bytes, which the kernel lays out without
+ * a gap, so the mapped ring reads as a plain array of dp->ring_slot-byte ids
+ * indexed by slot.
  */
-static size_t ring_bytes(__u32 size)
+static size_t ring_bytes(const struct dp *dp, __u32 size)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
-	return ((size_t)XLB_RING_ENTRIES(size) * sizeof(struct xlb_ring_entry) + page - 1) /
-	       page * page;
+	return page_round((size_t)XLB_RING_ENTRIES(size, ring_per(dp)) * ring_value_size(dp));
 }
 
 static void ring_forget(struct dp *dp, __u32 vip_id)
 {
 	if (dp->rings[vip_id])
-		munmap(dp->rings[vip_id], ring_bytes(dp->ring_sizes[vip_id]));
+		munmap(dp->rings[vip_id], ring_bytes(dp, dp->ring_sizes[vip_id]));
 	if (dp->ring_fds[vip_id] >= 0)
 		close(dp->ring_fds[vip_id]);
 	dp->rings[vip_id] = NULL;
@@ -442,6 +598,8 @@ void dp_unload(struct dp *dp)
 		return;
 	dp_prog_wait(dp);
 	dp_trace_end(dp);
+	if (dp->rings_old_fd >= 0)
+		close(dp->rings_old_fd);
 	if (dp->conns)
 		munmap(dp->conns, conns_bytes(dp));
 	if (dp->rl)
@@ -511,6 +669,7 @@ int dp_trace_begin(struct dp *dp)
 		return errno_or(-ENOMEM);
 	t->rodata->conn_sets = dp->conn_sets;
 	t->rodata->rl_sets = dp->rl_sets;
+	t->rodata->ring_wide = dp->ring_slot == 4;
 	err = maps_share(t->obj, dp->skel->obj);
 	if (!err)
 		err = xlb_trace__load(t);
@@ -755,7 +914,7 @@ static int ring_map(struct dp *dp, __u32 vip_id, int fd, __u32 size)
 
 	dp->ring_fds[vip_id] = fd;
 	dp->ring_sizes[vip_id] = size;
-	mem = mmap(NULL, ring_bytes(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	mem = mmap(NULL, ring_bytes(dp, size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		int err = errno_or(-ENOMEM);
 
@@ -773,8 +932,8 @@ static int ring_create(struct dp *dp, __u32 vip_id, __u32 size)
 	char name[BPF_OBJ_NAME_LEN];
 
 	snprintf(name, sizeof(name), "xlb_ring_%u", vip_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(struct xlb_ring_entry),
-			    XLB_RING_ENTRIES(size), &mopts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), ring_value_size(dp),
+			    XLB_RING_ENTRIES(size, ring_per(dp)), &mopts);
 	if (fd < 0)
 		return errno_or(-EINVAL);
 	err = ring_map(dp, vip_id, fd, size);
@@ -922,21 +1081,39 @@ int dp_vip_stats_clear(struct dp *dp, __u32 vip_id)
 	return zero_percpu(dp->skel->maps.vip_stats, vip_id);
 }
 
+/*
+ * Volatile: each slot one store the data plane may read at any time, none
+ * merged with its neighbours or split.
+ */
 int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size)
 {
-	volatile __u32 *ring;
+	volatile __u16 *r16;
+	volatile __u32 *r32;
 
 	if (vip_id >= dp->max_vips || !dp->rings[vip_id])
 		return -ENOENT;
 	if (size != dp->ring_sizes[vip_id])
 		return -EINVAL;
-	ring = dp->rings[vip_id];
+	r16 = dp->rings[vip_id];
+	r32 = dp->rings[vip_id];
 	for (__u32 slot = 0; slot < size; slot++) {
 		if (old && old[slot] == table[slot])
 			continue;
-		ring[slot] = table[slot];
+		if (dp->ring_slot == 2)
+			r16[slot] = table[slot];
+		else
+			r32[slot] = table[slot];
 	}
 	return 0;
+}
+
+void dp_ring_widen(const void *mem, __u32 width, __u32 *table, __u32 size)
+{
+	const __u16 *r16 = mem;
+	const __u32 *r32 = mem;
+
+	for (__u32 slot = 0; slot < size; slot++)
+		table[slot] = width == 2 ? r16[slot] : r32[slot];
 }
 
 int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
@@ -945,8 +1122,7 @@ int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size)
 		return -ENOENT;
 	if (size != dp->ring_sizes[vip_id])
 		return -EINVAL;
-	for (__u32 slot = 0; slot < size; slot++)
-		table[slot] = dp->rings[vip_id][slot];
+	dp_ring_widen(dp->rings[vip_id], dp->ring_slot, table, size);
 	return 0;
 }
 

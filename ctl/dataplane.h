@@ -33,8 +33,12 @@ struct dp {
 	__u32 max_vips;
 	__u32 max_backends;
 	int *ring_fds;		/* per VIP id, -1 when the VIP has no ring */
-	__u32 **rings;		/* per VIP id, the ring's slots mapped into memory */
+	void **rings;		/* per VIP id, the ring's slots mapped into memory */
 	__u32 *ring_sizes;
+	/* Bytes a ring slot: 2 if every backend id fits (include/xlb_abi.h), else 4. */
+	__u32 ring_slot;
+	/* An older build's pinned rings, of the other slot width, until copied (dp_load()). */
+	int rings_old_fd;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
 	struct xlb_conn_set *conns;	/* the connection table, mapped */
 	__u32 conn_sets;
@@ -141,13 +145,20 @@ int dp_vip_set(struct dp *dp, const struct xlb_vip_key *key, const struct xlb_vi
 int dp_vip_del(struct dp *dp, const struct xlb_vip_key *key, __u32 vip_id);
 
 /*
- * Write a VIP's Maglev table. Only slots that differ from `old` are written
- * (all of them when old is NULL), each with one aligned 32-bit store: a
- * slot goes straight from one backend to another, never through "nobody".
+ * Write a VIP's Maglev table (backend ids, one per slot; below max_backends,
+ * so each fits the ring's slot width). Only slots that differ from `old` are
+ * written (all of them when old is NULL), each with one aligned store of the
+ * slot's width: a slot goes straight from one backend to another, never
+ * through "nobody". The table stays __u32 whatever the width: it is narrowed
+ * here and widened by dp_ring_read().
  */
 int dp_ring_write(struct dp *dp, __u32 vip_id, const __u32 *table, const __u32 *old, __u32 size);
 /* Read a VIP's table back (tests, `vip show`). */
 int dp_ring_read(struct dp *dp, __u32 vip_id, __u32 *table, __u32 size);
+/* size slots of width bytes (2 or 4) at mem into a table of __u32 ids. */
+void dp_ring_widen(const void *mem, __u32 width, __u32 *table, __u32 size);
+/* size slots of the ring array fd whose value is vsz bytes, of any layout, into table. */
+int dp_ring_fd_read(int fd, __u32 vsz, __u32 *table, __u32 size);
 /* Slots of a VIP's ring, 0 if the VIP id has none. */
 __u32 dp_ring_size(const struct dp *dp, __u32 vip_id);
 

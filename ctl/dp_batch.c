@@ -12,11 +12,11 @@
 #include "dataplane.h"
 #include "xlb.skel.h"
 
-/* Entries 0..n-1 of an array map into vals, vsz bytes each (all CPUs' for a per-CPU map). */
-static int array_read(struct bpf_map *map, void *vals, __u32 n, size_t vsz)
+/* Entries 0..n-1 of array map fd into vals, vsz bytes each (all CPUs' for a per-CPU map). */
+static int array_read(int fd, void *vals, __u32 n, size_t vsz)
 {
 	__u32 *keys = calloc(n ? n : 1, sizeof(*keys)), done = 0, count, token;
-	int fd = bpf_map__fd(map), err = 0;
+	int err = 0;
 	void *in = NULL;
 
 	if (!keys)
@@ -38,10 +38,11 @@ static int array_read(struct bpf_map *map, void *vals, __u32 n, size_t vsz)
 
 int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health)
 {
-	int err = array_read(dp->skel->maps.backends, be, dp->max_backends, sizeof(*be));
+	int err = array_read(bpf_map__fd(dp->skel->maps.backends), be, dp->max_backends,
+			     sizeof(*be));
 
-	return err ? err : array_read(dp->skel->maps.health, health, dp->max_backends,
-				      sizeof(*health));
+	return err ? err : array_read(bpf_map__fd(dp->skel->maps.health), health,
+				      dp->max_backends, sizeof(*health));
 }
 
 int dp_vip_stats_read(struct dp *dp, struct xlb_vip_stats *sums)
@@ -56,7 +57,7 @@ int dp_vip_stats_read(struct dp *dp, struct xlb_vip_stats *sums)
 	vals = calloc((size_t)dp->max_vips * ncpus, vsz);
 	if (!vals)
 		return -ENOMEM;
-	err = array_read(dp->skel->maps.vip_stats, vals, dp->max_vips, vsz * ncpus);
+	err = array_read(bpf_map__fd(dp->skel->maps.vip_stats), vals, dp->max_vips, vsz * ncpus);
 	memset(sums, 0, dp->max_vips * sizeof(*sums));
 	for (__u32 id = 0; !err && id < dp->max_vips; id++)
 		for (int cpu = 0; cpu < ncpus; cpu++)
@@ -106,4 +107,21 @@ int dp_backends_write(struct dp *dp, const __u32 *ids, const struct xlb_backend 
 	free(up);
 	/* The ids may have had other addresses: their next hops are looked up anew. */
 	return err ? err : dp_nexthop_refresh(dp);
+}
+
+/*
+ * A ring of any layout (value size vsz; an older build's, to be copied) by its fd: a batch
+ * read packs the values without the kernel's 8-byte element stride, so the values read as a
+ * plain array of slots of their width, as a mapped ring does.
+ */
+int dp_ring_fd_read(int fd, __u32 vsz, __u32 *table, __u32 size)
+{
+	__u32 width = XLB_RING_SLOT_BYTES(vsz), n = XLB_RING_ENTRIES(size, vsz / width);
+	void *vals = calloc(n ? n : 1, vsz);
+	int err = vals ? array_read(fd, vals, n, vsz) : -ENOMEM;
+
+	if (!err)
+		dp_ring_widen(vals, width, table, size);
+	free(vals);
+	return err;
 }

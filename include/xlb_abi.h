@@ -61,20 +61,41 @@
 #define XLB_RING_MAX		1048573
 
 /*
- * A ring is an ARRAY whose elements the kernel lays out 8 bytes apart
- * whatever their size, so one element holds two slots: slot s is
- * id[s % 2] of element s / 2, 4 bytes a slot, and the mapped memory reads as
- * a plain __u32 array indexed by slot.
+ * A ring is an ARRAY, whose elements the kernel lays out at their value
+ * size rounded up to 8 bytes; so one element holds several slots, leaving
+ * no gap, and the mapped memory reads as a plain array indexed by slot.
+ * Two layouts, chosen by xlbd at start from its -B:
+ * - 2-byte slots (struct xlb_ring16, 8 a 16-byte element) when every backend
+ *   id fits in 16 bits (max backends <= XLB_RING16_MAX_BACKENDS, the
+ *   default): half the memory, and half the cache lines a new flow's random
+ *   slot read may miss on;
+ * - 4-byte slots (struct xlb_ring32, 2 an 8-byte element) beyond that.
+ * The value sizes differ, so the kernel itself refuses a ring of one layout
+ * in an outer map made for the other, and xlbd tells an older build's pinned
+ * rings (4-byte, the only layout before) from its own by the size.
  */
-#define XLB_RING_SLOTS_PER_ENTRY	2
+#define XLB_RING16_MAX_BACKENDS	65536
+#define XLB_RING16_SLOTS	8
+#define XLB_RING32_SLOTS	2
 
-struct xlb_ring_entry {
-	__u32 id[XLB_RING_SLOTS_PER_ENTRY];
+struct xlb_ring16 {
+	__u16 id[XLB_RING16_SLOTS];
 };
-_Static_assert(sizeof(struct xlb_ring_entry) == 8, "xlb_ring_entry");
+_Static_assert(sizeof(struct xlb_ring16) == 16, "xlb_ring16");
 
-/* Elements of the ARRAY holding a ring of `slots` slots. */
-#define XLB_RING_ENTRIES(slots)	(((slots) + XLB_RING_SLOTS_PER_ENTRY - 1) / XLB_RING_SLOTS_PER_ENTRY)
+struct xlb_ring32 {
+	__u32 id[XLB_RING32_SLOTS];
+};
+_Static_assert(sizeof(struct xlb_ring32) == 8, "xlb_ring32");
+
+/*
+ * Bytes a slot of a ring whose value is value_size bytes: 2 in a 16-byte
+ * element, else 4 (8 bytes: two slots; 4 bytes, before issue 13: one).
+ */
+#define XLB_RING_SLOT_BYTES(value_size)	((value_size) == sizeof(struct xlb_ring16) ? 2 : 4)
+
+/* Elements of the ARRAY holding a ring of `slots` slots, `per` to an element. */
+#define XLB_RING_ENTRIES(slots, per)	(((slots) + (per) - 1) / (per))
 
 /* Backend id 0 is never handed out: a ring slot holding 0 means "nobody". */
 #define XLB_BACKEND_NONE	0

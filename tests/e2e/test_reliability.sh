@@ -142,8 +142,8 @@ test_start_removes_leftovers() {
 	xlbctl vip add $VIP4:80/tcp ring 1021
 	xlbctl backend add $VIP4:80/tcp $N4.0.11
 	# A ring for VIP id 7, which no VIP holds; its backend id 9; a down mark on id 12.
-	# Ring layout: two 4-byte slots per 8-byte element (struct xlb_ring_entry).
-	bpftool map create "$WORK_PINS/leak" type array key 4 value 8 entries 511 \
+	# Ring layout: eight 2-byte slots per 16-byte element (struct xlb_ring16).
+	bpftool map create "$WORK_PINS/leak" type array key 4 value 16 entries 128 \
 		name xlb_ring_7 flags 0x1400
 	bpftool map update pinned "$WORK_PINS/rings" key 7 0 0 0 value pinned "$WORK_PINS/leak"
 	rm "$WORK_PINS/leak"

@@ -266,4 +266,63 @@ test_non_vip_traffic_untouched() {
 	[ -n "$(get "http://$VIP4/")" ] || fail "the VIP stopped answering"
 }
 
+
+# The pinned rings' element size (16: 2-byte slots; 8: the last release's 4-byte ones).
+ring_value_size() {
+	local hex
+	# "key: 01 00 00 00  value: ef dd 09 00": the first ring's map id, little-endian.
+	hex=$(bpftool map dump pinned "$WORK_PINS/rings" | awk '/value:/ { print $10 $9 $8 $7; exit }')
+	[ -n "$hex" ] && bpftool -j map show id $((16#$hex)) | jq .bytes_value
+}
+
+# What `vip show` says of $SVC4's ring: slots and shares per backend, the digest.
+ring_view() {
+	xlbctl -j vip show "$SVC4" |
+		jq -c '[.ring_digest, [.backends[] | [.address, .ring_slots, .ring_share_percent]]]'
+}
+
+# An upgrade over the last release (OLD_BUILD: its build directory, with xlbd and xlbctl): its
+# program attached, its 4-byte rings pinned, a download from a backend already drained (so
+# only the flow's connection entry keeps it there, a re-hash would break it). The new xlbd
+# copies the rings into 2-byte ones: the download goes on to its end, `vip show` says what the
+# old one said, and a restart adopts the new rings as they are.
+test_upgrade_keeps_drained_flow() {
+	local pid x before
+	[ -x "${OLD_BUILD:-}/xlbd" ] && [ -x "$OLD_BUILD/xlbctl" ] || {
+		skip "OLD_BUILD=<the last release's build dir> not given"
+		return 0
+	}
+	topo_up 3
+	backends_up be1 be2 be3
+	BUILD=$OLD_BUILD xlbd_start
+	BUILD=$OLD_BUILD xlbctl attach eth0
+	BUILD=$OLD_BUILD vip_up "$SVC4"
+	[ "$(ring_value_size)" = 8 ] || fail "the last release's rings are not 4-byte: $(ring_value_size)"
+	download_start "http://$VIP4/big" 30000 50M
+	pid=$!
+	x=$(owner 30000)
+	BUILD=$OLD_BUILD xlbctl backend set "$SVC4" "$(be4 "$x")" weight 0
+	before=$(BUILD=$OLD_BUILD ring_view)
+	kill -0 "$pid" 2>/dev/null ||
+		fail "the download ended before the upgrade: too fast for this check"
+	kill "$(xlbd_pid)"
+	for _ in $(seq 50); do [ -z "$(xlbd_pid)" ] && break; sleep 0.1; done
+	xlbd_start
+	log "$(cat "$WORK/xlbd.log")"
+	grep -qF "rings: pinned with 8-byte elements, now 16 (2-byte slots): copied" "$WORK/xlbd.log" ||
+		fail "xlbd did not say it copied the last release's rings"
+	[ "$(ring_value_size)" = 16 ] || fail "the rings are not 2-byte after the upgrade"
+	[ "$(ring_view)" = "$before" ] || fail "vip show changed: $(ring_view | diff <(echo "$before") -)"
+	download_done "$pid" 30000 $BIG "download from drained $x across the upgrade"
+	requests "http://$VIP4/" 10001 100 >"$WORK/r"
+	all_answered "$WORK/r" 100 "new requests after the upgrade"
+	[ "$(count_of "$WORK/r" "$x")" = 0 ] || fail "drained $x got new connections"
+	# A restart of the new build adopts the 2-byte rings: nothing copied, the same shares.
+	: >"$WORK/xlbd.log"
+	kill -9 "$(xlbd_pid)"
+	xlbd_start
+	grep -q "copied" "$WORK/xlbd.log" && fail "the restart copied the rings again"
+	[ "$(ring_view)" = "$before" ] || fail "vip show changed across the restart"
+}
+
 run_suite

@@ -77,6 +77,11 @@ static int netns_setup(void)
 
 int fx_setup(struct fixture *fx)
 {
+	return fx_setup_sized(fx, 4096);
+}
+
+int fx_setup_sized(struct fixture *fx, __u32 max_backends)
+{
 	struct xlb_config cfg = { 0 };
 	__u8 family;
 	int err;
@@ -92,7 +97,7 @@ int fx_setup(struct fixture *fx)
 	memcpy(fx->mac0, "\x02\x00\x00\x00\x00\xa0", 6);
 	memcpy(fx->mac2, "\x02\x00\x00\x00\x00\xa2", 6);
 
-	err = dp_load(&fx->dp, &(struct dp_opts){ .max_vips = 64, .max_backends = 4096 });
+	err = dp_load(&fx->dp, &(struct dp_opts){ .max_vips = 64, .max_backends = max_backends });
 	if (err)
 		return err;
 	pkt_addr(&cfg.src_v4, &family, "10.0.0.1");
