@@ -10,6 +10,7 @@
 #include "bird.h"
 #include "config.h"
 #include "dataplane.h"
+#include "fileio.h"
 #include "probe_path.h"
 #include "statetext.h"
 #include "sync.h"
@@ -55,7 +56,13 @@ struct daemon {
 	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 	struct state_text saved;	/* the state file as last written */
+	int state_fd;			/* that file, held open: see state_end() */
+	struct file_later later;	/* closes replaced state files, fsyncs their directory */
 	__u64 state_unsynced_ms;	/* its first rename not yet on disk; 0: none */
+	unsigned long state_renames;	/* of the state file, ever */
+	unsigned long state_sync_ticket;	/* the directory's fsync under way; 0: none */
+	unsigned long state_sync_renames;	/* state_renames when it began */
+	__u64 state_sync_ms;		/* and when */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
