@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,27 +329,76 @@ static void warm(int fd4, int fd6, const struct xlb_addr *addr, __u8 family)
 	}
 }
 
-/* Every backend's neighbour, or only `only`'s (a backend just added). */
-static void warm_neighbours(struct daemon *d, const struct cmd_backend *only)
-{
-	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/*
+ * Backends warmed per turn of the event loop: a datagram costs ~2 us, so 10,000 backends held it
+ * ~22 ms every DAEMON_WARM_S, and a command that came meanwhile waited that long.
+ */
+#define WARM_SLICE		64
 
-	if (only)
-		warm(fd4, fd6, &only->addr, only->family);
-	for (size_t i = 0; !only && i < d->cfg.n_vips; i++)
-		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++)
-			warm(fd4, fd6, &d->cfg.vips[i].backends[j].addr,
-			     d->cfg.vips[i].backends[j].family);
-	if (fd4 >= 0)
-		close(fd4);
-	if (fd6 >= 0)
-		close(fd6);
+/* The sockets warm() sends from: fd[0] IPv4, fd[1] IPv6, -1 for one that cannot be had. */
+static void warm_open(int fd[2])
+{
+	fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd[1] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void warm_close(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+}
+
+/* Up to budget more backends' neighbours from d's cursor; whether some are left. */
+static bool warm_more(struct daemon *d, size_t budget)
+{
+	int fd[2];
+
+	warm_open(fd);
+	/* A change between turns may shift the cursor: a backend is warmed twice, or next time. */
+	while (budget && d->warm_vip < d->cfg.n_vips) {
+		const struct cfg_vip *v = &d->cfg.vips[d->warm_vip];
+
+		if (d->warm_backend >= v->n_backends) {
+			d->warm_vip++;
+			d->warm_backend = 0;
+			continue;
+		}
+		warm(fd[0], fd[1], &v->backends[d->warm_backend].addr,
+		     v->backends[d->warm_backend].family);
+		d->warm_backend++;
+		budget--;
+	}
+	warm_close(fd);
+	return d->warm_vip < d->cfg.n_vips;
+}
+
+/* A new round over every backend, in slices from the event loop (daemon_busy()). */
+static void warm_begin(struct daemon *d)
+{
+	d->warm_vip = d->warm_backend = 0;
+	d->warming = warm_more(d, WARM_SLICE);
+}
+
+/* Only a backend just added. */
+static void warm_backend(const struct cmd_backend *b)
+{
+	int fd[2];
+
+	warm_open(fd);
+	warm(fd[0], fd[1], &b->addr, b->family);
+	warm_close(fd);
 }
 
 void daemon_warm_neighbours(struct daemon *d)
 {
-	warm_neighbours(d, NULL);
+	d->warm_vip = d->warm_backend = 0;
+	d->warming = warm_more(d, SIZE_MAX);
+}
+
+bool daemon_busy(const struct daemon *d)
+{
+	return d->warming;
 }
 
 /* ---- health ------------------------------------------------------------ */
@@ -527,6 +577,8 @@ void daemon_tick(struct daemon *d)
 
 	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
 		d->nexthops_ms = now;
+	if (d->warming)
+		d->warming = warm_more(d, WARM_SLICE);
 	bird_link_tick(&d->bird, &d->cfg, now);
 	state_sync(d, false);
 	inspect_tick(d);
@@ -546,7 +598,7 @@ void daemon_tick(struct daemon *d)
 			 (unsigned long long)(missed - d->neigh_missed));
 	d->neigh_missed = missed;
 	d->neigh_warmed_ms = now;
-	daemon_warm_neighbours(d);
+	warm_begin(d);
 }
 
 /* ---- start and stop --------------------------------------------------- */
@@ -885,7 +937,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
-		warm_neighbours(d, &cmd->backend);
+		warm_backend(&cmd->backend);
 	/* A VIP or backend gone ends its NAT flows now, not at the next walk. */
 	if (cmd->op == CMD_VIP_DEL || cmd->op == CMD_BACKEND_DEL)
 		natsweep_soon(d);

@@ -50,6 +50,8 @@ struct daemon {
 	struct bird_link bird;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
+	size_t warm_vip, warm_backend;	/* the next neighbour to warm */
+	bool warming;			/* a round of them under way */
 	struct rates *rates;		/* of the counters, for `stats` (rates.h) */
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
@@ -91,10 +93,12 @@ int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, st
 int daemon_health_fd(const struct daemon *d);
 void daemon_health_dispatch(struct daemon *d);
 
-/* Ask the kernel to resolve every backend's neighbour entry. */
+/* Ask the kernel to resolve every backend's neighbour entry, all at once. */
 void daemon_warm_neighbours(struct daemon *d);
 /* Periodic work of the event loop (neighbour warming); call it every turn. */
 void daemon_tick(struct daemon *d);
+/* Whether daemon_tick() has work left for the next turn at once (a warming round). */
+bool daemon_busy(const struct daemon *d);
 
 /* Write text to path so that a crash leaves the old or the new file whole. */
 int state_write(const char *path, const char *text, size_t len);
