@@ -131,8 +131,10 @@ struct state_save {
 static int state_begin(struct daemon *d, const struct config *c, enum state_change what,
 		       const struct xlb_vip_key *vip, struct state_save *s)
 {
-	int fd, err = state_text_update(&d->saved, c, what, vip, &s->next);
+	int fd, err;
 
+	state_prime_end(&d->prime, &d->saved);
+	err = state_text_update(&d->saved, c, what, vip, &s->next);
 	if (err)
 		return err;
 	fd = state_open_tmp(d->opts.state, s->tmp, sizeof(s->tmp));
@@ -766,6 +768,8 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	}
 	pr_info("xlbd: %zu VIPs, %zu interfaces from %s%s\n", d->cfg.n_vips, d->cfg.n_ifaces,
 		opts->state, d->cfg.drained ? "; node drained" : "");
+	/* Without it, the first change formats the whole file itself (state_begin()). */
+	state_prime_start(&d->prime, &d->cfg);
 	return 0;
 
 err_bird:
@@ -804,6 +808,7 @@ void daemon_stop(struct daemon *d)
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
 	config_free(&d->cfg);
+	state_prime_end(&d->prime, &d->saved);
 	state_text_free(&d->saved);
 }
 

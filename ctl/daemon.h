@@ -58,6 +58,7 @@ struct daemon {
 	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 	struct state_text saved;	/* the state file as last written */
+	struct state_prime prime;	/* saved's first text, after the start */
 	int state_fd;			/* that file, held open: see state_end() */
 	struct file_later later;	/* closes replaced state files, fsyncs their directory */
 	__u64 state_unsynced_ms;	/* its first rename not yet on disk; 0: none */
