@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,10 @@ struct state_save {
 static int state_begin(struct daemon *d, const struct config *c, enum state_change what,
 		       const struct xlb_vip_key *vip, struct state_save *s)
 {
-	int fd, err = state_text_update(&d->saved, c, what, vip, &s->next);
+	int fd, err;
 
+	state_prime_end(&d->prime, &d->saved);
+	err = state_text_update(&d->saved, c, what, vip, &s->next);
 	if (err)
 		return err;
 	fd = state_open_tmp(d->opts.state, s->tmp, sizeof(s->tmp));
@@ -142,15 +145,9 @@ static int state_begin(struct daemon *d, const struct config *c, enum state_chan
 		state_text_free(&s->next);
 		return fd;
 	}
-	/*
-	 * A rename not yet on disk is put there by the same thread, after the file (nearly free
-	 * then on ext4, whose fsync committed it already): while commands come, state_sync()'s
-	 * fsync of the directory, 1-4 ms once a second, no longer holds the event loop.
-	 */
-	err = file_write_begin(&s->w, fd, s->next.text, s->next.len,
-			       d->state_unsynced_ms ? d->opts.state : NULL);
+	err = file_write_begin(&s->w, fd, s->next.text, s->next.len);
 	if (err) {
-		file_write_end(&s->w, s->tmp, d->opts.state, false);
+		file_write_end(&s->w, s->tmp, d->opts.state, false, NULL);
 		state_text_free(&s->next);
 	}
 	return err;
@@ -158,21 +155,23 @@ static int state_begin(struct daemon *d, const struct config *c, enum state_chan
 
 /*
  * The rename of a state_begin()'s file over the state file once it is on disk, if keep; else
- * (the change failed) the file goes and the state file stays as it was. The rename's own
- * fsync is state_sync()'s.
+ * (the change failed) the file goes and the state file stays as it was. The new file stays
+ * open (d->state_fd) and the one it replaced is closed by d->later: the blocks it frees are
+ * not the command's wait. The rename's own fsync is state_sync()'s.
  */
 static int state_end(struct daemon *d, struct state_save *s, bool keep)
 {
-	int err = file_write_end(&s->w, s->tmp, d->opts.state, keep);
+	int old = d->state_fd;
+	int err = file_write_end(&s->w, s->tmp, d->opts.state, keep, &d->state_fd);
 
-	if (!s->w.dir_err)
-		d->state_unsynced_ms = 0;
 	if (err || !keep) {
 		state_text_free(&s->next);
 		return err;
 	}
+	file_later_close(&d->later, old);
 	state_text_free(&d->saved);
 	d->saved = s->next;
+	d->state_renames++;
 	if (!d->state_unsynced_ms)
 		d->state_unsynced_ms = health_now_ms();
 	return 0;
@@ -189,22 +188,39 @@ static int save_state(struct daemon *d, const struct config *c, enum state_chang
 
 /*
  * The state file's directory fsync'd, at most DAEMON_STATE_SYNC_MS after a change (now: at
- * once). Each change's file is fsync'd before its rename, so the file is whole whatever
- * happens; the rename itself was ~3 ms more per command on a busy disk, and a power loss is
- * all it can lose, for that long (IPVS keeps no state at all across one).
+ * once, here). Each change's file is fsync'd before its rename, so the file is whole whatever
+ * happens; the rename itself is what a power loss can take back, for that long (IPVS keeps no
+ * state at all across one). d->later does the fsync (0.2 ms, 3-4 ms in the tail): neither the
+ * event loop nor a command's reply waits for it.
  */
 static void state_sync(struct daemon *d, bool now)
 {
-	int err;
+	__u64 ms = health_now_ms();
+	int err = 0;
 
+	if (d->state_sync_ticket && file_later_synced(&d->later, d->state_sync_ticket, &err)) {
+		if (err)
+			pr_warn("state file %s: cannot sync its directory: %s\n", d->opts.state,
+				strerror(-err));
+		/* Renames since it began are on disk at the next one's, no later than due. */
+		d->state_unsynced_ms = d->state_renames == d->state_sync_renames ? 0 :
+				       d->state_sync_ms;
+		d->state_sync_ticket = 0;
+	}
 	if (!d->state_unsynced_ms ||
-	    (!now && health_now_ms() - d->state_unsynced_ms < DAEMON_STATE_SYNC_MS))
+	    (!now && (d->state_sync_ticket || ms - d->state_unsynced_ms < DAEMON_STATE_SYNC_MS)))
 		return;
-	err = file_sync_dir(d->opts.state);
-	if (err)
-		pr_warn("state file %s: cannot sync its directory: %s\n", d->opts.state,
-			strerror(-err));
-	d->state_unsynced_ms = 0;
+	if (now) {
+		err = file_sync_dir(d->opts.state);
+		if (err)
+			pr_warn("state file %s: cannot sync its directory: %s\n", d->opts.state,
+				strerror(-err));
+		d->state_unsynced_ms = 0;
+		return;
+	}
+	d->state_sync_ticket = file_later_sync_dir(&d->later);
+	d->state_sync_renames = d->state_renames;
+	d->state_sync_ms = ms;
 }
 
 /* What a configuration command may change in the state file's text. */
@@ -318,27 +334,76 @@ static void warm(int fd4, int fd6, const struct xlb_addr *addr, __u8 family)
 	}
 }
 
-/* Every backend's neighbour, or only `only`'s (a backend just added). */
-static void warm_neighbours(struct daemon *d, const struct cmd_backend *only)
-{
-	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/*
+ * Backends warmed per turn of the event loop: a datagram costs ~2 us, so 10,000 backends held it
+ * ~22 ms every DAEMON_WARM_S, and a command that came meanwhile waited that long.
+ */
+#define WARM_SLICE		64
 
-	if (only)
-		warm(fd4, fd6, &only->addr, only->family);
-	for (size_t i = 0; !only && i < d->cfg.n_vips; i++)
-		for (size_t j = 0; j < d->cfg.vips[i].n_backends; j++)
-			warm(fd4, fd6, &d->cfg.vips[i].backends[j].addr,
-			     d->cfg.vips[i].backends[j].family);
-	if (fd4 >= 0)
-		close(fd4);
-	if (fd6 >= 0)
-		close(fd6);
+/* The sockets warm() sends from: fd[0] IPv4, fd[1] IPv6, -1 for one that cannot be had. */
+static void warm_open(int fd[2])
+{
+	fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd[1] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void warm_close(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+}
+
+/* Up to budget more backends' neighbours from d's cursor; whether some are left. */
+static bool warm_more(struct daemon *d, size_t budget)
+{
+	int fd[2];
+
+	warm_open(fd);
+	/* A change between turns may shift the cursor: a backend is warmed twice, or next time. */
+	while (budget && d->warm_vip < d->cfg.n_vips) {
+		const struct cfg_vip *v = &d->cfg.vips[d->warm_vip];
+
+		if (d->warm_backend >= v->n_backends) {
+			d->warm_vip++;
+			d->warm_backend = 0;
+			continue;
+		}
+		warm(fd[0], fd[1], &v->backends[d->warm_backend].addr,
+		     v->backends[d->warm_backend].family);
+		d->warm_backend++;
+		budget--;
+	}
+	warm_close(fd);
+	return d->warm_vip < d->cfg.n_vips;
+}
+
+/* A new round over every backend, in slices from the event loop (daemon_busy()). */
+static void warm_begin(struct daemon *d)
+{
+	d->warm_vip = d->warm_backend = 0;
+	d->warming = warm_more(d, WARM_SLICE);
+}
+
+/* Only a backend just added. */
+static void warm_backend(const struct cmd_backend *b)
+{
+	int fd[2];
+
+	warm_open(fd);
+	warm(fd[0], fd[1], &b->addr, b->family);
+	warm_close(fd);
 }
 
 void daemon_warm_neighbours(struct daemon *d)
 {
-	warm_neighbours(d, NULL);
+	d->warm_vip = d->warm_backend = 0;
+	d->warming = warm_more(d, SIZE_MAX);
+}
+
+bool daemon_busy(const struct daemon *d)
+{
+	return d->warming;
 }
 
 /* ---- health ------------------------------------------------------------ */
@@ -517,6 +582,8 @@ void daemon_tick(struct daemon *d)
 
 	if (now - d->nexthops_ms >= DAEMON_NEXTHOP_MS && !dp_nexthop_refresh(&d->dp))
 		d->nexthops_ms = now;
+	if (d->warming)
+		d->warming = warm_more(d, WARM_SLICE);
 	bird_link_tick(&d->bird, &d->cfg, now);
 	state_sync(d, false);
 	inspect_tick(d);
@@ -536,7 +603,7 @@ void daemon_tick(struct daemon *d)
 			 (unsigned long long)(missed - d->neigh_missed));
 	d->neigh_missed = missed;
 	d->neigh_warmed_ms = now;
-	daemon_warm_neighbours(d);
+	warm_begin(d);
 }
 
 /* ---- start and stop --------------------------------------------------- */
@@ -662,6 +729,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
+	d->state_fd = -1;	/* err_cfg: nothing held yet */
 	config_init(&d->cfg);
 	/* dp_load()'s sizes, known before it runs: a state file over them loads nothing. */
 	d->limits.max_vips = opts->max_vips ? opts->max_vips : XLB_MAX_VIPS;
@@ -711,6 +779,11 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			strerror(-ret));
 		goto err_cfg;
 	}
+	/* Held so that the first change's rename does not free its blocks (state_end()). */
+	d->state_fd = open(opts->state, O_RDONLY | O_CLOEXEC);
+	if (file_later_start(&d->later, opts->state))
+		pr_warn("state file %s: no thread for its directory's fsync: the event loop does "
+			"it\n", opts->state);
 	/*
 	 * The host's addresses are checked from now on. One that came after its all-ports VIP
 	 * was added only gets a warning here: the data plane serves that VIP whether xlbd starts
@@ -778,6 +851,8 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	}
 	pr_info("xlbd: %zu VIPs, %zu interfaces from %s%s\n", d->cfg.n_vips, d->cfg.n_ifaces,
 		opts->state, d->cfg.drained ? "; node drained" : "");
+	/* Without it, the first change formats the whole file itself (state_begin()). */
+	state_prime_start(&d->prime, &d->cfg);
 	return 0;
 
 err_bird:
@@ -793,6 +868,9 @@ err_dp:
 	rates_close(d->rates);
 	dp_unload(&d->dp);
 err_cfg:
+	file_later_stop(&d->later);
+	if (d->state_fd >= 0)
+		close(d->state_fd);
 	config_free(&d->cfg);
 	return ret;
 }
@@ -800,6 +878,9 @@ err_cfg:
 void daemon_stop(struct daemon *d)
 {
 	state_sync(d, true);
+	file_later_stop(&d->later);
+	if (d->state_fd >= 0)
+		close(d->state_fd);
 	inspect_free(d);
 	tracer_stop(d);
 	natsweep_close(d->natsweep);
@@ -810,6 +891,7 @@ void daemon_stop(struct daemon *d)
 	sync_free(&d->sync);
 	dp_unload(&d->dp);
 	config_free(&d->cfg);
+	state_prime_end(&d->prime, &d->saved);
 	state_text_free(&d->saved);
 }
 
@@ -943,7 +1025,7 @@ static int do_config(struct daemon *d, const struct cmd *cmd, struct out *o)
 	if (cmd->op == CMD_ATTACH || cmd->op == CMD_DETACH)
 		update_sources(d);
 	if (cmd->op == CMD_BACKEND_ADD)
-		warm_neighbours(d, &cmd->backend);
+		warm_backend(&cmd->backend);
 	/* A VIP or backend gone ends its NAT flows now, not at the next walk. */
 	if (cmd->op == CMD_VIP_DEL || cmd->op == CMD_BACKEND_DEL)
 		natsweep_soon(d);

@@ -10,6 +10,7 @@
 #include "bird.h"
 #include "config.h"
 #include "dataplane.h"
+#include "fileio.h"
 #include "probe_path.h"
 #include "statetext.h"
 #include "sync.h"
@@ -49,13 +50,22 @@ struct daemon {
 	struct bird_link bird;
 	struct timespec started;
 	__u64 neigh_polled_ms, neigh_warmed_ms, neigh_missed;
+	size_t warm_vip, warm_backend;	/* the next neighbour to warm */
+	bool warming;			/* a round of them under way */
 	struct rates *rates;		/* of the counters, for `stats` (rates.h) */
 	struct inspect *inspect;	/* conns walks under way (inspect.h) */
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
 	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
 	struct state_text saved;	/* the state file as last written */
+	struct state_prime prime;	/* saved's first text, after the start */
+	int state_fd;			/* that file, held open: see state_end() */
+	struct file_later later;	/* closes replaced state files, fsyncs their directory */
 	__u64 state_unsynced_ms;	/* its first rename not yet on disk; 0: none */
+	unsigned long state_renames;	/* of the state file, ever */
+	unsigned long state_sync_ticket;	/* the directory's fsync under way; 0: none */
+	unsigned long state_sync_renames;	/* state_renames when it began */
+	__u64 state_sync_ms;		/* and when */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
@@ -84,10 +94,12 @@ int daemon_handle(void *ctx, struct server_call *call, int argc, char **argv, st
 int daemon_health_fd(const struct daemon *d);
 void daemon_health_dispatch(struct daemon *d);
 
-/* Ask the kernel to resolve every backend's neighbour entry. */
+/* Ask the kernel to resolve every backend's neighbour entry, all at once. */
 void daemon_warm_neighbours(struct daemon *d);
 /* Periodic work of the event loop (neighbour warming); call it every turn. */
 void daemon_tick(struct daemon *d);
+/* Whether daemon_tick() has work left for the next turn at once (a warming round). */
+bool daemon_busy(const struct daemon *d);
 
 /* Write text to path so that a crash leaves the old or the new file whole. */
 int state_write(const char *path, const char *text, size_t len);

@@ -4,8 +4,8 @@
  * never ends them, so that a port is never handed out while its flow lives; xlbd does, here.
  *
  * About once a second the `nat` map is walked in batches, NATSWEEP_SLICE_US of work per turn
- * of the event loop (a full table never stalls it), and both entries of a flow are deleted
- * when:
+ * of the event loop (a full table never stalls it); not while no VIP is nat and the last walk
+ * left the table empty. Both entries of a flow are deleted when:
  *   - TCP saw a FIN each way, or a RST, and the flow has been quiet for the VIP's fin-timeout;
  *   - TCP otherwise, or UDP, has been idle for the VIP's tcp-timeout or udp-timeout;
  *   - its VIP is gone (or no longer nat);

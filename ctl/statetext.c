@@ -116,3 +116,40 @@ out:
 	free(head);
 	return err;
 }
+
+static void *prime_thread(void *arg)
+{
+	struct state_prime *p = arg;
+	struct state_text none = { 0 };
+
+	p->err = state_text_update(&none, &p->cfg, STATE_CHANGED_ALL, NULL, &p->text);
+	return NULL;
+}
+
+int state_prime_start(struct state_prime *p, const struct config *c)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	config_init(&p->cfg);
+	err = config_copy(&p->cfg, c);
+	if (!err)
+		err = -pthread_create(&p->thread, NULL, prime_thread, p);
+	if (err)
+		config_free(&p->cfg);
+	p->running = !err;
+	return err;
+}
+
+void state_prime_end(struct state_prime *p, struct state_text *out)
+{
+	if (!p->running)
+		return;
+	pthread_join(p->thread, NULL);
+	p->running = false;
+	config_free(&p->cfg);
+	if (p->err)
+		return;
+	state_text_free(out);
+	*out = p->text;
+}

@@ -155,9 +155,9 @@ static int serve(struct daemon *d, struct server *srv, struct exporter *mx)
 	}
 
 	for (;;) {
-		/* A conns walk goes on in slices between events: no sleeping meanwhile. */
+		/* Conns walks and warm-ups go on in slices between events: no sleep meanwhile. */
 		n = epoll_wait(ep, events, 8,
-			       inspect_busy(d) || natsweep_busy(d) ? 0 :
+			       inspect_busy(d) || natsweep_busy(d) || daemon_busy(d) ? 0 :
 			       tracer_running(d) ? TRACER_POLL_MS :
 						   DAEMON_NEIGH_POLL_MS);
 		daemon_tick(d);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -319,12 +320,47 @@ static void test_sweep_config(void **state)
 	      "%llu", (unsigned long long)(rep.ended.vip - vip_before));
 }
 
+/*
+ * Without a nat VIP, a table found empty is walked no more (no entry can come, and a walk of an
+ * empty table still reads every bucket), until natsweep_soon(): a VIP deleted. Runs after
+ * test_sweep_config, whose flows of NAT_UDP are still there.
+ */
+static void test_sweep_skips(void **state)
+{
+	struct xlb_flow out, back;
+	struct xlb_nat eo, eb, got;
+	struct natsweep_ended before;
+
+	/* Keys of NAT_UDP while it is there: an entry that only a walk would end (VIP gone). */
+	plant_keys(11, &out, &back, &eo, &eb);
+	check(sync_vip_remove(&d.sync, &vip(NAT_UDP)->key) == 0, "vip del " NAT_UDP);
+	load(&d.cfg, "vip del " NAT_UDP "\n");
+	sweep();
+	natsweep_report(&d, &rep);
+	check(rep.counted && rep.entries == 0,
+	      "no nat VIP: the table is empty, the report says %llu",
+	      (unsigned long long)rep.entries);
+
+	check(!bpf_map__update_elem(d.dp.skel->maps.nat, &out, sizeof(out), &eo, sizeof(eo),
+				    BPF_NOEXIST), "an entry planted after that walk");
+	before = rep.ended;
+	usleep((NATSWEEP_EVERY_MS + 200) * 1000);
+	natsweep_tick(&d);
+	check(!natsweep_busy(&d) && !dp_nat_lookup(&d.dp, &out, &got),
+	      "a second later, no walk: the entry is still there");
+	sweep();
+	natsweep_report(&d, &rep);
+	check(dp_nat_lookup(&d.dp, &out, &got) && rep.ended.vip + rep.ended.orphan >
+	      before.vip + before.orphan, "natsweep_soon(): a walk, which ends it");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sync_writes),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_sweep_config),
+		cmocka_unit_test(test_sweep_skips),
 	};
 
 	return cmocka_run_group_tests_name("nat sweeper", tests, setup, teardown);

@@ -3,7 +3,7 @@
  * The kept state-file text (ctl/statetext.c): after every kind of change, the
  * text that reuses the untouched VIPs' blocks is config_save_state()'s to the
  * byte, and a wrong hint (a change the caller did not name) is what it is
- * not, so that the comparison can fail.
+ * not, so that the comparison can fail. The whole text formatted by a thread after a start.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,11 +147,41 @@ static void test_wrong_hint_shows(void **state)
 	config_free(&c);
 }
 
+/*
+ * The primed text is the whole configuration's, and what the first change then reuses; the
+ * configuration changed after the start does not reach the thread's copy.
+ */
+static void test_prime(void **state)
+{
+	struct state_text st = { 0 }, unused;
+	struct state_prime p;
+	struct config c;
+
+	build(&c, &unused);
+	state_text_free(&unused);
+	check(state_prime_start(&p, &c) == 0, "the thread starts");
+	apply_ok(&c, "vip del 10.0.0.3:53/udp");
+	state_prime_end(&p, &st);
+	check(st.text && strstr(st.text, "10.0.0.3:53/udp") && st.n == 3,
+	      "the text of the configuration as it was at the start, 3 VIPs: %zu", st.n);
+	apply_ok(&c, "vip add 10.0.0.3:53/udp");
+	apply_ok(&c, "backend add 10.0.0.3:53/udp 192.168.1.3");
+	check_same(&st, &c, "the start");
+	change(&st, &c, "backend add 10.0.0.2:80/tcp 192.168.1.9", STATE_CHANGED_VIP,
+	       "10.0.0.2:80/tcp");
+	/* Due once more: a second end does nothing. */
+	state_prime_end(&p, &st);
+	check_same(&st, &c, "a second end");
+	state_text_free(&st);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_change),
 		cmocka_unit_test(test_wrong_hint_shows),
+		cmocka_unit_test(test_prime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
