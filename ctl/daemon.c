@@ -681,11 +681,21 @@ static int pins_none(const char *dir)
 	int none = 1;
 
 	if (!p) {
-		char parent[PATH_MAX];
+		char parent[PATH_MAX], *slash;
 		struct stat st;
 
-		snprintf(parent, sizeof(parent), "%s/..", dir);
-		return errno == ENOENT && !stat(parent, &st) ? 2 : 0;
+		if (errno != ENOENT)
+			return 0;
+		/* Not "dir/..": a path through a directory that is not there resolves nowhere. */
+		snprintf(parent, sizeof(parent), "%s", dir);
+		while ((slash = strrchr(parent, '/')) && slash > parent && !slash[1])
+			*slash = '\0';
+		slash = strrchr(parent, '/');
+		if (!slash)
+			snprintf(parent, sizeof(parent), ".");
+		else
+			slash[slash == parent] = '\0';
+		return !stat(parent, &st) && S_ISDIR(st.st_mode) ? 2 : 0;
 	}
 	while (none && (e = readdir(p)))
 		none = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
