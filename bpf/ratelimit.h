@@ -162,6 +162,25 @@ static __always_inline int rl_try(struct xlb_rl_set *s, const struct xlb_rl_key 
 }
 
 /*
+ * The way holding key, held (XLB_RL_BUSY) or not: after the last try, so
+ * that a drop is counted on its source even when another CPU held the way
+ * through every try (a pass's few stores, whose line can take longer to
+ * come back than a try takes: test_two_cpus_share_bucket saw it about one
+ * run in twenty). A pass leaves the key as it is; a way whose key is being
+ * written (rl_insert) could compare torn, which at worst counts one drop
+ * on another source.
+ */
+static __always_inline struct xlb_rl_way *rl_held(struct xlb_rl_set *s,
+						  const struct xlb_rl_key *key)
+{
+#pragma unroll
+	for (int i = 0; i < XLB_RL_WAYS; i++)
+		if (xlb_rl_key_eq(&s->way[i].key, key))
+			return &s->way[i];
+	return NULL;
+}
+
+/*
  * The tries again after a race (a way being written, or a tat stored by
  * another CPU first). A global function, so the verifier checks its loop
  * once rather than on every path into the stage (inlined, the loop doubled
@@ -185,7 +204,7 @@ __noinline int ratelimit_slow(struct xlb_rl_set *s, const struct xlb_rl_key *key
 			return ret;
 	}
 	/* Out of tries: dropped, counted in the way last seen if there was one. */
-	return w ? rl_count(w, 0) : 0;
+	return w || (w = rl_held(s, key)) ? rl_count(w, 0) : 0;
 }
 
 /*
