@@ -427,6 +427,18 @@ static int maps_share(struct bpf_object *obj, const struct bpf_object *skel)
 }
 
 /*
+ * The load-time constants of the program, set alike in the plain and the traced build (whose
+ * skeletons' rodata are different types with the same fields): the map sizes the maps were
+ * made with and the ring slots' width.
+ */
+#define DP_RODATA_SET(dp, ro)						\
+	do {								\
+		(ro)->conn_sets = (dp)->conn_sets;			\
+		(ro)->rl_sets = (dp)->rl_sets;				\
+		(ro)->ring_wide = (dp)->ring_slot == 4;			\
+	} while (0)
+
+/*
  * skel creates (or adopts) and pins the maps, loading no program: a few ms, after which they
  * can be written while another object of the same program, dp->prog, has its program
  * verified on them. dp->prog holds fds of its own for the maps (bpf_map__reuse_fd() dups
@@ -447,9 +459,7 @@ static int maps_create(struct dp *dp, struct xlb *skel, const char *pin_dir)
 	prog = xlb__open();
 	if (!prog)
 		return errno_or(-EINVAL);
-	prog->rodata->conn_sets = dp->conn_sets;
-	prog->rodata->rl_sets = dp->rl_sets;
-	prog->rodata->ring_wide = dp->ring_slot == 4;
+	DP_RODATA_SET(dp, prog->rodata);
 	err = maps_share(prog->obj, skel->obj);
 	if (err) {
 		xlb__destroy(prog);
@@ -667,9 +677,7 @@ int dp_trace_begin(struct dp *dp)
 	t = xlb_trace__open();
 	if (!t)
 		return errno_or(-ENOMEM);
-	t->rodata->conn_sets = dp->conn_sets;
-	t->rodata->rl_sets = dp->rl_sets;
-	t->rodata->ring_wide = dp->ring_slot == 4;
+	DP_RODATA_SET(dp, t->rodata);
 	err = maps_share(t->obj, dp->skel->obj);
 	if (!err)
 		err = xlb_trace__load(t);
