@@ -41,17 +41,6 @@
 #define SEC_RATELIMIT	"per-source rate limit"
 #define SEC_MAGLEV	"Maglev build"
 
-struct bench_class {
-	const char *name;
-	const char *client;	/* NULL: a new source address per call */
-	const char *vip;
-	__u8 proto;
-	__u16 port;
-	__u8 tcp_flags;		/* PKT_TCP_*, 0: ACK */
-	double target_ns;	/* net ns above the floor, 0 = none */
-	double target_ratio;	/* or net / floor, 0 = none */
-};
-
 static struct fx_vip bench_vips[] = {
 	{ "10.20.0.1", 80, IPPROTO_TCP, XLB_METHOD_IPIP, 0, 0, 1,
 	  { { "10.0.0.2", 1 }, { "10.0.0.3", 1 }, { "10.0.0.4", 1 } }, 3 },
@@ -109,6 +98,11 @@ static const struct bench_class classes[] = {
 	{ "ipv6 not for a VIP (pass)", "2001:db8::1", "fd00::1", IPPROTO_TCP, 22, 0, 0, 0.15 },
 };
 #define N_CLASSES (sizeof(classes) / sizeof(classes[0]))
+
+const struct bench_class *bench_class_at(size_t i)
+{
+	return i < N_CLASSES ? &classes[i] : NULL;
+}
 
 /* Call i's packet of class c: new-flow classes get a source of their own per i. */
 static int build_packet(const struct bench_class *c, __u32 i, __u8 *buf, size_t cap)
@@ -408,7 +402,7 @@ static int bench_results_write(const char *path, double seconds)
  * place, only the source address and the header checksum change per call.
  * Returns the mean ns per packet; *tx counts the packets sent on.
  */
-static double measure_flood(int prog_fd, int ifindex, __u32 first, __u32 calls, __u32 *tx)
+double bench_flood(int prog_fd, int ifindex, __u32 first, __u32 calls, __u32 *tx)
 {
 	const struct bench_class c = { .client = "0.0.0.0", .vip = "10.20.0.1",
 				       .proto = IPPROTO_TCP, .port = 80 };
@@ -497,9 +491,9 @@ static void bench_ratelimit(struct fixture *fx, struct fx_vip *v, double floor_n
 	vip_limit(fx, v, 1, 1);
 	drop = measure(prog, fx->if0, &classes[0], &verdict);
 	vip_limit(fx, v, 0, 0);
-	flood_off = measure_flood(prog, fx->if0, 0x64400000, FLOOD_SOURCES, &tx_off);
+	flood_off = bench_flood(prog, fx->if0, 0x64400000, FLOOD_SOURCES, &tx_off);
 	vip_limit(fx, v, 1000, 10);
-	flood_on = measure_flood(prog, fx->if0, 0x64400000 + FLOOD_SOURCES, FLOOD_SOURCES, &tx_on);
+	flood_on = bench_flood(prog, fx->if0, 0x64400000 + FLOOD_SOURCES, FLOOD_SOURCES, &tx_on);
 	vip_limit(fx, v, 0, 0);
 
 	cost = diff[RL_PAIRS / 2];
@@ -767,27 +761,23 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static const char *verdict_name(__u32 v)
+const char *bench_verdict_name(__u32 v)
 {
 	static const char *const names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
 
 	return v < 5 ? names[v] : "?";
 }
 
-struct class_result {
-	double ns, net, floor;		/* this build: median of the rounds */
-	double old_net, ratio;		/* the other build; median of this / other per round */
-	__u32 verdict, old_verdict;
-};
-
 /*
  * One class, ROUNDS rounds of (floor, this build[, floor, the other]), each
  * over the next BENCH_CALLS / ROUNDS packets, so that the machine's drift and
  * neighbours weigh on both builds alike. New-flow classes give every call a
- * source of its own, so no round replays another's flows.
+ * source of its own, so no round replays another's flows. old_round, when
+ * not NULL, runs before each of the other's rounds, outside the timing.
  */
-static void measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
-			  const struct bench_class *c, struct class_result *r)
+void bench_measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
+			 const struct bench_class *c, struct class_result *r,
+			 void (*old_round)(void *arg), void *arg)
 {
 	double fl[ROUNDS], a[ROUNDS], net_a[ROUNDS], net_b[ROUNDS], ratio[ROUNDS];
 	__u32 chunk = BENCH_CALLS / ROUNDS, v;
@@ -804,6 +794,8 @@ static void measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
 		a[i] = run_pkts(prog_fd, ifindex, &p, i * chunk, chunk, &r->verdict);
 		if (old_fd >= 0) {
 			f2 = run_pkts(floor_fd, ifindex, &p, i * chunk, chunk, &v);
+			if (old_round)
+				old_round(arg);
 			b = run_pkts(old_fd, ifindex, &p, i * chunk, chunk, &r->old_verdict);
 		}
 		fl[i] = old_fd >= 0 ? (f1 + f2) / 2 : f1;
@@ -836,9 +828,9 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 	/* Warm up caches, the JIT image and the CPU's clock, then fill the tables. */
 	measure(floor_fd, fx->if0, &classes[0], &tx);
 	measure(prog_fd, fx->if0, &classes[0], &tx);
-	measure_flood(prog_fd, fx->if0, 0x64000000, dp_conn_max(&fx->dp), &tx);
+	bench_flood(prog_fd, fx->if0, 0x64000000, dp_conn_max(&fx->dp), &tx);
 	if (old_fd >= 0)
-		measure_flood(old_fd, fx->if0, 0x64000000, dp_conn_max(&fx->dp), &tx);
+		bench_flood(old_fd, fx->if0, 0x64000000, dp_conn_max(&fx->dp), &tx);
 
 	printf("\nPer packet: kernel ns per BPF_PROG_TEST_RUN (repeat=1), medians of %d rounds of "
 	       "%d calls,\nnet = above the floor (XDP_PASS, 2 insns) measured in the same rounds",
@@ -850,7 +842,8 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 		printf(" %8s %9s", "old net", "this/old");
 	printf("  target\n");
 	for (size_t i = 0; i < N_CLASSES; i++) {
-		measure_class(floor_fd, prog_fd, old_fd, fx->if0, &classes[i], &r[i]);
+		bench_measure_class(floor_fd, prog_fd, old_fd, fx->if0, &classes[i], &r[i], NULL,
+				    NULL);
 		floors[i] = r[i].floor;
 	}
 	flood_limit = TARGET_FLOOD * r[CLASS_V4_ESTABLISHED].net;
@@ -877,13 +870,13 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 		printf("%-34s %8.1f %8.1f %7.2fx", c->name, r[i].ns, r[i].net, r[i].net / fl);
 		if (old_fd >= 0)
 			printf(" %8.1f %8.2fx", r[i].old_net, r[i].ratio);
-		printf("  %s (%s)\n", target, verdict_name(r[i].verdict));
+		printf("  %s (%s)\n", target, bench_verdict_name(r[i].verdict));
 		bench_record(SEC_PACKET, c->name, r[i].net, "ns above floor", r[i].net / fl, "%s (%s)",
-			     target, verdict_name(r[i].verdict));
+			     target, bench_verdict_name(r[i].verdict));
 		if (old_fd >= 0)
 			bench_record(SEC_PACKET, c->name, r[i].old_net, "ns above floor, old build",
 				     r[i].old_net / fl, "this / old: %.2fx (old %s)", r[i].ratio,
-				     verdict_name(r[i].old_verdict));
+				     bench_verdict_name(r[i].old_verdict));
 	}
 	double fl = median(floors, N_CLASSES);
 
@@ -931,10 +924,12 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O]\n"
-		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--katran BALANCER.BPF.O]\n"
+		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health|katran]\n"
 		   "  --old PATH   also measure another build of the balancer object (packets, nat),\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
+		   "  --katran PATH  Katran's XDP balancer, built elsewhere: per-packet classes\n"
+		   "               against it, rounds interleaved (README \"Performance\")\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace,\n"
 		   "               ratelimit: after packets, whose floor they need; ratelimit\n"
 		   "               with --old: the other build's limit cost too)\n");
@@ -950,6 +945,7 @@ int main(int argc, char **argv)
 	time_t t = time(NULL);
 	double t0 = now_ms();
 	const char *results_path = getenv("XLB_BENCH_RESULTS"), *old_path = NULL;
+	const char *katran_path = NULL;
 	const char *only = NULL;
 	int err, old_fd = -1;
 	char date[32];
@@ -957,6 +953,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--old") && i + 1 < argc) {
 			old_path = argv[++i];
+		} else if (!strcmp(argv[i], "--katran") && i + 1 < argc) {
+			katran_path = argv[++i];
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
 		} else {
@@ -975,8 +973,14 @@ int main(int argc, char **argv)
 	}
 	if (only && !strcmp(only, "health"))
 		return bench_health() ? 1 : 0;
+	/* Katran is never fetched or built here: without an object, no section. */
+	if (only && !strcmp(only, "katran") && !katran_path) {
+		fprintf(stderr, "bench: section katran skipped: no Katran object given "
+				"(--katran PATH; README \"Performance\" says how to build one)\n");
+		return 0;
+	}
 	if (only && strcmp(only, "packets") && strcmp(only, "trace") && strcmp(only, "live") &&
-	    strcmp(only, "ratelimit") && strcmp(only, "nat")) {
+	    strcmp(only, "ratelimit") && strcmp(only, "nat") && strcmp(only, "katran")) {
 		usage(stderr);
 		return 2;
 	}
@@ -1025,6 +1029,12 @@ int main(int argc, char **argv)
 		fx_teardown(&fx);
 		return 0;
 	}
+	if (only && !strcmp(only, "katran")) {
+		bench_katran(&fx, bpf_program__fd(fl->progs.floor_pass), katran_path);
+		floor__destroy(fl);
+		fx_teardown(&fx);
+		return 0;
+	}
 	floor_ns = bench_packets(&fx, bpf_program__fd(fl->progs.floor_pass), old_fd, old_path);
 	if (only && !strcmp(only, "trace"))
 		bench_trace(&fx, floor_ns);
@@ -1038,6 +1048,8 @@ int main(int argc, char **argv)
 	bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass), old_path);
 	bench_ratelimit(&fx, &bench_vips[0], floor_ns, old_fd);
 	bench_trace(&fx, floor_ns);
+	if (katran_path)
+		bench_katran(&fx, bpf_program__fd(fl->progs.floor_pass), katran_path);
 	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
 	if (err)
 		bench_record("throughput, live frames", "not measured", NAN, "-", NAN, "%s",

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 /*
  * Every figure a section prints is also recorded, and main() writes them all
@@ -118,5 +119,45 @@ void bench_memory(void);
  * -errno when it could not (and said why on stderr).
  */
 int bench_health(void);
+
+/* A per-packet class of the packets section (bench.c). */
+struct bench_class {
+	const char *name;
+	const char *client;	/* NULL: a new source address per call */
+	const char *vip;
+	__u8 proto;
+	__u16 port;
+	__u8 tcp_flags;		/* PKT_TCP_*, 0: ACK */
+	double target_ns;	/* net ns above the floor, 0 = none */
+	double target_ratio;	/* or net / floor, 0 = none */
+};
+
+struct class_result {
+	double ns, net, floor;		/* this build: median of the rounds */
+	double old_net, ratio;		/* the other build; median of this / other per round */
+	__u32 verdict, old_verdict;
+};
+
+/* Class i of the packets section, NULL past the last. */
+const struct bench_class *bench_class_at(size_t i);
+/*
+ * Class c through prog_fd and, with old_fd >= 0, another program, rounds
+ * interleaved with the floor's (floor_fd); old_round(arg), when given, runs
+ * before each of the other program's rounds, outside the timing.
+ */
+void bench_measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
+			 const struct bench_class *c, struct class_result *r,
+			 void (*old_round)(void *arg), void *arg);
+/*
+ * calls IPv4 TCP packets from new sources (first, first + 1, ...) to the VIP
+ * of "ipv4 tcp established": mean ns per packet, *tx the packets sent on.
+ */
+double bench_flood(int prog_fd, int ifindex, __u32 first, __u32 calls, __u32 *tx);
+const char *bench_verdict_name(__u32 v);
+/*
+ * Katran's XDP balancer (katran.c), an object built elsewhere, configured
+ * like xlb's bench VIPs and measured class by class against fx's program.
+ */
+void bench_katran(struct fixture *fx, int floor_fd, const char *path);
 
 #endif /* XLB_BENCH_H */
