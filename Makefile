@@ -62,7 +62,7 @@ USER_SRCS  := $(patsubst $(BUILD)/%.o,%.c,$(LIB_OBJS) $(TLIB_OBJS) $(BENCH_OBJS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test test-unit test-bpf test-e2e bench bench-compare demo clean format
+.PHONY: all deps test test-unit test-bpf test-e2e bench bench-compare bench-katran demo clean format
 
 all: $(SKELS) $(BINS) $(UNIT_TESTS) $(BPF_TESTS) $(if $(BENCH_OBJS),$(BUILD)/xlb-bench)
 
@@ -141,6 +141,13 @@ ifeq ($(OLD),)
 else
 	$(Q)$(BUILD)/xlb-bench --only packets --old $(OLD)
 endif
+
+# Per packet against Katran's XDP balancer, an object built elsewhere (README
+# "Performance"; nothing is fetched): make bench-katran KATRAN=path/balancer.bpf.o
+bench-katran: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/mount-bpffs.sh
+	$(Q)$(BUILD)/xlb-bench --only katran $(if $(KATRAN),--katran $(KATRAN))
 
 # `make -s print-VAR` prints a variable's value as make sees it, one line:
 # how scripts read the flags and lists instead of keeping copies of them.
