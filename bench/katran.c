@@ -370,7 +370,8 @@ void bench_katran(struct fixture *fx, int floor_fd, const char *path)
 		const struct bench_class *c = bench_class_at(i);
 		struct class_result r;
 
-		if (!kat_has_vip(c))
+		/* Two rows at most per class: the floors fit. */
+		if (!kat_has_vip(c) || n_floors + 2 > (int)(sizeof(floors) / sizeof(floors[0])))
 			continue;
 		/*
 		 * Katran stops inserting new flows past MAX_CONN_RATE (125,000)
