@@ -12,7 +12,6 @@
 #include "bird.h"
 #include "config.h"
 #include "dataplane.h"
-#include "fileio.h"
 #include "probe_path.h"
 #include "statetext.h"
 #include "sync.h"
