@@ -322,29 +322,18 @@ static void state_tick(struct daemon *d)
 }
 
 /*
- * At the start, after the state file and its log's changes loaded: the file holds them all
- * and a new log names it. Only after a crash is there something to write but the log.
+ * At the start, after the state file and its log's changes loaded (text, all of them): the
+ * file holds them all and a new log names it. Only after a crash is there something to write
+ * but the log.
  */
-static int log_open(struct daemon *d, const char *state, size_t state_len,
-		    const struct statelog_replay *r)
+static int log_open(struct daemon *d, const char *text, size_t len, bool changes)
 {
-	char path[560], tmp[576], line[64], *text = NULL;
-	int fd, n, err = 0;
+	char path[560], tmp[576], line[64];
+	int fd, n, err = changes ? state_put(d->opts.state, text, len) : 0;
 
-	if (r->changes) {
-		text = malloc(state_len + r->len + 1);
-		if (!text)
-			return -ENOMEM;
-		memcpy(text, state, state_len);
-		memcpy(text + state_len, r->lines, r->len);
-		state_len += r->len;
-		err = state_put(d->opts.state, text, state_len);
-		state = text;
-	}
-	n = err ? 0 : statelog_checkpoint(state, state_len, line, sizeof(line));
-	free(text);
-	if (err || n < 0)
-		return err ? err : n;
+	n = err ? err : statelog_checkpoint(text, len, line, sizeof(line));
+	if (n < 0)
+		return n;
 	log_path(d, path, sizeof(path));
 	fd = state_open_tmp(path, tmp, sizeof(tmp));
 	err = fd < 0 ? fd : file_commit(fd, tmp, path, line, n);
@@ -782,7 +771,7 @@ static void log_swept(const struct sync_swept *w, const char *state)
 
 /*
  * The state file and the changes of its log read into a config: 0, or -errno with err set
- * (and said). The file's text and the log's changes are kept for log_open().
+ * (and said). The text loaded, the file's and the changes', is kept for log_open().
  */
 struct state_load {
 	const char *path;
@@ -831,7 +820,7 @@ static int log_read(struct state_load *l)
 static void *state_load(void *arg)
 {
 	struct state_load *l = arg;
-	char err[ERRLEN], *text = NULL;
+	char err[ERRLEN], *text;
 
 	l->ret = state_read(l->path, &l->text, err, sizeof(err));
 	if (l->ret) {
@@ -843,21 +832,28 @@ static void *state_load(void *arg)
 	if (l->ret)
 		return NULL;
 	if (l->replay.changes) {
-		text = malloc(l->len + l->replay.len + 1);
+		/* A file written by hand may lack its last newline: the next line is a line. */
+		bool nl = l->len && l->text[l->len - 1] != '\n';
+
+		text = malloc(l->len + nl + l->replay.len + 1);
 		if (!text) {
 			l->ret = -ENOMEM;
 			return NULL;
 		}
-		memcpy(text, l->text, l->len);
-		memcpy(text + l->len, l->replay.lines, l->replay.len + 1);
+		if (l->len)
+			memcpy(text, l->text, l->len);
+		text[l->len] = '\n';
+		memcpy(text + l->len + nl, l->replay.lines, l->replay.len + 1);
+		free(l->text);
+		l->text = text;
+		l->len += nl + l->replay.len;
 	}
-	if ((text || l->text) && config_load_state(l->cfg, text ? text : l->text, err,
-						    sizeof(err))) {
+	if (l->text && config_load_state(l->cfg, l->text, err, sizeof(err))) {
 		/* Never start with less than was saved: the file stays as it is. */
-		pr_warn("state file %s%s: %s\n", l->path, text ? " and its log" : "", err);
+		pr_warn("state file %s%s: %s\n", l->path, l->replay.changes ? " and its log" : "",
+			err);
 		l->ret = -EINVAL;
 	}
-	free(text);
 	return NULL;
 }
 
@@ -983,7 +979,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 			strerror(-ret));
 		goto err_cfg;
 	}
-	ret = log_open(d, load.text ? load.text : "", load.len, &load.replay);
+	ret = log_open(d, load.text ? load.text : "", load.len, load.replay.changes);
 	if (ret) {
 		pr_warn("state file %s: cannot write it or its log: %s\n", opts->state,
 			strerror(-ret));

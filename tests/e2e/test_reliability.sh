@@ -351,6 +351,12 @@ cut_short() {
 	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 6)" | head -c 30; } \
 		>"$WORK/xlb.conf.log"
 }
+# A file whose last line has no newline (written by hand), then a change.
+no_last_newline() {
+	printf '%s' "$(cat "$WORK/xlb.conf")" >"$WORK/new.conf"
+	mv "$WORK/new.conf" "$WORK/xlb.conf"
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 10)"; } >"$WORK/xlb.conf.log"
+}
 # The file edited by hand while xlbd was down.
 edited() {
 	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 8)"; } >"$WORK/xlb.conf.log"
@@ -372,6 +378,8 @@ test_crash_mid_rewrite() {
 	crash_restart "after the rewrite's rename" after_rename || return
 	crash_restart "a line cut short" cut_short || return
 	says "$WORK/xlbd.log" "ends in a line cut short"
+	be_line 10 >>"$WORK/want"
+	crash_restart "no newline at the end of the file" no_last_newline || return
 	be_line 7 >>"$WORK/want"
 	crash_restart "a file edited by hand" edited || return
 	says "$WORK/xlbd.log" "names another file"
