@@ -6,11 +6,12 @@
 #ifndef XLB_DAEMON_H
 #define XLB_DAEMON_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include "bird.h"
 #include "config.h"
 #include "dataplane.h"
-#include "fileio.h"
 #include "probe_path.h"
 #include "statetext.h"
 #include "sync.h"
@@ -39,6 +40,19 @@ struct inspect;
 struct natsweep;
 struct tracer;
 
+/* The whole state file written by a thread (daemon.c: rewrite_begin() to rewrite_end()). */
+struct state_rewrite {
+	char *text;		/* the file's text, freed at the end if owned */
+	size_t len;
+	size_t ckpt_from;	/* the log's offset of the checkpoint naming it */
+	const char *path;
+	int log_fd;		/* fdatasync'd before the rename: the checkpoint is on disk */
+	int err;
+	pthread_t thread;
+	atomic_bool done;	/* the thread's work is over */
+	bool running, thread_running, owned;
+};
+
 struct daemon {
 	struct daemon_opts opts;
 	struct dp dp;
@@ -57,15 +71,13 @@ struct daemon {
 	struct tracer *tracer;		/* the trace under way (tracer.h) */
 	struct natsweep *natsweep;	/* ends NAT flows (natsweep.h) */
 	__u64 nexthops_ms;		/* last dp_nexthop_refresh() */
-	struct state_text saved;	/* the state file as last written */
+	struct state_text saved;	/* the state file's text with every change (its log's) */
 	struct state_prime prime;	/* saved's first text, after the start */
-	int state_fd;			/* that file, held open: see state_end() */
-	struct file_later later;	/* closes replaced state files, fsyncs their directory */
-	__u64 state_unsynced_ms;	/* its first rename not yet on disk; 0: none */
-	unsigned long state_renames;	/* of the state file, ever */
-	unsigned long state_sync_ticket;	/* the directory's fsync under way; 0: none */
-	unsigned long state_sync_renames;	/* state_renames when it began */
-	__u64 state_sync_ms;		/* and when */
+	int log_fd;			/* the state file's change log (statelog.h), appended to */
+	size_t log_len;			/* its length: a failed append is cut back to it */
+	size_t log_changes;		/* changes since its last checkpoint */
+	__u64 log_last_ms;		/* when the last one came */
+	struct state_rewrite rewrite;	/* of the whole file, from saved */
 };
 
 /* Neighbour entries go stale after ~30 s unconfirmed: refresh well before. */
@@ -76,8 +88,13 @@ struct daemon {
  * late at most: it reads no clock, the daemon starts a new epoch instead.
  */
 #define DAEMON_NEXTHOP_MS	1000
-/* A change's rename of the state file is on disk this late at most. */
-#define DAEMON_STATE_SYNC_MS	1000
+/*
+ * The state file is rewritten whole (and its log started again) once the log holds this many
+ * changes, or once changes paused this long: a burst of commands does not share the disk with
+ * the rewrite's fsync.
+ */
+#define DAEMON_LOG_CHANGES	1024
+#define DAEMON_LOG_QUIET_MS	1000
 
 /*
  * Load (or adopt) the data plane, read the state file and make the maps and

@@ -3,7 +3,6 @@
 #ifndef XLB_FILEIO_H
 #define XLB_FILEIO_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -23,61 +22,6 @@ int file_commit(int fd, const char *tmp, const char *path, const char *text, siz
  * file_sync_dir(path) may bring back the old one.
  */
 int file_replace(int fd, const char *tmp, const char *path, const char *text, size_t len);
-/*
- * file_replace() in two halves, so that the fsync, most of its time, overlaps other work:
- * file_write_begin() writes text to fd (a new file at tmp, as above) and has a thread fsync it;
- * file_write_end() waits for that fsync, closes fd and renames tmp over path if keep, or
- * removes tmp. path is untouched until then; file_write_end() is due after every begin, even
- * one that failed. 0 or -errno.
- *
- * With kept, a file renamed over path stays open: fd goes to *kept (untouched otherwise). The
- * rename frees the blocks of the file it replaces unless that is open too, and on ext4 with
- * discard that took 0.35 ms (median; 1-4 ms in the tail), as long as the fsync before it:
- * whoever holds the replaced file open can close it later, off the critical path
- * (file_later_close()).
- */
-struct file_write {
-	int fd;
-	int err;		/* the write's or the fsync's */
-	pthread_t thread;
-	bool running;
-};
-
-int file_write_begin(struct file_write *w, int fd, const char *text, size_t len);
-int file_write_end(struct file_write *w, const char *tmp, const char *path, bool keep, int *kept);
-
-/*
- * A thread for the file work nobody needs to wait for: closing files that rename() replaced
- * (the close frees their blocks) and fsyncing the directory of `path` (whose renames are then on
- * disk). Without a thread (file_later_start() failed), each job is done at once by its caller.
- */
-#define FILE_LATER_FDS	64
-
-struct file_later {
-	const char *path;		/* whose directory is fsync'd; outlives the thread */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int fds[FILE_LATER_FDS];	/* to close */
-	size_t n_fds;
-	unsigned long dir_want, dir_done;	/* tickets of directory fsyncs */
-	int dir_err;			/* the last one's */
-	bool running, stop;
-};
-
-int file_later_start(struct file_later *l, const char *path);
-/* fd closed by the thread (at once if its queue is full); -1 is ignored. */
-void file_later_close(struct file_later *l, int fd);
-/*
- * An fsync of path's directory, begun after this call: its ticket, for file_later_synced(),
- * true once it is done (*err its result: 0 or -errno). Every rename in it before the call is
- * then on disk.
- */
-unsigned long file_later_sync_dir(struct file_later *l);
-bool file_later_synced(struct file_later *l, unsigned long ticket, int *err);
-/* The jobs queued are done, then the thread ends. */
-void file_later_stop(struct file_later *l);
-
 /* fsync path's directory: the last rename in it is on disk. 0 or -errno. */
 int file_sync_dir(const char *path);
 

@@ -223,7 +223,9 @@ test_bird_fragment_and_drain() {
 	xlbctl backend set $VIP4:80/tcp "$(be4 be1)" weight 2
 	xlbctl -j status | jq -e '.node.drained' >/dev/null || fail "a service change undrained the node"
 	wait_routes ""
-	[ "$(head -1 "$WORK/xlb.conf")" = "node drain" ] || fail "the state file lacks node drain"
+	# The file is rewritten once commands pause (its log holds each change meanwhile).
+	[ "$(wait_for 5000 "node drain" head -1 "$WORK/xlb.conf")" != timeout ] ||
+		fail "the state file lacks node drain"
 	xlbctl save >"$WORK/saved"
 	grep -q "^node" "$WORK/saved" && fail "save prints the node's drain"
 	[ -n "$(get "http://$VIP4/")" ] || fail "a drained node stopped forwarding"
@@ -270,7 +272,8 @@ test_bird_announce_healthy() {
 	xlbctl health set $VIP4:80/tcp tcp interval 100ms timeout 50ms fall 2 rise 1
 	xlbctl health set "[$VIP6]:80/tcp" tcp interval 100ms timeout 50ms fall 2 rise 1
 	wait_routes "$VIP4/32 $VIP6/128"
-	grep -q "announce healthy" "$WORK/xlb.conf" || fail "the state file lacks announce healthy"
+	[ "$(wait_for 5000 1 grep -c "announce healthy" "$WORK/xlb.conf")" != timeout ] ||
+		fail "the state file lacks announce healthy"
 	nginx_stop be1
 	wait_routes "$VIP6/128"
 	xlbctl -j vip show $VIP4:80/tcp | jq -e '.announce == "healthy" and .announced == false' \

@@ -265,4 +265,129 @@ test_control_characters_escaped() {
 	says "$WORK/start.err" "line 1: bad interface name '\\x1b[2J'"
 }
 
+# ---- the state file's log: a crash at any point keeps the old or the new configuration ----
+
+# crc32 in 8 hex digits (the trailer of gzip's output holds it, little-endian).
+crc32() { gzip -c | tail -c8 | head -c4 | od -An -tx4 | tr -d ' \n'; }
+# A log line as xlbd writes it: a change (+ LINE) or a checkpoint of a file (= LEN CRC).
+log_change() { printf '%s %s\n' "$(printf '+ %s' "$1" | crc32)" "+ $1"; }
+log_checkpoint() { # FILE
+	local body
+	body="= $(stat -c %s "$1") $(crc32 <"$1")"
+	printf '%s %s\n' "$(printf '%s' "$body" | crc32)" "$body"
+}
+
+# kill -9 of xlbd; HOOK (a function) changes what it left as a crash elsewhere would have; a
+# start on it. Its configuration is then $WORK/want.
+crash_restart() { # WHAT [HOOK]
+	local pid
+	pid=$(xlbd_pid)
+	kill -9 "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	[ -z "${2:-}" ] || "$2"
+	xlbd_start
+	xlbctl save | cmp -s - "$WORK/want" ||
+		fail "$1: after kill -9 and a start: $(xlbctl save | diff "$WORK/want" -)"
+}
+
+# Every change acknowledged is there after kill -9: the configuration that the commands so far
+# make when restored one after the other.
+test_crash_keeps_every_change() {
+	local svc=10.88.0.1:80/tcp step b
+	topo_up 1
+	xlbd_start
+	: >"$WORK/script"
+	for step in "vip add $svc ring 1021" "backend add $svc 10.88.1.1" \
+		"backend add $svc 10.88.1.2 weight 3" "backend set $svc 10.88.1.1 weight 0" \
+		"health set $svc tcp interval 1s" "ratelimit set $svc rate 100 burst 10" \
+		"vip add 10.88.0.2:53/udp hash src" "backend del $svc 10.88.1.2" \
+		"ratelimit off $svc" "health set $svc off" "vip del 10.88.0.2:53/udp"; do
+		# shellcheck disable=SC2086 # the step's words
+		xlbctl $step || { fail "$step: refused"; return; }
+		echo "$step" >>"$WORK/script"
+		crash_check "$step" || return
+	done
+	# Several changes in the log alone (a save or a pause rewrites the file).
+	cp "$WORK/xlb.conf" "$WORK/before.conf"
+	for b in 3 4 5; do
+		xlbctl backend add $svc 10.88.1.$b
+		echo "backend add $svc 10.88.1.$b" >>"$WORK/script"
+	done
+	cmp -s "$WORK/xlb.conf" "$WORK/before.conf" && local logged=1
+	crash_check "three changes" || return
+	[ -z "${logged:-}" ] || says "$WORK/xlbd.log" "3 changes from its log"
+}
+
+# kill -9, a start; what it has is what $WORK/script restores.
+crash_check() { # WHAT
+	local pid
+	pid=$(xlbd_pid)
+	kill -9 "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	xlbd_start
+	xlbctl save >"$WORK/got"
+	xlbctl restore "$WORK/script" || { fail "$1: the script does not restore"; return 1; }
+	xlbctl save | cmp -s - "$WORK/got" ||
+		fail "$1: after kill -9 and a start: $(xlbctl save | diff - "$WORK/got")"
+}
+
+SVC=10.88.0.1:80/tcp
+be_line() { printf 'backend add %s 10.88.1.%s weight 1\n' $SVC "$1"; }
+# A rewrite killed after its checkpoint, before its rename; a change came meanwhile.
+before_rename() {
+	{ cat "$WORK/xlb.conf"; be_line 9; } >"$WORK/new.conf"
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 2)"
+	  log_checkpoint "$WORK/new.conf"; log_change "$(be_line 3)"; } >"$WORK/xlb.conf.log"
+}
+# Killed after the rename, before the log started again.
+after_rename() {
+	{ cat "$WORK/xlb.conf"; be_line 4; } >"$WORK/new.conf"
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 4)"
+	  log_checkpoint "$WORK/new.conf"; log_change "$(be_line 5)"; } >"$WORK/xlb.conf.log"
+	mv "$WORK/new.conf" "$WORK/xlb.conf"
+}
+# Killed mid-append: the line cut short was never acknowledged.
+cut_short() {
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 6)" | head -c 30; } \
+		>"$WORK/xlb.conf.log"
+}
+# A file whose last line has no newline (written by hand), then a change.
+no_last_newline() {
+	printf '%s' "$(cat "$WORK/xlb.conf")" >"$WORK/new.conf"
+	mv "$WORK/new.conf" "$WORK/xlb.conf"
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 10)"; } >"$WORK/xlb.conf.log"
+}
+# The file edited by hand while xlbd was down.
+edited() {
+	{ log_checkpoint "$WORK/xlb.conf"; log_change "$(be_line 8)"; } >"$WORK/xlb.conf.log"
+	be_line 7 >>"$WORK/xlb.conf"
+}
+
+# A crash while the file is rewritten, before or after its rename, or mid-append.
+test_crash_mid_rewrite() {
+	topo_up 1
+	xlbd_start
+	xlbctl vip add $SVC ring 1021
+	xlbctl backend add $SVC 10.88.1.1
+	xlbctl save >"$WORK/want"
+	{ cat "$WORK/want"; be_line 2; be_line 3; } >"$WORK/want.next"
+	mv "$WORK/want.next" "$WORK/want"
+	crash_restart "before the rewrite's rename" before_rename || return
+	{ cat "$WORK/want"; be_line 4; be_line 5; } >"$WORK/want.next"
+	mv "$WORK/want.next" "$WORK/want"
+	crash_restart "after the rewrite's rename" after_rename || return
+	crash_restart "a line cut short" cut_short || return
+	says "$WORK/xlbd.log" "ends in a line cut short"
+	be_line 10 >>"$WORK/want"
+	crash_restart "no newline at the end of the file" no_last_newline || return
+	be_line 7 >>"$WORK/want"
+	crash_restart "a file edited by hand" edited || return
+	says "$WORK/xlbd.log" "names another file"
+	# A clean stop leaves the file whole: an older xlbd, which reads no log, needs no more.
+	kill "$(xlbd_pid)"
+	for _ in $(seq 100); do [ -z "$(xlbd_pid)" ] && break; sleep 0.05; done
+	cmp -s "$WORK/xlb.conf" "$WORK/want" ||
+		fail "after a stop: $(diff "$WORK/want" "$WORK/xlb.conf")"
+}
+
 run_suite

@@ -2,9 +2,7 @@
 /*
  * The reader of state and restore files (ctl/fileio.c): a whole file or an error, never a
  * part of one taken for all of it: a NUL byte (with its line), a read that fails at the start
- * (a directory) or midway, and a file past the limit. The writer in two halves (xlbd's state
- * file, fsync'd while the maps change): the file at path changes at the end, and only if kept;
- * kept open if asked. file_later: the files given to it closed, the directory fsync'd.
+ * (a directory) or midway, and a file past the limit.
  */
 #define _GNU_SOURCE /* pipe2, F_SETPIPE_SZ */
 #include <errno.h>
@@ -145,134 +143,12 @@ static void test_limit(void **state)
 	check(ret == -E2BIG && !strcmp(msg, "too large (more than 16 MiB)"), "16 MiB: '%s'", msg);
 }
 
-/* The whole content of path, or "(none)" when there is no such file. */
-static void read_back(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	if (n >= 0)
-		buf[n] = '\0';
-	else
-		snprintf(buf, len, "(none)");
-	if (fd >= 0)
-		close(fd);
-}
-
-/* Whether fd is open and names the file at path. */
-static bool same_file(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return !fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-static void test_write_halves(void **state)
-{
-	static const struct {
-		const char *what;
-		bool keep;
-		bool bad_fd;		/* the write fails */
-		bool hold;		/* the new file kept open */
-		int want;
-		const char *after;	/* path's content at the end */
-	} cases[] = {
-		{ "kept", true, false, false, 0, "new\n" },
-		{ "kept, and held open", true, false, true, 0, "new\n" },
-		{ "not kept: the change failed", false, false, true, 0, "old\n" },
-		{ "the write fails", true, true, true, -EBADF, "old\n" },
-	};
-	char dir[] = "/tmp/test_fileio.XXXXXX", path[64], tmp[80], buf[64], mid[64];
-	struct file_write w;
-	int fd, ret, end, held;
-
-	check(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-	snprintf(path, sizeof(path), "%s/state", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		check(fd >= 0 && write(fd, "old\n", 4) == 4, "%s: the old file", cases[i].what);
-		close(fd);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		check(fd >= 0, "%s: open %s", cases[i].what, tmp);
-		if (cases[i].bad_fd) {
-			close(fd);
-			fd = open(tmp, O_RDONLY | O_CLOEXEC);
-		}
-		ret = file_write_begin(&w, fd, "new\n", 4);
-		read_back(path, mid, sizeof(mid));
-		check(!strcmp(mid, "old\n"), "%s: path untouched until the end: '%s'",
-		      cases[i].what, mid);
-		/* Due after a failed begin too: it closes fd and removes tmp. */
-		held = -1;
-		end = file_write_end(&w, tmp, path, cases[i].keep, cases[i].hold ? &held : NULL);
-		ret = ret ? ret : end;
-		check(ret == cases[i].want, "%s: %d, got %d", cases[i].what, cases[i].want, ret);
-		read_back(path, buf, sizeof(buf));
-		check(!strcmp(buf, cases[i].after), "%s: path holds '%s', got '%s'", cases[i].what,
-		      cases[i].after, buf);
-		check(access(tmp, F_OK) && errno == ENOENT, "%s: no %s left", cases[i].what, tmp);
-		/* Held only when renamed: the file at path, still open. */
-		if (cases[i].hold && cases[i].keep && !cases[i].want) {
-			check(held == fd && same_file(held, path), "%s: the new file held open",
-			      cases[i].what);
-			close(held);
-		} else {
-			check(held == -1, "%s: nothing held, got fd %d", cases[i].what, held);
-			check(fcntl(fd, F_GETFD) < 0 && errno == EBADF, "%s: fd closed",
-			      cases[i].what);
-		}
-	}
-	unlink(path);
-	rmdir(dir);
-}
-
-/* file_later: what it was given to close is closed, and a directory fsync is reported done. */
-static void test_later(void **state)
-{
-	static const struct {
-		const char *what;
-		size_t fds;		/* to close */
-	} cases[] = {
-		{ "one file", 1 },
-		{ "more than its queue holds (the rest closed at once)", FILE_LATER_FDS + 8 },
-	};
-	char dir[] = "/tmp/test_fileio.XXXXXX", path[64];
-	int fds[FILE_LATER_FDS + 8], err;
-	struct file_later l;
-	unsigned long ticket;
-
-	check(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-	snprintf(path, sizeof(path), "%s/state", dir);
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		check(!file_later_start(&l, path), "%s: the thread starts", cases[i].what);
-		for (size_t j = 0; j < cases[i].fds; j++) {
-			fds[j] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			check(fds[j] >= 0, "%s: open", cases[i].what);
-			file_later_close(&l, fds[j]);
-		}
-		file_later_close(&l, -1);
-		ticket = file_later_sync_dir(&l);
-		for (int k = 0; k < 5000 && !file_later_synced(&l, ticket, &err); k++)
-			usleep(1000);
-		check(file_later_synced(&l, ticket, &err) && !err, "%s: the directory synced: %d",
-		      cases[i].what, err);
-		file_later_stop(&l);
-		for (size_t j = 0; j < cases[i].fds; j++)
-			check(fcntl(fds[j], F_GETFD) < 0 && errno == EBADF, "%s: fd %zu closed",
-			      cases[i].what, j);
-	}
-	rmdir(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_read_fails),
 		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_write_halves),
-		cmocka_unit_test(test_later),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
