@@ -61,6 +61,52 @@ static struct fx_vip bench_vips[] = {
 	  { { "fd00::2", 1 }, { "fd00::3", 1 }, { "fd00::4", 1 } }, 3, .encap_port = 6080 },
 };
 
+/*
+ * VIPs for the new-flow classes spread over many VIPs: 10.21.0.1-100:80/tcp,
+ * ids from 100, three backends each. With one VIP its ring stays in cache
+ * whatever its slot width; 100 rings of 65,537 slots are 12.8 MiB with
+ * 2-byte slots and 25.6 MiB with 4, against this machine's L3, so a new
+ * flow's slot read shows what the width costs. Ids: the fixture gives
+ * backends vip id * 100 + 1 + i, all below 2^16 here (2-byte slots).
+ */
+#define MANY_VIPS	100
+#define MANY_VIP_ID	100
+#define BENCH_MAX_VIPS	256
+#define BENCH_MAX_BACKENDS 32768
+
+static struct fx_vip many_vips[MANY_VIPS];
+static char many_addrs[MANY_VIPS][20];
+
+static void many_vip_addr(char *buf, size_t len, __u32 k)
+{
+	snprintf(buf, len, "10.21.%u.%u", ((k + 1) >> 8) & 0xff, (k + 1) & 0xff);
+}
+
+static int many_vips_add(struct fixture *fx)
+{
+	static const char *const addrs[] = { "10.0.0.2", "10.0.0.3", "10.0.0.4" };
+	int err = 0;
+
+	for (__u32 k = 0; !err && k < MANY_VIPS; k++) {
+		struct fx_vip *v = &many_vips[k];
+
+		many_vip_addr(many_addrs[k], sizeof(many_addrs[k]), k);
+		v->addr = many_addrs[k];
+		v->port = 80;
+		v->proto = IPPROTO_TCP;
+		v->method = XLB_METHOD_IPIP;
+		v->id = MANY_VIP_ID + k;
+		for (size_t i = 0; i < 3; i++)
+			v->backends[i] = (struct fx_backend){ .addr = addrs[i], .weight = 1 };
+		v->n = 3;
+		err = fx_vip_add(fx, v);
+	}
+	return err;
+}
+_Static_assert((MANY_VIP_ID + MANY_VIPS) * 100 < BENCH_MAX_BACKENDS &&
+	       BENCH_MAX_BACKENDS <= XLB_RING16_MAX_BACKENDS && MANY_VIP_ID + MANY_VIPS <= BENCH_MAX_VIPS,
+	       "many_vips: ids fit, 2-byte slots");
+
 /* Targets of issue 13, in ns above the floor. */
 #define TARGET_ESTABLISHED	60
 #define TARGET_NEW_FULL		300
@@ -94,6 +140,11 @@ static const struct bench_class classes[] = {
 	  TARGET_ESTABLISHED },
 	{ "ipv4 tcp established gue 4in6", "192.0.2.1", "10.20.0.4", IPPROTO_TCP, 80, 0,
 	  TARGET_ESTABLISHED },
+	/* New flows whose rings are not all in cache (many_vips). */
+	{ "ipv4 tcp new flow, 100 VIPs, table full", NULL, NULL, IPPROTO_TCP, 80, 0,
+	  TARGET_NEW_FULL, .many = MANY_VIPS },
+	{ "ipv4 tcp SYN flood, 100 VIPs", NULL, NULL, IPPROTO_TCP, 80, PKT_TCP_SYN,
+	  .many = MANY_VIPS },
 	{ "ipv4 not for a VIP (pass)", "192.0.2.1", "10.0.0.1", IPPROTO_TCP, 22, 0, 0, 0.15 },
 	{ "ipv6 not for a VIP (pass)", "2001:db8::1", "fd00::1", IPPROTO_TCP, 22, 0, 0, 0.15 },
 };
@@ -107,8 +158,8 @@ const struct bench_class *bench_class_at(size_t i)
 /* Call i's packet of class c: new-flow classes get a source of their own per i. */
 static int build_packet(const struct bench_class *c, __u32 i, __u8 *buf, size_t cap)
 {
-	int v6 = strchr(c->vip, ':') != NULL;
-	char src[64];
+	int v6 = c->vip && strchr(c->vip, ':') != NULL;
+	char src[64], dst[20];
 	struct pkt_spec s = {
 		.family = v6 ? XLB_AF_INET6 : XLB_AF_INET,
 		.dst = c->vip,
@@ -119,6 +170,11 @@ static int build_packet(const struct bench_class *c, __u32 i, __u8 *buf, size_t 
 		.payload_len = 64,
 	};
 
+	if (c->many) {
+		/* Consecutive calls to VIPs far apart: a prime stride. */
+		many_vip_addr(dst, sizeof(dst), (__u32)((__u64)i * 7919 % c->many));
+		s.dst = dst;
+	}
 	if (c->client) {
 		s.src = c->client;
 	} else if (v6) {
@@ -989,7 +1045,7 @@ int main(int argc, char **argv)
 	CPU_SET(0, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 
-	if (fx_setup(&fx)) {
+	if (fx_setup_room(&fx, BENCH_MAX_VIPS, BENCH_MAX_BACKENDS)) {
 		fprintf(stderr, "bench: cannot set up the namespace and program (root?)\n");
 		return 1;
 	}
@@ -998,6 +1054,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: VIP setup failed\n");
 			return 1;
 		}
+	if (many_vips_add(&fx)) {
+		fprintf(stderr, "bench: VIP setup failed (%u VIPs)\n", MANY_VIPS);
+		return 1;
+	}
 	fl = floor__open_and_load();
 	if (!fl) {
 		fprintf(stderr, "bench: cannot load the floor program\n");

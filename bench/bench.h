@@ -130,6 +130,7 @@ struct bench_class {
 	__u8 tcp_flags;		/* PKT_TCP_*, 0: ACK */
 	double target_ns;	/* net ns above the floor, 0 = none */
 	double target_ratio;	/* or net / floor, 0 = none */
+	__u32 many;		/* vip NULL: spread over this many VIPs (many_vips) */
 };
 
 struct class_result {

@@ -309,12 +309,15 @@ static void kat_close(struct katran *k)
 
 /*
  * The classes Katran can take: those to its four VIPs and those to no VIP at
- * all; the other encapsulations' VIPs are xlb's alone.
+ * all; the other encapsulations' VIPs, and the classes spread over many
+ * VIPs (vip NULL), are xlb's alone.
  */
 static bool kat_has_vip(const struct bench_class *c)
 {
 	if (strstr(c->name, "not for a VIP"))
 		return true;
+	if (!c->vip)
+		return false;
 	for (size_t v = 0; v < sizeof(kat_vips) / sizeof(kat_vips[0]); v++)
 		if (!strcmp(c->vip, kat_vips[v].addr) && c->port == kat_vips[v].port &&
 		    c->proto == kat_vips[v].proto)

@@ -61,6 +61,60 @@ static __always_inline struct xlb_conn_set *conn_set_at(__u32 hash)
 	return bpf_map_lookup_elem(&conns, &set);
 }
 
+/*
+ * 0 if set's word in conn_hints says no way of it holds a flow with this
+ * hash's tag, 1 if one may (or the word is not computed yet). A bare SYN
+ * asks this before conn_find(): the word is an inlined array read from a
+ * line that stays in cache (a word per set), the set's first line a likely
+ * miss when the SYNs come from new sources. Exact for a finished way: its
+ * bit is set before its seq turns even (conn_hint_add()), so a flow the
+ * word does not name is at most being written, which reads as a miss too.
+ */
+static __always_inline int conn_may_hold(__u32 hash)
+{
+	__u32 set = xlb_conn_set_of(hash, conn_sets);
+	__u64 *h = bpf_map_lookup_elem(&conn_hints, &set);
+	__u64 w;
+
+	if (!h)
+		return 1;
+	w = *(volatile __u64 *)h;
+	return !(w & XLB_HINT_VALID) || (w & xlb_conn_hint_bit(xlb_conn_tag(hash)));
+}
+
+/*
+ * After a bind stored tag in set s (its way's seq still odd): the set's
+ * word recomputed from its tags, bits of evicted flows dropped, by one
+ * compare-and-swap against the word read before the tags. Another bind
+ * that stored its tag after our read of it bumps the word's count before
+ * setting its bit, so our swap then fails and theirs stands. If the swap
+ * fails, our own bit and a count, the count first for the same reason.
+ */
+static __always_inline void conn_hint_add(const struct xlb_conn_set *s, __u32 hash, __u32 tag)
+{
+	__u32 set = xlb_conn_set_of(hash, conn_sets);
+	__u64 *h = bpf_map_lookup_elem(&conn_hints, &set);
+	__u64 w, fresh = XLB_HINT_VALID;
+
+	if (!h)
+		return;
+	w = *(volatile __u64 *)h;
+	barrier();
+#pragma unroll
+	for (int i = 0; i < XLB_CONN_WAYS; i++) {
+		__u32 t = *(const volatile __u32 *)&s->tag[i];
+
+		if (t)
+			fresh |= xlb_conn_hint_bit(t);
+	}
+	fresh |= xlb_conn_hint_bit(tag);
+	fresh |= (w + XLB_HINT_COUNT) & ~(XLB_HINT_COUNT - 1);
+	if (__sync_val_compare_and_swap(h, w, fresh) == w)
+		return;
+	__sync_fetch_and_add(h, XLB_HINT_COUNT);
+	__sync_fetch_and_or(h, xlb_conn_hint_bit(tag));
+}
+
 /* 1 and *c if way w holds flow f, read whole; 0 if not (or being written). */
 static __always_inline int way_read(const struct xlb_conn_way *w, const struct xlb_flow *f,
 				    struct xlb_conn *c)
@@ -148,6 +202,8 @@ static __always_inline int conn_write(struct xlb_conn_set *s, const struct xlb_f
 	s->used[i] = epoch;
 	w->key = *f;
 	w->conn = *c;
+	barrier();
+	conn_hint_add(s, hash, tag);
 	barrier();
 	__sync_fetch_and_add(&w->seq, 1);
 	return 1;

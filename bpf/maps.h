@@ -114,6 +114,23 @@ struct {
 } conns SEC(".maps");
 
 /*
+ * One word per set of conns (struct xlb_conn_set), in a separate array so
+ * that they share cache lines: a filter of the set's tags (bpf/conns.h,
+ * xlb_conn_hint_bit()). A bare SYN whose tag's bit is clear skips its set,
+ * whose line is a likely cache miss in a SYN flood from new sources; the
+ * words of all sets take one byte per entry (64 KiB at the default size),
+ * which stays in cache. Mappable: xlbd's own binds (dp_conn_bind) set their
+ * bit too. max_entries: conns' sets.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_CONNS_DEFAULT / XLB_CONN_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_hints SEC(".maps");
+
+/*
  * NAT translation entries (struct xlb_nat), two per flow. A plain hash,
  * shared by all CPUs: a flow's two directions may arrive on different CPUs,
  * and BPF_NOEXIST on the shared map is what keeps two CPUs from taking one

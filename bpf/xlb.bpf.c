@@ -83,7 +83,13 @@ static __always_inline int lb_flow(struct xdp_md *ctx, const struct meta *m, int
 
 	if (!cfg)
 		return done(XDP_DROP, drop_internal);
-	be = conn_backend(&m->flow, hash, cfg, &vip, &id);
+	/*
+	 * A bare SYN still follows an entry of its tuple (a port reused before
+	 * the entry was evicted: its ACK will follow the entry, so must it),
+	 * but asks the set's hint word first: in a flood of new sources the
+	 * set's line is a cache miss, the hint a hit.
+	 */
+	be = syn && !conn_may_hold(hash) ? NULL : conn_backend(&m->flow, hash, cfg, &vip, &id);
 	if (be) {
 		if (!ratelimit_admit(vip, &m->flow))
 			return ratelimit_drop(vip->id);

@@ -63,7 +63,8 @@ static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, 
 	 * an upgrade starts them afresh, the counters from zero, rather than
 	 * refuse to start over the older build's pins.
 	 */
-	bool rebuildable = map == skel->maps.conns || map == skel->maps.ratelimit ||
+	bool rebuildable = map == skel->maps.conns || map == skel->maps.conn_hints ||
+			   map == skel->maps.ratelimit ||
 			   map == skel->maps.config || map == skel->maps.outcomes;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -392,6 +393,11 @@ static size_t conns_bytes(const struct dp *dp)
 	return page_round((size_t)dp->conn_sets * sizeof(struct xlb_conn_set));
 }
 
+static size_t hints_bytes(const struct dp *dp)
+{
+	return page_round((size_t)dp->conn_sets * sizeof(__u64));
+}
+
 /*
  * The verifier's pass over the program: most of a load (~0.4 s of CPU), and needing nothing
  * that the maps hold. dp_load()'s thread runs it while the daemon fills the maps.
@@ -509,6 +515,7 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.nexthops, dp->max_backends);
 	dp->conn_sets = conn_sets(o.conns);
 	bpf_map__set_max_entries(skel->maps.conns, dp->conn_sets);
+	bpf_map__set_max_entries(skel->maps.conn_hints, dp->conn_sets);
 	dp->rl_sets = table_sets(o.ratelimit_entries, XLB_RATELIMIT_MIN, XLB_RATELIMIT_MAX,
 				 XLB_RATELIMIT_DEFAULT, XLB_RL_WAYS);
 	bpf_map__set_max_entries(skel->maps.ratelimit, dp->rl_sets);
@@ -538,8 +545,9 @@ int dp_load(struct dp *dp, const struct dp_opts *opts)
 	if (err)
 		goto err_free;
 	dp->conns = map_mmap(skel->maps.conns, conns_bytes(dp));
-	dp->rl = dp->conns ? map_mmap(skel->maps.ratelimit, rl_bytes(dp)) : NULL;
-	if (!dp->conns || !dp->rl) {
+	dp->conn_hints = dp->conns ? map_mmap(skel->maps.conn_hints, hints_bytes(dp)) : NULL;
+	dp->rl = dp->conn_hints ? map_mmap(skel->maps.ratelimit, rl_bytes(dp)) : NULL;
+	if (!dp->conns || !dp->conn_hints || !dp->rl) {
 		err = errno_or(-ENOMEM);
 		dp_unload(dp);
 		return err;
@@ -612,6 +620,8 @@ void dp_unload(struct dp *dp)
 		close(dp->rings_old_fd);
 	if (dp->conns)
 		munmap(dp->conns, conns_bytes(dp));
+	if (dp->conn_hints)
+		munmap(dp->conn_hints, hints_bytes(dp));
 	if (dp->rl)
 		munmap(dp->rl, rl_bytes(dp));
 	for (__u32 i = 0; i < dp->max_vips; i++)
@@ -1349,7 +1359,7 @@ int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_co
 	__u32 hash = xlb_flow_hash(flow, 0), way = 0;
 	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(hash, dp->conn_sets)];
 	struct xlb_conn_way *w;
-	__u64 seq;
+	__u64 seq, *hint;
 
 	/* Its own way if there is one, else an empty one, else the first. */
 	for (int i = XLB_CONN_WAYS - 1; i >= 0; i--)
@@ -1367,6 +1377,10 @@ int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_co
 	s->used[way] = dp->cfg.nh_epoch;
 	memcpy((void *)&w->key, flow, sizeof(*flow));
 	memcpy((void *)&w->conn, conn, sizeof(*conn));
+	/* Its bit in the set's hint, after a count, as the data plane's bind does (bpf/conns.h). */
+	hint = &dp->conn_hints[xlb_conn_set_of(hash, dp->conn_sets)];
+	__atomic_fetch_add(hint, XLB_HINT_COUNT, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(hint, xlb_conn_hint_bit(xlb_conn_tag(hash)), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&w->seq, seq + 2, __ATOMIC_RELEASE);
 	return 0;
 }

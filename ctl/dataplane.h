@@ -41,6 +41,7 @@ struct dp {
 	int rings_old_fd;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
 	struct xlb_conn_set *conns;	/* the connection table, mapped */
+	__u64 *conn_hints;		/* its sets' hint words (bpf/conns.h), mapped */
 	__u32 conn_sets;
 	struct xlb_rl_set *rl;	/* the rate limiter's source table, mapped */
 	__u32 rl_sets;

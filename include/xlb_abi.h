@@ -34,10 +34,10 @@
 #define XLB_CONNS_MAX		(1U << 27)
 /*
  * Kernel memory per connection-table entry (make bench, "kernel memory"):
- * one struct xlb_conn_way, a cache line, and an eighth of its set's first
- * line; the table is one array.
+ * one struct xlb_conn_way, a cache line, an eighth of its set's first
+ * line, and an eighth of its set's word in conn_hints; two arrays.
  */
-#define XLB_CONN_BYTES		72
+#define XLB_CONN_BYTES		73
 /*
  * nat: translation entries, two per NAT flow (xlbd -T). Not preallocated,
  * so kernel memory follows the entries in use (XLB_NAT_BYTES each, as

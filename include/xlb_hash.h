@@ -98,6 +98,23 @@ static __always_inline __u32 xlb_conn_tag(__u32 hash)
 	return hash | 0x80000000U;
 }
 
+/*
+ * A set's word in conn_hints (bpf/conns.h, conn_may_hold()): bits 0-47 a
+ * filter of the tags its ways hold (a bit per tag, from the tag's bits
+ * 24-30, which the set's index does not use up to 2^24 sets), bit 48 set
+ * once the word has been computed from the set (0, a fresh map's value:
+ * nothing known, read the set), bits 56-63 a count of the word's updates,
+ * so that a recomputation racing with a bind sees the word change.
+ */
+#define XLB_HINT_VALID		(1ULL << 48)
+#define XLB_HINT_COUNT		(1ULL << 56)
+
+static __always_inline __u64 xlb_conn_hint_bit(__u32 tag)
+{
+	/* 128 tag values onto 48 bits by a multiply and a shift: no divide. */
+	return 1ULL << (((tag >> 24) & 0x7f) * 3 >> 3);
+}
+
 /* The vip_cache slot of a VIP key: a fold and a Fibonacci multiply. */
 static __always_inline __u32 xlb_vip_cache_slot(const struct xlb_vip_key *k)
 {

@@ -487,6 +487,59 @@ static void test_syn_does_not_bind(void **state)
 	assert_int_equal(after.packets - before.packets, 3);
 }
 
+/*
+ * A bare SYN of a tuple that has an entry follows the entry, not the ring
+ * (its ACK will), both for an entry the data plane bound and for one xlbd
+ * wrote: the SYN path's hint words (bpf/conns.h, conn_may_hold()) must name
+ * every bound flow. The owner is drained, so the ring would send these
+ * SYNs elsewhere; many ports, so that many sets and their words are tried.
+ */
+/* Whether f's set's hint word has f's bit (and is valid, if computed). */
+static bool hint_names(const struct xlb_flow *f, bool computed)
+{
+	__u32 hash = xlb_flow_hash(f, 0);
+	__u64 w = fx.dp.conn_hints[xlb_conn_set_of(hash, fx.dp.conn_sets)];
+
+	return (w & xlb_conn_hint_bit(xlb_conn_tag(hash))) && (!computed || (w & XLB_HINT_VALID));
+}
+
+static void test_syn_follows_its_entry(void **state)
+{
+	struct fx_vip *v = &vips[V_DRAIN];
+	struct pkt_spec s = flow_spec(v, CLIENT4, 24000);
+	struct xlb_flow f = pkt_flow(&s);
+	struct xlb_conn conn, planted;
+	__u32 owner;
+	size_t drained = take_owner_out(v, &s, &owner);
+
+	assert_int_equal(dp_conn_lookup(&fx.dp, &f, &planted), 0);
+	for (__u16 port = 24001; port < 24065; port++) {
+		struct pkt_spec b = flow_spec(v, CLIENT4, port), w = flow_spec(v, "192.0.2.79", port);
+		struct xlb_flow bf = pkt_flow(&b), wf = pkt_flow(&w);
+
+		/* Bound by the data plane while the owner was still in the ring. */
+		put_back(v, drained);
+		if (fx_ring_owner(&fx, v, &bf) == owner) {
+			send_flow(v, &b, owner);
+			/* The data plane's bind computed its set's word: valid, its bit set. */
+			assert_true(hint_names(&bf, true));
+			drained = take_owner_out(v, &s, &owner);
+			b.tcp_flags = PKT_TCP_SYN;
+			send_flow(v, &b, owner);
+		} else {
+			drained = take_owner_out(v, &s, &owner);
+		}
+		/* Written by xlbd (as a sync would): the same. */
+		assert_int_equal(dp_conn_bind(&fx.dp, &wf, &planted), 0);
+		assert_true(hint_names(&wf, false));
+		w.tcp_flags = PKT_TCP_SYN;
+		send_flow(v, &w, owner);
+		assert_int_equal(dp_conn_lookup(&fx.dp, &wf, &conn), 0);
+		assert_int_equal(conn.backend_id, owner);
+	}
+	put_back(v, drained);
+}
+
 static void test_hash_src(void **state)
 {
 	const struct fx_vip *v = &vips[V_SRC4];
@@ -1124,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_removed_backend_id_not_followed),
 		cmocka_unit_test(test_same_tuple_same_backend),
 		cmocka_unit_test(test_syn_does_not_bind),
+		cmocka_unit_test(test_syn_follows_its_entry),
 		cmocka_unit_test(test_hash_src),
 		cmocka_unit_test(test_no_neighbour_goes_to_kernel),
 		cmocka_unit_test(test_drops_counted),

@@ -82,6 +82,11 @@ int fx_setup(struct fixture *fx)
 
 int fx_setup_sized(struct fixture *fx, __u32 max_backends)
 {
+	return fx_setup_room(fx, 64, max_backends);
+}
+
+int fx_setup_room(struct fixture *fx, __u32 max_vips, __u32 max_backends)
+{
 	struct xlb_config cfg = { 0 };
 	__u8 family;
 	int err;
@@ -97,7 +102,8 @@ int fx_setup_sized(struct fixture *fx, __u32 max_backends)
 	memcpy(fx->mac0, "\x02\x00\x00\x00\x00\xa0", 6);
 	memcpy(fx->mac2, "\x02\x00\x00\x00\x00\xa2", 6);
 
-	err = dp_load(&fx->dp, &(struct dp_opts){ .max_vips = 64, .max_backends = max_backends });
+	err = dp_load(&fx->dp, &(struct dp_opts){ .max_vips = max_vips,
+						    .max_backends = max_backends });
 	if (err)
 		return err;
 	pkt_addr(&cfg.src_v4, &family, "10.0.0.1");

@@ -53,6 +53,8 @@ struct fx_vip {
 int fx_setup(struct fixture *fx);
 /* The same with room for max_backends backend ids (fx_setup(): 4096). */
 int fx_setup_sized(struct fixture *fx, __u32 max_backends);
+/* The same with room for max_vips VIP ids too (the others: 64). */
+int fx_setup_room(struct fixture *fx, __u32 max_vips, __u32 max_backends);
 /* fx_setup() and then every VIP of v[0..n-1]; a cmocka group setup: 0 or -1, saying why. */
 int fx_setup_vips(struct fixture *fx, struct fx_vip *v, int n);
 void fx_teardown(struct fixture *fx);
