@@ -761,7 +761,7 @@ int old_load(struct fixture *fx, const char *path)
 	return bpf_program__fd(prog);
 }
 
-static double median(double *v, int n)
+double bench_median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -811,11 +811,11 @@ static void measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
 		net_b[i] = b - fl[i];
 		ratio[i] = net_b[i] > 0 ? net_a[i] / net_b[i] : NAN;
 	}
-	r->ns = median(a, ROUNDS);
-	r->floor = median(fl, ROUNDS);
-	r->net = median(net_a, ROUNDS);
-	r->old_net = old_fd >= 0 ? median(net_b, ROUNDS) : NAN;
-	r->ratio = old_fd >= 0 ? median(ratio, ROUNDS) : NAN;
+	r->ns = bench_median(a, ROUNDS);
+	r->floor = bench_median(fl, ROUNDS);
+	r->net = bench_median(net_a, ROUNDS);
+	r->old_net = old_fd >= 0 ? bench_median(net_b, ROUNDS) : NAN;
+	r->ratio = old_fd >= 0 ? bench_median(ratio, ROUNDS) : NAN;
 	class_pkts_free(&p);
 }
 
@@ -885,7 +885,7 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 				     r[i].old_net / fl, "this / old: %.2fx (old %s)", r[i].ratio,
 				     verdict_name(r[i].old_verdict));
 	}
-	double fl = median(floors, N_CLASSES);
+	double fl = bench_median(floors, N_CLASSES);
 
 	printf("%-34s %8.1f\n", "floor (XDP_PASS, 2 insns)", fl);
 	bench_record(SEC_PACKET, "floor (XDP_PASS, 2 insns)", fl, "ns/packet", NAN,
@@ -933,7 +933,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O]\n"
 		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health]\n"
-		   "  --old PATH   also measure another build of the balancer object (packets, nat),\n"
+		   "  --old PATH   also measure another build of the balancer object (packets, nat,\n"
+		   "               live),\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace,\n"
 		   "               ratelimit: after packets, whose floor they need; ratelimit\n"
@@ -1014,7 +1015,7 @@ int main(int argc, char **argv)
 	       uts.machine, sysconf(_SC_NPROCESSORS_ONLN), date, BENCH_CALLS);
 
 	if (only && !strcmp(only, "live")) {
-		err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+		err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx), old_fd);
 		floor__destroy(fl);
 		fx_teardown(&fx);
 		return err ? 1 : 0;
@@ -1038,7 +1039,7 @@ int main(int argc, char **argv)
 	bench_nat(&fx, bpf_program__fd(fl->progs.floor_pass), old_path);
 	bench_ratelimit(&fx, &bench_vips[0], floor_ns, old_fd);
 	bench_trace(&fx, floor_ns);
-	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx), old_fd);
 	if (err)
 		bench_record("throughput, live frames", "not measured", NAN, "-", NAN, "%s",
 			     strerror(-err));
