@@ -811,7 +811,7 @@ int old_load(struct fixture *fx, const char *path)
 	return bpf_program__fd(prog);
 }
 
-static double median(double *v, int n)
+double bench_median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -859,11 +859,11 @@ void bench_measure_class(int floor_fd, int prog_fd, int old_fd, int ifindex,
 		net_b[i] = b - fl[i];
 		ratio[i] = net_b[i] > 0 ? net_a[i] / net_b[i] : NAN;
 	}
-	r->ns = median(a, ROUNDS);
-	r->floor = median(fl, ROUNDS);
-	r->net = median(net_a, ROUNDS);
-	r->old_net = old_fd >= 0 ? median(net_b, ROUNDS) : NAN;
-	r->ratio = old_fd >= 0 ? median(ratio, ROUNDS) : NAN;
+	r->ns = bench_median(a, ROUNDS);
+	r->floor = bench_median(fl, ROUNDS);
+	r->net = bench_median(net_a, ROUNDS);
+	r->old_net = old_fd >= 0 ? bench_median(net_b, ROUNDS) : NAN;
+	r->ratio = old_fd >= 0 ? bench_median(ratio, ROUNDS) : NAN;
 	class_pkts_free(&p);
 }
 
@@ -934,7 +934,7 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 				     r[i].old_net / fl, "this / old: %.2fx (old %s)", r[i].ratio,
 				     bench_verdict_name(r[i].old_verdict));
 	}
-	double fl = median(floors, N_CLASSES);
+	double fl = bench_median(floors, N_CLASSES);
 
 	printf("%-34s %8.1f\n", "floor (XDP_PASS, 2 insns)", fl);
 	bench_record(SEC_PACKET, "floor (XDP_PASS, 2 insns)", fl, "ns/packet", NAN,
@@ -982,7 +982,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--katran BALANCER.BPF.O]\n"
 		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health|katran]\n"
-		   "  --old PATH   also measure another build of the balancer object (packets, nat),\n"
+		   "  --old PATH   also measure another build of the balancer object (packets, nat,\n"
+		   "               live),\n"
 		   "               rounds interleaved with this build's (make bench-compare)\n"
 		   "  --katran PATH  Katran's XDP balancer, built elsewhere: per-packet classes\n"
 		   "               against it, rounds interleaved (README \"Performance\")\n"
@@ -1078,7 +1079,7 @@ int main(int argc, char **argv)
 	       uts.machine, sysconf(_SC_NPROCESSORS_ONLN), date, BENCH_CALLS);
 
 	if (only && !strcmp(only, "live")) {
-		err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+		err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx), old_fd);
 		floor__destroy(fl);
 		fx_teardown(&fx);
 		return err ? 1 : 0;
@@ -1110,7 +1111,7 @@ int main(int argc, char **argv)
 	bench_trace(&fx, floor_ns);
 	if (katran_path)
 		bench_katran(&fx, bpf_program__fd(fl->progs.floor_pass), katran_path);
-	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx));
+	err = bench_live(&fx, bpf_program__fd(fl->progs.floor_tx), old_fd);
 	if (err)
 		bench_record("throughput, live frames", "not measured", NAN, "-", NAN, "%s",
 			     strerror(-err));

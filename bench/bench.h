@@ -31,6 +31,8 @@ const char *bench_meets(bool ok);
 double now_ms(void);
 /* qsort() comparator for doubles, ascending. */
 int cmp_double(const void *a, const void *b);
+/* The median of v[0..n-1], which it sorts. */
+double bench_median(double *v, int n);
 
 /*
  * A configuration of n_vips IPv4 TCP VIPs with n_backends each, as the
@@ -92,11 +94,12 @@ int bench_write_text(const char *path, const char *text, size_t len);
 
 /*
  * Live-frame throughput (live.c): the balancer of fx and floor_tx, the XDP_TX
- * floor, on the veth pair xlb0/xlb1, frames really transmitted. 0 when it
- * printed its figures, -errno when it could not (and said why on stderr).
+ * floor, on the veth pair xlb0/xlb1, frames really transmitted; old_fd >= 0:
+ * another build too, rounds interleaved. 0 when it printed its figures,
+ * -errno when it could not (and said why on stderr).
  */
 struct fixture;
-int bench_live(struct fixture *fx, int floor_tx_fd);
+int bench_live(struct fixture *fx, int floor_tx_fd, int old_fd);
 /* xlbctl and xlbd round trips, start-up and restore (control.c). */
 void bench_control(void);
 /*

@@ -26,6 +26,12 @@
  * them), then tail-calls the program under test. The floor is floor_tx
  * behind the same feeder, measured next to each figure; floor_tx alone is
  * shown too, which tells what the feeder costs.
+ *
+ * With another build (xlb-bench --old), each class runs LIVE_ROUNDS rounds of
+ * (floor, this build, floor, the other) over a share of the frames each, so
+ * that a neighbour on the shared cores weighs on both builds alike; the
+ * figure to trust is the median of the rounds' ratios, this / other, and its
+ * difference in ns per frame.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,9 +58,11 @@
 #define LIVE_TARGET	0.8
 #define LIVE_TARGET_NEW	0.5
 #define LIVE_SECTION	"throughput, live frames"
+/* With another build: rounds of (floor, this, floor, other) per class. */
+#define LIVE_ROUNDS	5
 
 /* Slots of the feeders' program array: what they hand the frame to. */
-enum { SLOT_XLB, SLOT_FLOOR, N_SLOTS };
+enum { SLOT_XLB, SLOT_FLOOR, SLOT_OLD, N_SLOTS };
 
 struct live_class {
 	const char *name;
@@ -273,10 +281,11 @@ static int live_run(struct fixture *fx, int prog_fd, const struct live_frame *f,
 
 struct live_env {
 	int peer_fd, progs, counter, if1;
+	bool old;		/* another build in SLOT_OLD */
 	cpu_set_t old_cpus;
 };
 
-static int env_open(struct live_env *e, struct fixture *fx, int floor_tx_fd)
+static int env_open(struct live_env *e, struct fixture *fx, int floor_tx_fd, int old_fd)
 {
 	static const struct bpf_insn drop[] = { MOV_IMM(0, XDP_DROP), EXIT() };
 	int xlb_fd = dp_prog_fd(&fx->dp);
@@ -307,6 +316,9 @@ static int env_open(struct live_env *e, struct fixture *fx, int floor_tx_fd)
 	if (bpf_map_update_elem(e->progs, &(__u32){ SLOT_XLB }, &xlb_fd, BPF_ANY) ||
 	    bpf_map_update_elem(e->progs, &(__u32){ SLOT_FLOOR }, &floor_tx_fd, BPF_ANY))
 		return -errno;
+	e->old = old_fd >= 0;
+	if (e->old && bpf_map_update_elem(e->progs, &(__u32){ SLOT_OLD }, &old_fd, BPF_ANY))
+		return -errno;
 	return 0;
 }
 
@@ -326,29 +338,87 @@ static void env_close(struct live_env *e)
 struct class_figures {
 	struct live_result floor, xlb;
 	__u32 frames, len;
+	double old_mpps;	/* the other build: median of its rounds */
+	double ratio;		/* median of the rounds' this / other */
+	double ns;		/* median of the rounds' ns per frame, this less other */
 };
 
-/* The floor behind this class's feeder, then the balancer behind it. */
+/*
+ * The other build against this one: LIVE_ROUNDS rounds of (floor, this,
+ * floor, other), out->floor and out->xlb the medians of theirs.
+ */
+static int live_rounds(struct fixture *fx, const int *fd, const struct live_frame *f,
+		       struct class_figures *out)
+{
+	double fl[LIVE_ROUNDS], a[LIVE_ROUNDS], b[LIVE_ROUNDS], ratio[LIVE_ROUNDS],
+		ns[LIVE_ROUNDS];
+	__u32 n = out->frames / LIVE_ROUNDS;
+	struct live_result r[4];
+	int err = 0;
+
+	out->xlb.tx = 0;
+	out->xlb.delivered = out->floor.delivered = 1;
+	for (int i = 0; !err && i < LIVE_ROUNDS; i++) {
+		err = live_run(fx, fd[SLOT_FLOOR], f, n, &r[0]);
+		if (!err)
+			err = live_run(fx, fd[SLOT_XLB], f, n, &r[1]);
+		if (!err)
+			err = live_run(fx, fd[SLOT_FLOOR], f, n, &r[2]);
+		if (!err)
+			err = live_run(fx, fd[SLOT_OLD], f, n, &r[3]);
+		fl[i] = (r[0].mpps + r[2].mpps) / 2;
+		a[i] = r[1].mpps;
+		b[i] = r[3].mpps;
+		ratio[i] = a[i] / b[i];
+		ns[i] = 1e3 / a[i] - 1e3 / b[i];
+		out->xlb.tx += r[1].tx;
+		for (int k = 0; k < 4; k++) {
+			struct live_result *t = k % 2 ? &out->xlb : &out->floor;
+
+			if (r[k].delivered < t->delivered)
+				t->delivered = r[k].delivered;
+		}
+	}
+	out->frames = n * LIVE_ROUNDS;
+	out->floor.mpps = bench_median(fl, LIVE_ROUNDS);
+	out->xlb.mpps = bench_median(a, LIVE_ROUNDS);
+	out->old_mpps = bench_median(b, LIVE_ROUNDS);
+	out->ratio = bench_median(ratio, LIVE_ROUNDS);
+	out->ns = bench_median(ns, LIVE_ROUNDS);
+	return err;
+}
+
+/*
+ * The floor behind this class's feeder, then the balancer behind it; with
+ * another build, rounds of both (live_rounds()).
+ */
 static int live_class(struct fixture *fx, struct live_env *e, const struct live_class *c,
 		      struct class_figures *out)
 {
 	struct live_frame f;
-	int fd[N_SLOTS] = { -1, -1 }, err;
+	int fd[N_SLOTS] = { -1, -1, -1 }, err;
+	int slots = e->old ? N_SLOTS : SLOT_OLD;
 	struct live_result warm;
 
 	err = frame_build(c, &f);
 	out->len = f.len;
 	out->frames = c->new_flows ? LIVE_FRAMES_NEW : LIVE_FRAMES;
-	for (int s = 0; !err && s < N_SLOTS; s++) {
+	out->old_mpps = out->ratio = out->ns = NAN;
+	for (int s = 0; !err && s < slots; s++) {
 		fd[s] = feeder_load(e->progs, e->counter, &f, c->new_flows, s);
 		err = fd[s] < 0 ? fd[s] : 0;
 	}
 	if (!err)
 		err = live_run(fx, fd[SLOT_XLB], &f, LIVE_WARMUP, &warm);
-	if (!err)
+	if (!err && e->old)
+		err = live_run(fx, fd[SLOT_OLD], &f, LIVE_WARMUP, &warm);
+	if (!err && e->old) {
+		err = live_rounds(fx, fd, &f, out);
+	} else if (!err) {
 		err = live_run(fx, fd[SLOT_FLOOR], &f, out->frames, &out->floor);
-	if (!err)
-		err = live_run(fx, fd[SLOT_XLB], &f, out->frames, &out->xlb);
+		if (!err)
+			err = live_run(fx, fd[SLOT_XLB], &f, out->frames, &out->xlb);
+	}
 	for (int s = 0; s < N_SLOTS; s++)
 		if (fd[s] >= 0)
 			close(fd[s]);
@@ -375,7 +445,7 @@ static bool all_sent(const struct live_result *r, __u64 tx)
 	return r->delivered >= 0.999 && r->delivered <= 1.001 && (tx == (__u64)-1 || r->tx == tx);
 }
 
-int bench_live(struct fixture *fx, int floor_tx_fd)
+int bench_live(struct fixture *fx, int floor_tx_fd, int old_fd)
 {
 	struct class_figures figs[N_CLASSES];
 	struct live_result alone[2];
@@ -384,7 +454,7 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 	char label[96];
 	int err;
 
-	err = env_open(&e, fx, floor_tx_fd);
+	err = env_open(&e, fx, floor_tx_fd, old_fd);
 	if (err) {
 		fprintf(stderr, "bench: cannot set up the live-frame run: %s: throughput skipped\n",
 			strerror(-err));
@@ -429,6 +499,10 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 			 live_classes[i].new_flows ? "new flows" : "established");
 		print_row(label, &g->floor, 0, 0);
 		print_row(live_classes[i].name, &g->xlb, g->floor.mpps, target);
+		if (e.old)
+			printf("  %-44s %8.2f   this / other %.3fx (median of %d rounds), "
+			       "%+.1f ns a frame\n", "  the other build", g->old_mpps, g->ratio,
+			       LIVE_ROUNDS, g->ns);
 		if (!ok)
 			printf("      not every frame went out: balancer XDP_TX %llu of %u\n",
 			       (unsigned long long)g->xlb.tx, g->frames);
@@ -440,6 +514,10 @@ int bench_live(struct fixture *fx, int floor_tx_fd)
 		bench_record(LIVE_SECTION, label, g->xlb.mpps, "Mpps", ratio, ">= %.1fx: %s%s",
 			     target, bench_meets(ratio >= target),
 			     ok ? "" : " (frames lost!)");
+		if (e.old)
+			bench_record(LIVE_SECTION, label, g->old_mpps, "Mpps, old build",
+				     g->old_mpps / g->floor.mpps,
+				     "this / old: %.3fx, %+.1f ns a frame", g->ratio, g->ns);
 	}
 	return 0;
 }

@@ -300,14 +300,6 @@ static const char *const fig_name[F_COUNT] = {
 	"tcp new flow, nat (port allocation, 2 entries)",
 };
 
-static const char *const verdict_names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT", "?" };
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /*
  * Bind build b's established flow (key, of the packet fwd) and build its
  * backend's reply from the entry made. 0, or -errno after saying why.
@@ -382,19 +374,19 @@ static int measure_full(struct fixture *fx, int floor_fd, struct nat_build *b, i
 	}
 	snprintf(name, sizeof(name), "ipv%d tcp new flow, nat, map %d/%d full", v6 ? 6 : 4,
 		 NAT_FULL_NUM, NAT_FULL_DEN);
-	x[0] = median(net[0], NAT_ROUNDS);
-	f = median(probes, NAT_ROUNDS);
+	x[0] = bench_median(net[0], NAT_ROUNDS);
+	f = bench_median(probes, NAT_ROUNDS);
 	printf("  %-56s %7.1f net ns  %+.1f ns vs near-empty, %.3f probes a flow (%s)\n", name,
-	       x[0], x[0] - empty_ns, f, verdict_names[verdict[0] < 5 ? verdict[0] : 5]);
+	       x[0], x[0] - empty_ns, f, bench_verdict_name(verdict[0]));
 	bench_record(SEC_NAT, name, x[0], "ns above floor", x[0] / fl,
 		     "%+.1f ns vs the near-empty map; %.3f ports probed a flow (%s)",
-		     x[0] - empty_ns, f, verdict_names[verdict[0] < 5 ? verdict[0] : 5]);
+		     x[0] - empty_ns, f, bench_verdict_name(verdict[0]));
 	if (nb < 2)
 		return 0;
-	x[1] = median(net[1], NAT_ROUNDS);
-	f = median(vs_old, NAT_ROUNDS);
+	x[1] = bench_median(net[1], NAT_ROUNDS);
+	f = bench_median(vs_old, NAT_ROUNDS);
 	printf("  %-56s %7.1f net ns  this - old: %+.1f ns (old %s)\n", "  old build", x[1], f,
-	       verdict_names[verdict[1] < 5 ? verdict[1] : 5]);
+	       bench_verdict_name(verdict[1]));
 	bench_record(SEC_NAT, name, x[1], "ns above floor, old build", x[1] / fl,
 		     "this - old: %+.1f ns (median of the rounds' differences)", f);
 	return 0;
@@ -469,16 +461,16 @@ static int measure_family(struct fixture *fx, int floor_fd, struct nat_build *b,
 	}
 	for (int k = 0; k < nb; k++)
 		for (int i = 0; i < F_COUNT; i++) {
-			x[k][i] = median(net[k][i], NAT_ROUNDS);
-			d[k][i] = median(diff[k][i], NAT_ROUNDS);
+			x[k][i] = bench_median(net[k][i], NAT_ROUNDS);
+			d[k][i] = bench_median(diff[k][i], NAT_ROUNDS);
 		}
 	for (int i = 0; i < F_COUNT; i++)
-		dold[i] = median(vs_old[i], NAT_ROUNDS);
-	f1 = median(fl, NAT_ROUNDS);
+		dold[i] = bench_median(vs_old[i], NAT_ROUNDS);
+	f1 = bench_median(fl, NAT_ROUNDS);
 	for (int i = 0; i < F_COUNT; i++) {
 		char name[96];
 		bool ok = d[0][i] <= NAT_TARGET_NS;
-		const char *vn = verdict_names[verdict[0][i] < 5 ? verdict[0][i] : 5];
+		const char *vn = bench_verdict_name(verdict[0][i]);
 
 		snprintf(name, sizeof(name), "ipv%d %s", v6 ? 6 : 4, fig_name[i]);
 		if (i == F_TO_BACKEND || i == F_REPLY)
@@ -487,7 +479,7 @@ static int measure_family(struct fixture *fx, int floor_fd, struct nat_build *b,
 		else if (i == F_NEW)
 			snprintf(target, sizeof(target),
 				 "%+.1f ns vs ipip, %.3f probes a flow (%s)", d[0][i],
-				 median(probes, NAT_ROUNDS), vn);
+				 bench_median(probes, NAT_ROUNDS), vn);
 		else
 			snprintf(target, sizeof(target), "%+.1f ns vs ipip (%s)", d[0][i], vn);
 		printf("  %-56s %7.1f net ns  %s\n", name, x[0][i], target);
@@ -496,7 +488,7 @@ static int measure_family(struct fixture *fx, int floor_fd, struct nat_build *b,
 			continue;
 		old[i] = x[1][i];
 		printf("  %-56s %7.1f net ns  this - old: %+.1f ns (old %s)\n", "  old build",
-		       old[i], dold[i], verdict_names[verdict[1][i] < 5 ? verdict[1][i] : 5]);
+		       old[i], dold[i], bench_verdict_name(verdict[1][i]));
 		bench_record(SEC_NAT, name, old[i], "ns above floor, old build", old[i] / f1,
 			     "this - old: %+.1f ns (median of the rounds' differences)", dold[i]);
 	}
