@@ -277,13 +277,18 @@ log_checkpoint() { # FILE
 	printf '%s %s\n' "$(printf '%s' "$body" | crc32)" "$body"
 }
 
-# kill -9 of xlbd; HOOK (a function) changes what it left as a crash elsewhere would have; a
-# start on it. Its configuration is then $WORK/want.
-crash_restart() { # WHAT [HOOK]
+# kill -9 of xlbd, and wait (5 s at most) for it to be gone.
+crash_xlbd() {
 	local pid
 	pid=$(xlbd_pid)
 	kill -9 "$pid"
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+}
+
+# kill -9 of xlbd; HOOK (a function) changes what it left as a crash elsewhere would have; a
+# start on it. Its configuration is then $WORK/want.
+crash_restart() { # WHAT [HOOK]
+	crash_xlbd
 	[ -z "${2:-}" ] || "$2"
 	xlbd_start
 	xlbctl save | cmp -s - "$WORK/want" ||
@@ -320,10 +325,7 @@ test_crash_keeps_every_change() {
 
 # kill -9, a start; what it has is what $WORK/script restores.
 crash_check() { # WHAT
-	local pid
-	pid=$(xlbd_pid)
-	kill -9 "$pid"
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	crash_xlbd
 	xlbd_start
 	xlbctl save >"$WORK/got"
 	xlbctl restore "$WORK/script" || { fail "$1: the script does not restore"; return 1; }
