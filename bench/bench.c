@@ -112,6 +112,7 @@ _Static_assert((MANY_VIP_ID + MANY_VIPS) * 100 < BENCH_MAX_BACKENDS &&
 #define TARGET_NEW_FULL		300
 #define TARGET_FLOOD		2	/* a bare SYN of a flood: times an established packet */
 #define CLASS_V4_ESTABLISHED	0
+#define CLASS_V6_ESTABLISHED	5
 #define CLASS_V4_FLOOD		2
 
 static const struct bench_class classes[] = {
@@ -877,7 +878,7 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 {
 	int prog_fd = dp_prog_fd(&fx->dp);
 	struct class_result r[N_CLASSES];
-	double floors[N_CLASSES], flood_limit;
+	double floors[N_CLASSES], flood_limit[2];
 	char target[96];
 	__u32 tx;
 
@@ -902,7 +903,9 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 				    NULL);
 		floors[i] = r[i].floor;
 	}
-	flood_limit = TARGET_FLOOD * r[CLASS_V4_ESTABLISHED].net;
+	/* A flood of SYNs against an established TCP packet of its own family. */
+	flood_limit[0] = TARGET_FLOOD * r[CLASS_V4_ESTABLISHED].net;
+	flood_limit[1] = TARGET_FLOOD * r[CLASS_V6_ESTABLISHED].net;
 	for (size_t i = 0; i < N_CLASSES; i++) {
 		const struct bench_class *c = &classes[i];
 		double fl = r[i].floor;
@@ -917,9 +920,11 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 			snprintf(target, sizeof(target), "<= %.2fx: %s", c->target_ratio,
 				 bench_meets(ok));
 		} else if (c->tcp_flags == PKT_TCP_SYN) {
-			ok = r[i].net <= flood_limit;
+			double limit = flood_limit[c->vip && strchr(c->vip, ':')];
+
+			ok = r[i].net <= limit;
 			snprintf(target, sizeof(target), "<= %dx established (%.0f ns): %s",
-				 TARGET_FLOOD, flood_limit, bench_meets(ok));
+				 TARGET_FLOOD, limit, bench_meets(ok));
 		} else {
 			snprintf(target, sizeof(target), "-");
 		}
