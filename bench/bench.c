@@ -156,6 +156,14 @@ const struct bench_class *bench_class_at(size_t i)
 	return i < N_CLASSES ? &classes[i] : NULL;
 }
 
+/* --class: measure only the packet classes whose name holds this. */
+static const char *class_filter;
+
+static bool class_skipped(const struct bench_class *c)
+{
+	return class_filter && !strstr(c->name, class_filter);
+}
+
 /* Call i's packet of class c: new-flow classes get a source of their own per i. */
 static int build_packet(const struct bench_class *c, __u32 i, __u8 *buf, size_t cap)
 {
@@ -880,6 +888,7 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 	struct class_result r[N_CLASSES];
 	double floors[N_CLASSES], flood_limit[2];
 	char target[96];
+	int measured = 0;
 	__u32 tx;
 
 	/* Warm up caches, the JIT image and the CPU's clock, then fill the tables. */
@@ -899,9 +908,13 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 		printf(" %8s %9s", "old net", "this/old");
 	printf("  target\n");
 	for (size_t i = 0; i < N_CLASSES; i++) {
+		if (class_skipped(&classes[i])) {
+			r[i].net = NAN;
+			continue;
+		}
 		bench_measure_class(floor_fd, prog_fd, old_fd, fx->if0, &classes[i], &r[i], NULL,
 				    NULL);
-		floors[i] = r[i].floor;
+		floors[measured++] = r[i].floor;
 	}
 	/* A flood of SYNs against an established TCP packet of its own family. */
 	flood_limit[0] = TARGET_FLOOD * r[CLASS_V4_ESTABLISHED].net;
@@ -911,6 +924,8 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 		double fl = r[i].floor;
 		bool ok = true;
 
+		if (class_skipped(c))
+			continue;
 		if (c->target_ns) {
 			ok = r[i].net <= c->target_ns;
 			snprintf(target, sizeof(target), "<= %.0f ns: %s", c->target_ns,
@@ -939,7 +954,7 @@ static double bench_packets(struct fixture *fx, int floor_fd, int old_fd, const 
 				     r[i].old_net / fl, "this / old: %.2fx (old %s)", r[i].ratio,
 				     bench_verdict_name(r[i].old_verdict));
 	}
-	double fl = bench_median(floors, N_CLASSES);
+	double fl = measured ? bench_median(floors, measured) : NAN;
 
 	printf("%-34s %8.1f\n", "floor (XDP_PASS, 2 insns)", fl);
 	bench_record(SEC_PACKET, "floor (XDP_PASS, 2 insns)", fl, "ns/packet", NAN,
@@ -985,7 +1000,7 @@ static void bench_maglev(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--katran BALANCER.BPF.O]\n"
+	fprintf(f, "usage: xlb-bench [--old XLB.BPF.O] [--katran BALANCER.BPF.O] [--class TEXT]\n"
 		   "                 [--only packets|nat|trace|ratelimit|live|control|memory|health|katran]\n"
 		   "  --old PATH   also measure another build of the balancer object (packets, nat,\n"
 		   "               live),\n"
@@ -994,7 +1009,9 @@ static void usage(FILE *f)
 		   "               against it, rounds interleaved (README \"Performance\")\n"
 		   "  --only NAME  that section alone; BENCHMARKS.md is left alone (trace,\n"
 		   "               ratelimit: after packets, whose floor they need; ratelimit\n"
-		   "               with --old: the other build's limit cost too)\n");
+		   "               with --old: the other build's limit cost too)\n"
+		   "  --class TEXT the packet classes whose name holds TEXT alone (with --only\n"
+		   "               packets: a quick comparison of two builds on those)\n");
 }
 
 int main(int argc, char **argv)
@@ -1019,12 +1036,18 @@ int main(int argc, char **argv)
 			katran_path = argv[++i];
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
+		} else if (!strcmp(argv[i], "--class") && i + 1 < argc) {
+			class_filter = argv[++i];
 		} else {
 			usage(strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? stderr : stdout);
 			return 2;
 		}
 	}
 
+	if (class_filter && (!only || strcmp(only, "packets"))) {
+		fprintf(stderr, "bench: --class goes with --only packets\n");
+		return 2;
+	}
 	if (only && !strcmp(only, "control")) {
 		bench_control();
 		return 0;
