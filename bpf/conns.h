@@ -53,7 +53,7 @@ static __always_inline __u32 conn_epoch(void)
 	return cfg ? cfg->nh_epoch : 0;
 }
 
-/* The set of a flow whose xlb_flow_hash(f, 0) is hash. */
+/* The set of a flow whose xlb_conn_hash(f) is hash. */
 static __always_inline struct xlb_conn_set *conn_set_at(__u32 hash)
 {
 	__u32 set = xlb_conn_set_of(hash, conn_sets);

@@ -90,10 +90,19 @@ static __always_inline int backend_down(__u32 id)
 const volatile __u32 ring_wide = 0;
 
 /*
+ * A flow's Maglev hash, xlb_flow_hash(f, 0), from its xlb_conn_hash(), which
+ * the caller has computed for the connection table: for IPv4 the same
+ * (measured: computing it again cost a new flow 10-30 ns); for IPv6 its
+ * three mixing rounds, paid by new flows only.
+ */
+static __always_inline __u32 maglev_hash(const struct xlb_flow *f, __u32 conn_hash)
+{
+	return f->family == XLB_AF_INET ? conn_hash : xlb_flow_hash(f, 0);
+}
+
+/*
  * Maglev: the flow's slot in the VIP's ring; XLB_BACKEND_NONE if empty.
- * hash is xlb_flow_hash(f, 0), which the caller has already computed for the
- * connection table (measured: computing it again cost a new flow 10-30 ns,
- * IPv6's three mixing rounds most); a `hash src` VIP hashes the source alone.
+ * hash is maglev_hash(); a `hash src` VIP hashes the source alone.
  * The slot's read is a new flow's likeliest cache miss: 2-byte slots make a
  * ring half the lines, so more of the rings stay in cache.
  */
@@ -143,7 +152,7 @@ static __always_inline int bare_syn(const struct meta *m, void *l4, void *end)
  * names still exists and the backend is still that VIP's (same generation)
  * and not marked down. An inlined array read finds the set, a few compares
  * the way, and three more inlined array reads (vip_by_id, backends, health)
- * validate it. hash is xlb_flow_hash(f, 0), which the caller computes once
+ * validate it. hash is xlb_conn_hash(f), which the caller computes once
  * for this table and NAT's cache; cfg is the packet's one config read.
  * *vip and *id are set on success.
  */
@@ -182,21 +191,21 @@ static __always_inline struct xlb_backend *pick_backend(const struct xlb_vip *vi
 							const struct xlb_flow *f,
 							const struct xlb_config *cfg, __u32 *id)
 {
-	__u32 hash = xlb_flow_hash(f, 0);
+	__u32 hash = xlb_conn_hash(f);
 	struct xlb_backend *be;
 	struct xlb_vip *bound;
 
 	be = conn_backend(f, hash, cfg, &bound, id);
 	if (be && bound->id == vip->id)
 		return be;
-	*id = ring_pick(vip, f, hash);
+	*id = ring_pick(vip, f, maglev_hash(f, hash));
 	return backend_of(*id, vip->id);
 }
 
 /*
  * Remember the ring's choice for the flow: later packets follow it. 1 if
  * bound, 0 if not (its way was being written by another CPU right then:
- * the flow's next packet binds it). hash: xlb_flow_hash(f, 0), as for
+ * the flow's next packet binds it). hash: xlb_conn_hash(f), as for
  * ring_pick().
  */
 static __always_inline int conn_bind(const struct xlb_flow *f, __u32 hash,

@@ -194,7 +194,7 @@ static __always_inline int nat_hdrs(struct xdp_md *ctx, const struct meta *m, vo
 
 /*
  * This CPU's copies of recently used `nat` entries, one per set, set =
- * xlb_flow_hash() % XLB_NAT_CACHE_SETS: an established packet that finds
+ * xlb_conn_hash() % XLB_NAT_CACHE_SETS: an established packet that finds
  * its flow's copy here pays an inlined array read and a 40-byte compare
  * instead of the hash lookup (the lookup's jhash and call are most of what
  * NAT costs over ipip). A copy is good only in the second (xlb_config.now)
@@ -227,10 +227,10 @@ static __always_inline struct nat_cache_set *nat_cache_set_of(__u32 hash)
 
 static __always_inline struct nat_cache_set *nat_cache_set(const struct xlb_flow *f)
 {
-	return nat_cache_set_of(xlb_flow_hash(f, 0));
+	return nat_cache_set_of(xlb_conn_hash(f));
 }
 
-/* This second's copy of f's entry (hash: xlb_flow_hash(f, 0)), or NULL. */
+/* This second's copy of f's entry (hash: xlb_conn_hash(f)), or NULL. */
 static __always_inline struct xlb_nat *nat_cached(const struct xlb_flow *f, __u32 hash,
 						  const struct xlb_config *cfg)
 {
@@ -538,7 +538,7 @@ static __always_inline int nat_flow(struct xdp_md *ctx, const struct meta *m, __
  * A function of its own (a BPF-to-BPF call, a few ns on a path that costs
  * hundreds): inlined, its 184 bytes of entries on top of the established
  * path's would pass the 512-byte stack. Five arguments at most; hash is
- * xlb_flow_hash(&m->flow, 0), the caller's, not computed again.
+ * maglev_hash(), the caller's, not computed again.
  */
 __noinline int nat_new(struct xdp_md *ctx, const struct meta *m, const struct xlb_vip *vip,
 		       __u32 hash)

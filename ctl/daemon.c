@@ -412,6 +412,24 @@ static int update_sources(struct daemon *d)
 	return err ? err : sync_pools(&d->sync, &d->cfg);
 }
 
+/*
+ * Over an older build's pins, the connection entries it placed by another hash (IPv6 flows)
+ * are moved where this build looks: first while the old program still runs on them, then,
+ * clearing the old places, once the links run this build's (dp_conns_rehome()).
+ */
+static void conns_rehome(struct daemon *d, bool clear)
+{
+	__u32 moved;
+	int err = dp_conns_rehome(&d->dp, clear, &moved);
+
+	if (moved)
+		pr_info("conns: %u entries of an older build moved to where this build looks\n",
+			moved);
+	if (err)
+		pr_warn("conns: an entry was being written while it was moved: its flow is bound "
+			"again by the ring\n");
+}
+
 static int attach_iface(struct daemon *d, const struct cfg_iface *ifc, char *err, size_t errlen)
 {
 	char note[256], saved[512];
@@ -1030,12 +1048,14 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts)
 	if (ret)
 		goto err_probe;
 	prune_at_start(d);
+	conns_rehome(d, false);
 	for (size_t i = 0; i < d->cfg.n_ifaces; i++) {
 		if (attach_iface(d, &d->cfg.ifaces[i], err, sizeof(err)))
 			pr_warn("%s\n", err);
 		else
 			pr_info("attached to %s\n", d->cfg.ifaces[i].name);
 	}
+	conns_rehome(d, true);
 	update_sources(d);
 	update_targets(d);
 	/*

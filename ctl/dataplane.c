@@ -862,6 +862,7 @@ int dp_config_set(struct dp *dp, const struct xlb_config *cfg)
 	int err;
 
 	c.nh_epoch = dp->cfg.nh_epoch;
+	c.conns_placed = dp->cfg.conns_placed;
 	c.now = c.now ? c.now : dp_now(dp);
 	err = map_put(dp->skel->maps.config, &zero, sizeof(zero), &c, sizeof(c));
 	if (err)
@@ -1305,16 +1306,25 @@ int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum)
  * *key and *conn, 0 if empty or being written. Acquire loads of seq keep
  * the copies between them on any CPU.
  */
-static int way_read(const struct xlb_conn_way *w, struct xlb_flow *key, struct xlb_conn *conn)
+static int way_read_seq(const struct xlb_conn_way *w, struct xlb_flow *key, struct xlb_conn *conn,
+			__u64 *seqp)
 {
 	__u64 seq = __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE);
 
+	*seqp = seq;
 	if (seq & 1)
 		return 0;
 	memcpy(key, (const void *)&w->key, sizeof(*key));
 	memcpy(conn, (const void *)&w->conn, sizeof(*conn));
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return key->family && __atomic_load_n(&w->seq, __ATOMIC_RELAXED) == seq;
+}
+
+static int way_read(const struct xlb_conn_way *w, struct xlb_flow *key, struct xlb_conn *conn)
+{
+	__u64 seq;
+
+	return way_read_seq(w, key, conn, &seq);
 }
 
 /* The token is the next set; a batch holds whole sets. */
@@ -1345,7 +1355,7 @@ static int flow_same(const struct xlb_flow *a, const struct xlb_flow *b)
 
 int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *conn)
 {
-	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(xlb_flow_hash(flow, 0), dp->conn_sets)];
+	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(xlb_conn_hash(flow), dp->conn_sets)];
 	struct xlb_flow key;
 
 	for (int i = 0; i < XLB_CONN_WAYS; i++)
@@ -1354,17 +1364,27 @@ int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *
 	return -ENOENT;
 }
 
-int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn)
+/*
+ * Write flow's entry into its set, as the data plane's bind does (bpf/conns.h): in its own
+ * way if the set holds it, else an empty one, else the one unused for the most epochs.
+ * used: the entry's epoch stamp. -EBUSY if that way was being written.
+ */
+static int conn_place(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn,
+		      __u32 used)
 {
-	__u32 hash = xlb_flow_hash(flow, 0), way = 0;
-	struct xlb_conn_set *s = &dp->conns[xlb_conn_set_of(hash, dp->conn_sets)];
+	__u32 hash = xlb_conn_hash(flow), set = xlb_conn_set_of(hash, dp->conn_sets), way = 0;
+	__u32 age, oldest = 0, epoch = dp->cfg.nh_epoch;
+	struct xlb_conn_set *s = &dp->conns[set];
 	struct xlb_conn_way *w;
 	__u64 seq, *hint;
 
-	/* Its own way if there is one, else an empty one, else the first. */
-	for (int i = XLB_CONN_WAYS - 1; i >= 0; i--)
-		if (!s->tag[i])
+	for (int i = XLB_CONN_WAYS - 1; i >= 0; i--) {
+		age = s->tag[i] ? epoch - s->used[i] : 0xffffffffU;
+		if (age >= oldest) {
+			oldest = age;
 			way = i;
+		}
+	}
 	for (int i = 0; i < XLB_CONN_WAYS; i++)
 		if (flow_same((const void *)&s->way[i].key, flow))
 			way = i;
@@ -1374,15 +1394,76 @@ int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_co
 						      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		return -EBUSY;
 	s->tag[way] = xlb_conn_tag(hash);
-	s->used[way] = dp->cfg.nh_epoch;
+	s->used[way] = used;
 	memcpy((void *)&w->key, flow, sizeof(*flow));
 	memcpy((void *)&w->conn, conn, sizeof(*conn));
 	/* Its bit in the set's hint, after a count, as the data plane's bind does (bpf/conns.h). */
-	hint = &dp->conn_hints[xlb_conn_set_of(hash, dp->conn_sets)];
+	hint = &dp->conn_hints[set];
 	__atomic_fetch_add(hint, XLB_HINT_COUNT, __ATOMIC_SEQ_CST);
 	__atomic_fetch_or(hint, xlb_conn_hint_bit(xlb_conn_tag(hash)), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&w->seq, seq + 2, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn)
+{
+	return conn_place(dp, flow, conn, dp->cfg.nh_epoch);
+}
+
+/* Way i of s emptied if its seq is still seq (nothing written it since it was read). */
+static void way_clear(struct xlb_conn_set *s, int i, __u64 seq)
+{
+	struct xlb_conn_way *w = &s->way[i];
+
+	if (!__atomic_compare_exchange_n(&w->seq, &seq, seq + 1, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return;
+	s->tag[i] = 0;
+	memset((void *)&w->key, 0, sizeof(w->key));
+	__atomic_store_n(&w->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+int dp_conns_rehome(struct dp *dp, bool clear, __u32 *moved)
+{
+	struct xlb_flow key;
+	struct xlb_conn conn, held;
+	__u64 seq;
+	__u32 hash;
+	int err = 0;
+
+	*moved = 0;
+	if (dp->cfg.conns_placed == XLB_CONNS_PLACED)
+		return 0;
+	for (__u32 set = 0; set < dp->conn_sets; set++) {
+		struct xlb_conn_set *s = &dp->conns[set];
+
+		for (int i = 0; i < XLB_CONN_WAYS; i++) {
+			if (!s->tag[i] || !way_read_seq(&s->way[i], &key, &conn, &seq))
+				continue;
+			hash = xlb_conn_hash(&key);
+			if (xlb_conn_set_of(hash, dp->conn_sets) == set &&
+			    xlb_conn_tag(hash) == s->tag[i])
+				continue;	/* where this build looks */
+			/* A newer entry of the flow where it belongs stands. */
+			if (dp_conn_lookup(dp, &key, &held)) {
+				if (conn_place(dp, &key, &conn, s->used[i]))
+					err = -EBUSY;
+				else
+					++*moved;
+			}
+			if (clear)
+				way_clear(s, i, seq);
+		}
+	}
+	/* Done for good: the next start skips the walk (-C 2^27 is 9 GiB of sets). */
+	if (clear) {
+		struct xlb_config c = dp->cfg;
+
+		c.conns_placed = XLB_CONNS_PLACED;
+		if (!map_put(dp->skel->maps.config, &(__u32){ 0 }, sizeof(__u32), &c, sizeof(c)))
+			dp->cfg = c;
+	}
+	return err;
 }
 
 int dp_nat_pool_set(struct dp *dp, __u32 vip_id, const struct xlb_nat_pool *pool)

@@ -252,6 +252,18 @@ int dp_conn_lookup(struct dp *dp, const struct xlb_flow *flow, struct xlb_conn *
  * 0, or -EBUSY if its way was being written.
  */
 int dp_conn_bind(struct dp *dp, const struct xlb_flow *flow, const struct xlb_conn *conn);
+/*
+ * Entries that are not where this build looks for them (xlb_conn_hash()), left by a build
+ * that placed them by another hash (IPv6 flows before xlb_conn_hash() existed): each is
+ * copied where it belongs, unless the flow has an entry there already, keeping its epoch
+ * stamp; with clear, the misplaced way is emptied too. Called at start on the adopted
+ * table, before the links switch to this build's program (which looks only where it
+ * belongs) and, with clear, after (for binds the old program made in between), which also
+ * records in the pinned config that the table is placed (xlb_config.conns_placed): later
+ * starts of this build skip the walk. *moved: entries copied. -EBUSY if a way was being
+ * written (that flow re-binds by the ring).
+ */
+int dp_conns_rehome(struct dp *dp, bool clear, __u32 *moved);
 
 /* A nat VIP's pool (nat_pools), written before the VIP is. */
 int dp_nat_pool_set(struct dp *dp, __u32 vip_id, const struct xlb_nat_pool *pool);

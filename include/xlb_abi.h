@@ -448,12 +448,20 @@ struct xlb_config {
 	struct xlb_addr src_v4;	/* outer source of IPv4-in-IPv4 (a local address) */
 	struct xlb_addr src_v6;	/* outer source of IPv6-in-IPv6 */
 	__u8 encap_ttl;		/* outer TTL / hop limit; 0 means 64 */
-	__u8 pad[3];
+	__u8 conns_placed;	/* xlbd's alone: XLB_CONNS_PLACED, or 0 (dp_conns_rehome()) */
+	__u8 pad[2];
 	__u32 nh_epoch;		/* nexthops entries of another epoch are refilled; never 0 */
 	__u32 now;		/* seconds, any origin, written with each epoch bump (nat seen) */
 	__u32 flags;		/* XLB_CONFIG_* */
 };
 _Static_assert(sizeof(struct xlb_config) == 48, "xlb_config");
+
+/*
+ * xlb_config.conns_placed: every entry of conns sits where xlb_conn_hash()
+ * puts it. Builds before that hash wrote 0 there (a pad byte), and placed
+ * IPv6 entries by the Maglev hash.
+ */
+#define XLB_CONNS_PLACED	1
 
 /* Per-CPU counters. Each map holds one struct per key; sum over CPUs. */
 struct xlb_vip_stats {

@@ -77,7 +77,7 @@ static int setup(void **state)
 		snprintf(src, sizeof(src), "192.0.2.%u", 1 + i / 64512);
 		s = spec(src, 1024 + i % 64512);
 		f = pkt_flow(&s);
-		h = xlb_conn_set_of(xlb_flow_hash(&f, 0), fx.dp.conn_sets);
+		h = xlb_conn_set_of(xlb_conn_hash(&f), fx.dp.conn_sets);
 
 		if (!n)
 			set = h;

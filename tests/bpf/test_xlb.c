@@ -497,7 +497,7 @@ static void test_syn_does_not_bind(void **state)
 /* Whether f's set's hint word has f's bit (and is valid, if computed). */
 static bool hint_names(const struct xlb_flow *f, bool computed)
 {
-	__u32 hash = xlb_flow_hash(f, 0);
+	__u32 hash = xlb_conn_hash(f);
 	__u64 w = fx.dp.conn_hints[xlb_conn_set_of(hash, fx.dp.conn_sets)];
 
 	return (w & xlb_conn_hint_bit(xlb_conn_tag(hash))) && (!computed || (w & XLB_HINT_VALID));
@@ -538,6 +538,131 @@ static void test_syn_follows_its_entry(void **state)
 		assert_int_equal(conn.backend_id, owner);
 	}
 	put_back(v, drained);
+}
+
+/*
+ * Flow f's entry c where a build before xlb_conn_hash() put it: set and tag
+ * by the Maglev hash. In an empty way of that set (the last if none); the
+ * set's index and the way returned.
+ */
+static __u32 plant_old(const struct xlb_flow *f, const struct xlb_conn *c, int *way)
+{
+	__u32 h = xlb_flow_hash(f, 0), set = xlb_conn_set_of(h, fx.dp.conn_sets);
+	struct xlb_conn_set *s = &fx.dp.conns[set];
+	int i = 0;
+
+	while (i < XLB_CONN_WAYS - 1 && s->tag[i])
+		i++;
+	assert_int_equal(s->way[i].seq & 1, 0);
+	s->tag[i] = xlb_conn_tag(h);
+	s->used[i] = fx.dp.cfg.nh_epoch;
+	memcpy(&s->way[i].key, f, sizeof(*f));
+	memcpy(&s->way[i].conn, c, sizeof(*c));
+	*way = i;
+	return set;
+}
+
+/*
+ * An upgrade over pins of a build that placed IPv6 entries by the Maglev
+ * hash: this build looks elsewhere (xlb_conn_hash()), so xlbd moves them
+ * (dp_conns_rehome()) before its program runs. Each planted entry names a
+ * backend the ring would not pick: a flow follows it only if it was moved.
+ * A flow the new program bound meanwhile keeps its newer entry; the second
+ * pass, after the links switch, empties the old places and marks the pinned
+ * config, so that later starts do not walk the table again.
+ */
+#define REHOMED 64
+
+static void test_older_builds_entries_moved(void **state)
+{
+	struct fx_vip *v = &vips[V_TCP6];
+	__u32 owner[REHOMED], other[REHOMED], set[REHOMED], moved, n = 0;
+	struct pkt_spec s[REHOMED];
+	int way[REHOMED];
+
+	for (int i = 0; i < REHOMED; i++) {
+		struct xlb_flow f;
+		struct xlb_backend be;
+		struct xlb_conn c = { .vip_id = v->id };
+		__u32 oh, nh;
+
+		s[i] = flow_spec(v, CLIENT6, 26000 + i);
+		f = pkt_flow(&s[i]);
+		owner[i] = fx_ring_owner(&fx, v, &f);
+		other[i] = v->backends[0].id == owner[i] ? v->backends[1].id : v->backends[0].id;
+		assert_int_equal(dp_backend_get(&fx.dp, other[i], &be), 0);
+		c.backend_id = other[i];
+		c.gen = be.gen;
+		oh = xlb_flow_hash(&f, 0);
+		nh = xlb_conn_hash(&f);
+		/* IPv6: the two hashes place a flow apart. */
+		assert_true(xlb_conn_set_of(oh, fx.dp.conn_sets) !=
+				    xlb_conn_set_of(nh, fx.dp.conn_sets) ||
+			    xlb_conn_tag(oh) != xlb_conn_tag(nh));
+		set[i] = plant_old(&f, &c, &way[i]);
+		/* Odd ones: the new program does not see the old place, binds the ring's. */
+		if (i & 1)
+			send_flow(v, &s[i], owner[i]);
+		else
+			n++;
+	}
+	assert_int_equal(dp_conns_rehome(&fx.dp, false, &moved), 0);
+	assert_int_equal(moved, n);
+	for (int i = 0; i < REHOMED; i++) {
+		/* Kept for the old program until the links switch. */
+		assert_int_not_equal(fx.dp.conns[set[i]].tag[way[i]], 0);
+		send_flow(v, &s[i], i & 1 ? owner[i] : other[i]);
+	}
+	assert_int_equal(dp_conns_rehome(&fx.dp, true, &moved), 0);
+	assert_int_equal(moved, 0);
+	for (int i = 0; i < REHOMED; i++) {
+		struct xlb_flow f = pkt_flow(&s[i]);
+
+		assert_int_equal(fx.dp.conns[set[i]].tag[way[i]], 0);
+		assert_int_not_equal(memcmp((void *)&fx.dp.conns[set[i]].way[way[i]].key, &f,
+					    sizeof(f)), 0);
+		send_flow(v, &s[i], i & 1 ? owner[i] : other[i]);
+	}
+	/* Marked in the map itself, where the next start reads it. */
+	{
+		struct xlb_config cfg;
+		struct xlb_flow f;
+		struct xlb_conn c = { .vip_id = v->id, .backend_id = other[0] };
+		int w;
+		__u32 at;
+
+		assert_int_equal(bpf_map__lookup_elem(fx.dp.skel->maps.config, &(__u32){ 0 },
+						      sizeof(__u32), &cfg, sizeof(cfg), 0), 0);
+		assert_int_equal(cfg.conns_placed, XLB_CONNS_PLACED);
+		s[0].sport = 27000;
+		f = pkt_flow(&s[0]);
+		at = plant_old(&f, &c, &w);
+		assert_int_equal(dp_conns_rehome(&fx.dp, true, &moved), 0);
+		assert_int_equal(moved, 0);
+		assert_int_not_equal(fx.dp.conns[at].tag[w], 0);
+		fx.dp.conns[at].tag[w] = 0;
+		memset((void *)&fx.dp.conns[at].way[w].key, 0, sizeof(f));
+	}
+}
+
+/* For IPv4 the connection hash is the Maglev hash: its entries never move. */
+static void test_ipv4_conn_hash_is_maglev(void **state)
+{
+	struct fx_vip *v = &vips[V_UDP4];
+
+	srandom(13);
+	for (int i = 0; i < 100000; i++) {
+		char client[32];
+		struct pkt_spec s;
+		struct xlb_flow f;
+
+		snprintf(client, sizeof(client), "%ld.%ld.%ld.%ld", random() % 223 + 1,
+			 random() % 256, random() % 256, random() % 256);
+		s = flow_spec(v, client, random() % 65536);
+		s.proto = i & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+		f = pkt_flow(&s);
+		assert_int_equal(xlb_conn_hash(&f), xlb_flow_hash(&f, 0));
+	}
 }
 
 static void test_hash_src(void **state)
@@ -1178,6 +1303,8 @@ int main(void)
 		cmocka_unit_test(test_same_tuple_same_backend),
 		cmocka_unit_test(test_syn_does_not_bind),
 		cmocka_unit_test(test_syn_follows_its_entry),
+		cmocka_unit_test(test_older_builds_entries_moved),
+		cmocka_unit_test(test_ipv4_conn_hash_is_maglev),
 		cmocka_unit_test(test_hash_src),
 		cmocka_unit_test(test_no_neighbour_goes_to_kernel),
 		cmocka_unit_test(test_drops_counted),

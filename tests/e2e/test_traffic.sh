@@ -306,9 +306,11 @@ old_build() {
 # program attached, its 4-byte rings pinned, a download from a backend already drained (so
 # only the flow's connection entry keeps it there, a re-hash would break it). The new xlbd
 # copies the rings into 2-byte ones: the download goes on to its end, `vip show` says what the
-# old one said, and a restart adopts the new rings as they are.
+# old one said, and a restart adopts the new rings as they are. The same over IPv6, whose
+# entries that release placed by the Maglev hash and this build looks for by xlb_conn_hash():
+# the new xlbd moves them before its program runs.
 test_upgrade_keeps_drained_flow() {
-	local pid x before old
+	local pid pid6 x y before old
 	old=$(old_build) || {
 		skip "no build of $LAST_4BYTE_RINGS (no git history here, or it did not build:" \
 			"$WORK/old-build.log); OLD_BUILD=<its build dir> gives one"
@@ -319,14 +321,19 @@ test_upgrade_keeps_drained_flow() {
 	BUILD=$old xlbd_start
 	BUILD=$old xlbctl attach eth0
 	BUILD=$old vip_up "$SVC4"
+	BUILD=$old vip_up "$SVC6"
 	[ "$(ring_value_size)" = 8 ] || fail "the last release's rings are not 4-byte: $(ring_value_size)"
 	download_start "http://$VIP4/big" 30000 50M
 	pid=$!
+	download_start "http://[$VIP6]/big" 30001 50M
+	pid6=$!
 	x=$(owner 30000)
+	y=$(owner 30001)
 	BUILD=$old xlbctl backend set "$SVC4" "$(be4 "$x")" weight 0
+	BUILD=$old xlbctl backend set "$SVC6" "$(be6 "$y")" weight 0
 	before=$(BUILD=$old ring_view)
-	kill -0 "$pid" 2>/dev/null ||
-		fail "the download ended before the upgrade: too fast for this check"
+	kill -0 "$pid" 2>/dev/null && kill -0 "$pid6" 2>/dev/null ||
+		fail "a download ended before the upgrade: too fast for this check"
 	kill "$(xlbd_pid)"
 	for _ in $(seq 50); do [ -z "$(xlbd_pid)" ] && break; sleep 0.1; done
 	xlbd_start
@@ -335,7 +342,10 @@ test_upgrade_keeps_drained_flow() {
 		fail "xlbd did not say it copied the last release's rings"
 	[ "$(ring_value_size)" = 16 ] || fail "the rings are not 2-byte after the upgrade"
 	[ "$(ring_view)" = "$before" ] || fail "vip show changed: $(ring_view | diff <(echo "$before") -)"
+	grep -qE "conns: [1-9][0-9]* entries of an older build moved" "$WORK/xlbd.log" ||
+		fail "xlbd did not say it moved the last release's IPv6 connection entries"
 	download_done "$pid" 30000 $BIG "download from drained $x across the upgrade"
+	download_done "$pid6" 30001 $BIG "IPv6 download from drained $y across the upgrade"
 	requests "http://$VIP4/" 10001 100 >"$WORK/r"
 	all_answered "$WORK/r" 100 "new requests after the upgrade"
 	[ "$(count_of "$WORK/r" "$x")" = 0 ] || fail "drained $x got new connections"
