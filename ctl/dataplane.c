@@ -79,7 +79,7 @@ static int pin_check_size(struct dp *dp, struct xlb *skel, struct bpf_map *map, 
 	else if (info.type == bpf_map__type(map) && info.max_entries == bpf_map__max_entries(map) &&
 		 (!rebuildable || (info.value_size == bpf_map__value_size(map) &&
 				   info.map_flags == bpf_map__map_flags(map))))
-		err = 0;	/* the same */
+		dp->conns_adopted |= map == skel->maps.conns;	/* the same */
 	else if (!rebuildable && info.type != bpf_map__type(map))
 		err = 0;	/* another layout: libbpf's check refuses it, saying so */
 	else if (rebuildable && !apply)
@@ -1434,7 +1434,8 @@ int dp_conns_rehome(struct dp *dp, bool clear, __u32 *moved)
 	*moved = 0;
 	if (dp->cfg.conns_placed == XLB_CONNS_PLACED)
 		return 0;
-	for (__u32 set = 0; set < dp->conn_sets; set++) {
+	/* A table this start created holds nothing to move. */
+	for (__u32 set = 0; dp->conns_adopted && set < dp->conn_sets; set++) {
 		struct xlb_conn_set *s = &dp->conns[set];
 
 		for (int i = 0; i < XLB_CONN_WAYS; i++) {

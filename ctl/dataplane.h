@@ -37,6 +37,8 @@ struct dp {
 	__u32 *ring_sizes;
 	/* Bytes a ring slot: 2 if every backend id fits (include/xlb_abi.h), else 4. */
 	__u32 ring_slot;
+	/* conns was pinned by an earlier start and kept (dp_conns_rehome() walks it). */
+	bool conns_adopted;
 	/* An older build's pinned rings, of the other slot width, until copied (dp_load()). */
 	int rings_old_fd;
 	struct xlb_config cfg;	/* as last written, with the next-hop epoch */
