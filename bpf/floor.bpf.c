@@ -32,11 +32,11 @@ int floor_tx(struct xdp_md *ctx)
  * headers' bounds, bpf_xdp_adjust_head(), the Ethernet header rewritten
  * (a fixed next-hop MAC), a 20-byte outer header with fixed addresses, the
  * inner TOS and DF, and its checksum (ipv4_hdr_build(), as xlb writes it),
- * XDP_TX. No lookup,
- * counter or check. make bench runs it on the established IPv4 TCP packet:
- * what xlb costs above it is what finding, checking and counting the flow's
- * backend costs, and its own figure is what any IPIP forwarder spends on
- * this machine before it looks anything up.
+ * XDP_TX. No lookup, counter or check. make bench runs it on the
+ * established IPv4 TCP packet: what xlb costs above it is what finding,
+ * checking and counting the flow's backend costs, and its own figure is
+ * what any IPIP forwarder spends on this machine before it looks anything
+ * up.
  */
 SEC("xdp")
 int floor_ipip(struct xdp_md *ctx)
