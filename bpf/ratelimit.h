@@ -46,6 +46,8 @@ const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
  * verified instructions, once (a global function).
  */
 #define XLB_RL_TRIES 8
+/* Looks for the source's way after the last try, if none found it. */
+#define XLB_RL_LOOKS 32
 
 static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
 {
@@ -89,31 +91,72 @@ static __always_inline int rl_find(const struct xlb_rl_set *s, const struct xlb_
 
 /*
  * A new source's first packet, which a full bucket always passes: it takes
- * the way xlb_rl_victim() picks. 0 if written, -EBUSY if another CPU took
- * that way first (then the caller looks again: it may have been this very
- * source, arriving on two CPUs at once).
+ * the way xlb_rl_victim() picks. 0 if written, -EBUSY if it must look
+ * again: another CPU took that way first, or is writing the set, or wrote
+ * this very source (its first packets on two queues at once).
+ *
+ * Two CPUs inserting one source must not both succeed: the source would get
+ * two buckets, its first packet passed on each, and a count lost
+ * (test_two_cpus_share_bucket saw 501 passed of a burst of 500 about one
+ * round in 300). So the inserter takes the way, writes its counts and key,
+ * then reads the rest of the set: if the source is already there, or
+ * another way is being written, it lets go. Of two CPUs at it in the same
+ * instant, at least one sees the other's way taken (each reads after its
+ * own locked compare-and-swap); both letting go costs a try, not a packet.
+ *
+ * The key is written before that read, so that another CPU's packets of
+ * this source, out of tries while the way is held (an inserter interrupted
+ * in between), find it with rl_held() and count their drops on it. Letting
+ * go then empties the way rather than put its occupant back: that is the
+ * victim this insert would have replaced anyway, and keeping its key to
+ * restore took the stack of the NAT path (xlb_lb, nat_established,
+ * ratelimit_slow) over the verifier's 512 bytes.
  */
 static __always_inline int rl_insert(struct xlb_rl_set *s, const struct xlb_rl_key *key,
 				     __u64 now, __u64 interval, __u64 tolerance)
 {
-	__u64 tat[XLB_RL_WAYS], fresh;
+	__u64 tat[XLB_RL_WAYS], old, fresh;
 	struct xlb_rl_way *w;
 
 #pragma unroll
 	for (int i = 0; i < XLB_RL_WAYS; i++)
 		tat[i] = rl_tat(&s->way[i]);
 	w = &s->way[xlb_rl_victim(tat) & (XLB_RL_WAYS - 1)];
-	fresh = rl_tat(w);
-	if (fresh == XLB_RL_BUSY || __sync_val_compare_and_swap(&w->tat_ns, fresh, XLB_RL_BUSY) != fresh)
+	old = rl_tat(w);
+	if (old == XLB_RL_BUSY || __sync_val_compare_and_swap(&w->tat_ns, old, XLB_RL_BUSY) != old)
 		return -EBUSY;
 	barrier();
-	w->key = *key;
+	/* Already this source's (written since the tat was read): untouched. */
+	if (xlb_rl_key_eq(&w->key, key)) {
+		w->tat_ns = old;
+		return -EBUSY;
+	}
+	/* Counts before the key: a drop counted once the key shows stays. */
 	w->passed = 1;
 	w->dropped = 0;
+	barrier();
+	w->key = *key;
+	barrier();
+#pragma unroll
+	for (int i = 0; i < XLB_RL_WAYS; i++) {
+		if (&s->way[i] == w)
+			continue;
+		if (rl_tat(&s->way[i]) == XLB_RL_BUSY)
+			goto let_go;
+		/* Key after tat: a writer stores the key before its tat. */
+		barrier();
+		if (xlb_rl_key_eq(&s->way[i].key, key))
+			goto let_go;
+	}
 	xlb_rl_decide(0, now, interval, tolerance, &fresh);
 	barrier();
 	w->tat_ns = fresh;
 	return 0;
+let_go:
+	__builtin_memset(&w->key, 0, sizeof(w->key));
+	barrier();
+	w->tat_ns = 0;
+	return -EBUSY;
 }
 
 /* Count a packet of way w, passed or not: pass, for the caller to return. */
@@ -203,8 +246,17 @@ __noinline int ratelimit_slow(struct xlb_rl_set *s, const struct xlb_rl_key *key
 		if (ret >= 0)
 			return ret;
 	}
-	/* Out of tries: dropped, counted in the way last seen if there was one. */
-	return w || (w = rl_held(s, key)) ? rl_count(w, 0) : 0;
+	/*
+	 * Out of tries: dropped, counted in the way last seen. If none was,
+	 * another CPU may be inserting this very source, its way held from
+	 * before its key is written: look a few times more, so that the drop
+	 * is counted on the source.
+	 */
+	for (int look = 0; !w && look < XLB_RL_LOOKS; look++) {
+		barrier();	/* each look reads the keys again */
+		w = rl_held(s, key);
+	}
+	return w ? rl_count(w, 0) : 0;
 }
 
 /*
