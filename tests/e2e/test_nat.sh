@@ -109,6 +109,10 @@ backends_saw() { # ADDR N LO HI WHAT
 	[ -z "$bad" ] || fail "$5: source ports outside $3-$4 seen by the backends: $bad"
 }
 
+udp_bound() { # HOST PORT: how many UDP sockets HOST has bound to PORT
+	on "$1" ss -Hlun "( sport = :$2 )" | wc -l
+}
+
 # Entries of the pinned NAT table, all or of protocol PROTO (6 tcp, 17 udp).
 nat_entries() { # [PROTO]
 	bpftool -j map dump pinned "$WORK_PINS/nat" |
@@ -376,6 +380,18 @@ expand6() { # ADDR
 	}'
 }
 
+# For a failure: each unanswered request of family FAM, whether a backend
+# read it (the reply was lost) or none did (the request was), and what its
+# client printed.
+udp_unanswered() { # FAM
+	local i
+	for i in $(seq 30); do
+		grep -q '^be[123] ' "$WORK/u$1-$i" && continue
+		grep -qx "q$1.$i" "$WORK/seen" 2>/dev/null && printf 'q%s read, ' "$i" || printf 'q%s not read, ' "$i"
+		printf '"%s"; ' "$(head -c 200 "$WORK/u$1-$i" | tr '\n' ' ')"
+	done
+}
+
 # Request/response over UDP: socat on the backends answers each datagram
 # with its name and the client address it saw (after reading it: socat
 # fails on a child that left before taking the datagram).
@@ -386,19 +402,25 @@ test_udp_request_response() {
 		for fam in 4 6; do
 			# ipv6only: the IPv4 datagrams are the other socket's.
 			on "$h" socat "UDP$fam-RECVFROM:5353,fork$([ $fam = 6 ] && echo ,ipv6only=1)" \
-				SYSTEM:"read -r q; echo $h \$SOCAT_PEERADDR \$SOCAT_PEERPORT" \
+				SYSTEM:"read -r q; echo \$q >>$WORK/seen; echo $h \$SOCAT_PEERADDR \$SOCAT_PEERPORT" \
 				>"$WORK/udp$fam-$h.log" 2>&1 &
 		done
 	done
 	nat_vip_up "$VIP4:53/udp" 5353 udp-timeout 5s
 	nat_vip_up "[$VIP6]:53/udp" 5353 udp-timeout 5s
-	sleep 0.5
+	# Both sockets bound before the first request: a backend not yet
+	# listening answers port unreachable, and busy cores can start a socat
+	# later than the VIPs are set up.
+	for h in be1 be2 be3; do
+		[ "$(wait_for 5000 2 udp_bound "$h" 5353)" != timeout ] ||
+			{ fail "$h: not listening on UDP 5353 for both families: $(cat "$WORK"/udp?-"$h".log)"; return 1; }
+	done
 	for fam in 4 6; do
 		[ $fam = 4 ] && addr=$VIP4 || addr="[$VIP6]"
 		pids=()
 		for i in $(seq 30); do
 			on client socat -t 2 - "UDP$fam:$addr:53,sourceport=$((20000 + fam * 100 + i))" \
-				<<<"q$i" >"$WORK/u$fam-$i" 2>&1 &
+				<<<"q$fam.$i" >"$WORK/u$fam-$i" 2>&1 &
 			pids+=($!)
 		done
 		wait "${pids[@]}" || true
@@ -406,7 +428,10 @@ test_udp_request_response() {
 		log "IPv$fam: $(awk '{ print $1 }' "$WORK/u$fam" | sort | uniq -c | xargs);" \
 			"seen as $(awk '{ print $2 }' "$WORK/u$fam" | sort -u | xargs)"
 		[ "$(grep -c '^be[123] ' "$WORK/u$fam")" = 30 ] ||
-			{ fail "IPv$fam UDP: $(grep -c '^be[123] ' "$WORK/u$fam") of 30 answered: $(head -3 "$WORK/u$fam")"; return 1; }
+			{ fail "IPv$fam UDP: $(grep -c '^be[123] ' "$WORK/u$fam") of 30 answered;" \
+				"unanswered: $(udp_unanswered "$fam");" \
+				"outcomes $(xlbctl -j stats | jq -c '.outcomes | with_entries(select(.value > 0))')"
+				return 1; }
 		[ "$(awk '{ print $1 }' "$WORK/u$fam" | sort -u | wc -l)" = 3 ] ||
 			fail "IPv$fam UDP: 30 flows did not reach all three backends"
 		# Two entries a flow, younger than udp-timeout.
