@@ -42,11 +42,12 @@ const volatile __u32 rl_sets = XLB_RATELIMIT_DEFAULT / XLB_RL_WAYS;
  * several CPUs in the same instant, or one interrupted while holding the
  * way. The packet is then dropped, which can cost a source a packet the
  * limit would have allowed, never let through one it would not; it is
- * counted in the source's way if a try found it. Each try costs ~7,000
+ * counted in the source's way if a try found it, or one of XLB_RL_LOOKS
+ * reads of the set's keys after the last (a source being inserted by
+ * another CPU shows its key before its tat). Each try costs ~7,000
  * verified instructions, once (a global function).
  */
 #define XLB_RL_TRIES 8
-/* Looks for the source's way after the last try, if none found it. */
 #define XLB_RL_LOOKS 32
 
 static __always_inline __u64 rl_tat(const struct xlb_rl_way *w)
