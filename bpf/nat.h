@@ -415,9 +415,9 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 /*
  * Where a translated error goes: filled by nat_icmp4/6() (functions of
  * their own, so their frames do not add to the program's), sent by
- * nat_icmp_send() inlined in the caller (whose frame already holds a FIB
- * lookup's), passed in the scratch map: on neither stack, so that the two
- * frames together stay under the verifier's 512 bytes.
+ * nat_icmp_send() inlined in the caller, passed in the scratch map: on
+ * neither stack, so that the two frames together stay under the verifier's
+ * 512 bytes.
  */
 struct nat_icmp_out {
 	__u32 backend_id;
