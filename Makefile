@@ -32,7 +32,10 @@ LIBBPF_LIBS   := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -le
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 	sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -Wno-unused-function \
+# -mcpu=v3 (kernel 5.1+): 32-bit subregisters and 32-bit jumps, so jhash's
+# 32-bit rotations need no 64-bit masks (each flow hash 294 -> 246
+# instructions); established packets measured 5-12% cheaper (README).
+BPF_CFLAGS := -target bpf -mcpu=v3 -O2 -g -Wall -Werror -Wno-unused-function \
 	-Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
 # What xlb_info reports: the commit, when built from a git checkout.

@@ -21,7 +21,7 @@
 /* Drop what lies after the IP packet (minimum-size frame padding). */
 static __always_inline int trim_padding(struct xdp_md *ctx, const struct meta *m)
 {
-	long pad = (long)(ctx->data_end - ctx->data) - m->l3off - m->l3len;
+	long pad = (long)frame_len(ctx) - m->l3off - m->l3len;
 
 	if (pad <= 0)
 		return 0;

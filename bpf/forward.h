@@ -181,7 +181,7 @@ static __always_inline int deliver(struct xdp_md *ctx, const struct xlb_config *
 				   const struct meta *m, const struct xlb_vip *vip,
 				   const struct xlb_backend *be, __u32 id, enum pick how)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
+	__u64 bytes = frame_len(ctx);
 
 	if (!be)
 		return vip_drop(vip->id, drop_no_backend);

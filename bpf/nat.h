@@ -386,7 +386,7 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 	struct xlb_config *cfg = config_get();
 	void *l3, *l4;
 	int to_client;
-	__u64 bytes = ctx->data_end - ctx->data;
+	__u64 bytes = frame_len(ctx);
 	struct xlb_backend *be;
 	struct xlb_vip *vip;
 	int flags;
@@ -546,7 +546,7 @@ __noinline int nat_new(struct xdp_md *ctx, const struct meta *m, const struct xl
 	void *l3, *l4;
 	struct xlb_config *cfg = config_get();
 	struct ethhdr *eth = (void *)(long)ctx->data;
-	__u64 bytes = ctx->data_end - ctx->data;
+	__u64 bytes = frame_len(ctx);
 	struct xlb_nat_pool *pool;
 	struct xlb_backend *be;
 	__u32 id, idx, zero = 0;

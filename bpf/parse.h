@@ -57,6 +57,20 @@ struct meta {
 };
 
 /*
+ * The frame's length. Written as ctx->data_end - ctx->data, two __u32
+ * fields, clang's 32-bit ALU mode (-mcpu=v3) may hold a packet pointer in a
+ * 32-bit register and spill it with a 4-byte store, which the verifier
+ * refuses; the empty asm makes each a 64-bit value (a pointer) at once.
+ */
+static __always_inline __u32 frame_len(const struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+
+	asm volatile("" : "+r"(data), "+r"(end));
+	return end - data;
+}
+
+/*
  * Copies of the few header sizes moved per packet, in the widest loads and
  * stores: __builtin_memcpy between byte pointers (packet data, MAC arrays)
  * compiles to one load and one store per byte. Unaligned access is fine:

@@ -112,7 +112,7 @@ static __always_inline int too_big_admit(void)
 static __always_inline void *too_big_frame(struct xdp_md *ctx, const struct meta *m,
 					   __u32 quote, __u32 hdrs, void **endp)
 {
-	long cut = (long)(ctx->data_end - ctx->data) - m->l3off - quote;
+	long cut = (long)frame_len(ctx) - m->l3off - quote;
 	void *l3;
 
 	if (cut < 0 || (cut && bpf_xdp_adjust_tail(ctx, (int)-cut)))

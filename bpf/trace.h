@@ -182,7 +182,7 @@ static __noinline int trace_begin(struct xdp_md *ctx)
 	if (!st || !f)
 		return 0;
 	st->active = 0;
-	len = ctx->data_end - ctx->data;
+	len = frame_len(ctx);
 	if (len < ETH_HLEN || trace_copy(ctx, st->ev.rx, len))
 		return 0;
 	if (!trace_match(f, st->ev.rx, len))
@@ -191,7 +191,7 @@ static __noinline int trace_begin(struct xdp_md *ctx)
 	st->ev.ts_ns = bpf_ktime_get_ns();
 	st->ev.ifindex = ctx->ingress_ifindex;
 	st->ev.rx_queue = ctx->rx_queue_index;
-	st->ev.rx_len = ctx->data_end - ctx->data;
+	st->ev.rx_len = frame_len(ctx);
 	st->ev.outcome = XLB_TRACE_NO_OUTCOME;
 	st->ev.flags = 0;
 	st->ev.vip_id = 0;
@@ -295,7 +295,7 @@ static __noinline int trace_end(struct xdp_md *ctx, int verdict)
 	st->ev.verdict = verdict;
 	st->ev.tx_len = 0;
 	if (verdict == XDP_TX || verdict == XDP_REDIRECT) {
-		len = ctx->data_end - ctx->data;
+		len = frame_len(ctx);
 		st->ev.tx_len = len;
 		if (trace_copy(ctx, st->ev.tx, len))
 			st->ev.tx_len = 0;
