@@ -109,8 +109,8 @@ backends_saw() { # ADDR N LO HI WHAT
 	[ -z "$bad" ] || fail "$5: source ports outside $3-$4 seen by the backends: $bad"
 }
 
-udp_bound() { # HOST PORT: how many UDP sockets HOST has bound to PORT
-	on "$1" ss -Hlun "( sport = :$2 )" | wc -l
+listening() { # HOST t|u PORT: how many TCP (t) or UDP (u) sockets HOST listens with on PORT
+	on "$1" ss -Hl"$2"n "( sport = :$3 )" | wc -l
 }
 
 # Entries of the pinned NAT table, all or of protocol PROTO (6 tcp, 17 udp).
@@ -136,10 +136,8 @@ echo_servers() { # HOST...
 			"$WORK/echo-$h.pid" >"$WORK/echo-$h.log" 2>&1 &
 	done
 	for h in "$@"; do
-		for _ in $(seq 50); do
-			[ -n "$(on "$h" ss -Htln "( sport = :$ECHO_PORT )")" ] && break
-			sleep 0.1
-		done
+		[ "$(wait_for 5000 1 listening "$h" t "$ECHO_PORT")" != timeout ] ||
+			fail "$h: the echo server does not listen on $ECHO_PORT: $(cat "$WORK/echo-$h.log")"
 	done
 }
 
@@ -412,7 +410,7 @@ test_udp_request_response() {
 	# listening answers port unreachable, and busy cores can start a socat
 	# later than the VIPs are set up.
 	for h in be1 be2 be3; do
-		[ "$(wait_for 5000 2 udp_bound "$h" 5353)" != timeout ] ||
+		[ "$(wait_for 5000 2 listening "$h" u 5353)" != timeout ] ||
 			{ fail "$h: not listening on UDP 5353 for both families: $(cat "$WORK"/udp?-"$h".log)"; return 1; }
 	done
 	for fam in 4 6; do
