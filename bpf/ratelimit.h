@@ -109,9 +109,11 @@ static __always_inline int rl_find(const struct xlb_rl_set *s, const struct xlb_
  * this source, out of tries while the way is held (an inserter interrupted
  * in between), find it with rl_held() and count their drops on it. Letting
  * go then empties the way rather than put its occupant back: that is the
- * victim this insert would have replaced anyway, and keeping its key to
- * restore took the stack of the NAT path (xlb_lb, nat_established,
- * ratelimit_slow) over the verifier's 512 bytes.
+ * victim this insert would have replaced anyway, the source least in debt,
+ * which gets back at most that debt. Putting it back would keep its key
+ * and counts aside (40 bytes in the frames of xlb_lb and ratelimit_slow,
+ * room the NAT path has had since the FIB refill left its frames) for a
+ * race two CPUs must lose in the same instant.
  */
 static __always_inline int rl_insert(struct xlb_rl_set *s, const struct xlb_rl_key *key,
 				     __u64 now, __u64 interval, __u64 tolerance)
