@@ -39,7 +39,7 @@ static __always_inline int echo_reply4(struct xdp_md *ctx, struct iphdr *iph, st
 	ipv4_csum_set(iph);
 	ic->type = ICMP_ECHOREPLY;
 	ic->checksum = csum_replace2(ic->checksum, old, *(__u16 *)ic);
-	done(0, icmp_echo);
+	count_note(icmp_echo);
 	return done(XDP_TX, tx);
 }
 
@@ -57,7 +57,7 @@ static __always_inline int echo_reply6(struct xdp_md *ctx, struct ipv6hdr *ip6,
 	ip6->hop_limit = XLB_ECHO_TTL;
 	ic->icmp6_type = ICMPV6_ECHO_REPLY;
 	ic->icmp6_cksum = csum_replace2(ic->icmp6_cksum, old, *(__u16 *)ic);
-	done(0, icmp_echo);
+	count_note(icmp_echo);
 	return done(XDP_TX, tx);
 }
 
@@ -84,7 +84,7 @@ static __always_inline int steer_too_big(struct xdp_md *ctx, const struct meta *
 		return done(XDP_PASS, pass_other);
 	be = pick_backend(vip, f, cfg, &id);
 	if (be)
-		done(0, icmp_too_big);
+		count_note(icmp_too_big);
 	/* Counted on the VIP too: its packets stay the sum of its backends'. */
 	return deliver(ctx, cfg, m, vip, be, id, PICK_CONN);
 }

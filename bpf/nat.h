@@ -402,7 +402,7 @@ __noinline int nat_established(struct xdp_md *ctx, const struct meta *m, struct 
 		if (flags < 0)
 			return vip_drop(n->vip_id, drop_internal);
 		nat_note(n, cfg, flags, &m->flow, cached);
-		done(0, nat_replies);
+		count_note(nat_replies);
 		return egress(ctx, n->vip_id, n->ifindex, n->dmac, n->smac);
 	}
 	if (!ratelimit_admit(vip, &m->flow))
@@ -689,7 +689,7 @@ static __always_inline int nat_icmp_send(struct xdp_md *ctx, const struct xlb_co
 
 	if (!o)
 		return done(XDP_DROP, drop_internal);
-	done(0, icmp_nat);
+	count_note(icmp_nat);
 	if (o->to_client)
 		return egress(ctx, o->vip_id, o->ifindex, o->dmac, o->smac);
 	be = backend_of(o->backend_id, o->vip_id);

@@ -209,7 +209,7 @@ static __always_inline int too_big(struct xdp_md *ctx, const struct meta *m, __u
 		return done(XDP_DROP, drop_too_big);
 	if (v6 ? too_big_reply6(ctx, m, mtu) : too_big_reply4(ctx, m, mtu))
 		return done(XDP_DROP, drop_too_big);
-	done(0, icmp_too_big_sent);
+	count_note(icmp_too_big_sent);
 	return done(XDP_TX, tx);
 }
 

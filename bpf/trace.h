@@ -3,8 +3,9 @@
  * `xlbctl trace` in the data plane (include/xlb_trace.h has the contract).
  *
  * Hooks: trace_enter() at the program's start, trace_exit() around its
- * verdict, trace_outcome() in done(), trace_vip()/trace_backend() in the
- * per-VIP and per-backend counters (stats.h). Each tests XLB_TRACED, a
+ * verdict, trace_outcome() where an outcome is counted (outcome_count(),
+ * count_note()), trace_vip()/trace_backend() in the per-VIP and
+ * per-backend counters (stats.h). Each tests XLB_TRACED, a
  * compile-time constant: xlb.bpf.c (the program that runs) is built with it
  * 0, so the hooks are not there at all; xlb_trace.bpf.c is the same source
  * with it 1, which xlbd loads on the running program's maps and swaps onto
@@ -216,7 +217,7 @@ static __always_inline struct xlb_trace_state *trace_active(void)
 	return st && st->active ? st : NULL;
 }
 
-/* done(): the outcome counter's index; the icmp_* ones are notes beside it. */
+/* The outcome counter's index (stats.h); the icmp_* ones are notes beside it. */
 static __noinline void trace_note_outcome(__u32 idx)
 {
 	struct xlb_trace_state *st = trace_active();

@@ -332,5 +332,5 @@ int XLB_LB_PROG(struct xdp_md *ctx)
 {
 	int traced = trace_enter(ctx);
 
-	return trace_exit(ctx, traced, lb_packet(ctx));
+	return trace_exit(ctx, traced, outcome_count(lb_packet(ctx)));
 }
