@@ -198,11 +198,21 @@ static __always_inline int too_big_reply6(struct xdp_md *ctx, const struct meta 
 /*
  * The client's packet of m does not fit towards its backend: mtu is what
  * would. Answer with the error (XDP_TX) or drop, by the rules above.
+ *
+ * A global function: forward() ends in it at each of its inlined copies,
+ * for packets that are rare by nature (a path MTU is learned once), and
+ * the verifier checks a global function once instead of on every path
+ * into it. Inlined, it was 15% of the loaded program and 8% of the
+ * instructions verified (measured); the call is paid by too-big packets
+ * only. m is never NULL: the verifier asks.
  */
-static __always_inline int too_big(struct xdp_md *ctx, const struct meta *m, __u32 vip_id,
-				   __u32 mtu)
+__noinline int too_big(struct xdp_md *ctx, const struct meta *m, __u32 vip_id, __u32 mtu)
 {
-	int v6 = m->flow.family == XLB_AF_INET6;
+	int v6;
+
+	if (!m)
+		return done(XDP_DROP, drop_internal);
+	v6 = m->flow.family == XLB_AF_INET6;
 
 	count_vip_drop(vip_id);
 	if ((!v6 && !m->df) || !too_big_admit())
