@@ -227,11 +227,12 @@ struct xlb_trace_lost;
 int dp_trace_lost(struct dp *dp, struct xlb_trace_lost *sum);
 int dp_backend_stats(struct dp *dp, __u32 id, struct xlb_backend_stats *sum);
 /*
- * Every id at once (dp_batch.c): the backend and health entries of all max_backends ids, the
- * counters of all max_vips VIP ids summed over CPUs. A few syscalls instead of one per id.
+ * Many ids at once (dp_batch.c): the backend and health entries of all max_backends ids; the
+ * counters of VIP or backend ids 0..n-1, summed over CPUs. A few syscalls instead of one per id.
  */
 int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health);
-int dp_vip_stats_read(struct dp *dp, struct xlb_vip_stats *sums);
+int dp_vip_stats_read(struct dp *dp, __u32 n, struct xlb_vip_stats *sums);
+int dp_backend_stats_read(struct dp *dp, __u32 n, struct xlb_backend_stats *sums);
 /*
  * dp_health_set(UP) and dp_backend_set() of n new backends, in two batches, then one
  * dp_nexthop_refresh() for them all; one by one where the kernel has no batches.

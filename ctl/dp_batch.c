@@ -45,27 +45,39 @@ int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health)
 				      dp->max_backends, sizeof(*health));
 }
 
-int dp_vip_stats_read(struct dp *dp, struct xlb_vip_stats *sums)
+/* Entries 0..n-1 of per-CPU array map, each a struct of 8-byte counters (size bytes), summed. */
+static int percpu_sums_read(struct bpf_map *map, __u32 n, void *sums, size_t size)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	size_t vsz = bpf_map__value_size(dp->skel->maps.vip_stats), words = sizeof(*sums) / 8;
-	__u64 *vals, *out = (__u64 *)sums;
+	size_t vsz = bpf_map__value_size(map), words = size / 8;
+	__u64 *vals, *out = sums;
 	int err;
 
 	if (ncpus < 0)
 		return ncpus;
-	vals = calloc((size_t)dp->max_vips * ncpus, vsz);
+	if (n > bpf_map__max_entries(map))
+		return -EINVAL;
+	vals = calloc((size_t)(n ? n : 1) * ncpus, vsz);
 	if (!vals)
 		return -ENOMEM;
-	err = array_read(bpf_map__fd(dp->skel->maps.vip_stats), vals, dp->max_vips, vsz * ncpus);
-	memset(sums, 0, dp->max_vips * sizeof(*sums));
-	for (__u32 id = 0; !err && id < dp->max_vips; id++)
+	err = array_read(bpf_map__fd(map), vals, n, vsz * ncpus);
+	memset(sums, 0, n * size);
+	for (__u32 id = 0; !err && id < n; id++)
 		for (int cpu = 0; cpu < ncpus; cpu++)
 			for (size_t i = 0; i < words; i++)
-				out[id * words + i] +=
-					vals[((size_t)id * ncpus + cpu) * (vsz / 8) + i];
+				out[id * words + i] += vals[((size_t)id * ncpus + cpu) * (vsz / 8) + i];
 	free(vals);
 	return err;
+}
+
+int dp_vip_stats_read(struct dp *dp, __u32 n, struct xlb_vip_stats *sums)
+{
+	return percpu_sums_read(dp->skel->maps.vip_stats, n, sums, sizeof(*sums));
+}
+
+int dp_backend_stats_read(struct dp *dp, __u32 n, struct xlb_backend_stats *sums)
+{
+	return percpu_sums_read(dp->skel->maps.backend_stats, n, sums, sizeof(*sums));
 }
 
 /* A backend entry without dp_backend_set()'s next-hop refresh: the caller does it once. */

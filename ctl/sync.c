@@ -140,7 +140,7 @@ int sync_init(struct sync *s, struct dp *dp)
 		if (be.flags & XLB_BACKEND_ACTIVE)
 			be_use(s, id, be.vip_id);
 	}
-	err = sweep(s, all_vs && !dp_vip_stats_read(dp, all_vs) ? all_vs : NULL);
+	err = sweep(s, all_vs && !dp_vip_stats_read(dp, dp->max_vips, all_vs) ? all_vs : NULL);
 	free(all_be);
 	free(all_health);
 	free(all_vs);

@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "dataplane.h"
+#include "fixture.h"
 #include "sync.h"
 #include "xlb.skel.h"
 
@@ -62,16 +63,7 @@ static __u32 backends_active(void)
 
 static int group_setup(void **state)
 {
-	struct dp_opts o = { .max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS, .conns = 1024,
-			     .ratelimit_entries = 1024 };
-	int ret = dp_load(&dp, &o);
-
-	if (ret) {
-		print_message("cannot load the data plane: %s\n", strerror(-ret));
-		return -1;
-	}
-	ret = sync_init(&s, &dp);
-	if (ret)
+	if (fx_sync_setup(&dp, &s, MAX_VIPS, MAX_BACKENDS))
 		return -1;
 	config_init(&cfg);
 	load(&cfg, "vip add 10.0.0.10:80/tcp ring 1021\n"

@@ -134,6 +134,25 @@ int fx_setup_vips(struct fixture *fx, struct fx_vip *v, int n)
 	return 0;
 }
 
+int fx_sync_setup(struct dp *dp, struct sync *s, __u32 max_vips, __u32 max_backends)
+{
+	struct dp_opts o = { .max_vips = max_vips, .max_backends = max_backends, .conns = 1024,
+			     .ratelimit_entries = 1024 };
+	int err = dp_load(dp, &o);
+
+	if (err) {
+		fprintf(stderr, "cannot load the data plane: %s\n", strerror(-err));
+		return -1;
+	}
+	err = sync_init(s, dp);
+	if (err) {
+		fprintf(stderr, "cannot start the reconciler: %s\n", strerror(-err));
+		dp_unload(dp);
+		return -1;
+	}
+	return 0;
+}
+
 void fx_teardown(struct fixture *fx)
 {
 	dp_unload(&fx->dp);

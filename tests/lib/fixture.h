@@ -19,6 +19,7 @@
 
 #include "dataplane.h"
 #include "maglev.h"
+#include "sync.h"
 
 #define FX_MAX_BACKENDS 16
 
@@ -57,6 +58,11 @@ int fx_setup_sized(struct fixture *fx, __u32 max_backends);
 int fx_setup_room(struct fixture *fx, __u32 max_vips, __u32 max_backends);
 /* fx_setup() and then every VIP of v[0..n-1]; a cmocka group setup: 0 or -1, saying why. */
 int fx_setup_vips(struct fixture *fx, struct fx_vip *v, int n);
+/*
+ * A small data plane in the current namespace (no packets are run) and the reconciler on it,
+ * for suites that drive ctl/ against real maps. 0, or -1 with the reason on stderr.
+ */
+int fx_sync_setup(struct dp *dp, struct sync *s, __u32 max_vips, __u32 max_backends);
 void fx_teardown(struct fixture *fx);
 
 /*
