@@ -1264,7 +1264,7 @@ static int percpu_sum(struct bpf_map *map, __u32 key, void *sum, size_t size)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	size_t vsz = bpf_map__value_size(map);
-	__u64 *vals, *out = sum;
+	__u64 *vals;
 	int err;
 
 	if (ncpus < 0)
@@ -1274,9 +1274,8 @@ static int percpu_sum(struct bpf_map *map, __u32 key, void *sum, size_t size)
 		return -ENOMEM;
 	err = bpf_map__lookup_elem(map, &key, sizeof(key), vals, vsz * ncpus, 0);
 	memset(sum, 0, size);
-	for (int cpu = 0; !err && cpu < ncpus; cpu++)
-		for (size_t i = 0; i < size / sizeof(__u64); i++)
-			out[i] += vals[cpu * (vsz / sizeof(__u64)) + i];
+	if (!err)
+		dp_percpu_fold(vals, 1, ncpus, vsz, sum, size);
 	free(vals);
 	return err;
 }

@@ -234,6 +234,11 @@ int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health);
 int dp_vip_stats_read(struct dp *dp, __u32 n, struct xlb_vip_stats *sums);
 int dp_backend_stats_read(struct dp *dp, __u32 n, struct xlb_backend_stats *sums);
 /*
+ * Per-CPU values as the kernel returns them (n entries, ncpus values of vsz bytes each) added
+ * into n structs of size bytes of 8-byte counters: every reader of per-CPU counters sums here.
+ */
+void dp_percpu_fold(const __u64 *vals, __u32 n, int ncpus, size_t vsz, void *sums, size_t size);
+/*
  * dp_health_set(UP) and dp_backend_set() of n new backends, in two batches, then one
  * dp_nexthop_refresh() for them all; one by one where the kernel has no batches.
  */

@@ -45,12 +45,23 @@ int dp_backends_read(struct dp *dp, struct xlb_backend *be, __u32 *health)
 				      dp->max_backends, sizeof(*health));
 }
 
+void dp_percpu_fold(const __u64 *vals, __u32 n, int ncpus, size_t vsz, void *sums, size_t size)
+{
+	size_t words = size / sizeof(__u64), stride = vsz / sizeof(__u64);
+	__u64 *out = sums;
+
+	for (__u32 id = 0; id < n; id++)
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			for (size_t i = 0; i < words; i++)
+				out[id * words + i] += vals[((size_t)id * ncpus + cpu) * stride + i];
+}
+
 /* Entries 0..n-1 of per-CPU array map, each a struct of 8-byte counters (size bytes), summed. */
 static int percpu_sums_read(struct bpf_map *map, __u32 n, void *sums, size_t size)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	size_t vsz = bpf_map__value_size(map), words = size / 8;
-	__u64 *vals, *out = sums;
+	size_t vsz = bpf_map__value_size(map);
+	__u64 *vals;
 	int err;
 
 	if (ncpus < 0)
@@ -62,10 +73,8 @@ static int percpu_sums_read(struct bpf_map *map, __u32 n, void *sums, size_t siz
 		return -ENOMEM;
 	err = array_read(bpf_map__fd(map), vals, n, vsz * ncpus);
 	memset(sums, 0, n * size);
-	for (__u32 id = 0; !err && id < n; id++)
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			for (size_t i = 0; i < words; i++)
-				out[id * words + i] += vals[((size_t)id * ncpus + cpu) * (vsz / 8) + i];
+	if (!err)
+		dp_percpu_fold(vals, n, ncpus, vsz, sums, size);
 	free(vals);
 	return err;
 }
